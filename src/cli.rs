@@ -1,0 +1,86 @@
+//! The command line: `ssot-check [PATHS]` checks; `explain` and `rules` document what is checked.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keeps a Rust workspace on a single source of truth: what must exist once is defined once, deprecated
+/// paths stay unused, removed modules stay removed, and per-user state stays out of globals.
+///
+/// Exit status: 0 no error findings, 1 error findings, 2 the tool could not run (bad flag, rule file or path).
+#[derive(Debug, Parser)]
+#[command(name = "ssot-check", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; checking is the default.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options for the default `check`.
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check files and folders against the rules (the default).
+    Check(CheckArgs),
+    /// Print the documentation of a rule kind, or list the kinds.
+    Explain {
+        /// The rule kind, such as `single-definition`.
+        kind: Option<String>,
+    },
+    /// List the rules the configuration loads.
+    Rules(RulesArgs),
+}
+
+/// Where the rules come from.
+#[derive(Debug, Default, Args)]
+pub struct RulesArgs {
+    /// A rule file or folder of `.toml` files (repeatable). Default: the nearest `ssot.toml` or `rules/`
+    /// folder at or above the current directory.
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+}
+
+/// Options for checking.
+#[derive(Debug, Default, Args)]
+pub struct CheckArgs {
+    /// Files or folders to check. Default: the current directory. A path named here is checked even
+    /// where the configuration's `[scan] exclude` would leave it out.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Where the rules come from.
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// When to color human output.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Worker threads for parsing (default: one per core). Output is the same for any number.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Diagnostics with source snippets, then a summary line.
+    #[default]
+    Human,
+    /// The versioned JSON report (docs/json-report.md).
+    Json,
+}
+
+/// Color choices for human output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Color when writing to a terminal.
+    #[default]
+    Auto,
+    /// Always color.
+    Always,
+    /// Never color.
+    Never,
+}

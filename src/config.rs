@@ -1,0 +1,387 @@
+//! Rule files: TOML in, a validated rule set out, before any source file is read.
+//!
+//! A rule file holds `[[rule]]` tables (`id`, `kind`, `message`, optional `severity`, and the kind's own
+//! keys), and optionally `rules = [...]` (more files or folders to load, relative to it) and
+//! `[scan] exclude = [...]` (globs relative to it that the default scan leaves out). Every mistake is a
+//! diagnostic pointing at its span in the file.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::finding::Severity;
+use crate::rules::{self, Check, Params, RuleKind, RuleMeta};
+use crate::workspace::Excludes;
+
+/// The name of a configuration file found by walking up from the current directory.
+pub const CONFIG_FILE: &str = "ssot.toml";
+/// The name of a rules folder found by walking up from the current directory.
+pub const RULES_DIR: &str = "rules";
+
+/// A configuration mistake.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum ConfigError {
+    /// A rule file or folder could not be read.
+    #[error("cannot read rules from `{path}`: {source}")]
+    #[diagnostic(code(ssot_check::config::io))]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// No `--rules` given and no `ssot.toml` or `rules/` found.
+    #[error("no rules to check: no `--rules` given and no `ssot.toml` or `rules/` folder in `{0}` or above")]
+    #[diagnostic(code(ssot_check::config::none), help("pass `--rules PATH`, or add an `ssot.toml` or a `rules/` folder"))]
+    NotFound(String),
+    /// A folder named as rules holds no `.toml` file.
+    #[error("`{0}` holds no `.toml` rule file")]
+    #[diagnostic(code(ssot_check::config::empty))]
+    EmptyFolder(String),
+    /// A mistake at a place in a rule file.
+    #[error("{message}")]
+    #[diagnostic(code(ssot_check::config::invalid))]
+    Invalid {
+        /// What is wrong.
+        message: String,
+        /// The rule file.
+        #[source_code]
+        src: NamedSource<String>,
+        /// Where.
+        #[label("{label}")]
+        span: SourceSpan,
+        /// The text of the label.
+        label: String,
+        /// How to fix it.
+        #[help]
+        help: Option<String>,
+    },
+}
+
+/// One configured rule, ready to check.
+pub struct Rule {
+    /// Id, kind, message and severity.
+    pub meta: RuleMeta,
+    /// The kind.
+    pub kind: &'static RuleKind,
+    /// The kind's check, built from the rule's keys.
+    pub check: Box<dyn Check>,
+    /// Where the rule is defined (`rules/routing.toml:3`).
+    pub defined_at: String,
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule").field("meta", &self.meta).field("check", &self.check).field("defined_at", &self.defined_at).finish()
+    }
+}
+
+/// Everything loaded from the rule files.
+#[derive(Debug, Default)]
+pub struct Config {
+    /// Rules in the order they were loaded.
+    pub rules: Vec<Rule>,
+    /// What the default scan leaves out.
+    pub excludes: Vec<Excludes>,
+    /// The files read.
+    pub files: Vec<PathBuf>,
+}
+
+/// Finds the default configuration: the nearest `ssot.toml` or `rules/` folder at or above `dir`.
+pub fn discover(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().find_map(|d| {
+        let file = d.join(CONFIG_FILE);
+        let folder = d.join(RULES_DIR);
+        if file.is_file() {
+            Some(file)
+        } else if folder.is_dir() {
+            Some(folder)
+        } else {
+            None
+        }
+    })
+}
+
+/// Loads rule files and folders (in order), following their `rules = [...]` includes.
+pub fn load(paths: &[PathBuf]) -> Result<Config, ConfigError> {
+    let mut loader = Loader::default();
+    for path in paths {
+        loader.load_path(path)?;
+    }
+    Ok(loader.config)
+}
+
+#[derive(Default)]
+struct Loader {
+    config: Config,
+    /// Rule id -> where it was first defined.
+    ids: HashMap<String, String>,
+}
+
+impl Loader {
+    fn load_path(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let io = |source| ConfigError::Io { path: path.display().to_string(), source };
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(io)?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+                .collect();
+            if files.is_empty() {
+                return Err(ConfigError::EmptyFolder(path.display().to_string()));
+            }
+            files.sort();
+            files.into_iter().try_for_each(|f| self.load_file(&f))
+        } else {
+            std::fs::metadata(path).map_err(io)?;
+            self.load_file(path)
+        }
+    }
+
+    fn load_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if self.config.files.contains(&canonical) {
+            return Ok(());
+        }
+        self.config.files.push(canonical.clone());
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
+        let name = path.display().to_string();
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            invalid(&name, &text, at..at + 1, "rule file is not valid UTF-8", "invalid byte", None)
+        })?;
+        let file = RuleFile { name: name.clone(), text: &text, dir: canonical.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let table = DeTable::parse(&text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            file.error(span, format!("invalid TOML: {}", e.message().trim_end()), "here", None)
+        })?;
+        let mut includes = Vec::new();
+        for (key, value) in table.into_inner() {
+            match key.get_ref().as_ref() {
+                "rule" => {
+                    let DeValue::Array(array) = value.get_ref() else {
+                        return Err(file.error(value.span(), "`rule` must be an array of tables: write `[[rule]]`", "not [[rule]]", None));
+                    };
+                    for rule in array {
+                        self.load_rule(&file, rule)?;
+                    }
+                }
+                "rules" => includes = file.string_list(&value, "rules")?,
+                "scan" => self.config.excludes.extend(file.scan(&value)?),
+                other => {
+                    return Err(file.error(
+                        key.span(),
+                        format!("unknown key `{other}` in a rule file"),
+                        "unknown key",
+                        Some("a rule file holds `[[rule]]` tables, `rules = [...]` and `[scan]`".into()),
+                    ));
+                }
+            }
+        }
+        for (include, span) in includes {
+            let target = file.dir.join(&include);
+            if !target.exists() {
+                return Err(file.error(span, format!("`{include}` does not exist"), "no such file or folder", None));
+            }
+            self.load_path(&target)?;
+        }
+        Ok(())
+    }
+
+    fn load_rule(&mut self, file: &RuleFile<'_>, rule: &Spanned<DeValue<'_>>) -> Result<(), ConfigError> {
+        let DeValue::Table(table) = rule.get_ref() else {
+            return Err(file.error(rule.span(), "each `[[rule]]` must be a table", "not a table", None));
+        };
+        let mut rest = DeTable::new();
+        let (mut id, mut kind, mut message, mut severity) = (None, None, None, None);
+        for (key, value) in table.clone() {
+            let slot = match key.get_ref().as_ref() {
+                "id" => &mut id,
+                "kind" => &mut kind,
+                "message" => &mut message,
+                "severity" => &mut severity,
+                _ => {
+                    rest.insert(key, value);
+                    continue;
+                }
+            };
+            let Some(text) = value.get_ref().as_str() else {
+                return Err(file.error(value.span(), format!("`{}` must be a string", key.get_ref()), "not a string", None));
+            };
+            *slot = Some((text.to_owned(), value.span()));
+        }
+        let missing = |what: &str| file.error(rule.span(), format!("this rule has no `{what}`"), format!("`{what}` missing"), None);
+        let (id, id_span) = id.ok_or_else(|| missing("id"))?;
+        let (kind_name, kind_span) = kind.ok_or_else(|| missing("kind"))?;
+        let (message, _) = message.ok_or_else(|| missing("message"))?;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(file.error(id_span, format!("rule id `{id}` must be letters, digits, `-` and `_`"), "invalid id", None));
+        }
+        let kind = rules::kind(&kind_name).ok_or_else(|| {
+            let known: Vec<&str> = rules::KINDS.iter().map(|k| k.name).collect();
+            file.error(kind_span.clone(), format!("unknown rule kind `{kind_name}`"), "unknown kind", Some(format!("known kinds: {}", known.join(", "))))
+        })?;
+        let severity = match severity {
+            None => Severity::Error,
+            Some((s, _)) if s == "error" => Severity::Error,
+            Some((s, _)) if s == "warning" => Severity::Warning,
+            Some((s, span)) => {
+                return Err(file.error(span, format!("unknown severity `{s}`"), "unknown severity", Some("use \"error\" or \"warning\"".into())));
+            }
+        };
+        let line = file.line_of(id_span.start);
+        let defined_at = format!("{}:{line}", file.name);
+        if let Some(first) = self.ids.get(&id) {
+            return Err(file.error(id_span, format!("duplicate rule id `{id}`"), "defined again here", Some(format!("first defined at {first}"))));
+        }
+        let check = (kind.build)(Params::new(Spanned::new(rule.span(), DeValue::Table(rest))))
+            .map_err(|e| file.error(e.span, format!("rule `{id}` ({}): {}", kind.name, e.message.trim_end()), "here", Some(format!("see `ssot-check explain {}`", kind.name))))?;
+        self.ids.insert(id.clone(), defined_at.clone());
+        self.config.rules.push(Rule { meta: RuleMeta { id, kind: kind.name, message, severity }, kind, check, defined_at });
+        Ok(())
+    }
+}
+
+/// The rule file being loaded, for pointing at its spans.
+struct RuleFile<'t> {
+    name: String,
+    text: &'t str,
+    dir: PathBuf,
+}
+
+impl RuleFile<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>, label: impl Into<String>, help: Option<String>) -> ConfigError {
+        invalid(&self.name, self.text, span, message, label, help)
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    fn string_list(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Vec<(String, Range<usize>)>, ConfigError> {
+        let not_list = || self.error(value.span(), format!("`{key}` must be an array of strings"), "not an array of strings", None);
+        let DeValue::Array(items) = value.get_ref() else { return Err(not_list()) };
+        items
+            .iter()
+            .map(|item| item.get_ref().as_str().map(|s| (s.to_owned(), item.span())).ok_or_else(not_list))
+            .collect()
+    }
+
+    fn scan(&self, value: &Spanned<DeValue<'_>>) -> Result<Option<Excludes>, ConfigError> {
+        let DeValue::Table(table) = value.get_ref() else {
+            return Err(self.error(value.span(), "`scan` must be a table", "not a table", None));
+        };
+        let mut builder = globset::GlobSetBuilder::new();
+        let mut any = false;
+        for (key, value) in table {
+            if key.get_ref().as_ref() != "exclude" {
+                return Err(self.error(key.span(), format!("unknown key `{}` in [scan]", key.get_ref()), "unknown key", Some("[scan] takes `exclude`".into())));
+            }
+            for (glob, span) in self.string_list(value, "exclude")? {
+                let pattern = glob.trim_end_matches('/');
+                for variant in [pattern.to_owned(), format!("{pattern}/**")] {
+                    let compiled = globset::GlobBuilder::new(&variant).literal_separator(true).build().map_err(|e| {
+                        self.error(span.clone(), format!("`{glob}` is not a valid glob: {}", e.kind()), "invalid glob", None)
+                    })?;
+                    builder.add(compiled);
+                }
+                any = true;
+            }
+        }
+        let globs = builder.build().map_err(|e| self.error(value.span(), e.to_string(), "here", None))?;
+        Ok(any.then(|| Excludes { base: self.dir.clone(), globs }))
+    }
+}
+
+fn invalid(name: &str, text: &str, span: Range<usize>, message: impl Into<String>, label: impl Into<String>, help: Option<String>) -> ConfigError {
+    let end = span.end.min(text.len());
+    let start = span.start.min(end);
+    ConfigError::Invalid {
+        message: message.into(),
+        src: NamedSource::new(name, text.to_owned()),
+        span: (start, end - start).into(),
+        label: label.into(),
+        help,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rules.toml");
+        std::fs::write(&path, text).expect("write");
+        load(&[path])
+    }
+
+    fn error_of(text: &str) -> (String, String) {
+        match load_text(text) {
+            Err(ConfigError::Invalid { message, span, src, .. }) => {
+                let at = &src.inner()[span.offset()..span.offset() + span.len()];
+                (message, at.to_owned())
+            }
+            other => panic!("expected an invalid-config error, got {other:?}"),
+        }
+    }
+
+    const GOOD: &str = r#"
+[[rule]]
+id = "one-router"
+kind = "single-definition"
+message = "one router"
+name = "MessageRouter"
+"#;
+
+    #[test]
+    fn loads_a_rule_with_defaults() {
+        let config = load_text(GOOD).expect("loads");
+        assert_eq!(config.rules.len(), 1);
+        assert_eq!(config.rules[0].meta.severity, Severity::Error);
+        assert!(config.rules[0].defined_at.ends_with("rules.toml:3"));
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_span() {
+        assert_eq!(error_of(&GOOD.replace("name =", "nmae =")).1, "nmae");
+        assert_eq!(error_of(&GOOD.replace("single-definition", "single-defn")), ("unknown rule kind `single-defn`".into(), "\"single-defn\"".into()));
+        assert_eq!(error_of(&format!("{GOOD}{GOOD}")).0, "duplicate rule id `one-router`");
+        assert_eq!(error_of(&GOOD.replace("\"MessageRouter\"", "\"[x\"")).1, "\"[x\"");
+        assert_eq!(error_of(&format!("{GOOD}severity = \"fatal\"\n")).1, "\"fatal\"");
+        assert!(error_of("[[rule]]\nid = \"x\"\n").0.contains("no `kind`"));
+        assert!(error_of("[[rule]\n").0.starts_with("invalid TOML"));
+        assert_eq!(error_of("colour = 1\n").1, "colour");
+        assert_eq!(error_of(&GOOD.replace("one-router", "one router")).1, "\"one router\"");
+    }
+
+    #[test]
+    fn includes_and_scan_excludes_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
+        std::fs::write(dir.path().join("rules/a.toml"), GOOD).expect("write");
+        std::fs::write(dir.path().join("ssot.toml"), "rules = [\"rules\"]\n[scan]\nexclude = [\"fixtures/\"]\n").expect("write");
+        let config = load(&[dir.path().join("ssot.toml")]).expect("loads");
+        assert_eq!(config.rules.len(), 1);
+        assert_eq!(config.excludes.len(), 1);
+        assert!(config.excludes[0].globs.is_match("fixtures/a/b.rs"));
+        assert!(config.excludes[0].globs.is_match("fixtures"));
+        assert!(!config.excludes[0].globs.is_match("src/fixtures.rs"));
+    }
+
+    #[test]
+    fn discovery_prefers_the_nearest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("rules")).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("a/b")).expect("mkdir");
+        assert_eq!(discover(&dir.path().join("a/b")), Some(dir.path().join("rules")));
+        std::fs::write(dir.path().join("a/ssot.toml"), "").expect("write");
+        assert_eq!(discover(&dir.path().join("a/b")), Some(dir.path().join("a/ssot.toml")));
+    }
+}

@@ -1,0 +1,103 @@
+//! Findings: what a rule reports, as data. Reports render them; the exit code counts them.
+
+use serde::Serialize;
+
+use crate::facts::Span;
+
+/// How much a finding matters: errors fail the run (exit 1), warnings are reported only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Fails the run.
+    #[default]
+    Error,
+    /// Reported, does not fail the run.
+    Warning,
+}
+
+impl Severity {
+    /// The name used in rule files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// A place in a file, with what it has to do with the finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    /// File path as reported (relative, `/`-separated).
+    pub path: String,
+    /// Where in the file; `None` for the file as a whole.
+    pub span: Option<Span>,
+    /// What this place is ("canonical definition", "also defined here").
+    pub label: String,
+}
+
+/// One violation of one rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The id of the rule (or of the built-in check, such as `parse-error`).
+    pub rule: String,
+    /// The rule kind.
+    pub kind: String,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong, specifically.
+    pub message: String,
+    /// What to do about it: the rule's own message and any replacement it names.
+    pub help: Option<String>,
+    /// The identity of what is wrong (a definition path, an import path and its module), without lines.
+    pub symbol: String,
+    /// Where to look first.
+    pub primary: Location,
+    /// Every other place involved (the other definitions of a duplicate).
+    pub related: Vec<Location>,
+}
+
+impl Finding {
+    /// A fingerprint that survives edits elsewhere in the file: rule, symbol and file, never lines.
+    pub fn fingerprint(&self) -> String {
+        let key = format!("{}\0{}\0{}", self.rule, self.symbol, self.primary.path);
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
+    }
+
+    /// The order findings are reported in: path, line, column, rule, then the rest for ties.
+    pub fn sort_key(&self) -> (&str, u32, u32, &str, &str) {
+        let span = self.primary.span.unwrap_or_default();
+        (&self.primary.path, span.line, span.column, &self.rule, &self.symbol)
+    }
+}
+
+/// Sorts findings into report order, so output is the same whatever the thread count.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then_with(|| a.message.cmp(&b.message)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(line: u32) -> Finding {
+        Finding {
+            rule: "r".into(),
+            kind: "k".into(),
+            severity: Severity::Error,
+            message: "m".into(),
+            help: None,
+            symbol: "a::B".into(),
+            primary: Location { path: "src/a.rs".into(), span: Some(Span { line, column: 1, start: 0, end: 1 }), label: String::new() },
+            related: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn fingerprints_ignore_lines() {
+        assert_eq!(finding(1).fingerprint(), finding(40).fingerprint());
+        let mut other = finding(1);
+        other.symbol = "a::C".into();
+        assert_ne!(finding(1).fingerprint(), other.fingerprint());
+    }
+}

@@ -1,0 +1,80 @@
+//! The Rust frontend: syn parses each file in parallel, `mod` declarations give each file its module,
+//! and name resolution makes every path absolute.
+
+mod modules;
+mod resolve;
+mod syntax;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use rayon::prelude::*;
+
+use super::Frontend;
+use crate::facts::{FileFacts, FileProblem, Span};
+use crate::workspace::{SourceFile, Workspace};
+use syntax::ParsedFile;
+
+/// Reads `.rs` files with syn.
+pub struct RustFrontend;
+
+impl Frontend for RustFrontend {
+    fn handles(&self, file: &SourceFile) -> bool {
+        file.abs.extension().is_some_and(|e| e == "rs")
+    }
+
+    fn analyze(&self, workspace: &Workspace, files: &[SourceFile]) -> Vec<FileFacts> {
+        let parsed: Vec<ParsedFile> = files.par_iter().map(parse_file).collect();
+        let modules = modules::assign(workspace, files, &parsed);
+
+        let mut index = resolve::WorkspaceIndex {
+            crates: workspace.crates.iter().flat_map(|c| c.targets.iter().map(|t| t.crate_name.clone())).collect(),
+            ..Default::default()
+        };
+        for (file, module) in parsed.iter().zip(&modules) {
+            resolve::index_entries(file, module, &mut index);
+        }
+
+        parsed
+            .par_iter()
+            .zip(&modules)
+            .zip(files)
+            .map(|((file, module), source)| {
+                let resolved = catch_unwind(AssertUnwindSafe(|| resolve::resolve_file(file, module, &index)));
+                let mut facts = resolved.unwrap_or_else(|_| internal_error(module.path.clone()));
+                facts.path = source.display.clone();
+                facts
+            })
+            .collect()
+    }
+}
+
+/// Reads and parses one file; a panic inside syn or the collector is that file's problem, not the run's.
+fn parse_file(file: &SourceFile) -> ParsedFile {
+    let bytes = match std::fs::read(&file.abs) {
+        Ok(bytes) => bytes,
+        Err(error) => return ParsedFile::unparsable(FileProblem { message: format!("cannot read file: {error}"), span: None }),
+    };
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let at = error.valid_up_to();
+            let line = bytes[..at].iter().filter(|b| **b == b'\n').count() as u32 + 1;
+            let column = bytes[..at].iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
+            return ParsedFile::unparsable(FileProblem {
+                message: format!("file is not valid UTF-8 (invalid byte at offset {at})"),
+                span: Some(Span { line, column, start: at, end: at + 1 }),
+            });
+        }
+    };
+    catch_unwind(AssertUnwindSafe(|| syntax::parse(text))).unwrap_or_else(|_| {
+        ParsedFile::unparsable(FileProblem { message: "internal error while parsing this file".to_owned(), span: None })
+    })
+}
+
+fn internal_error(module: String) -> FileFacts {
+    FileFacts {
+        module,
+        problem: Some(FileProblem { message: "internal error while resolving this file".to_owned(), span: None }),
+        ..FileFacts::default()
+    }
+}

@@ -1,0 +1,146 @@
+//! Which module each Rust file is: follow `mod` declarations from every crate root, the way rustc does.
+//!
+//! `mod foo;` in `src/a.rs` is `src/a/foo.rs` or `src/a/foo/mod.rs`; in `lib.rs`, `main.rs` or `mod.rs`
+//! it is a sibling. `#[path]` overrides both, and inline `mod x { mod y; }` adds `x/` to the directory.
+//! A file no crate root reaches gets a module path from where it lies.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::syntax::{ParsedFile, ScopeKind};
+use crate::workspace::{SourceFile, Workspace};
+
+/// The module a file is, and whether it is test code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FileModule {
+    /// Absolute module path (`gateway::ws::router`).
+    pub path: String,
+    /// In a test target or reached only through `#[cfg(test)]` modules.
+    pub in_test: bool,
+}
+
+/// Assigns a module to every file.
+pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[ParsedFile]) -> Vec<FileModule> {
+    let by_path: HashMap<&Path, usize> = files.iter().enumerate().map(|(i, f)| (f.abs.as_path(), i)).collect();
+    let mut modules: Vec<Option<FileModule>> = vec![None; files.len()];
+    let mut queue: Vec<(usize, PathBuf)> = Vec::new();
+
+    for krate in &workspace.crates {
+        for root in &krate.targets {
+            let Some(&index) = by_path.get(root.file.as_path()) else { continue };
+            if modules[index].is_some() {
+                continue;
+            }
+            modules[index] = Some(FileModule { path: root.crate_name.clone(), in_test: root.test });
+            queue.push((index, parent_dir(&root.file)));
+        }
+    }
+
+    while let Some((index, dir)) = queue.pop() {
+        let parent = modules[index].clone().expect("queued files have a module");
+        let file = &parsed[index];
+        for decl in file.modules.iter().filter(|m| !m.inline) {
+            let chain = inline_chain(file, decl.scope);
+            let base = chain.iter().fold(dir.clone(), |d, name| d.join(name));
+            let candidates = match &decl.path_attr {
+                Some(path) if chain.is_empty() => vec![parent_dir(&files[index].abs).join(path)],
+                Some(path) => vec![base.join(path)],
+                None => vec![base.join(format!("{}.rs", decl.name)), base.join(&decl.name).join("mod.rs")],
+            };
+            let Some(&child) = candidates.iter().find_map(|c| by_path.get(normalize(c).as_path())) else {
+                continue;
+            };
+            if modules[child].is_some() {
+                continue;
+            }
+            let mut path = parent.path.clone();
+            for segment in chain.iter().chain(std::iter::once(&decl.name)) {
+                path.push_str("::");
+                path.push_str(segment);
+            }
+            modules[child] = Some(FileModule { path, in_test: parent.in_test || decl.in_test });
+            let child_file = &files[child].abs;
+            let child_dir = if decl.path_attr.is_some() || child_file.file_name().is_some_and(|n| n == "mod.rs") {
+                parent_dir(child_file)
+            } else {
+                parent_dir(child_file).join(child_file.file_stem().unwrap_or_default())
+            };
+            queue.push((child, child_dir));
+        }
+    }
+
+    modules
+        .into_iter()
+        .zip(files)
+        .map(|(module, file)| module.unwrap_or_else(|| module_from_location(workspace, file)))
+        .collect()
+}
+
+/// Names of the inline modules around a scope, outermost first.
+fn inline_chain(file: &ParsedFile, scope: usize) -> Vec<String> {
+    let mut chain = Vec::new();
+    let mut current = Some(scope);
+    while let Some(id) = current {
+        let scope = &file.scopes[id];
+        if let ScopeKind::Module(Some(name)) = &scope.kind {
+            chain.push(name.clone());
+        }
+        current = scope.parent;
+    }
+    chain.reverse();
+    chain
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Removes `.` and `..` components without touching the file system (`#[path = "../x.rs"]`).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A module path for a file no crate root reaches: its place under the crate (or the scanned root).
+fn module_from_location(workspace: &Workspace, file: &SourceFile) -> FileModule {
+    let (prefix, relative) = match file.krate.map(|k| &workspace.crates[k]) {
+        Some(krate) => {
+            let relative = file.abs.strip_prefix(&krate.dir).unwrap_or(&file.abs);
+            let relative = relative.strip_prefix("src").unwrap_or(relative);
+            (Some(krate.name.clone()), relative.to_path_buf())
+        }
+        None => (None, file.abs.strip_prefix(&file.root).unwrap_or(&file.abs).to_path_buf()),
+    };
+    let mut segments: Vec<String> = prefix.into_iter().collect();
+    let components: Vec<String> = relative
+        .with_extension("")
+        .components()
+        .filter_map(|c| c.as_os_str().to_str())
+        .map(|c| c.replace('-', "_"))
+        .collect();
+    let in_test = components.iter().any(|c| c == "tests" || c == "benches");
+    segments.extend(components);
+    if segments.len() > 1 && matches!(segments.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        segments.pop();
+    }
+    FileModule { path: segments.join("::"), in_test }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_resolves_parent_components() {
+        assert_eq!(normalize(Path::new("/a/b/../c/./d.rs")), PathBuf::from("/a/c/d.rs"));
+    }
+}

@@ -1,0 +1,439 @@
+//! The second pass: make every path absolute, the way rustc's name resolution would for these cases.
+//!
+//! `crate::`, `self::`, `super::` and `Self` are rewritten from the file's module; a first segment is
+//! looked up in the enclosing scopes (items, then `use` bindings, then glob imports of workspace modules),
+//! then among the workspace's crates; anything else (std, external crates, the prelude) stays as written.
+//! Imports that land on a `pub use` re-export inside the workspace are followed to what it re-exports.
+
+use std::collections::{HashMap, HashSet};
+
+use super::modules::FileModule;
+use super::syntax::{ParsedFile, RawPath, ScopeKind};
+use crate::facts::{
+    Definition, DefinitionKind, FileFacts, Import, ModuleDecl, Reference, StaticFacts, join_path,
+};
+
+/// How deep an import may lead through other imports before it is left as written (cycles end here).
+const MAX_DEPTH: usize = 16;
+
+/// What resolution needs to know about the whole workspace.
+#[derive(Debug, Default)]
+pub(crate) struct WorkspaceIndex {
+    /// Crate names the workspace defines.
+    pub crates: HashSet<String>,
+    /// For each module (or enum) path, the names that a glob import of it brings in.
+    pub names: HashMap<String, HashSet<String>>,
+    /// `module::name` of a `pub use` re-export -> the path it re-exports.
+    pub reexports: HashMap<String, String>,
+}
+
+/// One file being resolved: its syntax facts and module, and the imports resolved so far.
+struct FileResolver<'a> {
+    file: &'a ParsedFile,
+    module: &'a str,
+    index: &'a WorkspaceIndex,
+    imports: Vec<Option<String>>,
+}
+
+/// The result of resolving a path.
+struct Resolved {
+    path: String,
+    via_import: bool,
+    /// Found as something the workspace defines or imports, not left as written.
+    known: bool,
+}
+
+impl<'a> FileResolver<'a> {
+    fn new(file: &'a ParsedFile, module: &'a str, index: &'a WorkspaceIndex) -> Self {
+        let mut resolver = FileResolver { file, module, index, imports: vec![None; file.imports.len()] };
+        for i in 0..file.imports.len() {
+            let path = resolver.resolve_import(i, 0);
+            resolver.imports[i] = Some(path);
+        }
+        resolver
+    }
+
+    fn resolve_import(&self, import: usize, depth: usize) -> String {
+        if let Some(done) = &self.imports[import] {
+            return done.clone();
+        }
+        let raw = &self.file.imports[import];
+        if raw.extern_crate {
+            return raw.path.segments.join("::");
+        }
+        self.resolve(raw.scope, &raw.path, Some(import), depth).path
+    }
+
+    /// Absolute path of scope `scope` (the file's module plus inline modules, functions and impl types).
+    fn scope_path(&self, scope: usize) -> String {
+        self.file.scopes[scope].rel_path.iter().fold(self.module.to_owned(), |p, s| join_path(&p, s))
+    }
+
+    /// Absolute path of the module a scope is in.
+    fn module_of(&self, mut scope: usize) -> String {
+        loop {
+            let s = &self.file.scopes[scope];
+            match (&s.kind, s.parent) {
+                (ScopeKind::Module(_), _) | (_, None) => return self.scope_path(scope),
+                (_, Some(parent)) => scope = parent,
+            }
+        }
+    }
+
+    fn resolve(&self, scope: usize, raw: &RawPath, skip: Option<usize>, depth: usize) -> Resolved {
+        let as_written = |known| Resolved { path: raw.segments.join("::"), via_import: false, known };
+        let Some(first) = raw.segments.first() else { return as_written(false) };
+        let rest = &raw.segments[1..];
+        if raw.leading_colon || depth > MAX_DEPTH {
+            return as_written(self.index.crates.contains(first));
+        }
+        let with_rest = |base: String, via_import: bool| Resolved {
+            path: rest.iter().fold(base, |p, s| join_path(&p, s)),
+            via_import,
+            known: true,
+        };
+        match first.as_str() {
+            "crate" | "$crate" => with_rest(crate_root(self.module).to_owned(), false),
+            "self" => with_rest(self.module_of(scope), false),
+            "super" => {
+                let supers = raw.segments.iter().take_while(|s| *s == "super").count();
+                let mut module = self.module_of(scope);
+                for _ in 0..supers {
+                    module = match module.rfind("::") {
+                        Some(at) => module[..at].to_owned(),
+                        None => module,
+                    };
+                }
+                Resolved {
+                    path: raw.segments[supers..].iter().fold(module, |p, s| join_path(&p, s)),
+                    via_import: false,
+                    known: true,
+                }
+            }
+            "Self" => match self.self_type(scope) {
+                Some((self_scope, self_path)) if self_path.segments.first().is_none_or(|s| s != "Self") => {
+                    let base = self.resolve(self_scope, self_path, None, depth + 1);
+                    Resolved { via_import: base.via_import, ..with_rest(base.path, false) }
+                }
+                _ => as_written(false),
+            },
+            name => match self.lookup(scope, name, skip, depth) {
+                Some((base, via_import)) => with_rest(base, via_import),
+                None => as_written(self.index.crates.contains(name)),
+            },
+        }
+    }
+
+    /// The nearest `impl`/`trait` self type around a scope, and the scope it is written in.
+    fn self_type(&self, mut scope: usize) -> Option<(usize, &'a RawPath)> {
+        loop {
+            let s = &self.file.scopes[scope];
+            if let ScopeKind::SelfType(path) = &s.kind {
+                return Some((s.parent.unwrap_or(0), path));
+            }
+            scope = s.parent?;
+        }
+    }
+
+    /// Finds what a single name means in a scope: an item, a `use` binding, or a name from a glob import.
+    fn lookup(&self, scope: usize, name: &str, skip: Option<usize>, depth: usize) -> Option<(String, bool)> {
+        let chain = self.scope_chain(scope);
+        for &s in &chain {
+            if self.file.scopes[s].items.contains(name) {
+                return Some((join_path(&self.scope_path(s), name), false));
+            }
+            let binding = self.file.imports.iter().enumerate().find(|(i, import)| {
+                import.scope == s && Some(*i) != skip && !import.glob && import.binding.as_deref() == Some(name)
+            });
+            if let Some((i, _)) = binding {
+                return Some((self.resolve_import(i, depth + 1), true));
+            }
+        }
+        for &s in &chain {
+            for (i, import) in self.file.imports.iter().enumerate() {
+                if import.scope != s || !import.glob || Some(i) == skip {
+                    continue;
+                }
+                let target = self.resolve_import(i, depth + 1);
+                let target = self.index.reexports.get(&target).cloned().unwrap_or(target);
+                if self.index.names.get(&target).is_some_and(|names| names.contains(name)) {
+                    return Some((join_path(&target, name), true));
+                }
+            }
+        }
+        None
+    }
+
+    /// A scope and its parents up to and including the nearest module: where a name may be declared.
+    fn scope_chain(&self, scope: usize) -> Vec<usize> {
+        let mut chain = vec![scope];
+        let mut current = scope;
+        while !matches!(self.file.scopes[current].kind, ScopeKind::Module(_)) {
+            let Some(parent) = self.file.scopes[current].parent else { break };
+            chain.push(parent);
+            current = parent;
+        }
+        chain
+    }
+}
+
+/// The crate part of a module path.
+fn crate_root(module: &str) -> &str {
+    module.split("::").next().unwrap_or(module)
+}
+
+/// Follows `pub use` re-exports inside the workspace to the path they finally name; a path under a
+/// re-exported name (`compat::Thing::Variant`) follows it too.
+fn follow_reexports(index: &WorkspaceIndex, path: &str) -> String {
+    let mut current = path.to_owned();
+    for _ in 0..MAX_DEPTH {
+        let Some((prefix_len, target)) = longest_reexported_prefix(index, &current) else { break };
+        let next = format!("{target}{}", &current[prefix_len..]);
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+}
+
+fn longest_reexported_prefix<'i>(index: &'i WorkspaceIndex, path: &str) -> Option<(usize, &'i String)> {
+    let mut end = path.len();
+    loop {
+        if let Some(target) = index.reexports.get(&path[..end]) {
+            return Some((end, target));
+        }
+        end = path[..end].rfind("::")?;
+    }
+}
+
+/// What a file contributes to the workspace index: module names, enum variants, and re-exports.
+pub(crate) fn index_entries(file: &ParsedFile, module: &FileModule, index: &mut WorkspaceIndex) {
+    let resolver = FileResolver::new(file, &module.path, index);
+    let mut names: Vec<(String, String)> = Vec::new();
+    let mut reexports: Vec<(String, String)> = Vec::new();
+    for (id, scope) in file.scopes.iter().enumerate() {
+        if matches!(scope.kind, ScopeKind::Module(_)) {
+            let path = resolver.scope_path(id);
+            names.extend(scope.items.iter().map(|item| (path.clone(), item.clone())));
+        }
+    }
+    for definition in file.definitions.iter().filter(|d| d.kind == DefinitionKind::Enum) {
+        let path = join_path(&resolver.scope_path(definition.scope), &definition.name);
+        names.extend(definition.variants.iter().map(|v| (path.clone(), v.clone())));
+    }
+    for (i, import) in file.imports.iter().enumerate() {
+        let (Some(binding), true) = (&import.binding, import.reexport) else { continue };
+        let module_path = resolver.module_of(import.scope);
+        names.push((module_path.clone(), binding.clone()));
+        let target = resolver.imports[i].clone().unwrap_or_default();
+        reexports.push((join_path(&module_path, binding), target));
+    }
+    for (module, name) in names {
+        index.names.entry(module).or_default().insert(name);
+    }
+    index.reexports.extend(reexports.into_iter().filter(|(from, to)| from != to));
+}
+
+/// Resolves one file's raw facts into language-neutral facts.
+pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &WorkspaceIndex) -> FileFacts {
+    let resolver = FileResolver::new(file, &module.path, index);
+    let in_test = module.in_test;
+    let resolve_in = |scope: usize, raw: &RawPath| resolver.resolve(scope, raw, None, 0).path;
+
+    let definitions = file
+        .definitions
+        .iter()
+        .map(|d| Definition {
+            kind: d.kind,
+            name: d.name.clone(),
+            path: join_path(&resolver.scope_path(d.scope), &d.name),
+            span: d.span,
+            attributes: d.attributes.clone(),
+            in_test: in_test || d.in_test,
+            local: d.local,
+            implements: d.implements.as_ref().map(|p| follow_reexports(index, &resolve_in(d.scope, p))),
+            self_type: d.self_type.as_ref().map(|p| follow_reexports(index, &resolve_in(d.scope, p))),
+            variants: d.variants.clone(),
+            static_facts: d.static_type.as_ref().map(|(mutable, types)| StaticFacts {
+                mutable: *mutable,
+                type_paths: types.iter().map(|p| resolve_in(d.scope, p)).collect(),
+            }),
+        })
+        .collect();
+
+    let imports = file
+        .imports
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let path = resolver.imports[i].clone().unwrap_or_default();
+            Import {
+                target: follow_reexports(index, &path),
+                path,
+                binding: raw.binding.clone(),
+                glob: raw.glob,
+                reexport: raw.reexport,
+                extern_crate: raw.extern_crate,
+                module: resolver.module_of(raw.scope),
+                span: raw.span,
+                in_test: in_test || raw.in_test,
+            }
+        })
+        .collect();
+
+    let references = file
+        .references
+        .iter()
+        .filter_map(|raw| {
+            let resolved = resolver.resolve(raw.scope, &raw.path, None, 0);
+            if raw.maybe_binding && !(resolved.known && resolved.path.contains("::")) {
+                return None;
+            }
+            let enclosing = raw.enclosing.iter().fold(module.path.clone(), |p, s| join_path(&p, s));
+            Some(Reference {
+                path: follow_reexports(index, &resolved.path),
+                context: raw.context,
+                via_import: resolved.via_import,
+                enclosing,
+                span: raw.span,
+                in_test: in_test || raw.in_test,
+            })
+        })
+        .collect();
+
+    let modules = file
+        .modules
+        .iter()
+        .map(|m| ModuleDecl {
+            path: join_path(&resolver.scope_path(m.scope), &m.name),
+            inline: m.inline,
+            span: m.span,
+            in_test: in_test || m.in_test,
+        })
+        .collect();
+
+    FileFacts {
+        path: String::new(),
+        module: module.path.clone(),
+        in_test,
+        definitions,
+        imports,
+        references,
+        modules,
+        problem: file.problem.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::syntax::parse;
+    use super::*;
+    use crate::facts::ReferenceContext;
+
+    fn facts(module: &str, text: &str, crates: &[&str]) -> FileFacts {
+        let parsed = parse(text);
+        let module = FileModule { path: module.to_owned(), in_test: false };
+        let mut index = WorkspaceIndex { crates: crates.iter().map(|c| c.to_string()).collect(), ..Default::default() };
+        index_entries(&parsed, &module, &mut index);
+        resolve_file(&parsed, &module, &index)
+    }
+
+    fn import_paths(facts: &FileFacts) -> Vec<&str> {
+        facts.imports.iter().map(|i| i.path.as_str()).collect()
+    }
+
+    #[test]
+    fn crate_self_and_super_chains_resolve_from_the_module() {
+        let f = facts(
+            "app::a::b",
+            "use crate::x; use self::y; use super::z; use super::super::w; mod inner { use super::v; }",
+            &["app"],
+        );
+        assert_eq!(import_paths(&f), vec!["app::x", "app::a::b::y", "app::a::z", "app::w", "app::a::b::v"]);
+    }
+
+    #[test]
+    fn a_first_segment_found_in_scope_is_relative_to_the_module() {
+        let f = facts("app", "mod child; use child::Thing; use other_crate::X; use std::sync::Mutex;", &["app", "other_crate"]);
+        assert_eq!(import_paths(&f), vec!["app::child::Thing", "other_crate::X", "std::sync::Mutex"]);
+    }
+
+    #[test]
+    fn imports_through_other_imports_resolve_transitively() {
+        let f = facts("app::m", "use crate::legacy; use legacy::factory::create;", &["app"]);
+        assert_eq!(import_paths(&f), vec!["app::legacy", "app::legacy::factory::create"]);
+    }
+
+    #[test]
+    fn self_referencing_imports_do_not_loop() {
+        let f = facts("app", "use a::b as a; use b::c as b;", &["app"]);
+        assert_eq!(f.imports.len(), 2);
+    }
+
+    #[test]
+    fn references_go_through_imports_and_self() {
+        let f = facts(
+            "app::router",
+            "use crate::protocol::ClientMessage; struct Router; impl Router { fn route(m: ClientMessage) { match m { Self::X => {}, ClientMessage::Chat { .. } => {} } } }",
+            &["app"],
+        );
+        let patterns: Vec<(&str, bool, &str)> = f
+            .references
+            .iter()
+            .filter(|r| r.context == ReferenceContext::Pattern)
+            .map(|r| (r.path.as_str(), r.via_import, r.enclosing.as_str()))
+            .collect();
+        assert_eq!(
+            patterns,
+            vec![
+                ("app::router::Router::X", false, "app::router::Router::route"),
+                ("app::protocol::ClientMessage::Chat", true, "app::router::Router::route"),
+            ]
+        );
+    }
+
+    #[test]
+    fn unit_variant_patterns_through_imports_are_references_and_bindings_are_not() {
+        let f = facts("app", "use crate::protocol::Msg::Ping; fn f(m: Msg) { match m { Ping => {}, other => {} } }", &["app"]);
+        let patterns: Vec<&str> =
+            f.references.iter().filter(|r| r.context == ReferenceContext::Pattern).map(|r| r.path.as_str()).collect();
+        assert_eq!(patterns, vec!["app::protocol::Msg::Ping"]);
+    }
+
+    #[test]
+    fn glob_imports_of_enums_resolve_variant_patterns() {
+        let f = facts(
+            "app",
+            "pub enum Msg { Start, Stop } fn f(m: Msg) { use Msg::*; match m { Start => {}, _ => {} } }",
+            &["app"],
+        );
+        let patterns: Vec<&str> =
+            f.references.iter().filter(|r| r.context == ReferenceContext::Pattern).map(|r| r.path.as_str()).collect();
+        assert_eq!(patterns, vec!["app::Msg::Start"]);
+    }
+
+    #[test]
+    fn reexports_are_followed_to_their_target() {
+        let f = facts("app", "mod old { pub fn make() {} } pub use old::make as build; use crate::build;", &["app"]);
+        let last = f.imports.last().expect("an import");
+        assert_eq!((last.path.as_str(), last.target.as_str()), ("app::build", "app::old::make"));
+    }
+
+    #[test]
+    fn local_items_get_a_path_under_their_function() {
+        let f = facts("app", "fn outer() { struct Inner; let _ = Inner; }", &["app"]);
+        let inner = f.definitions.iter().find(|d| d.name == "Inner").expect("Inner");
+        assert_eq!(inner.path, "app::outer::Inner");
+        assert!(inner.local);
+        let reference = f.references.iter().find(|r| r.path.ends_with("Inner")).expect("a reference");
+        assert_eq!(reference.path, "app::outer::Inner");
+    }
+
+    #[test]
+    fn static_types_are_resolved() {
+        let f = facts("app", "use std::sync::{Mutex, LazyLock}; static R: LazyLock<Mutex<u8>> = LazyLock::new(|| Mutex::new(0));", &["app"]);
+        let statics = f.definitions[0].static_facts.clone().expect("static facts");
+        assert_eq!(statics.type_paths, vec!["std::sync::LazyLock", "std::sync::Mutex", "u8"]);
+    }
+}

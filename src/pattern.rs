@@ -1,0 +1,103 @@
+//! Patterns over `::`-separated symbol paths and over names, as written in rule files.
+//!
+//! `gateway::legacy` is exact; `*` matches within one segment (`*Router`, `gateway::*::handler`) and
+//! `**` matches any number of segments (`**::ws::router`). The glob engine is globset's, with `::`
+//! playing the part of `/`.
+
+use globset::{GlobBuilder, GlobMatcher};
+
+use crate::facts::path_is_under;
+
+/// A compiled path or name pattern.
+#[derive(Clone, Debug)]
+pub struct PathPattern {
+    text: String,
+    glob: Option<GlobMatcher>,
+}
+
+impl PathPattern {
+    /// Compiles a pattern; the error says what is wrong with it.
+    pub fn new(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Err("a path pattern cannot be empty".to_owned());
+        }
+        if text.contains('/') {
+            return Err(format!("`{text}` is not a symbol path: separate segments with `::`, not `/`"));
+        }
+        let glob = if text.contains(['*', '?', '[', '{']) {
+            let glob = GlobBuilder::new(&text.replace("::", "/"))
+                .literal_separator(true)
+                .build()
+                .map_err(|e| format!("`{text}` is not a valid pattern: {}", e.kind()))?;
+            Some(glob.compile_matcher())
+        } else {
+            None
+        };
+        Ok(PathPattern { text: text.to_owned(), glob })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the whole path matches.
+    pub fn matches(&self, path: &str) -> bool {
+        match &self.glob {
+            Some(glob) => glob.is_match(path.replace("::", "/")),
+            None => self.text == path,
+        }
+    }
+
+    /// Whether the path, or a module it lies in, matches: a pattern for a module covers everything in it.
+    pub fn covers(&self, path: &str) -> bool {
+        self.covering_prefix(path).is_some()
+    }
+
+    /// The longest prefix of `path` (whole segments) that the pattern matches.
+    pub fn covering_prefix<'p>(&self, path: &'p str) -> Option<&'p str> {
+        if self.glob.is_none() {
+            return path_is_under(path, &self.text).then(|| &path[..self.text.len()]);
+        }
+        let mut end = path.len();
+        loop {
+            if self.matches(&path[..end]) {
+                return Some(&path[..end]);
+            }
+            end = path[..end].rfind("::")?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(text: &str) -> PathPattern {
+        PathPattern::new(text).expect("a valid pattern")
+    }
+
+    #[test]
+    fn exact_patterns_cover_whole_segments_only() {
+        let p = pattern("app::legacy");
+        assert!(p.matches("app::legacy"));
+        assert!(p.covers("app::legacy::make"));
+        assert!(!p.covers("app::legacy_two"));
+    }
+
+    #[test]
+    fn star_stays_in_one_segment_and_double_star_spans_many() {
+        assert!(pattern("*Router").matches("MessageRouter"));
+        assert!(!pattern("app::*").matches("app::a::b"));
+        assert!(pattern("**::ws::router").matches("gateway::ws::router"));
+        assert!(pattern("**::ws::router").covers("gateway::ws::router::MessageRouter"));
+        assert!(!pattern("**::ws::router").covers("gateway::ws::routers"));
+    }
+
+    #[test]
+    fn bad_patterns_say_why() {
+        assert!(PathPattern::new("a/b").expect_err("slash").contains("::"));
+        assert!(PathPattern::new("a::[b").expect_err("class").contains("not a valid pattern"));
+        assert!(PathPattern::new(" ").is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! Turning an [`Outcome`] into output: people read the human format, machines the JSON.
+
+pub mod human;
+pub mod json;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::check::Outcome;
+use crate::rules;
+
+/// Counts behind the summary line and the JSON summary.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Source files analyzed.
+    pub files_checked: usize,
+    /// Distinct files named by any finding.
+    pub files_with_findings: usize,
+    /// Rules that ran.
+    pub rules_run: usize,
+    /// All findings.
+    pub findings: usize,
+    /// Findings of severity error.
+    pub errors: usize,
+    /// Findings of severity warning.
+    pub warnings: usize,
+    /// Findings per rule kind (built-in checks included).
+    pub by_kind: BTreeMap<String, usize>,
+    /// Findings per rule id.
+    pub by_rule: BTreeMap<String, usize>,
+}
+
+impl Summary {
+    /// Counts an outcome.
+    pub fn of(outcome: &Outcome) -> Self {
+        let mut summary = Summary { files_checked: outcome.files_checked, rules_run: outcome.rules_run, ..Summary::default() };
+        let mut files = BTreeSet::new();
+        for f in &outcome.findings {
+            summary.findings += 1;
+            match f.severity {
+                crate::finding::Severity::Error => summary.errors += 1,
+                crate::finding::Severity::Warning => summary.warnings += 1,
+            }
+            *summary.by_kind.entry(f.kind.clone()).or_default() += 1;
+            *summary.by_rule.entry(f.rule.clone()).or_default() += 1;
+            files.insert(f.primary.path.as_str());
+            files.extend(f.related.iter().map(|l| l.path.as_str()));
+        }
+        summary.files_with_findings = files.len();
+        summary
+    }
+
+    /// `Found 6 duplicate implementations, 22 banned imports and 1 removed module still present, in 21 files (312 files checked)`.
+    pub fn line(&self) -> String {
+        if self.findings == 0 {
+            return format!("No findings ({} files checked, {} rules)", self.files_checked, self.rules_run);
+        }
+        let mut kinds: Vec<(&str, &str, &str)> = rules::KINDS.iter().map(|k| (k.name, k.noun.0, k.noun.1)).collect();
+        kinds.extend(BUILT_IN_NOUNS);
+        let mut parts: Vec<String> = kinds
+            .iter()
+            .filter_map(|(name, one, many)| {
+                self.by_kind.get(*name).map(|n| format!("{n} {}", if *n == 1 { one } else { many }))
+            })
+            .collect();
+        let known: BTreeSet<&str> = kinds.iter().map(|k| k.0).collect();
+        parts.extend(self.by_kind.iter().filter(|(k, _)| !known.contains(k.as_str())).map(|(k, n)| format!("{n} {k}")));
+        let listed = match parts.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        let files = if self.files_with_findings == 1 { "file" } else { "files" };
+        format!("Found {listed}, in {} {files} ({} files checked)", self.files_with_findings, self.files_checked)
+    }
+}
+
+/// How built-in checks are counted in the summary line.
+const BUILT_IN_NOUNS: [(&str, &str, &str); 3] = [
+    (crate::check::PARSE_ERROR, "unparsable file", "unparsable files"),
+    ("manifest-error", "invalid manifest", "invalid manifests"),
+    ("io-error", "unreadable path", "unreadable paths"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_line_lists_kinds_in_registry_order() {
+        let mut summary = Summary { files_checked: 312, files_with_findings: 21, findings: 29, ..Summary::default() };
+        summary.by_kind.insert("removed-module".into(), 1);
+        summary.by_kind.insert("banned-import".into(), 22);
+        summary.by_kind.insert("single-definition".into(), 6);
+        assert_eq!(
+            summary.line(),
+            "Found 6 duplicate implementations, 22 banned imports and 1 removed module still present, in 21 files (312 files checked)"
+        );
+    }
+
+    #[test]
+    fn a_clean_run_says_so() {
+        let summary = Summary { files_checked: 3, rules_run: 2, ..Summary::default() };
+        assert_eq!(summary.line(), "No findings (3 files checked, 2 rules)");
+    }
+}

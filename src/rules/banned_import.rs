@@ -1,0 +1,254 @@
+//! `banned-import`: module or item paths that no code may import or name.
+
+use std::collections::HashSet;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, string_or_table};
+use crate::facts::{FileFacts, Span, path_is_under};
+use crate::finding::Finding;
+use crate::pattern::PathPattern;
+
+/// The `banned-import` kind.
+pub const KIND: RuleKind = RuleKind {
+    name: "banned-import",
+    summary: "banned module or item paths are neither imported nor named anywhere",
+    docs: DOCS,
+    noun: ("banned import", "banned imports"),
+    build,
+};
+
+const DOCS: &str = r#"## What it does
+Reports every `use` (including globs, renames, `pub use` re-exports and `extern crate`) and every qualified
+path in code (types, expressions, patterns, macro paths) that resolves to a banned path or anything under
+it. Paths are resolved first: `use super::factory::create`, `crate::factory::create()` and an import of a
+`pub use` re-export of a banned item are all caught. A use of a name that came from an import is not
+reported again: the import is the finding. Code inside the banned module itself is exempt, and so are
+files matching `allow-in`. Macro bodies are not expanded; those that read as expression lists
+(`vec![..]`, `println!(..)`, `assert_eq!(..)`) are checked.
+
+## Why is this bad?
+A deprecated path that is still imported keeps a second initialization path alive: the migration is not
+done while anything depends on it.
+
+## Example
+```rust
+use crate::websocket_manager_factory::create_websocket_manager;   // reported
+use crate::ws::manager::create_websocket_manager;                  // fine
+```
+
+## Configuration
+```toml
+[[rule]]
+id = "no-websocket-manager-factory"
+kind = "banned-import"
+message = "The websocket manager factory is deprecated."
+paths = [
+  "**::websocket_manager_factory",     # a path pattern: bans the module and everything in it
+  { path = "app::legacy::notify", reason = "sends events without a seq", use-instead = "app::notifier::Notifier" },
+]
+reason = "..."          # default reason for entries without one
+use-instead = "..."     # default replacement
+allow-in = ["tests/**"] # file globs, relative to the reported paths
+```
+"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Raw {
+    paths: Spanned<Vec<Spanned<Entry>>>,
+    reason: Option<String>,
+    use_instead: Option<String>,
+    allow_in: Option<Spanned<OneOrMany>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct EntryTable {
+    path: String,
+    reason: Option<String>,
+    use_instead: Option<String>,
+}
+
+/// One banned path: `"a::b"` or `{ path = "a::b", reason = "...", use-instead = "..." }`.
+#[derive(Debug)]
+struct Entry(EntryTable);
+
+impl From<String> for EntryTable {
+    fn from(path: String) -> Self {
+        EntryTable { path, reason: None, use_instead: None }
+    }
+}
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        string_or_table::<D, EntryTable>(deserializer).map(Entry)
+    }
+}
+
+#[derive(Debug)]
+struct Banned {
+    pattern: PathPattern,
+    reason: Option<String>,
+    use_instead: Option<String>,
+}
+
+/// A validated `banned-import` rule.
+#[derive(Debug)]
+struct BannedImport {
+    banned: Vec<Banned>,
+    allow_in: GlobSet,
+}
+
+fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
+    let raw: Raw = params.parse()?;
+    if raw.paths.get_ref().is_empty() {
+        return Err(ParamError::at(raw.paths.span(), "`paths` needs at least one path"));
+    }
+    let banned = raw
+        .paths
+        .get_ref()
+        .iter()
+        .map(|entry| {
+            let table = &entry.get_ref().0;
+            Ok(Banned {
+                pattern: PathPattern::new(&table.path).map_err(|e| ParamError::at(entry.span(), e))?,
+                reason: table.reason.clone().or_else(|| raw.reason.clone()),
+                use_instead: table.use_instead.clone().or_else(|| raw.use_instead.clone()),
+            })
+        })
+        .collect::<Result<Vec<_>, ParamError>>()?;
+    Ok(Box::new(BannedImport { banned, allow_in: file_globs(raw.allow_in.as_ref())? }))
+}
+
+/// Compiles file globs (`tests/**`), pointing at the list when one is invalid.
+pub(crate) fn file_globs(list: Option<&Spanned<OneOrMany>>) -> Result<GlobSet, ParamError> {
+    let mut builder = GlobSetBuilder::new();
+    if let Some(list) = list {
+        for text in &list.get_ref().0 {
+            let glob = Glob::new(text)
+                .map_err(|e| ParamError::at(list.span(), format!("`{text}` is not a valid file glob: {}", e.kind())))?;
+            builder.add(glob);
+        }
+    }
+    builder.build().map_err(|e| ParamError::at(list.map(Spanned::span).unwrap_or(0..0), e.to_string()))
+}
+
+impl BannedImport {
+    /// The banned entry covering `path`, unless `from` (where the code is) is exempt: inside the banned
+    /// module, or, for a banned item, inside the module that defines it.
+    fn banned_for(&self, path: &str, from: &str, modules: &HashSet<&str>) -> Option<&Banned> {
+        self.banned.iter().find(|b| {
+            let Some(prefix) = b.pattern.covering_prefix(path) else { return false };
+            let home = if modules.contains(prefix) { prefix } else { prefix.rsplit_once("::").map_or(prefix, |(m, _)| m) };
+            !path_is_under(from, home)
+        })
+    }
+}
+
+fn help(banned: &Banned) -> Option<String> {
+    let parts: Vec<String> = [
+        banned.reason.clone(),
+        banned.use_instead.as_ref().map(|u| format!("use `{u}` instead")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+impl Check for BannedImport {
+    fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
+        let modules: HashSet<&str> =
+            files.iter().flat_map(|f| std::iter::once(f.module.as_str()).chain(f.modules.iter().map(|m| m.path.as_str()))).collect();
+        for file in files.iter().filter(|f| !self.allow_in.is_match(&f.path)) {
+            let mut report = |path: &str, from: &str, span: Span, verb: &str, shown: String| {
+                if let Some(banned) = self.banned_for(path, from, &modules) {
+                    out.push(rule.finding(
+                        format!("`{from}` {verb} {shown}"),
+                        format!("{path} in {from}"),
+                        location(file, span, format!("banned by `{}`", banned.pattern.as_str())),
+                        help(banned),
+                    ));
+                }
+            };
+            for import in &file.imports {
+                let shown = if import.target == import.path {
+                    format!("`{}`, which is banned", import.path)
+                } else {
+                    format!("`{}`, a re-export of banned `{}`", import.path, import.target)
+                };
+                let verb = if import.reexport { "re-exports" } else { "imports" };
+                if self.banned_for(&import.path, &import.module, &modules).is_some() {
+                    report(&import.path, &import.module, import.span, verb, shown);
+                } else {
+                    report(&import.target, &import.module, import.span, verb, shown);
+                }
+            }
+            for reference in file.references.iter().filter(|r| !r.via_import) {
+                let shown = format!("`{}`, which is banned", reference.path);
+                report(&reference.path, &reference.enclosing, reference.span, "names", shown);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{build_error, run};
+    use super::*;
+
+    const FILES: [(&str, &str); 4] = [
+        ("src/lib.rs", "pub mod factory; pub mod handler; pub mod compat; pub mod clean;"),
+        (
+            "src/factory.rs",
+            "pub fn create() {} pub struct Factory; fn internal() { create(); crate::factory::create(); }",
+        ),
+        (
+            "src/handler.rs",
+            "use crate::factory::{self, create as make}; use super::compat::Old;
+             fn run() { make(); factory::create(); crate::factory::Factory; let _: Option<crate::factory::Factory> = None; }",
+        ),
+        ("src/compat.rs", "pub use crate::factory::Factory as Old; pub use crate::factory::*;"),
+    ];
+
+    #[test]
+    fn reports_imports_reexports_and_direct_paths_once_each() {
+        let findings = run(&KIND, r#"paths = ["app::factory"]"#, &FILES);
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "`app::compat` re-exports `app::factory::Factory`, which is banned",
+                "`app::compat` re-exports `app::factory`, which is banned",
+                "`app::handler` imports `app::factory`, which is banned",
+                "`app::handler` imports `app::factory::create`, which is banned",
+                "`app::handler` imports `app::compat::Old`, a re-export of banned `app::factory::Factory`",
+                "`app::handler::run` names `app::factory::Factory`, which is banned",
+                "`app::handler::run` names `app::factory::Factory`, which is banned",
+            ]
+        );
+    }
+
+    #[test]
+    fn allow_in_and_entry_tables_with_reasons() {
+        let findings = run(
+            &KIND,
+            r#"paths = [{ path = "app::factory::create", reason = "deprecated", use-instead = "app::clean::make" }], allow-in = ["src/compat.rs"]"#,
+            &FILES,
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].help.as_deref(), Some("rule message (deprecated; use `app::clean::make` instead)"));
+    }
+
+    #[test]
+    fn bad_parameters_are_explained() {
+        assert!(build_error(&KIND, "paths = []").contains("at least one path"));
+        assert!(build_error(&KIND, r#"paths = ["a/b"]"#).contains("::"));
+        assert!(build_error(&KIND, r#"paths = [{ path = "a", why = "x" }]"#).contains("unknown field `why`"));
+        assert!(build_error(&KIND, r#"paths = ["a"], allow-in = ["[x"]"#).contains("not a valid file glob"));
+        assert!(build_error(&KIND, "paths = [1]").contains("path string or a table"));
+    }
+}

@@ -1,0 +1,236 @@
+//! The rule kinds: the one list of them, and what every kind has in common.
+//!
+//! A kind is one file: its parameters (read from the `[[rule]]` table), its documentation (what
+//! `ssot-check explain KIND` prints), its check over the workspace's facts, and its unit tests.
+
+pub mod banned_import;
+pub mod no_global_state;
+pub mod removed_module;
+pub mod single_definition;
+pub mod single_dispatch;
+
+use std::fmt;
+use std::ops::Range;
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::facts::FileFacts;
+use crate::finding::{Finding, Location, Severity};
+
+/// Every rule kind, in the order `explain` and the docs list them.
+pub const KINDS: &[&RuleKind] = &[
+    &single_definition::KIND,
+    &banned_import::KIND,
+    &removed_module::KIND,
+    &single_dispatch::KIND,
+    &no_global_state::KIND,
+];
+
+/// Finds a rule kind by name.
+pub fn kind(name: &str) -> Option<&'static RuleKind> {
+    KINDS.iter().copied().find(|k| k.name == name)
+}
+
+/// A rule kind: its name, its docs, how its findings are counted, and how to build its check.
+pub struct RuleKind {
+    /// The `kind = "..."` value.
+    pub name: &'static str,
+    /// One line for `ssot-check rules` and `explain` listings.
+    pub summary: &'static str,
+    /// Markdown: `## What it does`, `## Why is this bad?`, `## Example`, `## Configuration`.
+    pub docs: &'static str,
+    /// How the summary line counts this kind's findings: singular and plural.
+    pub noun: (&'static str, &'static str),
+    /// Validates the kind's own keys and builds its check.
+    pub build: fn(Params<'_>) -> Result<Box<dyn Check>, ParamError>,
+}
+
+/// A configured rule's check over the facts of the whole workspace.
+pub trait Check: Send + Sync + fmt::Debug {
+    /// Appends a finding for every violation.
+    fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>);
+}
+
+/// What every rule has besides its kind's keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleMeta {
+    /// The rule's unique id.
+    pub id: String,
+    /// Its kind's name.
+    pub kind: &'static str,
+    /// Why the rule exists, shown as help on each finding.
+    pub message: String,
+    /// Error (fails the run) or warning.
+    pub severity: Severity,
+}
+
+impl RuleMeta {
+    /// A finding of this rule, with the rule's message (and an optional extra) as help.
+    pub fn finding(&self, message: String, symbol: String, primary: Location, extra_help: Option<String>) -> Finding {
+        let help = match extra_help {
+            Some(extra) => format!("{} ({extra})", self.message),
+            None => self.message.clone(),
+        };
+        Finding {
+            rule: self.id.clone(),
+            kind: self.kind.to_owned(),
+            severity: self.severity,
+            message,
+            help: Some(help),
+            symbol,
+            primary,
+            related: Vec::new(),
+        }
+    }
+}
+
+/// A kind's own keys, as the spanned TOML table they were written in.
+pub struct Params<'a> {
+    value: toml::Spanned<toml::de::DeValue<'a>>,
+}
+
+impl<'a> Params<'a> {
+    /// Wraps a rule table whose common keys (`id`, `kind`, `message`, `severity`) are already removed.
+    pub fn new(value: toml::Spanned<toml::de::DeValue<'a>>) -> Self {
+        Params { value }
+    }
+
+    /// Deserializes the keys into the kind's parameter struct (which denies unknown fields).
+    pub fn parse<T: DeserializeOwned>(self) -> Result<T, ParamError> {
+        let whole = self.value.span();
+        T::deserialize(toml::de::ValueDeserializer::from(self.value)).map_err(|error| ParamError {
+            message: error.message().to_owned(),
+            span: error.span().unwrap_or(whole),
+        })
+    }
+}
+
+/// A mistake in a kind's keys, at the TOML span it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamError {
+    /// What is wrong.
+    pub message: String,
+    /// Where, as a byte range of the rule file.
+    pub span: Range<usize>,
+}
+
+impl ParamError {
+    /// An error about the value at `span`.
+    pub fn at(span: Range<usize>, message: impl Into<String>) -> Self {
+        ParamError { message: message.into(), span }
+    }
+}
+
+/// A key that takes one string or a list of them: `name = "A"` or `name = ["A", "B"]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OneOrMany(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneOrManyVisitor;
+        impl<'de> Visitor<'de> for OneOrManyVisitor {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(vec![value.to_owned()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(OneOrMany(items))
+            }
+        }
+        deserializer.deserialize_any(OneOrManyVisitor)
+    }
+}
+
+/// Deserializes a string-or-table entry: `"path"` is shorthand for `{ path = "path" }`.
+pub fn string_or_table<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + From<String>,
+{
+    struct StringOrTable<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de> + From<String>> Visitor<'de> for StringOrTable<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a path string or a table with a `path` key")
+        }
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<T, E> {
+            Ok(T::from(value.to_owned()))
+        }
+        fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<T, M::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    deserializer.deserialize_any(StringOrTable(std::marker::PhantomData))
+}
+
+/// Compiles every pattern of a spanned list, pointing at the list when one is invalid.
+pub fn patterns(list: &toml::Spanned<OneOrMany>) -> Result<Vec<crate::pattern::PathPattern>, ParamError> {
+    list.get_ref()
+        .0
+        .iter()
+        .map(|text| crate::pattern::PathPattern::new(text).map_err(|e| ParamError::at(list.span(), e)))
+        .collect()
+}
+
+/// Location of a fact in a file.
+pub fn location(file: &FileFacts, span: crate::facts::Span, label: impl Into<String>) -> Location {
+    Location { path: file.path.clone(), span: Some(span), label: label.into() }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Helpers for the rule kinds' unit tests: build facts from inline Rust files and run a rule over them.
+
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// Facts for files given as `(path, text)`, all in one crate named `app` rooted at `src/lib.rs`.
+    pub fn facts(files: &[(&str, &str)]) -> Vec<FileFacts> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(dir.path()).expect("canonical");
+        std::fs::write(root.join("Cargo.toml"), "[package]\nname = \"app\"\n").expect("manifest");
+        for (path, text) in files {
+            let abs = root.join(path);
+            std::fs::create_dir_all(abs.parent().expect("parent")).expect("mkdir");
+            std::fs::write(abs, text).expect("write");
+        }
+        let workspace = crate::workspace::scan(&root, &[PathBuf::from(".")], &[]).expect("scan");
+        crate::frontend::analyze(&workspace)
+    }
+
+    /// Runs a rule of `kind` configured by the TOML `params` over `files`.
+    pub fn run(kind: &RuleKind, params: &str, files: &[(&str, &str)]) -> Vec<Finding> {
+        let text = format!("{{ {params} }}");
+        let value = toml::de::DeValue::parse(&text).expect("valid TOML");
+        let check = (kind.build)(Params::new(value)).expect("valid params");
+        let meta = RuleMeta {
+            id: "test-rule".into(),
+            kind: kind.name,
+            message: "rule message".into(),
+            severity: Severity::Error,
+        };
+        let mut out = Vec::new();
+        check.check(&meta, &facts(files), &mut out);
+        crate::finding::sort(&mut out);
+        out
+    }
+
+    /// Builds a rule and returns the parameter error it gives.
+    pub fn build_error(kind: &RuleKind, params: &str) -> String {
+        let text = format!("{{ {params} }}");
+        let value = toml::de::DeValue::parse(&text).expect("valid TOML");
+        match (kind.build)(Params::new(value)) {
+            Ok(_) => panic!("expected an error"),
+            Err(error) => error.message,
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! `no-global-state`: no process-wide mutable state in modules that must keep state per user.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, patterns};
+use crate::facts::{DefinitionKind, FileFacts, ReferenceContext};
+use crate::finding::Finding;
+use crate::pattern::PathPattern;
+
+/// The `no-global-state` kind.
+pub const KIND: RuleKind = RuleKind {
+    name: "no-global-state",
+    summary: "no static holding interior mutability, no `static mut`, no `thread_local!`/`lazy_static!`",
+    docs: DOCS,
+    noun: ("global state item", "global state items"),
+    build,
+};
+
+const DOCS: &str = r#"## What it does
+In the named modules (and everything under them), reports:
+- a `static` whose type names an interior-mutability type anywhere inside it (`Mutex`, `RwLock`,
+  `RefCell`, `Cell`, `UnsafeCell`, the atomics, `OnceLock`, `OnceCell`, `LazyLock`, `LazyCell`, `Lazy`,
+  `DashMap`, `DashSet`, `ArcSwap`, and any name listed in `types`), resolved through imports;
+- every `static mut`;
+- every `thread_local!` and `lazy_static!` invocation.
+A `const` is not state (each use is a fresh value) and is never reported. Test code is left out unless
+`include-tests = true`; `allow` lists item paths that may stay (a metrics registry, say).
+
+## Why is this bad?
+Process-wide state is shared by every user: one user's run can read or overwrite another's. Per-user state
+must come from the per-user execution-context factory.
+
+## Example
+```rust
+static USER_REGISTRY: LazyLock<Mutex<HashMap<UserId, Session>>> = ...;   // reported
+static VERSION: &str = "1";                                               // fine
+```
+
+## Configuration
+```toml
+[[rule]]
+id = "no-global-user-state"
+kind = "no-global-state"
+message = "Per-user state comes from the execution-context factory."
+modules = ["gateway", "**::ws"]   # module path patterns; each covers everything under it
+types = ["Registry"]              # more interior-mutability type names
+allow = ["gateway::metrics::RECORDER"]
+include-tests = false
+```
+"#;
+
+/// Type names that give a static interior mutability.
+const INTERIOR_MUTABILITY: &[&str] = &[
+    "Mutex", "RwLock", "RefCell", "Cell", "UnsafeCell", "OnceCell", "OnceLock", "LazyLock", "LazyCell", "Lazy",
+    "DashMap", "DashSet", "ArcSwap", "ArcSwapOption", "ReentrantMutex", "SyncUnsafeCell",
+];
+
+/// Macros that declare global or thread-global state.
+const STATE_MACROS: &[&str] = &["thread_local", "lazy_static"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Raw {
+    modules: Spanned<OneOrMany>,
+    types: Option<OneOrMany>,
+    allow: Option<Spanned<OneOrMany>>,
+    #[serde(default)]
+    include_tests: bool,
+}
+
+/// A validated `no-global-state` rule.
+#[derive(Debug)]
+struct NoGlobalState {
+    modules: Vec<PathPattern>,
+    types: Vec<String>,
+    allow: Vec<PathPattern>,
+    include_tests: bool,
+}
+
+fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
+    let raw: Raw = params.parse()?;
+    let modules = patterns(&raw.modules)?;
+    if modules.is_empty() {
+        return Err(ParamError::at(raw.modules.span(), "`modules` needs at least one module path"));
+    }
+    Ok(Box::new(NoGlobalState {
+        modules,
+        types: raw.types.map(|t| t.0).unwrap_or_default(),
+        allow: raw.allow.as_ref().map(patterns).transpose()?.unwrap_or_default(),
+        include_tests: raw.include_tests,
+    }))
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+impl NoGlobalState {
+    fn applies(&self, path: &str, in_test: bool) -> bool {
+        (self.include_tests || !in_test)
+            && self.modules.iter().any(|m| m.covers(path))
+            && !self.allow.iter().any(|a| a.matches(path))
+    }
+
+    fn interior_mutable<'p>(&self, type_paths: &'p [String]) -> Option<&'p str> {
+        type_paths.iter().map(|p| last_segment(p)).find(|name| {
+            INTERIOR_MUTABILITY.contains(name)
+                || self.types.iter().any(|t| t == name)
+                || (name.starts_with("Atomic") && name.len() > "Atomic".len())
+        })
+    }
+}
+
+impl Check for NoGlobalState {
+    fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
+        for file in files {
+            for d in &file.definitions {
+                let (DefinitionKind::Static, Some(facts)) = (d.kind, &d.static_facts) else { continue };
+                if !self.applies(&d.path, d.in_test) {
+                    continue;
+                }
+                let message = if facts.mutable {
+                    format!("`static mut {}` is global mutable state", d.name)
+                } else if let Some(ty) = self.interior_mutable(&facts.type_paths) {
+                    format!("static `{}` holds a `{ty}`: global mutable state", d.name)
+                } else {
+                    continue;
+                };
+                out.push(rule.finding(message, d.path.clone(), location(file, d.span, "global state"), None));
+            }
+            for r in &file.references {
+                let name = last_segment(&r.path);
+                if r.context == ReferenceContext::Macro
+                    && STATE_MACROS.contains(&name)
+                    && self.applies(&r.enclosing, r.in_test)
+                {
+                    out.push(rule.finding(
+                        format!("`{name}!` in `{}` declares global state", r.enclosing),
+                        format!("{name}! in {}", r.enclosing),
+                        location(file, r.span, "global state"),
+                        None,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{build_error, run};
+    use super::*;
+
+    #[test]
+    fn reports_interior_mutability_static_mut_and_state_macros() {
+        let findings = run(
+            &KIND,
+            r#"modules = ["app::state"], types = ["Registry"], allow = ["app::state::ALLOWED"]"#,
+            &[
+                ("src/lib.rs", "pub mod state; pub mod other; static OUTSIDE: std::sync::Mutex<u8> = std::sync::Mutex::new(0);"),
+                (
+                    "src/state.rs",
+                    "use std::sync::{LazyLock, Mutex, atomic::AtomicUsize}; use std::collections::HashMap;
+                     static USERS: LazyLock<Mutex<HashMap<u32, String>>> = LazyLock::new(Default::default);
+                     static COUNT: AtomicUsize = AtomicUsize::new(0);
+                     static mut RAW: u8 = 0;
+                     static NAME: &str = \"fine\";
+                     const NOT_STATE: Mutex<u8> = Mutex::new(0);
+                     static REG: Registry = Registry;
+                     static ALLOWED: Mutex<u8> = Mutex::new(0);
+                     thread_local! { static LOCAL: std::cell::RefCell<u8> = std::cell::RefCell::new(0); }
+                     fn f() { lazy_static::lazy_static! { static ref X: u8 = 0; } }
+                     #[cfg(test)] static TEST_ONLY: Mutex<u8> = Mutex::new(0);",
+                ),
+            ],
+        );
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "static `USERS` holds a `LazyLock`: global mutable state",
+                "static `COUNT` holds a `AtomicUsize`: global mutable state",
+                "`static mut RAW` is global mutable state",
+                "static `REG` holds a `Registry`: global mutable state",
+                "`thread_local!` in `app::state` declares global state",
+                "`lazy_static!` in `app::state::f` declares global state",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_explained() {
+        assert!(build_error(&KIND, "modules = []").contains("at least one"));
+        assert!(build_error(&KIND, "types = []").contains("missing field `modules`"));
+    }
+}

@@ -1,0 +1,323 @@
+//! `single-definition`: what must exist once is defined at most `max` times, optionally only at its
+//! canonical path.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, patterns};
+use crate::facts::{Definition, DefinitionKind, FileFacts};
+use crate::finding::Finding;
+use crate::pattern::PathPattern;
+
+/// The `single-definition` kind.
+pub const KIND: RuleKind = RuleKind {
+    name: "single-definition",
+    summary: "items that must exist once are defined at most `max` times, at their canonical path",
+    docs: DOCS,
+    noun: ("duplicate implementation", "duplicate implementations"),
+    build,
+};
+
+const DOCS: &str = r#"## What it does
+Counts the definitions of the selected items across the whole scanned tree and reports a group that has
+more than `max` (default 1). With `canonical`, a definition anywhere else is reported even when the count
+is within bounds. A duplicate is one finding that lists every definition, the canonical one labelled.
+
+Items are selected by `item-kind`, `name` (exact or glob), `implements` (the trait of an
+`impl Trait for Type`) and `attribute` (an attribute on the item); every given selector must match.
+A `pub use` re-export, a `use`, and a type alias are not definitions and never count. Items under
+`#[cfg(test)]`, `#[test]` functions and test targets are left out unless `include-tests = true`.
+Items inside macro bodies are not expanded and so not seen.
+
+## Why is this bad?
+Two definitions of what must exist once (two message handlers, two routers, two notifiers) mean two
+behaviours for the same input: messages answered twice or not at all, events out of order.
+
+## Example
+```rust
+// src/ws/router.rs
+pub struct MessageRouter;      // canonical
+// src/routing/legacy.rs
+pub struct MessageRouter;      // reported: second definition
+pub type Router = crate::ws::router::MessageRouter;   // not a definition
+```
+
+## Configuration
+```toml
+[[rule]]
+id = "one-message-router"
+kind = "single-definition"
+message = "One MessageRouter: the canonical router in ws::router."
+item-kind = ["struct", "enum", "trait"]   # default: every kind but impl, method, mod and type-alias
+name = "MessageRouter"                    # or a glob: "*Router"; with `::` it matches the whole path
+implements = "AgentEventSink"             # select `impl AgentEventSink for X` blocks (item-kind defaults to impl)
+attribute = "handler"                     # select items carrying #[handler]
+max = 1                                   # default 1
+canonical = "**::ws::router::MessageRouter"  # path pattern(s); a module pattern covers its items
+group-by = "name"                         # "none" (default): all selected items form one group
+include-tests = false
+```
+Item kinds: struct, enum, union, trait, type-alias, fn, method, const, static, impl, mod, macro.
+"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Raw {
+    item_kind: Option<Spanned<OneOrMany>>,
+    name: Option<Spanned<OneOrMany>>,
+    implements: Option<Spanned<OneOrMany>>,
+    attribute: Option<Spanned<OneOrMany>>,
+    max: Option<Spanned<i64>>,
+    canonical: Option<Spanned<OneOrMany>>,
+    group_by: Option<Spanned<String>>,
+    #[serde(default)]
+    include_tests: bool,
+}
+
+/// A validated `single-definition` rule.
+#[derive(Debug)]
+struct SingleDefinition {
+    kinds: Vec<DefinitionKind>,
+    names: Vec<PathPattern>,
+    implements: Vec<PathPattern>,
+    attributes: Vec<PathPattern>,
+    max: usize,
+    canonical: Vec<PathPattern>,
+    group_by_name: bool,
+    include_tests: bool,
+}
+
+const DEFAULT_KINDS: [DefinitionKind; 8] = [
+    DefinitionKind::Struct,
+    DefinitionKind::Enum,
+    DefinitionKind::Union,
+    DefinitionKind::Trait,
+    DefinitionKind::Fn,
+    DefinitionKind::Const,
+    DefinitionKind::Static,
+    DefinitionKind::Macro,
+];
+
+fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
+    let raw: Raw = params.parse()?;
+    let optional = |list: &Option<Spanned<OneOrMany>>| list.as_ref().map(patterns).transpose().map(Option::unwrap_or_default);
+    let names = optional(&raw.name)?;
+    let implements = optional(&raw.implements)?;
+    let attributes = optional(&raw.attribute)?;
+    if names.is_empty() && implements.is_empty() && attributes.is_empty() {
+        let span = raw.item_kind.as_ref().map(Spanned::span).unwrap_or(0..0);
+        return Err(ParamError::at(span, "select items with at least one of `name`, `implements` or `attribute`"));
+    }
+    let kinds = match &raw.item_kind {
+        Some(list) => list
+            .get_ref()
+            .0
+            .iter()
+            .map(|k| {
+                DefinitionKind::parse(k).ok_or_else(|| {
+                    let known: Vec<&str> = DefinitionKind::ALL.iter().map(|k| k.as_str()).collect();
+                    ParamError::at(list.span(), format!("unknown item kind `{k}`; expected one of: {}", known.join(", ")))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None if !implements.is_empty() => vec![DefinitionKind::Impl],
+        None => DEFAULT_KINDS.to_vec(),
+    };
+    let max = match &raw.max {
+        Some(max) if *max.get_ref() < 1 => return Err(ParamError::at(max.span(), "`max` must be at least 1")),
+        Some(max) => usize::try_from(*max.get_ref()).unwrap_or(usize::MAX),
+        None => 1,
+    };
+    let group_by_name = match &raw.group_by {
+        None => false,
+        Some(g) if g.get_ref() == "none" => false,
+        Some(g) if g.get_ref() == "name" => true,
+        Some(g) => return Err(ParamError::at(g.span(), format!("`group-by` is \"name\" or \"none\", not {:?}", g.get_ref()))),
+    };
+    Ok(Box::new(SingleDefinition {
+        kinds,
+        names,
+        implements,
+        attributes,
+        max,
+        canonical: optional(&raw.canonical)?,
+        group_by_name,
+        include_tests: raw.include_tests,
+    }))
+}
+
+/// A pattern without `::` matches a name (or the last segment of a path); one with `::` the whole path.
+fn matches_name_or_path(pattern: &PathPattern, name: &str, path: &str) -> bool {
+    if pattern.as_str().contains("::") { pattern.matches(path) } else { pattern.matches(name) }
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+impl SingleDefinition {
+    fn selects(&self, d: &Definition) -> bool {
+        (self.include_tests || !d.in_test)
+            && self.kinds.contains(&d.kind)
+            && (self.names.is_empty() || self.names.iter().any(|p| matches_name_or_path(p, &d.name, &d.path)))
+            && (self.implements.is_empty()
+                || d.implements
+                    .as_deref()
+                    .is_some_and(|t| self.implements.iter().any(|p| matches_name_or_path(p, last_segment(t), t))))
+            && (self.attributes.is_empty()
+                || d.attributes
+                    .iter()
+                    .any(|a| self.attributes.iter().any(|p| matches_name_or_path(p, last_segment(a), a))))
+    }
+
+    fn is_canonical(&self, d: &Definition) -> bool {
+        self.canonical.iter().any(|p| p.covers(&d.path))
+    }
+}
+
+fn describe(d: &Definition) -> String {
+    match &d.implements {
+        Some(t) => format!("impl {} for {}", last_segment(t), d.self_type.as_deref().unwrap_or(&d.name)),
+        None => format!("{} `{}`", d.kind.as_str(), d.path),
+    }
+}
+
+impl Check for SingleDefinition {
+    fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
+        let mut groups: BTreeMap<&str, Vec<(&FileFacts, &Definition)>> = BTreeMap::new();
+        for file in files {
+            for d in file.definitions.iter().filter(|d| self.selects(d)) {
+                let key = if self.group_by_name { d.name.as_str() } else { "" };
+                groups.entry(key).or_default().push((file, d));
+            }
+        }
+        for (key, mut defs) in groups {
+            defs.sort_by(|a, b| (&a.0.path, a.1.span).cmp(&(&b.0.path, b.1.span)));
+            let canonical_place = self.canonical.iter().map(PathPattern::as_str).collect::<Vec<_>>().join("`, `");
+            if defs.len() > self.max {
+                let primary = defs.iter().position(|(_, d)| !self.is_canonical(d)).unwrap_or(0);
+                let label = |d: &Definition| {
+                    if self.is_canonical(d) { format!("canonical: {}", describe(d)) } else { describe(d) }
+                };
+                let names: Vec<&str> =
+                    defs.iter().map(|(_, d)| d.name.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+                let subject = match (&self.implements.is_empty(), names.as_slice()) {
+                    (false, _) => {
+                        let traits: Vec<&str> = self.implements.iter().map(PathPattern::as_str).collect();
+                        format!("`{}` has {} implementations", traits.join("`/`"), defs.len())
+                    }
+                    (true, [one]) => format!("`{one}` is defined {} times", defs.len()),
+                    (true, _) => format!("{} definitions match ({})", defs.len(), names.join(", ")),
+                };
+                let (file, d) = defs[primary];
+                let symbol = if key.is_empty() { rule.id.clone() } else { key.to_owned() };
+                let extra = (!self.canonical.is_empty()).then(|| format!("canonical: `{canonical_place}`"));
+                let mut finding = rule.finding(
+                    format!("{subject}; at most {} allowed", self.max),
+                    symbol,
+                    location(file, d.span, label(d)),
+                    extra,
+                );
+                finding.related = defs
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != primary)
+                    .map(|(_, (f, d))| location(f, d.span, label(d)))
+                    .collect();
+                out.push(finding);
+            } else if !self.canonical.is_empty() {
+                for (file, d) in defs.iter().filter(|(_, d)| !self.is_canonical(d)) {
+                    out.push(rule.finding(
+                        format!("`{}` is defined outside its canonical place", d.name),
+                        d.path.clone(),
+                        location(file, d.span, describe(d)),
+                        Some(format!("canonical: `{canonical_place}`")),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{build_error, run};
+    use super::*;
+
+    const LIB: &str = "pub mod ws; pub mod legacy; pub type Router = ws::MessageRouter; pub use ws::MessageRouter as R;
+        #[cfg(test)] mod tests { struct MessageRouter; }";
+
+    #[test]
+    fn counts_real_definitions_only() {
+        let findings = run(
+            &KIND,
+            r#"name = "MessageRouter""#,
+            &[
+                ("src/lib.rs", LIB),
+                ("src/ws.rs", "pub struct MessageRouter; pub struct MessageRouterConfig;"),
+                ("src/legacy.rs", "pub struct MessageRouter; fn f() { enum MessageRouter {} }"),
+            ],
+        );
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(f.message, "`MessageRouter` is defined 3 times; at most 1 allowed");
+        assert_eq!(f.primary.path, "src/legacy.rs");
+        assert_eq!(f.related.len(), 2);
+        assert!(f.related.iter().any(|l| l.label == "struct `app::ws::MessageRouter`"));
+        assert!(f.related.iter().any(|l| l.label == "enum `app::legacy::f::MessageRouter`"));
+    }
+
+    #[test]
+    fn canonical_is_labelled_and_enforced_within_bounds() {
+        let files = [
+            ("src/lib.rs", "pub mod ws; pub mod legacy;"),
+            ("src/ws.rs", "pub struct Handler;"),
+            ("src/legacy.rs", "pub struct Handler;"),
+        ];
+        let dup = run(&KIND, r#"name = "Handler", canonical = "app::ws::Handler""#, &files);
+        assert_eq!(dup[0].primary.path, "src/legacy.rs");
+        assert_eq!(dup[0].related[0].label, "canonical: struct `app::ws::Handler`");
+        let misplaced = run(&KIND, r#"name = "Handler", max = 2, canonical = "app::ws""#, &files);
+        assert_eq!(misplaced.len(), 1);
+        assert_eq!(misplaced[0].message, "`Handler` is defined outside its canonical place");
+    }
+
+    #[test]
+    fn group_by_name_and_globs_and_tests_opt_in() {
+        let files = [
+            ("src/lib.rs", "pub struct ARouter; pub struct BRouter; mod m { pub struct ARouter; }"),
+            ("tests/it.rs", "struct BRouter;"),
+        ];
+        let grouped = run(&KIND, r#"name = "*Router", group-by = "name""#, &files);
+        assert_eq!(grouped.len(), 1);
+        assert_eq!(grouped[0].symbol, "ARouter");
+        let with_tests = run(&KIND, r#"name = "*Router", group-by = "name", include-tests = true"#, &files);
+        assert_eq!(with_tests.len(), 2);
+        let one_group = run(&KIND, r#"name = "*Router", max = 2"#, &files);
+        assert_eq!(one_group[0].message, "3 definitions match (ARouter, BRouter); at most 2 allowed");
+    }
+
+    #[test]
+    fn selects_impls_by_trait_and_items_by_attribute() {
+        let files = [(
+            "src/lib.rs",
+            "pub trait Sink {} struct A; struct B; impl Sink for A {} impl crate::Sink for B {} impl A {}
+             #[handler] fn one() {} #[app::handler] fn two() {} fn three() {}",
+        )];
+        let impls = run(&KIND, r#"implements = "Sink""#, &files);
+        assert_eq!(impls[0].message, "`Sink` has 2 implementations; at most 1 allowed");
+        let by_attribute = run(&KIND, r#"attribute = "handler""#, &files);
+        assert_eq!(by_attribute[0].message, "2 definitions match (one, two); at most 1 allowed");
+    }
+
+    #[test]
+    fn bad_parameters_are_explained() {
+        assert!(build_error(&KIND, r#"item-kind = "struct""#).contains("at least one of"));
+        assert!(build_error(&KIND, r#"name = "X", item-kind = "class""#).contains("unknown item kind `class`"));
+        assert!(build_error(&KIND, r#"name = "X", max = 0"#).contains("at least 1"));
+        assert!(build_error(&KIND, r#"name = "X", group-by = "file""#).contains("group-by"));
+        assert!(build_error(&KIND, r#"name = "X", nmae = "Y""#).contains("unknown field `nmae`"));
+    }
+}

@@ -1,0 +1,206 @@
+//! `single-dispatch`: each variant of a message enum is matched in one place, inside the router.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Check, ParamError, Params, RuleKind, RuleMeta, location};
+use crate::facts::{FileFacts, Reference, ReferenceContext};
+use crate::finding::Finding;
+use crate::pattern::PathPattern;
+
+/// The `single-dispatch` kind.
+pub const KIND: RuleKind = RuleKind {
+    name: "single-dispatch",
+    summary: "each variant of a message enum is handled in one place, inside the canonical router",
+    docs: DOCS,
+    noun: ("duplicate dispatch", "duplicate dispatches"),
+    build,
+};
+
+const DOCS: &str = r#"## What it does
+Finds every pattern that matches a variant of the named enum (`match` arms, `if let`, `let else`,
+`while let`, `matches!(..)`), resolved through imports, `Self` and `use Enum::*`. A place is the
+innermost function (or item) holding the pattern; several arms in one function are one place. A variant
+handled in more than `max-places` places, or anywhere outside the `router` modules, is one finding that
+lists every place. Constructing a variant is not handling it and is never reported. Test code is left out
+unless `include-tests = true`.
+
+## Why is this bad?
+When two handlers match `StartAgent`, a message is answered twice, or by whichever handler happens to
+run first; routing is only predictable when one router decides.
+
+## Example
+```rust
+// src/ws/router.rs: the one place
+match message { ClientMessage::StartAgent { .. } => handler.start(..), .. }
+// src/agent_handler.rs: reported, a second place handles StartAgent
+if let ClientMessage::StartAgent { text, .. } = message { .. }
+```
+
+## Configuration
+```toml
+[[rule]]
+id = "client-messages-dispatched-once"
+kind = "single-dispatch"
+message = "Only the router matches ClientMessage."
+enum = "ClientMessage"        # a name, or a path pattern with `::`
+router = "**::ws::router"     # module pattern(s) where handling is allowed
+max-places = 1                # default 1
+include-tests = false
+```
+"#;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Raw {
+    #[serde(rename = "enum")]
+    enum_: Spanned<String>,
+    router: Option<Spanned<super::OneOrMany>>,
+    max_places: Option<Spanned<i64>>,
+    #[serde(default)]
+    include_tests: bool,
+}
+
+/// A validated `single-dispatch` rule.
+#[derive(Debug)]
+struct SingleDispatch {
+    enum_pattern: PathPattern,
+    router: Vec<PathPattern>,
+    max_places: usize,
+    include_tests: bool,
+}
+
+fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
+    let raw: Raw = params.parse()?;
+    let enum_pattern = PathPattern::new(raw.enum_.get_ref()).map_err(|e| ParamError::at(raw.enum_.span(), e))?;
+    let max_places = match &raw.max_places {
+        Some(max) if *max.get_ref() < 1 => return Err(ParamError::at(max.span(), "`max-places` must be at least 1")),
+        Some(max) => usize::try_from(*max.get_ref()).unwrap_or(usize::MAX),
+        None => 1,
+    };
+    let router = raw.router.as_ref().map(super::patterns).transpose()?.unwrap_or_default();
+    Ok(Box::new(SingleDispatch { enum_pattern, router, max_places, include_tests: raw.include_tests }))
+}
+
+impl SingleDispatch {
+    /// The variant path if the reference is a pattern on a variant of the enum.
+    fn variant<'r>(&self, reference: &'r Reference) -> Option<&'r str> {
+        if reference.context != ReferenceContext::Pattern || (reference.in_test && !self.include_tests) {
+            return None;
+        }
+        let (enum_path, _) = reference.path.rsplit_once("::")?;
+        let enum_name = enum_path.rsplit("::").next().unwrap_or(enum_path);
+        let matched = if self.enum_pattern.as_str().contains("::") {
+            self.enum_pattern.matches(enum_path)
+        } else {
+            self.enum_pattern.matches(enum_name)
+        };
+        matched.then_some(reference.path.as_str())
+    }
+
+    fn in_router(&self, place: &str) -> bool {
+        self.router.iter().any(|r| r.covers(place))
+    }
+}
+
+impl Check for SingleDispatch {
+    fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
+        // variant -> place (enclosing item) -> where in which file
+        let mut handled: BTreeMap<&str, BTreeMap<&str, Vec<(&FileFacts, &Reference)>>> = BTreeMap::new();
+        for file in files {
+            for reference in &file.references {
+                if let Some(variant) = self.variant(reference) {
+                    handled.entry(variant).or_default().entry(&reference.enclosing).or_default().push((file, reference));
+                }
+            }
+        }
+        let router_text = self.router.iter().map(PathPattern::as_str).collect::<Vec<_>>().join("`, `");
+        for (variant, places) in handled {
+            let outside: Vec<&str> = places.keys().copied().filter(|p| !self.in_router(p)).collect();
+            let too_many = places.len() > self.max_places;
+            if !too_many && (self.router.is_empty() || outside.is_empty()) {
+                continue;
+            }
+            let short = variant.rsplitn(3, "::").take(2).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("::");
+            let message = if too_many {
+                format!("`{short}` is handled in {} places; at most {} allowed", places.len(), self.max_places)
+            } else {
+                format!("`{short}` is handled outside the router, in `{}`", outside.join("`, `"))
+            };
+            let mut locations: Vec<_> = places
+                .iter()
+                .flat_map(|(place, uses)| {
+                    let label = if self.in_router(place) && !self.router.is_empty() {
+                        format!("handled in router `{place}`")
+                    } else {
+                        format!("handled in `{place}`")
+                    };
+                    uses.iter().map(move |(file, r)| (self.in_router(place), location(file, r.span, label.clone())))
+                })
+                .collect();
+            locations.sort_by(|a, b| (a.0 && !self.router.is_empty(), &a.1).cmp(&(b.0 && !self.router.is_empty(), &b.1)));
+            let mut locations = locations.into_iter().map(|(_, l)| l);
+            let Some(primary) = locations.next() else { continue };
+            let extra = (!self.router.is_empty()).then(|| format!("router: `{router_text}`"));
+            let mut finding = rule.finding(message, variant.to_owned(), primary, extra);
+            finding.related = locations.collect();
+            out.push(finding);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{build_error, run};
+    use super::*;
+
+    const FILES: [(&str, &str); 4] = [
+        ("src/lib.rs", "pub mod protocol; pub mod router; pub mod legacy;"),
+        ("src/protocol.rs", "pub enum Msg { Start { text: String }, Chat(String), Ping }"),
+        (
+            "src/router.rs",
+            "use crate::protocol::Msg; pub fn route(m: Msg) { match m { Msg::Start { .. } => {}, Msg::Chat(_) => {}, Msg::Ping => {} } if let Msg::Chat(_) = m {} }",
+        ),
+        (
+            "src/legacy.rs",
+            "use crate::protocol::Msg::{self, *};
+             fn handle(m: Msg) { let Chat(t) = m else { return }; let _ = Msg::Start { text: t }; }
+             #[cfg(test)] mod tests { fn t(m: super::Msg) { if let super::Msg::Ping = m {} } }",
+        ),
+    ];
+
+    #[test]
+    fn a_variant_matched_outside_the_router_is_reported_with_every_place() {
+        let findings = run(&KIND, r#"enum = "Msg", router = "app::router""#, &FILES);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let f = &findings[0];
+        assert_eq!(f.message, "`Msg::Chat` is handled in 2 places; at most 1 allowed");
+        assert_eq!(f.symbol, "app::protocol::Msg::Chat");
+        assert_eq!(f.primary.path, "src/legacy.rs");
+        assert_eq!(f.primary.label, "handled in `app::legacy::handle`");
+        assert_eq!(f.related.len(), 2);
+        assert!(f.related.iter().all(|l| l.label == "handled in router `app::router::route`"));
+    }
+
+    #[test]
+    fn tests_opt_in_and_single_places_outside_the_router() {
+        let findings = run(&KIND, r#"enum = "app::protocol::Msg", router = "app::legacy", include-tests = true, max-places = 3"#, &FILES);
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "`Msg::Start` is handled outside the router, in `app::router::route`",
+                "`Msg::Chat` is handled outside the router, in `app::router::route`",
+                "`Msg::Ping` is handled outside the router, in `app::router::route`",
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_explained() {
+        assert!(build_error(&KIND, r#"router = "x""#).contains("missing field `enum`"));
+        assert!(build_error(&KIND, r#"enum = "M", max-places = 0"#).contains("at least 1"));
+    }
+}

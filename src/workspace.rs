@@ -1,0 +1,339 @@
+//! Which files to check and which crates they belong to.
+//!
+//! Walks the named paths honouring `.gitignore` and skipping `target/` and hidden folders, applies the
+//! configuration's excludes (never to a path named on the command line), and reads each `Cargo.toml`
+//! for its crate name and target roots, so the Rust frontend can follow `mod` declarations from them.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use globset::GlobSet;
+
+/// Why the workspace could not be read.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum WorkspaceError {
+    /// A path named on the command line does not exist or cannot be opened.
+    #[error("cannot check `{path}`: {source}")]
+    #[diagnostic(code(ssot_check::path), help("name an existing file or folder"))]
+    BadPath {
+        /// The path as given.
+        path: String,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+}
+
+/// A problem with one file or folder that does not stop the scan; it becomes a finding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanProblem {
+    /// The file or folder, relative to the report base.
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+    /// `manifest-error` or `io-error`.
+    pub kind: &'static str,
+}
+
+/// One source file to analyze.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Absolute, normalized path.
+    pub abs: PathBuf,
+    /// Path as reported: relative to the report base, with `/` separators.
+    pub display: String,
+    /// The named path this file was found under.
+    pub root: PathBuf,
+    /// Index into [`Workspace::crates`] of the crate whose folder holds the file.
+    pub krate: Option<usize>,
+}
+
+/// A compilation target's root file (`src/lib.rs`, `src/main.rs`, `tests/api.rs`, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetRoot {
+    /// Absolute path of the root file.
+    pub file: PathBuf,
+    /// The crate name the target compiles to (`-` replaced by `_`).
+    pub crate_name: String,
+    /// A test or bench target.
+    pub test: bool,
+}
+
+/// A Cargo package found in or around the scanned paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrateInfo {
+    /// The library crate's name (`-` replaced by `_`).
+    pub name: String,
+    /// The folder holding `Cargo.toml`.
+    pub dir: PathBuf,
+    /// Target roots, library first: the order in which they claim modules.
+    pub targets: Vec<TargetRoot>,
+}
+
+/// What the scan found.
+#[derive(Clone, Debug, Default)]
+pub struct Workspace {
+    /// Files to analyze, sorted by display path.
+    pub files: Vec<SourceFile>,
+    /// Packages, sorted by folder.
+    pub crates: Vec<CrateInfo>,
+    /// Unreadable folders and broken manifests.
+    pub problems: Vec<ScanProblem>,
+}
+
+/// Paths the configuration leaves out of a scan, relative to the folder of the configuration.
+#[derive(Clone, Debug)]
+pub struct Excludes {
+    /// The folder the patterns are relative to.
+    pub base: PathBuf,
+    /// The patterns.
+    pub globs: GlobSet,
+}
+
+impl Excludes {
+    fn matches(&self, path: &Path) -> bool {
+        match path.strip_prefix(&self.base) {
+            Ok(relative) if !relative.as_os_str().is_empty() => self.globs.is_match(relative),
+            _ => false,
+        }
+    }
+}
+
+/// Walks `paths` (relative to `base`) and gathers files, packages and problems.
+pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Workspace, WorkspaceError> {
+    let mut workspace = Workspace::default();
+    let mut files: BTreeSet<(PathBuf, PathBuf)> = BTreeSet::new();
+    let mut manifests: BTreeSet<PathBuf> = BTreeSet::new();
+
+    for path in paths {
+        let joined = base.join(path);
+        let root = std::fs::canonicalize(&joined)
+            .map_err(|source| WorkspaceError::BadPath { path: path.display().to_string(), source })?;
+        // A path named on the command line is always checked, even where the configuration excludes it.
+        let excludes: Vec<&Excludes> = excludes.iter().filter(|e| !e.matches(&root)).collect();
+        if let Some(manifest) = enclosing_manifest(&root) {
+            manifests.insert(manifest);
+        }
+        let walker = ignore::WalkBuilder::new(&root)
+            .require_git(false)
+            .filter_entry(|entry| entry.file_name() != "target")
+            .build();
+        for entry in walker {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    workspace.problems.push(ScanProblem {
+                        path: error_path(&error).map(|p| display_path(base, &p)).unwrap_or_default(),
+                        message: error.to_string(),
+                        kind: "io-error",
+                    });
+                    continue;
+                }
+            };
+            let entry_path = entry.path();
+            if entry.depth() > 0 && excludes.iter().any(|e| e.matches(entry_path)) {
+                continue;
+            }
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            if entry_path.extension().is_some_and(|e| e == "rs") {
+                files.insert((entry_path.to_path_buf(), root.clone()));
+            } else if entry.file_name() == "Cargo.toml" {
+                manifests.insert(entry_path.to_path_buf());
+            }
+        }
+    }
+
+    for manifest in manifests {
+        match read_manifest(&manifest) {
+            Ok(Some(info)) => workspace.crates.push(info),
+            Ok(None) => {}
+            Err(message) => workspace.problems.push(ScanProblem {
+                path: display_path(base, &manifest),
+                message,
+                kind: "manifest-error",
+            }),
+        }
+    }
+    workspace.crates.sort_by(|a, b| a.dir.cmp(&b.dir));
+
+    workspace.files = files
+        .into_iter()
+        .map(|(abs, root)| SourceFile {
+            display: display_path(base, &abs),
+            krate: owning_crate(&workspace.crates, &abs),
+            abs,
+            root,
+        })
+        .collect();
+    workspace.files.sort_by(|a, b| a.display.cmp(&b.display));
+    workspace.files.dedup_by(|a, b| a.abs == b.abs);
+    Ok(workspace)
+}
+
+fn error_path(error: &ignore::Error) -> Option<PathBuf> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => error_path(err),
+        ignore::Error::Loop { child, .. } => Some(child.clone()),
+        _ => None,
+    }
+}
+
+/// `path` relative to `base` with `/` separators, or absolute when it lies elsewhere.
+pub fn display_path(base: &Path, path: &Path) -> String {
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    let relative = path.strip_prefix(&base).unwrap_or(path);
+    let parts: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    if relative.is_absolute() { relative.display().to_string() } else { parts.join("/") }
+}
+
+/// The nearest `Cargo.toml` with a `[package]` at or above `path`.
+fn enclosing_manifest(path: &Path) -> Option<PathBuf> {
+    path.ancestors().map(|dir| dir.join("Cargo.toml")).find(|manifest| {
+        manifest.is_file()
+            && std::fs::read_to_string(manifest)
+                .ok()
+                .and_then(|text| text.parse::<toml::Table>().ok())
+                .is_some_and(|table| table.contains_key("package"))
+    })
+}
+
+/// The crate whose folder is the deepest one holding `file`.
+fn owning_crate(crates: &[CrateInfo], file: &Path) -> Option<usize> {
+    crates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| file.starts_with(&c.dir))
+        .max_by_key(|(_, c)| c.dir.components().count())
+        .map(|(i, _)| i)
+}
+
+/// Reads a manifest; `Ok(None)` for a virtual workspace manifest.
+fn read_manifest(manifest: &Path) -> Result<Option<CrateInfo>, String> {
+    let text = std::fs::read_to_string(manifest).map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| format!("invalid Cargo.toml: {}", e.message()))?;
+    let Some(package) = table.get("package").and_then(|p| p.as_table()) else { return Ok(None) };
+    let package_name = package
+        .get("name")
+        .and_then(|n| n.as_str())
+        .ok_or_else(|| "Cargo.toml has a [package] without a `name`".to_owned())?;
+    let dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let lib_name = table
+        .get("lib")
+        .and_then(|lib| lib.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or(package_name)
+        .replace('-', "_");
+    let mut targets = Vec::new();
+    let mut add = |file: PathBuf, crate_name: String, test: bool| {
+        if file.is_file() && !targets.iter().any(|t: &TargetRoot| t.file == file) {
+            targets.push(TargetRoot { file, crate_name, test });
+        }
+    };
+    let lib_path = table.get("lib").and_then(|lib| lib.get("path")).and_then(|p| p.as_str()).unwrap_or("src/lib.rs");
+    add(dir.join(lib_path), lib_name.clone(), false);
+    for bin in table.get("bin").and_then(|b| b.as_array()).into_iter().flatten() {
+        if let Some(path) = bin.get("path").and_then(|p| p.as_str()) {
+            let name = bin.get("name").and_then(|n| n.as_str()).unwrap_or(package_name);
+            add(dir.join(path), name.replace('-', "_"), false);
+        }
+    }
+    add(dir.join("src/main.rs"), lib_name.clone(), false);
+    for (folder, test) in [("src/bin", false), ("examples", false), ("tests", true), ("benches", true)] {
+        for file in target_files(&dir.join(folder)) {
+            let name = file
+                .file_stem()
+                .filter(|stem| *stem != "main")
+                .or_else(|| file.parent().and_then(|p| p.file_name()))
+                .map(|n| n.to_string_lossy().replace('-', "_"))
+                .unwrap_or_default();
+            add(file, name, test);
+        }
+    }
+    add(dir.join("build.rs"), "build_script_build".to_owned(), false);
+    Ok(Some(CrateInfo { name: lib_name, dir, targets }))
+}
+
+/// Cargo's auto-discovered targets in a folder: `x.rs` and `x/main.rs`.
+fn target_files(folder: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else { return Vec::new() };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter_map(|p| {
+            if p.extension().is_some_and(|e| e == "rs") && p.is_file() {
+                Some(p)
+            } else if p.join("main.rs").is_file() {
+                Some(p.join("main.rs"))
+            } else {
+                None
+            }
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, path: &str, text: &str) {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    #[test]
+    fn finds_crates_targets_and_honours_gitignore() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "Cargo.toml", "[package]\nname = \"my-app\"\n");
+        write(dir.path(), "src/lib.rs", "");
+        write(dir.path(), "src/main.rs", "");
+        write(dir.path(), "tests/api.rs", "");
+        write(dir.path(), "target/debug/build.rs", "");
+        write(dir.path(), "generated/out.rs", "");
+        write(dir.path(), ".gitignore", "generated/\n");
+        let ws = scan(dir.path(), &[PathBuf::from(".")], &[]).expect("scan");
+        let files: Vec<&str> = ws.files.iter().map(|f| f.display.as_str()).collect();
+        assert_eq!(files, vec!["src/lib.rs", "src/main.rs", "tests/api.rs"]);
+        assert_eq!(ws.crates.len(), 1);
+        assert_eq!(ws.crates[0].name, "my_app");
+        let targets: Vec<(&str, bool)> = ws.crates[0].targets.iter().map(|t| (t.crate_name.as_str(), t.test)).collect();
+        assert_eq!(targets, vec![("my_app", false), ("my_app", false), ("api", true)]);
+    }
+
+    #[test]
+    fn a_broken_manifest_is_a_problem_not_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "Cargo.toml", "[package\n");
+        write(dir.path(), "a.rs", "");
+        let ws = scan(dir.path(), &[PathBuf::from(".")], &[]).expect("scan");
+        assert_eq!(ws.files.len(), 1);
+        assert_eq!(ws.problems.len(), 1);
+        assert_eq!(ws.problems[0].kind, "manifest-error");
+    }
+
+    #[test]
+    fn a_missing_path_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = scan(dir.path(), &[PathBuf::from("nope")], &[]).expect_err("missing");
+        assert!(error.to_string().contains("cannot check `nope`"));
+    }
+
+    #[test]
+    fn excludes_apply_below_the_config_but_never_to_a_named_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "src/a.rs", "");
+        write(dir.path(), "fixtures/case/b.rs", "");
+        let base = std::fs::canonicalize(dir.path()).expect("canonical");
+        let mut globs = globset::GlobSetBuilder::new();
+        globs.add(globset::Glob::new("fixtures/**").expect("glob"));
+        let excludes = Excludes { base: base.clone(), globs: globs.build().expect("set") };
+        let all = scan(&base, &[PathBuf::from(".")], std::slice::from_ref(&excludes)).expect("scan");
+        assert_eq!(all.files.iter().map(|f| f.display.as_str()).collect::<Vec<_>>(), vec!["src/a.rs"]);
+        let named = scan(&base, &[PathBuf::from("fixtures/case")], std::slice::from_ref(&excludes)).expect("scan");
+        assert_eq!(named.files.iter().map(|f| f.display.as_str()).collect::<Vec<_>>(), vec!["fixtures/case/b.rs"]);
+    }
+}
