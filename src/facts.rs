@@ -172,8 +172,9 @@ pub struct Reference {
     pub path: String,
     /// Where it is used.
     pub context: ReferenceContext,
-    /// The first segment came from an import in scope (the import is its own fact).
-    pub via_import: bool,
+    /// The path of the import the first segment came through, if it came through one (the import is
+    /// its own fact).
+    pub via_import: Option<String>,
     /// Absolute path of the innermost item containing the use (a function, an impl, or the module).
     pub enclosing: String,
     /// The span of the path as written.

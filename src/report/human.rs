@@ -101,8 +101,9 @@ impl FindingDiagnostic {
 
     fn add(&mut self, location: &Location, primary: bool) {
         let (Some(span), Some(source)) = (location.span, &self.source) else {
-            if !location.label.is_empty() {
-                self.message = format!("{} ({}: {})", self.message, location.label, location.path);
+            // A whole file (a module file, an unreadable path): say so instead of pointing into it.
+            if !primary && !location.label.is_empty() {
+                self.message = format!("{}: {}", location.label, location.path);
             }
             return;
         };

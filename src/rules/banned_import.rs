@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, string_or_table};
-use crate::facts::{FileFacts, Span, path_is_under};
+use crate::facts::{FileFacts, Reference, Span, path_is_under};
 use crate::finding::Finding;
 use crate::pattern::PathPattern;
 
@@ -187,7 +187,11 @@ impl Check for BannedImport {
                     report(&import.target, &import.module, import.span, verb, shown);
                 }
             }
-            for reference in file.references.iter().filter(|r| !r.via_import) {
+            // A use of a name that came through a banned import was reported at the import.
+            let through_banned = |r: &&Reference| {
+                r.via_import.as_deref().is_some_and(|via| self.banned_for(via, &r.enclosing, &modules).is_some())
+            };
+            for reference in file.references.iter().filter(|r| !through_banned(r)) {
                 let shown = format!("`{}`, which is banned", reference.path);
                 report(&reference.path, &reference.enclosing, reference.span, "names", shown);
             }
@@ -239,7 +243,15 @@ mod tests {
             r#"paths = [{ path = "app::factory::create", reason = "deprecated", use-instead = "app::clean::make" }], allow-in = ["src/compat.rs"]"#,
             &FILES,
         );
-        assert_eq!(findings.len(), 1);
+        // The import of `create` and the call through the (allowed) import of its module.
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "`app::handler` imports `app::factory::create`, which is banned",
+                "`app::handler::run` names `app::factory::create`, which is banned",
+            ]
+        );
         assert_eq!(findings[0].help.as_deref(), Some("rule message (deprecated; use `app::clean::make` instead)"));
     }
 

@@ -123,7 +123,7 @@ impl Check for NoGlobalState {
                 let message = if facts.mutable {
                     format!("`static mut {}` is global mutable state", d.name)
                 } else if let Some(ty) = self.interior_mutable(&facts.type_paths) {
-                    format!("static `{}` holds a `{ty}`: global mutable state", d.name)
+                    format!("static `{}` holds `{ty}`: global mutable state", d.name)
                 } else {
                     continue;
                 };
@@ -179,10 +179,10 @@ mod tests {
         assert_eq!(
             messages,
             vec![
-                "static `USERS` holds a `LazyLock`: global mutable state",
-                "static `COUNT` holds a `AtomicUsize`: global mutable state",
+                "static `USERS` holds `LazyLock`: global mutable state",
+                "static `COUNT` holds `AtomicUsize`: global mutable state",
                 "`static mut RAW` is global mutable state",
-                "static `REG` holds a `Registry`: global mutable state",
+                "static `REG` holds `Registry`: global mutable state",
                 "`thread_local!` in `app::state` declares global state",
                 "`lazy_static!` in `app::state::f` declares global state",
             ]

@@ -122,8 +122,10 @@ impl Check for RemovedModule {
                     remains.use_instead.clone_from(use_instead);
                 }
             }
-            if let Some((_, use_instead)) = removed(&file.module) {
-                let remains = found.entry(file.module.clone()).or_default();
+            // A file of the module or of any module under it goes with it.
+            let covering = self.modules.iter().find_map(|(p, u)| p.covering_prefix(&file.module).map(|m| (m, u)));
+            if let Some((module, use_instead)) = covering {
+                let remains = found.entry(module.to_owned()).or_default();
                 remains.files.push(Location { path: file.path.clone(), span: None, label: "module file".into() });
                 remains.use_instead.clone_from(use_instead);
             }

@@ -38,7 +38,7 @@ struct FileResolver<'a> {
 /// The result of resolving a path.
 struct Resolved {
     path: String,
-    via_import: bool,
+    via_import: Option<String>,
     /// Found as something the workspace defines or imports, not left as written.
     known: bool,
 }
@@ -81,20 +81,20 @@ impl<'a> FileResolver<'a> {
     }
 
     fn resolve(&self, scope: usize, raw: &RawPath, skip: Option<usize>, depth: usize) -> Resolved {
-        let as_written = |known| Resolved { path: raw.segments.join("::"), via_import: false, known };
+        let as_written = |known| Resolved { path: raw.segments.join("::"), via_import: None, known };
         let Some(first) = raw.segments.first() else { return as_written(false) };
         let rest = &raw.segments[1..];
         if raw.leading_colon || depth > MAX_DEPTH {
             return as_written(self.index.crates.contains(first));
         }
-        let with_rest = |base: String, via_import: bool| Resolved {
+        let with_rest = |base: String, via_import: Option<String>| Resolved {
             path: rest.iter().fold(base, |p, s| join_path(&p, s)),
             via_import,
             known: true,
         };
         match first.as_str() {
-            "crate" | "$crate" => with_rest(crate_root(self.module).to_owned(), false),
-            "self" => with_rest(self.module_of(scope), false),
+            "crate" | "$crate" => with_rest(crate_root(self.module).to_owned(), None),
+            "self" => with_rest(self.module_of(scope), None),
             "super" => {
                 let supers = raw.segments.iter().take_while(|s| *s == "super").count();
                 let mut module = self.module_of(scope);
@@ -106,14 +106,14 @@ impl<'a> FileResolver<'a> {
                 }
                 Resolved {
                     path: raw.segments[supers..].iter().fold(module, |p, s| join_path(&p, s)),
-                    via_import: false,
+                    via_import: None,
                     known: true,
                 }
             }
             "Self" => match self.self_type(scope) {
                 Some((self_scope, self_path)) if self_path.segments.first().is_none_or(|s| s != "Self") => {
                     let base = self.resolve(self_scope, self_path, None, depth + 1);
-                    Resolved { via_import: base.via_import, ..with_rest(base.path, false) }
+                    with_rest(base.path, base.via_import)
                 }
                 _ => as_written(false),
             },
@@ -135,18 +135,20 @@ impl<'a> FileResolver<'a> {
         }
     }
 
-    /// Finds what a single name means in a scope: an item, a `use` binding, or a name from a glob import.
-    fn lookup(&self, scope: usize, name: &str, skip: Option<usize>, depth: usize) -> Option<(String, bool)> {
+    /// Finds what a single name means in a scope: an item, a `use` binding, or a name from a glob import;
+    /// with the path of the import it came through, if any.
+    fn lookup(&self, scope: usize, name: &str, skip: Option<usize>, depth: usize) -> Option<(String, Option<String>)> {
         let chain = self.scope_chain(scope);
         for &s in &chain {
             if self.file.scopes[s].items.contains(name) {
-                return Some((join_path(&self.scope_path(s), name), false));
+                return Some((join_path(&self.scope_path(s), name), None));
             }
             let binding = self.file.imports.iter().enumerate().find(|(i, import)| {
                 import.scope == s && Some(*i) != skip && !import.glob && import.binding.as_deref() == Some(name)
             });
             if let Some((i, _)) = binding {
-                return Some((self.resolve_import(i, depth + 1), true));
+                let path = self.resolve_import(i, depth + 1);
+                return Some((path.clone(), Some(path)));
             }
         }
         for &s in &chain {
@@ -157,7 +159,7 @@ impl<'a> FileResolver<'a> {
                 let target = self.resolve_import(i, depth + 1);
                 let target = self.index.reexports.get(&target).cloned().unwrap_or(target);
                 if self.index.names.get(&target).is_some_and(|names| names.contains(name)) {
-                    return Some((join_path(&target, name), true));
+                    return Some((join_path(&target, name), Some(target)));
                 }
             }
         }
@@ -294,7 +296,7 @@ pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &Works
             Some(Reference {
                 path: follow_reexports(index, &resolved.path),
                 context: raw.context,
-                via_import: resolved.via_import,
+                via_import: resolved.via_import.map(|via| follow_reexports(index, &via)),
                 enclosing,
                 span: raw.span,
                 in_test: in_test || raw.in_test,
@@ -382,7 +384,7 @@ mod tests {
             .references
             .iter()
             .filter(|r| r.context == ReferenceContext::Pattern)
-            .map(|r| (r.path.as_str(), r.via_import, r.enclosing.as_str()))
+            .map(|r| (r.path.as_str(), r.via_import.is_some(), r.enclosing.as_str()))
             .collect();
         assert_eq!(
             patterns,

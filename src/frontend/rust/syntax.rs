@@ -357,12 +357,38 @@ impl Collector {
     /// `assert_eq!`, ...) are visited as such, so a path inside them still counts.
     fn macro_body(&mut self, mac: &syn::Macro) {
         self.reference(&mac.path, ReferenceContext::Macro);
+        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        if matches!(name.as_str(), "matches" | "assert_matches" | "debug_assert_matches")
+            && let Ok((expr, pat, guard)) = mac.parse_body_with(parse_matches_body)
+        {
+            self.visit_expr(&expr);
+            self.visit_pat(&pat);
+            if let Some(guard) = &guard {
+                self.visit_expr(guard);
+            }
+            return;
+        }
         if let Ok(exprs) = mac.parse_body_with(Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated) {
             for expr in &exprs {
                 self.visit_expr(expr);
             }
         }
     }
+}
+
+/// The body of `matches!(expr, pattern if guard)`: the pattern is a pattern, not an expression.
+fn parse_matches_body(input: syn::parse::ParseStream<'_>) -> syn::Result<(syn::Expr, syn::Pat, Option<syn::Expr>)> {
+    let expr: syn::Expr = input.parse()?;
+    input.parse::<syn::Token![,]>()?;
+    let pat = syn::Pat::parse_multi_with_leading_vert(input)?;
+    let guard = if input.peek(syn::Token![if]) {
+        input.parse::<syn::Token![if]>()?;
+        Some(input.parse()?)
+    } else {
+        None
+    };
+    input.parse::<Option<syn::Token![,]>>()?;
+    Ok((expr, pat, guard))
 }
 
 fn leaf_segments(prefix: &[String], ident: String) -> (Vec<String>, Option<String>) {
@@ -572,7 +598,6 @@ impl<'ast> Visit<'ast> for Collector {
                     Some((_, rename)) => rename.unraw().to_string(),
                     None => name.clone(),
                 };
-                self.out.scopes[self.scope].items.insert(binding.clone());
                 self.out.imports.push(RawImport {
                     scope: self.scope,
                     path: RawPath { leading_colon: true, segments: vec![name] },

@@ -1,0 +1,36 @@
+//! Running `ssot-check` in-process from the repository root, as the integration tests do.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use ssot_check::{Env, ExitStatus, cli::Cli};
+
+/// The repository root, where the shipped `ssot.toml` is.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs with `args` from `cwd` and returns the exit code (2 for a tool error) and what was printed
+/// (the rendered error, for a tool error).
+pub fn run_in(cwd: &Path, args: &[&str]) -> (i32, String) {
+    let cli = match Cli::try_parse_from(std::iter::once("ssot-check").chain(args.iter().copied())) {
+        Ok(cli) => cli,
+        Err(error) => return (2, error.to_string()),
+    };
+    let env = Env { cwd: cwd.to_path_buf(), terminal: false };
+    let mut out = Vec::new();
+    match ssot_check::run(cli, &env, &mut out) {
+        Ok(status) => (if status == ExitStatus::Success { 0 } else { 1 }, String::from_utf8(out).expect("UTF-8 output")),
+        Err(error) => {
+            let mut text = String::new();
+            let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+            handler.render_report(&mut text, &error).expect("renders");
+            (2, text)
+        }
+    }
+}
+
+/// Runs from the repository root.
+pub fn run(args: &[&str]) -> (i32, String) {
+    run_in(&root(), args)
+}
