@@ -38,7 +38,17 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config) -> Result<Outcome, W
     let mut findings: Vec<Finding> = workspace
         .problems
         .iter()
-        .map(|p| built_in(p.kind, p.message.clone(), Location { path: p.path.clone(), span: None, label: String::new() }))
+        .map(|p| {
+            built_in(
+                p.kind,
+                p.message.clone(),
+                Location {
+                    path: p.path.clone(),
+                    span: None,
+                    label: String::new(),
+                },
+            )
+        })
         .collect();
     findings.extend(facts.iter().filter_map(problem_finding));
     let rule_findings: Vec<Vec<Finding>> = config
@@ -52,7 +62,11 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config) -> Result<Outcome, W
         .collect();
     findings.extend(rule_findings.into_iter().flatten());
     finding::sort(&mut findings);
-    Ok(Outcome { findings, files_checked: facts.len(), rules_run: config.rules.len() })
+    Ok(Outcome {
+        findings,
+        files_checked: facts.len(),
+        rules_run: config.rules.len(),
+    })
 }
 
 /// A file that could not be parsed is a finding: a second handler must not hide in an unparsable file.
@@ -61,7 +75,11 @@ fn problem_finding(file: &FileFacts) -> Option<Finding> {
     Some(built_in(
         PARSE_ERROR,
         format!("`{}` could not be analyzed: {}", file.path, problem.message),
-        Location { path: file.path.clone(), span: problem.span, label: "analysis stopped here".into() },
+        Location {
+            path: file.path.clone(),
+            span: problem.span,
+            label: "analysis stopped here".into(),
+        },
     ))
 }
 

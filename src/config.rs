@@ -36,30 +36,39 @@ pub enum ConfigError {
     },
     /// No `--rules` given and no `ssot.toml` or `rules/` found.
     #[error("no rules to check: no `--rules` given and no `ssot.toml` or `rules/` folder in `{0}` or above")]
-    #[diagnostic(code(ssot_check::config::none), help("pass `--rules PATH`, or add an `ssot.toml` or a `rules/` folder"))]
+    #[diagnostic(
+        code(ssot_check::config::none),
+        help("pass `--rules PATH`, or add an `ssot.toml` or a `rules/` folder")
+    )]
     NotFound(String),
     /// A folder named as rules holds no `.toml` file.
     #[error("`{0}` holds no `.toml` rule file")]
     #[diagnostic(code(ssot_check::config::empty))]
     EmptyFolder(String),
     /// A mistake at a place in a rule file.
-    #[error("{message}")]
-    #[diagnostic(code(ssot_check::config::invalid))]
-    Invalid {
-        /// What is wrong.
-        message: String,
-        /// The rule file.
-        #[source_code]
-        src: NamedSource<String>,
-        /// Where.
-        #[label("{label}")]
-        span: SourceSpan,
-        /// The text of the label.
-        label: String,
-        /// How to fix it.
-        #[help]
-        help: Option<String>,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(Box<InvalidRules>),
+}
+
+/// A mistake at a place in a rule file, with the file's text for the snippet.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(ssot_check::config::invalid))]
+pub struct InvalidRules {
+    /// What is wrong.
+    pub message: String,
+    /// The rule file.
+    #[source_code]
+    pub src: NamedSource<String>,
+    /// Where.
+    #[label("{label}")]
+    pub span: SourceSpan,
+    /// The text of the label.
+    pub label: String,
+    /// How to fix it.
+    #[help]
+    pub help: Option<String>,
 }
 
 /// One configured rule, ready to check.
@@ -76,7 +85,11 @@ pub struct Rule {
 
 impl std::fmt::Debug for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rule").field("meta", &self.meta).field("check", &self.check).field("defined_at", &self.defined_at).finish()
+        f.debug_struct("Rule")
+            .field("meta", &self.meta)
+            .field("check", &self.check)
+            .field("defined_at", &self.defined_at)
+            .finish()
     }
 }
 
@@ -124,7 +137,10 @@ struct Loader {
 
 impl Loader {
     fn load_path(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let io = |source| ConfigError::Io { path: path.display().to_string(), source };
+        let io = |source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         if path.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(path)
                 .map_err(io)?
@@ -149,14 +165,28 @@ impl Loader {
             return Ok(());
         }
         self.config.files.push(canonical.clone());
-        let bytes = std::fs::read(path).map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         let name = path.display().to_string();
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            invalid(&name, &text, at..at + 1, "rule file is not valid UTF-8", "invalid byte", None)
+            invalid(
+                &name,
+                &text,
+                at..at + 1,
+                "rule file is not valid UTF-8",
+                "invalid byte",
+                None,
+            )
         })?;
-        let file = RuleFile { name: name.clone(), text: &text, dir: canonical.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let file = RuleFile {
+            name: name.clone(),
+            text: &text,
+            dir: canonical.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
         let table = DeTable::parse(&text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             file.error(span, format!("invalid TOML: {}", e.message().trim_end()), "here", None)
@@ -166,7 +196,12 @@ impl Loader {
             match key.get_ref().as_ref() {
                 "rule" => {
                     let DeValue::Array(array) = value.get_ref() else {
-                        return Err(file.error(value.span(), "`rule` must be an array of tables: write `[[rule]]`", "not [[rule]]", None));
+                        return Err(file.error(
+                            value.span(),
+                            "`rule` must be an array of tables: write `[[rule]]`",
+                            "not [[rule]]",
+                            None,
+                        ));
                     };
                     for rule in array {
                         self.load_rule(&file, rule)?;
@@ -187,7 +222,12 @@ impl Loader {
         for (include, span) in includes {
             let target = file.dir.join(&include);
             if !target.exists() {
-                return Err(file.error(span, format!("`{include}` does not exist"), "no such file or folder", None));
+                return Err(file.error(
+                    span,
+                    format!("`{include}` does not exist"),
+                    "no such file or folder",
+                    None,
+                ));
             }
             self.load_path(&target)?;
         }
@@ -212,38 +252,86 @@ impl Loader {
                 }
             };
             let Some(text) = value.get_ref().as_str() else {
-                return Err(file.error(value.span(), format!("`{}` must be a string", key.get_ref()), "not a string", None));
+                return Err(file.error(
+                    value.span(),
+                    format!("`{}` must be a string", key.get_ref()),
+                    "not a string",
+                    None,
+                ));
             };
             *slot = Some((text.to_owned(), value.span()));
         }
-        let missing = |what: &str| file.error(rule.span(), format!("this rule has no `{what}`"), format!("`{what}` missing"), None);
+        let missing = |what: &str| {
+            file.error(
+                rule.span(),
+                format!("this rule has no `{what}`"),
+                format!("`{what}` missing"),
+                None,
+            )
+        };
         let (id, id_span) = id.ok_or_else(|| missing("id"))?;
         let (kind_name, kind_span) = kind.ok_or_else(|| missing("kind"))?;
         let (message, _) = message.ok_or_else(|| missing("message"))?;
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(file.error(id_span, format!("rule id `{id}` must be letters, digits, `-` and `_`"), "invalid id", None));
+            return Err(file.error(
+                id_span,
+                format!("rule id `{id}` must be letters, digits, `-` and `_`"),
+                "invalid id",
+                None,
+            ));
         }
         let kind = rules::kind(&kind_name).ok_or_else(|| {
             let known: Vec<&str> = rules::KINDS.iter().map(|k| k.name).collect();
-            file.error(kind_span.clone(), format!("unknown rule kind `{kind_name}`"), "unknown kind", Some(format!("known kinds: {}", known.join(", "))))
+            file.error(
+                kind_span.clone(),
+                format!("unknown rule kind `{kind_name}`"),
+                "unknown kind",
+                Some(format!("known kinds: {}", known.join(", "))),
+            )
         })?;
         let severity = match severity {
             None => Severity::Error,
             Some((s, _)) if s == "error" => Severity::Error,
             Some((s, _)) if s == "warning" => Severity::Warning,
             Some((s, span)) => {
-                return Err(file.error(span, format!("unknown severity `{s}`"), "unknown severity", Some("use \"error\" or \"warning\"".into())));
+                return Err(file.error(
+                    span,
+                    format!("unknown severity `{s}`"),
+                    "unknown severity",
+                    Some("use \"error\" or \"warning\"".into()),
+                ));
             }
         };
         let line = file.line_of(id_span.start);
         let defined_at = format!("{}:{line}", file.name);
         if let Some(first) = self.ids.get(&id) {
-            return Err(file.error(id_span, format!("duplicate rule id `{id}`"), "defined again here", Some(format!("first defined at {first}"))));
+            return Err(file.error(
+                id_span,
+                format!("duplicate rule id `{id}`"),
+                "defined again here",
+                Some(format!("first defined at {first}")),
+            ));
         }
-        let check = (kind.build)(Params::new(Spanned::new(rule.span(), DeValue::Table(rest))))
-            .map_err(|e| file.error(e.span, format!("rule `{id}` ({}): {}", kind.name, e.message.trim_end()), "here", Some(format!("see `ssot-check explain {}`", kind.name))))?;
+        let check = (kind.build)(Params::new(Spanned::new(rule.span(), DeValue::Table(rest)))).map_err(|e| {
+            file.error(
+                e.span,
+                format!("rule `{id}` ({}): {}", kind.name, e.message.trim_end()),
+                "here",
+                Some(format!("see `ssot-check explain {}`", kind.name)),
+            )
+        })?;
         self.ids.insert(id.clone(), defined_at.clone());
-        self.config.rules.push(Rule { meta: RuleMeta { id, kind: kind.name, message, severity }, kind, check, defined_at });
+        self.config.rules.push(Rule {
+            meta: RuleMeta {
+                id,
+                kind: kind.name,
+                message,
+                severity,
+            },
+            kind,
+            check,
+            defined_at,
+        });
         Ok(())
     }
 }
@@ -256,7 +344,13 @@ struct RuleFile<'t> {
 }
 
 impl RuleFile<'_> {
-    fn error(&self, span: Range<usize>, message: impl Into<String>, label: impl Into<String>, help: Option<String>) -> ConfigError {
+    fn error(
+        &self,
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: Option<String>,
+    ) -> ConfigError {
         invalid(&self.name, self.text, span, message, label, help)
     }
 
@@ -265,11 +359,25 @@ impl RuleFile<'_> {
     }
 
     fn string_list(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Vec<(String, Range<usize>)>, ConfigError> {
-        let not_list = || self.error(value.span(), format!("`{key}` must be an array of strings"), "not an array of strings", None);
-        let DeValue::Array(items) = value.get_ref() else { return Err(not_list()) };
+        let not_list = || {
+            self.error(
+                value.span(),
+                format!("`{key}` must be an array of strings"),
+                "not an array of strings",
+                None,
+            )
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            return Err(not_list());
+        };
         items
             .iter()
-            .map(|item| item.get_ref().as_str().map(|s| (s.to_owned(), item.span())).ok_or_else(not_list))
+            .map(|item| {
+                item.get_ref()
+                    .as_str()
+                    .map(|s| (s.to_owned(), item.span()))
+                    .ok_or_else(not_list)
+            })
             .collect()
     }
 
@@ -281,34 +389,59 @@ impl RuleFile<'_> {
         let mut any = false;
         for (key, value) in table {
             if key.get_ref().as_ref() != "exclude" {
-                return Err(self.error(key.span(), format!("unknown key `{}` in [scan]", key.get_ref()), "unknown key", Some("[scan] takes `exclude`".into())));
+                return Err(self.error(
+                    key.span(),
+                    format!("unknown key `{}` in [scan]", key.get_ref()),
+                    "unknown key",
+                    Some("[scan] takes `exclude`".into()),
+                ));
             }
             for (glob, span) in self.string_list(value, "exclude")? {
                 let pattern = glob.trim_end_matches('/');
                 for variant in [pattern.to_owned(), format!("{pattern}/**")] {
-                    let compiled = globset::GlobBuilder::new(&variant).literal_separator(true).build().map_err(|e| {
-                        self.error(span.clone(), format!("`{glob}` is not a valid glob: {}", e.kind()), "invalid glob", None)
-                    })?;
+                    let compiled = globset::GlobBuilder::new(&variant)
+                        .literal_separator(true)
+                        .build()
+                        .map_err(|e| {
+                            self.error(
+                                span.clone(),
+                                format!("`{glob}` is not a valid glob: {}", e.kind()),
+                                "invalid glob",
+                                None,
+                            )
+                        })?;
                     builder.add(compiled);
                 }
                 any = true;
             }
         }
-        let globs = builder.build().map_err(|e| self.error(value.span(), e.to_string(), "here", None))?;
-        Ok(any.then(|| Excludes { base: self.dir.clone(), globs }))
+        let globs = builder
+            .build()
+            .map_err(|e| self.error(value.span(), e.to_string(), "here", None))?;
+        Ok(any.then(|| Excludes {
+            base: self.dir.clone(),
+            globs,
+        }))
     }
 }
 
-fn invalid(name: &str, text: &str, span: Range<usize>, message: impl Into<String>, label: impl Into<String>, help: Option<String>) -> ConfigError {
+fn invalid(
+    name: &str,
+    text: &str,
+    span: Range<usize>,
+    message: impl Into<String>,
+    label: impl Into<String>,
+    help: Option<String>,
+) -> ConfigError {
     let end = span.end.min(text.len());
     let start = span.start.min(end);
-    ConfigError::Invalid {
+    ConfigError::Invalid(Box::new(InvalidRules {
         message: message.into(),
         src: NamedSource::new(name, text.to_owned()),
         span: (start, end - start).into(),
         label: label.into(),
         help,
-    }
+    }))
 }
 
 #[cfg(test)]
@@ -324,9 +457,12 @@ mod tests {
 
     fn error_of(text: &str) -> (String, String) {
         match load_text(text) {
-            Err(ConfigError::Invalid { message, span, src, .. }) => {
-                let at = &src.inner()[span.offset()..span.offset() + span.len()];
-                (message, at.to_owned())
+            Err(ConfigError::Invalid(invalid)) => {
+                let (offset, len) = (invalid.span.offset(), invalid.span.len());
+                (
+                    invalid.message.clone(),
+                    invalid.src.inner()[offset..offset + len].to_owned(),
+                )
             }
             other => panic!("expected an invalid-config error, got {other:?}"),
         }
@@ -351,7 +487,10 @@ name = "MessageRouter"
     #[test]
     fn errors_point_at_the_offending_span() {
         assert_eq!(error_of(&GOOD.replace("name =", "nmae =")).1, "nmae");
-        assert_eq!(error_of(&GOOD.replace("single-definition", "single-defn")), ("unknown rule kind `single-defn`".into(), "\"single-defn\"".into()));
+        assert_eq!(
+            error_of(&GOOD.replace("single-definition", "single-defn")),
+            ("unknown rule kind `single-defn`".into(), "\"single-defn\"".into())
+        );
         assert_eq!(error_of(&format!("{GOOD}{GOOD}")).0, "duplicate rule id `one-router`");
         assert_eq!(error_of(&GOOD.replace("\"MessageRouter\"", "\"[x\"")).1, "\"[x\"");
         assert_eq!(error_of(&format!("{GOOD}severity = \"fatal\"\n")).1, "\"fatal\"");
@@ -366,7 +505,11 @@ name = "MessageRouter"
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(dir.path().join("rules")).expect("mkdir");
         std::fs::write(dir.path().join("rules/a.toml"), GOOD).expect("write");
-        std::fs::write(dir.path().join("ssot.toml"), "rules = [\"rules\"]\n[scan]\nexclude = [\"fixtures/\"]\n").expect("write");
+        std::fs::write(
+            dir.path().join("ssot.toml"),
+            "rules = [\"rules\"]\n[scan]\nexclude = [\"fixtures/\"]\n",
+        )
+        .expect("write");
         let config = load(&[dir.path().join("ssot.toml")]).expect("loads");
         assert_eq!(config.rules.len(), 1);
         assert_eq!(config.excludes.len(), 1);

@@ -239,10 +239,7 @@ pub fn join_path(prefix: &str, name: &str) -> String {
 
 /// Whether `path` is `prefix` or lies under it (`a::b` is under `a`, `a::bc` is not).
 pub fn path_is_under(path: &str, prefix: &str) -> bool {
-    path == prefix
-        || (path.len() > prefix.len()
-            && path.starts_with(prefix)
-            && path[prefix.len()..].starts_with("::"))
+    path == prefix || (path.len() > prefix.len() && path.starts_with(prefix) && path[prefix.len()..].starts_with("::"))
 }
 
 #[cfg(test)]

@@ -88,7 +88,16 @@ mod tests {
             message: "m".into(),
             help: None,
             symbol: "a::B".into(),
-            primary: Location { path: "src/a.rs".into(), span: Some(Span { line, column: 1, start: 0, end: 1 }), label: String::new() },
+            primary: Location {
+                path: "src/a.rs".into(),
+                span: Some(Span {
+                    line,
+                    column: 1,
+                    start: 0,
+                    end: 1,
+                }),
+                label: String::new(),
+            },
             related: Vec::new(),
         }
     }

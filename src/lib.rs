@@ -76,7 +76,8 @@ pub fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error
 
 fn load_config(args: &RulesArgs, env: &Env) -> Result<config::Config, Error> {
     let paths = if args.rules.is_empty() {
-        let found = config::discover(&env.cwd).ok_or_else(|| config::ConfigError::NotFound(env.cwd.display().to_string()))?;
+        let found =
+            config::discover(&env.cwd).ok_or_else(|| config::ConfigError::NotFound(env.cwd.display().to_string()))?;
         vec![found]
     } else {
         args.rules.iter().map(|p| env.cwd.join(p)).collect()
@@ -86,7 +87,11 @@ fn load_config(args: &RulesArgs, env: &Env) -> Result<config::Config, Error> {
 
 fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
     let config = load_config(&args.rules, env)?;
-    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths };
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
     let mut pool = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK);
     if let Some(threads) = args.threads {
         pool = pool.num_threads(usize::from(threads));
@@ -105,7 +110,11 @@ fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, 
     };
     out.write_all(text.as_bytes())?;
     out.flush()?;
-    Ok(if outcome.has_errors() { ExitStatus::Findings } else { ExitStatus::Success })
+    Ok(if outcome.has_errors() {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Success
+    })
 }
 
 fn explain(kind: Option<&str>, out: &mut dyn Write) -> Result<ExitStatus, Error> {
@@ -128,7 +137,14 @@ fn list_rules(args: &RulesArgs, env: &Env, out: &mut dyn Write) -> Result<ExitSt
     let config = load_config(args, env)?;
     for rule in &config.rules {
         let at = workspace::display_path(&env.cwd, std::path::Path::new(&rule.defined_at));
-        writeln!(out, "{:<36} {:<18} {:<8} {}", rule.meta.id, rule.meta.kind, rule.meta.severity.as_str(), at)?;
+        writeln!(
+            out,
+            "{:<36} {:<18} {:<8} {}",
+            rule.meta.id,
+            rule.meta.kind,
+            rule.meta.severity.as_str(),
+            at
+        )?;
         writeln!(out, "    {}", rule.meta.message)?;
     }
     writeln!(out, "{} rules", config.rules.len())?;

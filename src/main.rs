@@ -25,7 +25,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let env = Env { cwd, terminal: std::io::stdout().is_terminal() };
+    let env = Env {
+        cwd,
+        terminal: std::io::stdout().is_terminal(),
+    };
     let stdout = std::io::stdout();
     let result = std::panic::catch_unwind(|| ssot_check::run(cli, &env, &mut stdout.lock()));
     match result {

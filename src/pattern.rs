@@ -22,7 +22,9 @@ impl PathPattern {
             return Err("a path pattern cannot be empty".to_owned());
         }
         if text.contains('/') {
-            return Err(format!("`{text}` is not a symbol path: separate segments with `::`, not `/`"));
+            return Err(format!(
+                "`{text}` is not a symbol path: separate segments with `::`, not `/`"
+            ));
         }
         let glob = if text.contains(['*', '?', '[', '{']) {
             let glob = GlobBuilder::new(&text.replace("::", "/"))
@@ -33,7 +35,10 @@ impl PathPattern {
         } else {
             None
         };
-        Ok(PathPattern { text: text.to_owned(), glob })
+        Ok(PathPattern {
+            text: text.to_owned(),
+            glob,
+        })
     }
 
     /// The pattern as written.
@@ -97,7 +102,11 @@ mod tests {
     #[test]
     fn bad_patterns_say_why() {
         assert!(PathPattern::new("a/b").expect_err("slash").contains("::"));
-        assert!(PathPattern::new("a::[b").expect_err("class").contains("not a valid pattern"));
+        assert!(
+            PathPattern::new("a::[b")
+                .expect_err("class")
+                .contains("not a valid pattern")
+        );
         assert!(PathPattern::new(" ").is_err());
     }
 }

@@ -106,8 +106,10 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
 
     for path in paths {
         let joined = base.join(path);
-        let root = std::fs::canonicalize(&joined)
-            .map_err(|source| WorkspaceError::BadPath { path: path.display().to_string(), source })?;
+        let root = std::fs::canonicalize(&joined).map_err(|source| WorkspaceError::BadPath {
+            path: path.display().to_string(),
+            source,
+        })?;
         // A path named on the command line is always checked, even where the configuration excludes it.
         let excludes: Vec<&Excludes> = excludes.iter().filter(|e| !e.matches(&root)).collect();
         if let Some(manifest) = enclosing_manifest(&root) {
@@ -184,8 +186,15 @@ fn error_path(error: &ignore::Error) -> Option<PathBuf> {
 pub fn display_path(base: &Path, path: &Path) -> String {
     let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
     let relative = path.strip_prefix(&base).unwrap_or(path);
-    let parts: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-    if relative.is_absolute() { relative.display().to_string() } else { parts.join("/") }
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if relative.is_absolute() {
+        relative.display().to_string()
+    } else {
+        parts.join("/")
+    }
 }
 
 /// The nearest `Cargo.toml` with a `[package]` at or above `path`.
@@ -212,8 +221,12 @@ fn owning_crate(crates: &[CrateInfo], file: &Path) -> Option<usize> {
 /// Reads a manifest; `Ok(None)` for a virtual workspace manifest.
 fn read_manifest(manifest: &Path) -> Result<Option<CrateInfo>, String> {
     let text = std::fs::read_to_string(manifest).map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| format!("invalid Cargo.toml: {}", e.message()))?;
-    let Some(package) = table.get("package").and_then(|p| p.as_table()) else { return Ok(None) };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("invalid Cargo.toml: {}", e.message()))?;
+    let Some(package) = table.get("package").and_then(|p| p.as_table()) else {
+        return Ok(None);
+    };
     let package_name = package
         .get("name")
         .and_then(|n| n.as_str())
@@ -231,7 +244,11 @@ fn read_manifest(manifest: &Path) -> Result<Option<CrateInfo>, String> {
             targets.push(TargetRoot { file, crate_name, test });
         }
     };
-    let lib_path = table.get("lib").and_then(|lib| lib.get("path")).and_then(|p| p.as_str()).unwrap_or("src/lib.rs");
+    let lib_path = table
+        .get("lib")
+        .and_then(|lib| lib.get("path"))
+        .and_then(|p| p.as_str())
+        .unwrap_or("src/lib.rs");
     add(dir.join(lib_path), lib_name.clone(), false);
     for bin in table.get("bin").and_then(|b| b.as_array()).into_iter().flatten() {
         if let Some(path) = bin.get("path").and_then(|p| p.as_str()) {
@@ -240,7 +257,12 @@ fn read_manifest(manifest: &Path) -> Result<Option<CrateInfo>, String> {
         }
     }
     add(dir.join("src/main.rs"), lib_name.clone(), false);
-    for (folder, test) in [("src/bin", false), ("examples", false), ("tests", true), ("benches", true)] {
+    for (folder, test) in [
+        ("src/bin", false),
+        ("examples", false),
+        ("tests", true),
+        ("benches", true),
+    ] {
         for file in target_files(&dir.join(folder)) {
             let name = file
                 .file_stem()
@@ -252,12 +274,18 @@ fn read_manifest(manifest: &Path) -> Result<Option<CrateInfo>, String> {
         }
     }
     add(dir.join("build.rs"), "build_script_build".to_owned(), false);
-    Ok(Some(CrateInfo { name: lib_name, dir, targets }))
+    Ok(Some(CrateInfo {
+        name: lib_name,
+        dir,
+        targets,
+    }))
 }
 
 /// Cargo's auto-discovered targets in a folder: `x.rs` and `x/main.rs`.
 fn target_files(folder: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(folder) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -300,7 +328,11 @@ mod tests {
         assert_eq!(files, vec!["src/lib.rs", "src/main.rs", "tests/api.rs"]);
         assert_eq!(ws.crates.len(), 1);
         assert_eq!(ws.crates[0].name, "my_app");
-        let targets: Vec<(&str, bool)> = ws.crates[0].targets.iter().map(|t| (t.crate_name.as_str(), t.test)).collect();
+        let targets: Vec<(&str, bool)> = ws.crates[0]
+            .targets
+            .iter()
+            .map(|t| (t.crate_name.as_str(), t.test))
+            .collect();
         assert_eq!(targets, vec![("my_app", false), ("my_app", false), ("api", true)]);
     }
 
@@ -330,10 +362,24 @@ mod tests {
         let base = std::fs::canonicalize(dir.path()).expect("canonical");
         let mut globs = globset::GlobSetBuilder::new();
         globs.add(globset::Glob::new("fixtures/**").expect("glob"));
-        let excludes = Excludes { base: base.clone(), globs: globs.build().expect("set") };
+        let excludes = Excludes {
+            base: base.clone(),
+            globs: globs.build().expect("set"),
+        };
         let all = scan(&base, &[PathBuf::from(".")], std::slice::from_ref(&excludes)).expect("scan");
-        assert_eq!(all.files.iter().map(|f| f.display.as_str()).collect::<Vec<_>>(), vec!["src/a.rs"]);
-        let named = scan(&base, &[PathBuf::from("fixtures/case")], std::slice::from_ref(&excludes)).expect("scan");
-        assert_eq!(named.files.iter().map(|f| f.display.as_str()).collect::<Vec<_>>(), vec!["fixtures/case/b.rs"]);
+        assert_eq!(
+            all.files.iter().map(|f| f.display.as_str()).collect::<Vec<_>>(),
+            vec!["src/a.rs"]
+        );
+        let named = scan(
+            &base,
+            &[PathBuf::from("fixtures/case")],
+            std::slice::from_ref(&excludes),
+        )
+        .expect("scan");
+        assert_eq!(
+            named.files.iter().map(|f| f.display.as_str()).collect::<Vec<_>>(),
+            vec!["fixtures/case/b.rs"]
+        );
     }
 }

@@ -65,17 +65,32 @@ fn bad_flags_are_usage_errors() {
 
 #[test]
 fn a_missing_path_is_one_error() {
-    assert_tool_error(&ssot_check(root(), &["does/not/exist"]), "cannot check `does/not/exist`");
+    assert_tool_error(
+        &ssot_check(root(), &["does/not/exist"]),
+        "cannot check `does/not/exist`",
+    );
 }
 
 #[test]
 fn bad_rule_files_point_at_the_mistake() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cases = [
-        ("[[rule]]\nid = \"a\"\nkind = \"single-definition\"\nmessage = \"m\"\nnmae = \"X\"\n", "unknown field `nmae`"),
-        ("[[rule]]\nid = \"a\"\nkind = \"one-of\"\nmessage = \"m\"\n", "unknown rule kind `one-of`"),
-        ("[[rule]]\nid = \"a\"\nkind = \"banned-import\"\nmessage = \"m\"\npaths = [\"a::{b\"]\n", "not a valid pattern"),
-        ("[[rule]]\nid = \"a\"\nkind = \"no-global-state\"\nmessage = \"m\"\nmodules = [\"a\"]\n[[rule]]\nid = \"a\"\nkind = \"no-global-state\"\nmessage = \"m\"\nmodules = [\"a\"]\n", "duplicate rule id `a`"),
+        (
+            "[[rule]]\nid = \"a\"\nkind = \"single-definition\"\nmessage = \"m\"\nnmae = \"X\"\n",
+            "unknown field `nmae`",
+        ),
+        (
+            "[[rule]]\nid = \"a\"\nkind = \"one-of\"\nmessage = \"m\"\n",
+            "unknown rule kind `one-of`",
+        ),
+        (
+            "[[rule]]\nid = \"a\"\nkind = \"banned-import\"\nmessage = \"m\"\npaths = [\"a::{b\"]\n",
+            "not a valid pattern",
+        ),
+        (
+            "[[rule]]\nid = \"a\"\nkind = \"no-global-state\"\nmessage = \"m\"\nmodules = [\"a\"]\n[[rule]]\nid = \"a\"\nkind = \"no-global-state\"\nmessage = \"m\"\nmodules = [\"a\"]\n",
+            "duplicate rule id `a`",
+        ),
         ("[[rule]\n", "invalid TOML"),
         ("[[rule]]\nid = \"a\"\n", "this rule has no `kind`"),
     ];
@@ -83,9 +98,15 @@ fn bad_rule_files_point_at_the_mistake() {
         let rules = write_rules(dir.path(), text);
         let output = ssot_check(dir.path(), &["--rules", rules.to_str().expect("utf-8")]);
         assert_tool_error(&output, expected);
-        assert!(String::from_utf8_lossy(&output.stderr).contains("rules.toml:"), "no location for {expected}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("rules.toml:"),
+            "no location for {expected}"
+        );
     }
-    assert_tool_error(&ssot_check(dir.path(), &["--rules", "missing.toml"]), "cannot read rules from `");
+    assert_tool_error(
+        &ssot_check(dir.path(), &["--rules", "missing.toml"]),
+        "cannot read rules from `",
+    );
     std::fs::write(dir.path().join("bad.toml"), b"id = \"\xff\"\n").expect("write");
     assert_tool_error(&ssot_check(dir.path(), &["--rules", "bad.toml"]), "not valid UTF-8");
 }
@@ -98,15 +119,29 @@ fn no_configuration_is_an_error_that_says_what_to_do() {
 
 #[test]
 fn explain_documents_every_kind() {
-    for kind in ["single-definition", "banned-import", "removed-module", "single-dispatch", "no-global-state"] {
+    for kind in [
+        "single-definition",
+        "banned-import",
+        "removed-module",
+        "single-dispatch",
+        "no-global-state",
+    ] {
         let output = ssot_check(root(), &["explain", kind]);
         assert_eq!(output.status.code(), Some(0));
         let text = String::from_utf8_lossy(&output.stdout);
-        for section in ["## What it does", "## Why is this bad?", "## Example", "## Configuration"] {
+        for section in [
+            "## What it does",
+            "## Why is this bad?",
+            "## Example",
+            "## Configuration",
+        ] {
             assert!(text.contains(section), "{kind} lacks {section}");
         }
     }
-    assert_tool_error(&ssot_check(root(), &["explain", "one-of"]), "unknown rule kind `one-of`");
+    assert_tool_error(
+        &ssot_check(root(), &["explain", "one-of"]),
+        "unknown rule kind `one-of`",
+    );
 }
 
 #[test]
@@ -132,5 +167,9 @@ fn a_closed_stdout_is_not_an_error() {
     let output = child.wait_with_output().expect("waits");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(matches!(output.status.code(), Some(0 | 1)), "{:?} {stderr}", output.status);
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{:?} {stderr}",
+        output.status
+    );
 }

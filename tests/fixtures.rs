@@ -17,9 +17,16 @@ fn every_fixture_case_matches_its_snapshot() {
         }
     }
     cases.sort();
-    assert!(cases.len() >= 6, "expected a fixture case per rule kind, found {cases:?}");
+    assert!(
+        cases.len() >= 6,
+        "expected a fixture case per rule kind, found {cases:?}"
+    );
     for case in cases {
-        let relative = case.strip_prefix(common::root()).expect("under the root").to_string_lossy().replace('\\', "/");
+        let relative = case
+            .strip_prefix(common::root())
+            .expect("under the root")
+            .to_string_lossy()
+            .replace('\\', "/");
         let rules = format!("{relative}/rules.toml");
         let (code, human) = common::run(&[&relative, "--rules", &rules, "--color", "never"]);
         assert_eq!(code, 1, "every case holds violations: {relative}\n{human}");

@@ -16,7 +16,12 @@ fn the_legacy_gateway_json_report_is_pinned() {
     assert_eq!(code, 1);
     let report: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert_eq!(report["schema_version"], 1);
-    let rules: Vec<&str> = report["findings"].as_array().expect("findings").iter().map(|f| f["rule"].as_str().expect("rule")).collect();
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule"].as_str().expect("rule"))
+        .collect();
     for expected in [
         "one-message-handler",
         "one-message-router",
@@ -43,7 +48,10 @@ fn the_router_count_is_real_definitions_only() {
         .iter()
         .find(|f| f["rule"] == "one-message-router")
         .expect("a router finding");
-    assert_eq!(router["message"], "`MessageRouter` is defined 4 times; at most 1 allowed");
+    assert_eq!(
+        router["message"],
+        "`MessageRouter` is defined 4 times; at most 1 allowed"
+    );
     assert_eq!(router["related"].as_array().expect("related").len(), 3);
 }
 

@@ -24,7 +24,12 @@ pub const FRONTENDS: &[&dyn Frontend] = &[&rust::RustFrontend];
 pub fn analyze(workspace: &Workspace) -> Vec<FileFacts> {
     let mut facts = Vec::with_capacity(workspace.files.len());
     for frontend in FRONTENDS {
-        let files: Vec<SourceFile> = workspace.files.iter().filter(|f| frontend.handles(f)).cloned().collect();
+        let files: Vec<SourceFile> = workspace
+            .files
+            .iter()
+            .filter(|f| frontend.handles(f))
+            .cloned()
+            .collect();
         facts.extend(frontend.analyze(workspace, &files));
     }
     facts.sort_by(|a, b| a.path.cmp(&b.path));

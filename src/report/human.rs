@@ -13,9 +13,18 @@ use crate::finding::{Finding, Location, Severity};
 
 /// Renders findings and the summary line; `color` picks the themed or the plain renderer.
 pub fn render(outcome: &Outcome, base: &Path, color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(110).with_links(false);
-    let mut sources = Sources { base, texts: HashMap::new() };
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(110)
+        .with_links(false);
+    let mut sources = Sources {
+        base,
+        texts: HashMap::new(),
+    };
     let mut out = String::new();
     for finding in &outcome.findings {
         let diagnostic = FindingDiagnostic::new(finding, &mut sources);
@@ -39,7 +48,11 @@ impl Sources<'_> {
     fn get(&mut self, path: &str) -> Option<String> {
         self.texts
             .entry(path.to_owned())
-            .or_insert_with(|| std::fs::read(self.base.join(path)).ok().map(|b| String::from_utf8_lossy(&b).into_owned()))
+            .or_insert_with(|| {
+                std::fs::read(self.base.join(path))
+                    .ok()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+            })
             .clone()
     }
 }
@@ -72,12 +85,19 @@ impl FindingDiagnostic {
                 primary.add(location, false);
                 continue;
             }
-            let position = others.iter().position(|o| o.source.as_ref().is_some_and(|s| s.name() == location.path));
+            let position = others
+                .iter()
+                .position(|o| o.source.as_ref().is_some_and(|s| s.name() == location.path));
             let other = match position {
                 Some(i) => &mut others[i],
                 None => {
                     let message = format!("also in {}", location.path);
-                    others.push(Self::for_file(&location.path, message, miette::Severity::Advice, sources));
+                    others.push(Self::for_file(
+                        &location.path,
+                        message,
+                        miette::Severity::Advice,
+                        sources,
+                    ));
                     others.last_mut().expect("just pushed")
                 }
             };
@@ -153,10 +173,13 @@ impl Diagnostic for FindingDiagnostic {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        (!self.labels.is_empty()).then(|| Box::new(self.labels.iter().cloned()) as Box<dyn Iterator<Item = LabeledSpan>>)
+        (!self.labels.is_empty())
+            .then(|| Box::new(self.labels.iter().cloned()) as Box<dyn Iterator<Item = LabeledSpan>>)
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        (!self.related.is_empty()).then(|| Box::new(self.related.iter().map(|d| d as &dyn Diagnostic)) as Box<dyn Iterator<Item = &dyn Diagnostic>>)
+        (!self.related.is_empty()).then(|| {
+            Box::new(self.related.iter().map(|d| d as &dyn Diagnostic)) as Box<dyn Iterator<Item = &dyn Diagnostic>>
+        })
     }
 }

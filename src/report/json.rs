@@ -50,7 +50,12 @@ struct JsonLocation<'a> {
 
 impl<'a> From<&'a Location> for JsonLocation<'a> {
     fn from(l: &'a Location) -> Self {
-        JsonLocation { path: &l.path, line: l.span.map(|s| s.line), column: l.span.map(|s| s.column), label: &l.label }
+        JsonLocation {
+            path: &l.path,
+            line: l.span.map(|s| s.line),
+            column: l.span.map(|s| s.column),
+            label: &l.label,
+        }
     }
 }
 
@@ -78,7 +83,10 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
 pub fn render(outcome: &Outcome) -> String {
     let report = Report {
         schema_version: SCHEMA_VERSION,
-        tool: Tool { name: env!("CARGO_PKG_NAME"), version: env!("CARGO_PKG_VERSION") },
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        },
         summary: Summary::of(outcome),
         findings: outcome.findings.iter().map(JsonFinding::from).collect(),
     };

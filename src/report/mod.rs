@@ -32,7 +32,11 @@ pub struct Summary {
 impl Summary {
     /// Counts an outcome.
     pub fn of(outcome: &Outcome) -> Self {
-        let mut summary = Summary { files_checked: outcome.files_checked, rules_run: outcome.rules_run, ..Summary::default() };
+        let mut summary = Summary {
+            files_checked: outcome.files_checked,
+            rules_run: outcome.rules_run,
+            ..Summary::default()
+        };
         let mut files = BTreeSet::new();
         for f in &outcome.findings {
             summary.findings += 1;
@@ -52,25 +56,38 @@ impl Summary {
     /// `Found 6 duplicate implementations, 22 banned imports and 1 removed module still present, in 21 files (312 files checked)`.
     pub fn line(&self) -> String {
         if self.findings == 0 {
-            return format!("No findings ({} files checked, {} rules)", self.files_checked, self.rules_run);
+            return format!(
+                "No findings ({} files checked, {} rules)",
+                self.files_checked, self.rules_run
+            );
         }
         let mut kinds: Vec<(&str, &str, &str)> = rules::KINDS.iter().map(|k| (k.name, k.noun.0, k.noun.1)).collect();
         kinds.extend(BUILT_IN_NOUNS);
         let mut parts: Vec<String> = kinds
             .iter()
             .filter_map(|(name, one, many)| {
-                self.by_kind.get(*name).map(|n| format!("{n} {}", if *n == 1 { one } else { many }))
+                self.by_kind
+                    .get(*name)
+                    .map(|n| format!("{n} {}", if *n == 1 { one } else { many }))
             })
             .collect();
         let known: BTreeSet<&str> = kinds.iter().map(|k| k.0).collect();
-        parts.extend(self.by_kind.iter().filter(|(k, _)| !known.contains(k.as_str())).map(|(k, n)| format!("{n} {k}")));
+        parts.extend(
+            self.by_kind
+                .iter()
+                .filter(|(k, _)| !known.contains(k.as_str()))
+                .map(|(k, n)| format!("{n} {k}")),
+        );
         let listed = match parts.split_last() {
             Some((last, [])) => last.clone(),
             Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
             None => String::new(),
         };
         let files = if self.files_with_findings == 1 { "file" } else { "files" };
-        format!("Found {listed}, in {} {files} ({} files checked)", self.files_with_findings, self.files_checked)
+        format!(
+            "Found {listed}, in {} {files} ({} files checked)",
+            self.files_with_findings, self.files_checked
+        )
     }
 }
 
@@ -87,7 +104,12 @@ mod tests {
 
     #[test]
     fn the_summary_line_lists_kinds_in_registry_order() {
-        let mut summary = Summary { files_checked: 312, files_with_findings: 21, findings: 29, ..Summary::default() };
+        let mut summary = Summary {
+            files_checked: 312,
+            files_with_findings: 21,
+            findings: 29,
+            ..Summary::default()
+        };
         summary.by_kind.insert("removed-module".into(), 1);
         summary.by_kind.insert("banned-import".into(), 22);
         summary.by_kind.insert("single-definition".into(), 6);
@@ -99,7 +121,11 @@ mod tests {
 
     #[test]
     fn a_clean_run_says_so() {
-        let summary = Summary { files_checked: 3, rules_run: 2, ..Summary::default() };
+        let summary = Summary {
+            files_checked: 3,
+            rules_run: 2,
+            ..Summary::default()
+        };
         assert_eq!(summary.line(), "No findings (3 files checked, 2 rules)");
     }
 }

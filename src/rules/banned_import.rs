@@ -78,7 +78,11 @@ struct Entry(EntryTable);
 
 impl From<String> for EntryTable {
     fn from(path: String) -> Self {
-        EntryTable { path, reason: None, use_instead: None }
+        EntryTable {
+            path,
+            reason: None,
+            use_instead: None,
+        }
     }
 }
 
@@ -120,7 +124,10 @@ fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
             })
         })
         .collect::<Result<Vec<_>, ParamError>>()?;
-    Ok(Box::new(BannedImport { banned, allow_in: file_globs(raw.allow_in.as_ref())? }))
+    Ok(Box::new(BannedImport {
+        banned,
+        allow_in: file_globs(raw.allow_in.as_ref())?,
+    }))
 }
 
 /// Compiles file globs (`tests/**`), pointing at the list when one is invalid.
@@ -133,7 +140,9 @@ pub(crate) fn file_globs(list: Option<&Spanned<OneOrMany>>) -> Result<GlobSet, P
             builder.add(glob);
         }
     }
-    builder.build().map_err(|e| ParamError::at(list.map(Spanned::span).unwrap_or(0..0), e.to_string()))
+    builder
+        .build()
+        .map_err(|e| ParamError::at(list.map(Spanned::span).unwrap_or(0..0), e.to_string()))
 }
 
 impl BannedImport {
@@ -141,8 +150,14 @@ impl BannedImport {
     /// module, or, for a banned item, inside the module that defines it.
     fn banned_for(&self, path: &str, from: &str, modules: &HashSet<&str>) -> Option<&Banned> {
         self.banned.iter().find(|b| {
-            let Some(prefix) = b.pattern.covering_prefix(path) else { return false };
-            let home = if modules.contains(prefix) { prefix } else { prefix.rsplit_once("::").map_or(prefix, |(m, _)| m) };
+            let Some(prefix) = b.pattern.covering_prefix(path) else {
+                return false;
+            };
+            let home = if modules.contains(prefix) {
+                prefix
+            } else {
+                prefix.rsplit_once("::").map_or(prefix, |(m, _)| m)
+            };
             !path_is_under(from, home)
         })
     }
@@ -161,8 +176,10 @@ fn help(banned: &Banned) -> Option<String> {
 
 impl Check for BannedImport {
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
-        let modules: HashSet<&str> =
-            files.iter().flat_map(|f| std::iter::once(f.module.as_str()).chain(f.modules.iter().map(|m| m.path.as_str()))).collect();
+        let modules: HashSet<&str> = files
+            .iter()
+            .flat_map(|f| std::iter::once(f.module.as_str()).chain(f.modules.iter().map(|m| m.path.as_str())))
+            .collect();
         for file in files.iter().filter(|f| !self.allow_in.is_match(&f.path)) {
             let mut report = |path: &str, from: &str, span: Span, verb: &str, shown: String| {
                 if let Some(banned) = self.banned_for(path, from, &modules) {
@@ -189,7 +206,9 @@ impl Check for BannedImport {
             }
             // A use of a name that came through a banned import was reported at the import.
             let through_banned = |r: &&Reference| {
-                r.via_import.as_deref().is_some_and(|via| self.banned_for(via, &r.enclosing, &modules).is_some())
+                r.via_import
+                    .as_deref()
+                    .is_some_and(|via| self.banned_for(via, &r.enclosing, &modules).is_some())
             };
             for reference in file.references.iter().filter(|r| !through_banned(r)) {
                 let shown = format!("`{}`, which is banned", reference.path);
@@ -252,7 +271,10 @@ mod tests {
                 "`app::handler::run` names `app::factory::create`, which is banned",
             ]
         );
-        assert_eq!(findings[0].help.as_deref(), Some("rule message (deprecated; use `app::clean::make` instead)"));
+        assert_eq!(
+            findings[0].help.as_deref(),
+            Some("rule message (deprecated; use `app::clean::make` instead)")
+        );
     }
 
     #[test]

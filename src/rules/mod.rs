@@ -12,8 +12,8 @@ pub mod single_dispatch;
 use std::fmt;
 use std::ops::Range;
 
-use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::facts::FileFacts;
 use crate::finding::{Finding, Location, Severity};
@@ -118,7 +118,10 @@ pub struct ParamError {
 impl ParamError {
     /// An error about the value at `span`.
     pub fn at(span: Range<usize>, message: impl Into<String>) -> Self {
-        ParamError { message: message.into(), span }
+        ParamError {
+            message: message.into(),
+            span,
+        }
     }
 }
 
@@ -182,7 +185,11 @@ pub fn patterns(list: &toml::Spanned<OneOrMany>) -> Result<Vec<crate::pattern::P
 
 /// Location of a fact in a file.
 pub fn location(file: &FileFacts, span: crate::facts::Span, label: impl Into<String>) -> Location {
-    Location { path: file.path.clone(), span: Some(span), label: label.into() }
+    Location {
+        path: file.path.clone(),
+        span: Some(span),
+        label: label.into(),
+    }
 }
 
 #[cfg(test)]

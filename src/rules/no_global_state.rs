@@ -52,8 +52,22 @@ include-tests = false
 
 /// Type names that give a static interior mutability.
 const INTERIOR_MUTABILITY: &[&str] = &[
-    "Mutex", "RwLock", "RefCell", "Cell", "UnsafeCell", "OnceCell", "OnceLock", "LazyLock", "LazyCell", "Lazy",
-    "DashMap", "DashSet", "ArcSwap", "ArcSwapOption", "ReentrantMutex", "SyncUnsafeCell",
+    "Mutex",
+    "RwLock",
+    "RefCell",
+    "Cell",
+    "UnsafeCell",
+    "OnceCell",
+    "OnceLock",
+    "LazyLock",
+    "LazyCell",
+    "Lazy",
+    "DashMap",
+    "DashSet",
+    "ArcSwap",
+    "ArcSwapOption",
+    "ReentrantMutex",
+    "SyncUnsafeCell",
 ];
 
 /// Macros that declare global or thread-global state.
@@ -82,7 +96,10 @@ fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
     let raw: Raw = params.parse()?;
     let modules = patterns(&raw.modules)?;
     if modules.is_empty() {
-        return Err(ParamError::at(raw.modules.span(), "`modules` needs at least one module path"));
+        return Err(ParamError::at(
+            raw.modules.span(),
+            "`modules` needs at least one module path",
+        ));
     }
     Ok(Box::new(NoGlobalState {
         modules,
@@ -116,7 +133,9 @@ impl Check for NoGlobalState {
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
         for file in files {
             for d in &file.definitions {
-                let (DefinitionKind::Static, Some(facts)) = (d.kind, &d.static_facts) else { continue };
+                let (DefinitionKind::Static, Some(facts)) = (d.kind, &d.static_facts) else {
+                    continue;
+                };
                 if !self.applies(&d.path, d.in_test) {
                     continue;
                 }
@@ -158,7 +177,10 @@ mod tests {
             &KIND,
             r#"modules = ["app::state"], types = ["Registry"], allow = ["app::state::ALLOWED"]"#,
             &[
-                ("src/lib.rs", "pub mod state; pub mod other; static OUTSIDE: std::sync::Mutex<u8> = std::sync::Mutex::new(0);"),
+                (
+                    "src/lib.rs",
+                    "pub mod state; pub mod other; static OUTSIDE: std::sync::Mutex<u8> = std::sync::Mutex::new(0);",
+                ),
                 (
                     "src/state.rs",
                     "use std::sync::{LazyLock, Mutex, atomic::AtomicUsize}; use std::collections::HashMap;

@@ -64,7 +64,10 @@ struct EntryTable {
 
 impl From<String> for EntryTable {
     fn from(path: String) -> Self {
-        EntryTable { path, use_instead: None }
+        EntryTable {
+            path,
+            use_instead: None,
+        }
     }
 }
 
@@ -87,7 +90,10 @@ struct RemovedModule {
 fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
     let raw: Raw = params.parse()?;
     if raw.modules.get_ref().is_empty() {
-        return Err(ParamError::at(raw.modules.span(), "`modules` needs at least one module path"));
+        return Err(ParamError::at(
+            raw.modules.span(),
+            "`modules` needs at least one module path",
+        ));
     }
     let modules = raw
         .modules
@@ -123,10 +129,17 @@ impl Check for RemovedModule {
                 }
             }
             // A file of the module or of any module under it goes with it.
-            let covering = self.modules.iter().find_map(|(p, u)| p.covering_prefix(&file.module).map(|m| (m, u)));
+            let covering = self
+                .modules
+                .iter()
+                .find_map(|(p, u)| p.covering_prefix(&file.module).map(|m| (m, u)));
             if let Some((module, use_instead)) = covering {
                 let remains = found.entry(module.to_owned()).or_default();
-                remains.files.push(Location { path: file.path.clone(), span: None, label: "module file".into() });
+                remains.files.push(Location {
+                    path: file.path.clone(),
+                    span: None,
+                    label: "module file".into(),
+                });
                 remains.use_instead.clone_from(use_instead);
             }
         }
@@ -155,13 +168,23 @@ mod tests {
         let findings = run(
             &KIND,
             r#"modules = [{ path = "app::old", use-instead = "app::new" }]"#,
-            &[("src/lib.rs", "pub mod old; pub mod new;"), ("src/old.rs", "pub fn f() {}"), ("src/new.rs", "")],
+            &[
+                ("src/lib.rs", "pub mod old; pub mod new;"),
+                ("src/old.rs", "pub fn f() {}"),
+                ("src/new.rs", ""),
+            ],
         );
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].message, "module `app::old` was removed but is still present");
+        assert_eq!(
+            findings[0].message,
+            "module `app::old` was removed but is still present"
+        );
         assert_eq!(findings[0].primary.path, "src/lib.rs");
         assert_eq!(findings[0].related[0].path, "src/old.rs");
-        assert_eq!(findings[0].help.as_deref(), Some("rule message (use `app::new` instead)"));
+        assert_eq!(
+            findings[0].help.as_deref(),
+            Some("rule message (use `app::new` instead)")
+        );
     }
 
     #[test]

@@ -102,13 +102,17 @@ const DEFAULT_KINDS: [DefinitionKind; 8] = [
 
 fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
     let raw: Raw = params.parse()?;
-    let optional = |list: &Option<Spanned<OneOrMany>>| list.as_ref().map(patterns).transpose().map(Option::unwrap_or_default);
+    let optional =
+        |list: &Option<Spanned<OneOrMany>>| list.as_ref().map(patterns).transpose().map(Option::unwrap_or_default);
     let names = optional(&raw.name)?;
     let implements = optional(&raw.implements)?;
     let attributes = optional(&raw.attribute)?;
     if names.is_empty() && implements.is_empty() && attributes.is_empty() {
         let span = raw.item_kind.as_ref().map(Spanned::span).unwrap_or(0..0);
-        return Err(ParamError::at(span, "select items with at least one of `name`, `implements` or `attribute`"));
+        return Err(ParamError::at(
+            span,
+            "select items with at least one of `name`, `implements` or `attribute`",
+        ));
     }
     let kinds = match &raw.item_kind {
         Some(list) => list
@@ -118,7 +122,10 @@ fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
             .map(|k| {
                 DefinitionKind::parse(k).ok_or_else(|| {
                     let known: Vec<&str> = DefinitionKind::ALL.iter().map(|k| k.as_str()).collect();
-                    ParamError::at(list.span(), format!("unknown item kind `{k}`; expected one of: {}", known.join(", ")))
+                    ParamError::at(
+                        list.span(),
+                        format!("unknown item kind `{k}`; expected one of: {}", known.join(", ")),
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?,
@@ -134,7 +141,12 @@ fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
         None => false,
         Some(g) if g.get_ref() == "none" => false,
         Some(g) if g.get_ref() == "name" => true,
-        Some(g) => return Err(ParamError::at(g.span(), format!("`group-by` is \"name\" or \"none\", not {:?}", g.get_ref()))),
+        Some(g) => {
+            return Err(ParamError::at(
+                g.span(),
+                format!("`group-by` is \"name\" or \"none\", not {:?}", g.get_ref()),
+            ));
+        }
     };
     Ok(Box::new(SingleDefinition {
         kinds,
@@ -150,7 +162,11 @@ fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
 
 /// A pattern without `::` matches a name (or the last segment of a path); one with `::` the whole path.
 fn matches_name_or_path(pattern: &PathPattern, name: &str, path: &str) -> bool {
-    if pattern.as_str().contains("::") { pattern.matches(path) } else { pattern.matches(name) }
+    if pattern.as_str().contains("::") {
+        pattern.matches(path)
+    } else {
+        pattern.matches(name)
+    }
 }
 
 fn last_segment(path: &str) -> &str {
@@ -163,13 +179,17 @@ impl SingleDefinition {
             && self.kinds.contains(&d.kind)
             && (self.names.is_empty() || self.names.iter().any(|p| matches_name_or_path(p, &d.name, &d.path)))
             && (self.implements.is_empty()
-                || d.implements
-                    .as_deref()
-                    .is_some_and(|t| self.implements.iter().any(|p| matches_name_or_path(p, last_segment(t), t))))
+                || d.implements.as_deref().is_some_and(|t| {
+                    self.implements
+                        .iter()
+                        .any(|p| matches_name_or_path(p, last_segment(t), t))
+                }))
             && (self.attributes.is_empty()
-                || d.attributes
-                    .iter()
-                    .any(|a| self.attributes.iter().any(|p| matches_name_or_path(p, last_segment(a), a))))
+                || d.attributes.iter().any(|a| {
+                    self.attributes
+                        .iter()
+                        .any(|p| matches_name_or_path(p, last_segment(a), a))
+                }))
     }
 
     fn is_canonical(&self, d: &Definition) -> bool {
@@ -179,7 +199,11 @@ impl SingleDefinition {
 
 fn describe(d: &Definition) -> String {
     match &d.implements {
-        Some(t) => format!("impl {} for {}", last_segment(t), d.self_type.as_deref().unwrap_or(&d.name)),
+        Some(t) => format!(
+            "impl {} for {}",
+            last_segment(t),
+            d.self_type.as_deref().unwrap_or(&d.name)
+        ),
         None => format!("{} `{}`", d.kind.as_str(), d.path),
     }
 }
@@ -195,14 +219,27 @@ impl Check for SingleDefinition {
         }
         for (key, mut defs) in groups {
             defs.sort_by(|a, b| (&a.0.path, a.1.span).cmp(&(&b.0.path, b.1.span)));
-            let canonical_place = self.canonical.iter().map(PathPattern::as_str).collect::<Vec<_>>().join("`, `");
+            let canonical_place = self
+                .canonical
+                .iter()
+                .map(PathPattern::as_str)
+                .collect::<Vec<_>>()
+                .join("`, `");
             if defs.len() > self.max {
                 let primary = defs.iter().position(|(_, d)| !self.is_canonical(d)).unwrap_or(0);
                 let label = |d: &Definition| {
-                    if self.is_canonical(d) { format!("canonical: {}", describe(d)) } else { describe(d) }
+                    if self.is_canonical(d) {
+                        format!("canonical: {}", describe(d))
+                    } else {
+                        describe(d)
+                    }
                 };
-                let names: Vec<&str> =
-                    defs.iter().map(|(_, d)| d.name.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+                let names: Vec<&str> = defs
+                    .iter()
+                    .map(|(_, d)| d.name.as_str())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
                 let subject = match (&self.implements.is_empty(), names.as_slice()) {
                     (false, _) => {
                         let traits: Vec<&str> = self.implements.iter().map(PathPattern::as_str).collect();
@@ -212,7 +249,11 @@ impl Check for SingleDefinition {
                     (true, _) => format!("{} definitions match ({})", defs.len(), names.join(", ")),
                 };
                 let (file, d) = defs[primary];
-                let symbol = if key.is_empty() { rule.id.clone() } else { key.to_owned() };
+                let symbol = if key.is_empty() {
+                    rule.id.clone()
+                } else {
+                    key.to_owned()
+                };
                 let extra = (!self.canonical.is_empty()).then(|| format!("canonical: `{canonical_place}`"));
                 let mut finding = rule.finding(
                     format!("{subject}; at most {} allowed", self.max),
@@ -257,7 +298,10 @@ mod tests {
             &[
                 ("src/lib.rs", LIB),
                 ("src/ws.rs", "pub struct MessageRouter; pub struct MessageRouterConfig;"),
-                ("src/legacy.rs", "pub struct MessageRouter; fn f() { enum MessageRouter {} }"),
+                (
+                    "src/legacy.rs",
+                    "pub struct MessageRouter; fn f() { enum MessageRouter {} }",
+                ),
             ],
         );
         assert_eq!(findings.len(), 1);
@@ -266,7 +310,11 @@ mod tests {
         assert_eq!(f.primary.path, "src/legacy.rs");
         assert_eq!(f.related.len(), 2);
         assert!(f.related.iter().any(|l| l.label == "struct `app::ws::MessageRouter`"));
-        assert!(f.related.iter().any(|l| l.label == "enum `app::legacy::f::MessageRouter`"));
+        assert!(
+            f.related
+                .iter()
+                .any(|l| l.label == "enum `app::legacy::f::MessageRouter`")
+        );
     }
 
     #[test]
@@ -287,16 +335,26 @@ mod tests {
     #[test]
     fn group_by_name_and_globs_and_tests_opt_in() {
         let files = [
-            ("src/lib.rs", "pub struct ARouter; pub struct BRouter; mod m { pub struct ARouter; }"),
+            (
+                "src/lib.rs",
+                "pub struct ARouter; pub struct BRouter; mod m { pub struct ARouter; }",
+            ),
             ("tests/it.rs", "struct BRouter;"),
         ];
         let grouped = run(&KIND, r#"name = "*Router", group-by = "name""#, &files);
         assert_eq!(grouped.len(), 1);
         assert_eq!(grouped[0].symbol, "ARouter");
-        let with_tests = run(&KIND, r#"name = "*Router", group-by = "name", include-tests = true"#, &files);
+        let with_tests = run(
+            &KIND,
+            r#"name = "*Router", group-by = "name", include-tests = true"#,
+            &files,
+        );
         assert_eq!(with_tests.len(), 2);
         let one_group = run(&KIND, r#"name = "*Router", max = 2"#, &files);
-        assert_eq!(one_group[0].message, "3 definitions match (ARouter, BRouter); at most 2 allowed");
+        assert_eq!(
+            one_group[0].message,
+            "3 definitions match (ARouter, BRouter); at most 2 allowed"
+        );
     }
 
     #[test]
@@ -309,7 +367,10 @@ mod tests {
         let impls = run(&KIND, r#"implements = "Sink""#, &files);
         assert_eq!(impls[0].message, "`Sink` has 2 implementations; at most 1 allowed");
         let by_attribute = run(&KIND, r#"attribute = "handler""#, &files);
-        assert_eq!(by_attribute[0].message, "2 definitions match (one, two); at most 1 allowed");
+        assert_eq!(
+            by_attribute[0].message,
+            "2 definitions match (one, two); at most 1 allowed"
+        );
     }
 
     #[test]

@@ -80,8 +80,18 @@ fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
         Some(max) => usize::try_from(*max.get_ref()).unwrap_or(usize::MAX),
         None => 1,
     };
-    let router = raw.router.as_ref().map(super::patterns).transpose()?.unwrap_or_default();
-    Ok(Box::new(SingleDispatch { enum_pattern, router, max_places, include_tests: raw.include_tests }))
+    let router = raw
+        .router
+        .as_ref()
+        .map(super::patterns)
+        .transpose()?
+        .unwrap_or_default();
+    Ok(Box::new(SingleDispatch {
+        enum_pattern,
+        router,
+        max_places,
+        include_tests: raw.include_tests,
+    }))
 }
 
 impl SingleDispatch {
@@ -105,27 +115,51 @@ impl SingleDispatch {
     }
 }
 
+/// Where a variant is handled: enclosing item -> each pattern, with its file.
+type Places<'f> = BTreeMap<&'f str, Vec<(&'f FileFacts, &'f Reference)>>;
+
 impl Check for SingleDispatch {
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
         // variant -> place (enclosing item) -> where in which file
-        let mut handled: BTreeMap<&str, BTreeMap<&str, Vec<(&FileFacts, &Reference)>>> = BTreeMap::new();
+        let mut handled: BTreeMap<&str, Places<'_>> = BTreeMap::new();
         for file in files {
             for reference in &file.references {
                 if let Some(variant) = self.variant(reference) {
-                    handled.entry(variant).or_default().entry(&reference.enclosing).or_default().push((file, reference));
+                    handled
+                        .entry(variant)
+                        .or_default()
+                        .entry(&reference.enclosing)
+                        .or_default()
+                        .push((file, reference));
                 }
             }
         }
-        let router_text = self.router.iter().map(PathPattern::as_str).collect::<Vec<_>>().join("`, `");
+        let router_text = self
+            .router
+            .iter()
+            .map(PathPattern::as_str)
+            .collect::<Vec<_>>()
+            .join("`, `");
         for (variant, places) in handled {
             let outside: Vec<&str> = places.keys().copied().filter(|p| !self.in_router(p)).collect();
             let too_many = places.len() > self.max_places;
             if !too_many && (self.router.is_empty() || outside.is_empty()) {
                 continue;
             }
-            let short = variant.rsplitn(3, "::").take(2).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("::");
+            let short = variant
+                .rsplitn(3, "::")
+                .take(2)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("::");
             let message = if too_many {
-                format!("`{short}` is handled in {} places; at most {} allowed", places.len(), self.max_places)
+                format!(
+                    "`{short}` is handled in {} places; at most {} allowed",
+                    places.len(),
+                    self.max_places
+                )
             } else {
                 format!("`{short}` is handled outside the router, in `{}`", outside.join("`, `"))
             };
@@ -137,10 +171,12 @@ impl Check for SingleDispatch {
                     } else {
                         format!("handled in `{place}`")
                     };
-                    uses.iter().map(move |(file, r)| (self.in_router(place), location(file, r.span, label.clone())))
+                    uses.iter()
+                        .map(move |(file, r)| (self.in_router(place), location(file, r.span, label.clone())))
                 })
                 .collect();
-            locations.sort_by(|a, b| (a.0 && !self.router.is_empty(), &a.1).cmp(&(b.0 && !self.router.is_empty(), &b.1)));
+            locations
+                .sort_by(|a, b| (a.0 && !self.router.is_empty(), &a.1).cmp(&(b.0 && !self.router.is_empty(), &b.1)));
             let mut locations = locations.into_iter().map(|(_, l)| l);
             let Some(primary) = locations.next() else { continue };
             let extra = (!self.router.is_empty()).then(|| format!("router: `{router_text}`"));
@@ -158,7 +194,10 @@ mod tests {
 
     const FILES: [(&str, &str); 4] = [
         ("src/lib.rs", "pub mod protocol; pub mod router; pub mod legacy;"),
-        ("src/protocol.rs", "pub enum Msg { Start { text: String }, Chat(String), Ping }"),
+        (
+            "src/protocol.rs",
+            "pub enum Msg { Start { text: String }, Chat(String), Ping }",
+        ),
         (
             "src/router.rs",
             "use crate::protocol::Msg; pub fn route(m: Msg) { match m { Msg::Start { .. } => {}, Msg::Chat(_) => {}, Msg::Ping => {} } if let Msg::Chat(_) = m {} }",
@@ -181,12 +220,20 @@ mod tests {
         assert_eq!(f.primary.path, "src/legacy.rs");
         assert_eq!(f.primary.label, "handled in `app::legacy::handle`");
         assert_eq!(f.related.len(), 2);
-        assert!(f.related.iter().all(|l| l.label == "handled in router `app::router::route`"));
+        assert!(
+            f.related
+                .iter()
+                .all(|l| l.label == "handled in router `app::router::route`")
+        );
     }
 
     #[test]
     fn tests_opt_in_and_single_places_outside_the_router() {
-        let findings = run(&KIND, r#"enum = "app::protocol::Msg", router = "app::legacy", include-tests = true, max-places = 3"#, &FILES);
+        let findings = run(
+            &KIND,
+            r#"enum = "app::protocol::Msg", router = "app::legacy", include-tests = true, max-places = 3"#,
+            &FILES,
+        );
         let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
         assert_eq!(
             messages,

@@ -17,10 +17,16 @@ pub fn run_in(cwd: &Path, args: &[&str]) -> (i32, String) {
         Ok(cli) => cli,
         Err(error) => return (2, error.to_string()),
     };
-    let env = Env { cwd: cwd.to_path_buf(), terminal: false };
+    let env = Env {
+        cwd: cwd.to_path_buf(),
+        terminal: false,
+    };
     let mut out = Vec::new();
     match ssot_check::run(cli, &env, &mut out) {
-        Ok(status) => (if status == ExitStatus::Success { 0 } else { 1 }, String::from_utf8(out).expect("UTF-8 output")),
+        Ok(status) => (
+            if status == ExitStatus::Success { 0 } else { 1 },
+            String::from_utf8(out).expect("UTF-8 output"),
+        ),
         Err(error) => {
             let mut text = String::new();
             let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());

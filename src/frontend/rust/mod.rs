@@ -27,7 +27,11 @@ impl Frontend for RustFrontend {
         let modules = modules::assign(workspace, files, &parsed);
 
         let mut index = resolve::WorkspaceIndex {
-            crates: workspace.crates.iter().flat_map(|c| c.targets.iter().map(|t| t.crate_name.clone())).collect(),
+            crates: workspace
+                .crates
+                .iter()
+                .flat_map(|c| c.targets.iter().map(|t| t.crate_name.clone()))
+                .collect(),
             ..Default::default()
         };
         for (file, module) in parsed.iter().zip(&modules) {
@@ -52,7 +56,12 @@ impl Frontend for RustFrontend {
 fn parse_file(file: &SourceFile) -> ParsedFile {
     let bytes = match std::fs::read(&file.abs) {
         Ok(bytes) => bytes,
-        Err(error) => return ParsedFile::unparsable(FileProblem { message: format!("cannot read file: {error}"), span: None }),
+        Err(error) => {
+            return ParsedFile::unparsable(FileProblem {
+                message: format!("cannot read file: {error}"),
+                span: None,
+            });
+        }
     };
     let text = match std::str::from_utf8(&bytes) {
         Ok(text) => text,
@@ -62,19 +71,30 @@ fn parse_file(file: &SourceFile) -> ParsedFile {
             let column = bytes[..at].iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
             return ParsedFile::unparsable(FileProblem {
                 message: format!("file is not valid UTF-8 (invalid byte at offset {at})"),
-                span: Some(Span { line, column, start: at, end: at + 1 }),
+                span: Some(Span {
+                    line,
+                    column,
+                    start: at,
+                    end: at + 1,
+                }),
             });
         }
     };
     catch_unwind(AssertUnwindSafe(|| syntax::parse(text))).unwrap_or_else(|_| {
-        ParsedFile::unparsable(FileProblem { message: "internal error while parsing this file".to_owned(), span: None })
+        ParsedFile::unparsable(FileProblem {
+            message: "internal error while parsing this file".to_owned(),
+            span: None,
+        })
     })
 }
 
 fn internal_error(module: String) -> FileFacts {
     FileFacts {
         module,
-        problem: Some(FileProblem { message: "internal error while resolving this file".to_owned(), span: None }),
+        problem: Some(FileProblem {
+            message: "internal error while resolving this file".to_owned(),
+            span: None,
+        }),
         ..FileFacts::default()
     }
 }

@@ -27,11 +27,16 @@ pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[Pars
 
     for krate in &workspace.crates {
         for root in &krate.targets {
-            let Some(&index) = by_path.get(root.file.as_path()) else { continue };
+            let Some(&index) = by_path.get(root.file.as_path()) else {
+                continue;
+            };
             if modules[index].is_some() {
                 continue;
             }
-            modules[index] = Some(FileModule { path: root.crate_name.clone(), in_test: root.test });
+            modules[index] = Some(FileModule {
+                path: root.crate_name.clone(),
+                in_test: root.test,
+            });
             queue.push((index, parent_dir(&root.file)));
         }
     }
@@ -45,7 +50,10 @@ pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[Pars
             let candidates = match &decl.path_attr {
                 Some(path) if chain.is_empty() => vec![parent_dir(&files[index].abs).join(path)],
                 Some(path) => vec![base.join(path)],
-                None => vec![base.join(format!("{}.rs", decl.name)), base.join(&decl.name).join("mod.rs")],
+                None => vec![
+                    base.join(format!("{}.rs", decl.name)),
+                    base.join(&decl.name).join("mod.rs"),
+                ],
             };
             let Some(&child) = candidates.iter().find_map(|c| by_path.get(normalize(c).as_path())) else {
                 continue;
@@ -58,7 +66,10 @@ pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[Pars
                 path.push_str("::");
                 path.push_str(segment);
             }
-            modules[child] = Some(FileModule { path, in_test: parent.in_test || decl.in_test });
+            modules[child] = Some(FileModule {
+                path,
+                in_test: parent.in_test || decl.in_test,
+            });
             let child_file = &files[child].abs;
             let child_dir = if decl.path_attr.is_some() || child_file.file_name().is_some_and(|n| n == "mod.rs") {
                 parent_dir(child_file)
@@ -118,7 +129,10 @@ fn module_from_location(workspace: &Workspace, file: &SourceFile) -> FileModule 
             let relative = relative.strip_prefix("src").unwrap_or(relative);
             (Some(krate.name.clone()), relative.to_path_buf())
         }
-        None => (None, file.abs.strip_prefix(&file.root).unwrap_or(&file.abs).to_path_buf()),
+        None => (
+            None,
+            file.abs.strip_prefix(&file.root).unwrap_or(&file.abs).to_path_buf(),
+        ),
     };
     let mut segments: Vec<String> = prefix.into_iter().collect();
     let components: Vec<String> = relative
@@ -132,7 +146,10 @@ fn module_from_location(workspace: &Workspace, file: &SourceFile) -> FileModule 
     if segments.len() > 1 && matches!(segments.last().map(String::as_str), Some("mod" | "lib" | "main")) {
         segments.pop();
     }
-    FileModule { path: segments.join("::"), in_test }
+    FileModule {
+        path: segments.join("::"),
+        in_test,
+    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::modules::FileModule;
 use super::syntax::{ParsedFile, RawPath, ScopeKind};
-use crate::facts::{
-    Definition, DefinitionKind, FileFacts, Import, ModuleDecl, Reference, StaticFacts, join_path,
-};
+use crate::facts::{Definition, DefinitionKind, FileFacts, Import, ModuleDecl, Reference, StaticFacts, join_path};
 
 /// How deep an import may lead through other imports before it is left as written (cycles end here).
 const MAX_DEPTH: usize = 16;
@@ -45,7 +43,12 @@ struct Resolved {
 
 impl<'a> FileResolver<'a> {
     fn new(file: &'a ParsedFile, module: &'a str, index: &'a WorkspaceIndex) -> Self {
-        let mut resolver = FileResolver { file, module, index, imports: vec![None; file.imports.len()] };
+        let mut resolver = FileResolver {
+            file,
+            module,
+            index,
+            imports: vec![None; file.imports.len()],
+        };
         for i in 0..file.imports.len() {
             let path = resolver.resolve_import(i, 0);
             resolver.imports[i] = Some(path);
@@ -66,7 +69,10 @@ impl<'a> FileResolver<'a> {
 
     /// Absolute path of scope `scope` (the file's module plus inline modules, functions and impl types).
     fn scope_path(&self, scope: usize) -> String {
-        self.file.scopes[scope].rel_path.iter().fold(self.module.to_owned(), |p, s| join_path(&p, s))
+        self.file.scopes[scope]
+            .rel_path
+            .iter()
+            .fold(self.module.to_owned(), |p, s| join_path(&p, s))
     }
 
     /// Absolute path of the module a scope is in.
@@ -81,8 +87,14 @@ impl<'a> FileResolver<'a> {
     }
 
     fn resolve(&self, scope: usize, raw: &RawPath, skip: Option<usize>, depth: usize) -> Resolved {
-        let as_written = |known| Resolved { path: raw.segments.join("::"), via_import: None, known };
-        let Some(first) = raw.segments.first() else { return as_written(false) };
+        let as_written = |known| Resolved {
+            path: raw.segments.join("::"),
+            via_import: None,
+            known,
+        };
+        let Some(first) = raw.segments.first() else {
+            return as_written(false);
+        };
         let rest = &raw.segments[1..];
         if raw.leading_colon || depth > MAX_DEPTH {
             return as_written(self.index.crates.contains(first));
@@ -171,7 +183,9 @@ impl<'a> FileResolver<'a> {
         let mut chain = vec![scope];
         let mut current = scope;
         while !matches!(self.file.scopes[current].kind, ScopeKind::Module(_)) {
-            let Some(parent) = self.file.scopes[current].parent else { break };
+            let Some(parent) = self.file.scopes[current].parent else {
+                break;
+            };
             chain.push(parent);
             current = parent;
         }
@@ -189,7 +203,9 @@ fn crate_root(module: &str) -> &str {
 fn follow_reexports(index: &WorkspaceIndex, path: &str) -> String {
     let mut current = path.to_owned();
     for _ in 0..MAX_DEPTH {
-        let Some((prefix_len, target)) = longest_reexported_prefix(index, &current) else { break };
+        let Some((prefix_len, target)) = longest_reexported_prefix(index, &current) else {
+            break;
+        };
         let next = format!("{target}{}", &current[prefix_len..]);
         if next == current {
             break;
@@ -225,7 +241,9 @@ pub(crate) fn index_entries(file: &ParsedFile, module: &FileModule, index: &mut 
         names.extend(definition.variants.iter().map(|v| (path.clone(), v.clone())));
     }
     for (i, import) in file.imports.iter().enumerate() {
-        let (Some(binding), true) = (&import.binding, import.reexport) else { continue };
+        let (Some(binding), true) = (&import.binding, import.reexport) else {
+            continue;
+        };
         let module_path = resolver.module_of(import.scope);
         names.push((module_path.clone(), binding.clone()));
         let target = resolver.imports[i].clone().unwrap_or_default();
@@ -234,7 +252,9 @@ pub(crate) fn index_entries(file: &ParsedFile, module: &FileModule, index: &mut 
     for (module, name) in names {
         index.names.entry(module).or_default().insert(name);
     }
-    index.reexports.extend(reexports.into_iter().filter(|(from, to)| from != to));
+    index
+        .reexports
+        .extend(reexports.into_iter().filter(|(from, to)| from != to));
 }
 
 /// Resolves one file's raw facts into language-neutral facts.
@@ -254,8 +274,14 @@ pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &Works
             attributes: d.attributes.clone(),
             in_test: in_test || d.in_test,
             local: d.local,
-            implements: d.implements.as_ref().map(|p| follow_reexports(index, &resolve_in(d.scope, p))),
-            self_type: d.self_type.as_ref().map(|p| follow_reexports(index, &resolve_in(d.scope, p))),
+            implements: d
+                .implements
+                .as_ref()
+                .map(|p| follow_reexports(index, &resolve_in(d.scope, p))),
+            self_type: d
+                .self_type
+                .as_ref()
+                .map(|p| follow_reexports(index, &resolve_in(d.scope, p))),
             variants: d.variants.clone(),
             static_facts: d.static_type.as_ref().map(|(mutable, types)| StaticFacts {
                 mutable: *mutable,
@@ -335,8 +361,14 @@ mod tests {
 
     fn facts(module: &str, text: &str, crates: &[&str]) -> FileFacts {
         let parsed = parse(text);
-        let module = FileModule { path: module.to_owned(), in_test: false };
-        let mut index = WorkspaceIndex { crates: crates.iter().map(|c| c.to_string()).collect(), ..Default::default() };
+        let module = FileModule {
+            path: module.to_owned(),
+            in_test: false,
+        };
+        let mut index = WorkspaceIndex {
+            crates: crates.iter().map(|c| c.to_string()).collect(),
+            ..Default::default()
+        };
         index_entries(&parsed, &module, &mut index);
         resolve_file(&parsed, &module, &index)
     }
@@ -352,13 +384,23 @@ mod tests {
             "use crate::x; use self::y; use super::z; use super::super::w; mod inner { use super::v; }",
             &["app"],
         );
-        assert_eq!(import_paths(&f), vec!["app::x", "app::a::b::y", "app::a::z", "app::w", "app::a::b::v"]);
+        assert_eq!(
+            import_paths(&f),
+            vec!["app::x", "app::a::b::y", "app::a::z", "app::w", "app::a::b::v"]
+        );
     }
 
     #[test]
     fn a_first_segment_found_in_scope_is_relative_to_the_module() {
-        let f = facts("app", "mod child; use child::Thing; use other_crate::X; use std::sync::Mutex;", &["app", "other_crate"]);
-        assert_eq!(import_paths(&f), vec!["app::child::Thing", "other_crate::X", "std::sync::Mutex"]);
+        let f = facts(
+            "app",
+            "mod child; use child::Thing; use other_crate::X; use std::sync::Mutex;",
+            &["app", "other_crate"],
+        );
+        assert_eq!(
+            import_paths(&f),
+            vec!["app::child::Thing", "other_crate::X", "std::sync::Mutex"]
+        );
     }
 
     #[test]
@@ -397,9 +439,17 @@ mod tests {
 
     #[test]
     fn unit_variant_patterns_through_imports_are_references_and_bindings_are_not() {
-        let f = facts("app", "use crate::protocol::Msg::Ping; fn f(m: Msg) { match m { Ping => {}, other => {} } }", &["app"]);
-        let patterns: Vec<&str> =
-            f.references.iter().filter(|r| r.context == ReferenceContext::Pattern).map(|r| r.path.as_str()).collect();
+        let f = facts(
+            "app",
+            "use crate::protocol::Msg::Ping; fn f(m: Msg) { match m { Ping => {}, other => {} } }",
+            &["app"],
+        );
+        let patterns: Vec<&str> = f
+            .references
+            .iter()
+            .filter(|r| r.context == ReferenceContext::Pattern)
+            .map(|r| r.path.as_str())
+            .collect();
         assert_eq!(patterns, vec!["app::protocol::Msg::Ping"]);
     }
 
@@ -410,16 +460,27 @@ mod tests {
             "pub enum Msg { Start, Stop } fn f(m: Msg) { use Msg::*; match m { Start => {}, _ => {} } }",
             &["app"],
         );
-        let patterns: Vec<&str> =
-            f.references.iter().filter(|r| r.context == ReferenceContext::Pattern).map(|r| r.path.as_str()).collect();
+        let patterns: Vec<&str> = f
+            .references
+            .iter()
+            .filter(|r| r.context == ReferenceContext::Pattern)
+            .map(|r| r.path.as_str())
+            .collect();
         assert_eq!(patterns, vec!["app::Msg::Start"]);
     }
 
     #[test]
     fn reexports_are_followed_to_their_target() {
-        let f = facts("app", "mod old { pub fn make() {} } pub use old::make as build; use crate::build;", &["app"]);
+        let f = facts(
+            "app",
+            "mod old { pub fn make() {} } pub use old::make as build; use crate::build;",
+            &["app"],
+        );
         let last = f.imports.last().expect("an import");
-        assert_eq!((last.path.as_str(), last.target.as_str()), ("app::build", "app::old::make"));
+        assert_eq!(
+            (last.path.as_str(), last.target.as_str()),
+            ("app::build", "app::old::make")
+        );
     }
 
     #[test]
@@ -428,14 +489,25 @@ mod tests {
         let inner = f.definitions.iter().find(|d| d.name == "Inner").expect("Inner");
         assert_eq!(inner.path, "app::outer::Inner");
         assert!(inner.local);
-        let reference = f.references.iter().find(|r| r.path.ends_with("Inner")).expect("a reference");
+        let reference = f
+            .references
+            .iter()
+            .find(|r| r.path.ends_with("Inner"))
+            .expect("a reference");
         assert_eq!(reference.path, "app::outer::Inner");
     }
 
     #[test]
     fn static_types_are_resolved() {
-        let f = facts("app", "use std::sync::{Mutex, LazyLock}; static R: LazyLock<Mutex<u8>> = LazyLock::new(|| Mutex::new(0));", &["app"]);
+        let f = facts(
+            "app",
+            "use std::sync::{Mutex, LazyLock}; static R: LazyLock<Mutex<u8>> = LazyLock::new(|| Mutex::new(0));",
+            &["app"],
+        );
         let statics = f.definitions[0].static_facts.clone().expect("static facts");
-        assert_eq!(statics.type_paths, vec!["std::sync::LazyLock", "std::sync::Mutex", "u8"]);
+        assert_eq!(
+            statics.type_paths,
+            vec!["std::sync::LazyLock", "std::sync::Mutex", "u8"]
+        );
     }
 }

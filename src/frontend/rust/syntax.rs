@@ -179,7 +179,11 @@ fn span_of(span: TokenSpan) -> Span {
 }
 
 fn shifted(span: Span, offset: usize) -> Span {
-    Span { start: span.start + offset, end: span.end + offset, ..span }
+    Span {
+        start: span.start + offset,
+        end: span.end + offset,
+        ..span
+    }
 }
 
 /// Walks the syntax tree, keeping the scope, enclosing item and test context it is in.
@@ -293,7 +297,10 @@ impl Collector {
         let push = |this: &mut Self, segments: Vec<String>, binding: Option<String>, glob: bool, span: TokenSpan| {
             this.out.imports.push(RawImport {
                 scope: this.scope,
-                path: RawPath { leading_colon, segments },
+                path: RawPath {
+                    leading_colon,
+                    segments,
+                },
                 binding,
                 glob,
                 reexport,
@@ -357,7 +364,12 @@ impl Collector {
     /// `assert_eq!`, ...) are visited as such, so a path inside them still counts.
     fn macro_body(&mut self, mac: &syn::Macro) {
         self.reference(&mac.path, ReferenceContext::Macro);
-        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
         if matches!(name.as_str(), "matches" | "assert_matches" | "debug_assert_matches")
             && let Ok((expr, pat, guard)) = mac.parse_body_with(parse_matches_body)
         {
@@ -425,7 +437,12 @@ fn attribute_paths(attrs: &[syn::Attribute]) -> Vec<String> {
     attrs
         .iter()
         .map(|attr| {
-            let segments: Vec<String> = attr.path().segments.iter().map(|s| s.ident.unraw().to_string()).collect();
+            let segments: Vec<String> = attr
+                .path()
+                .segments
+                .iter()
+                .map(|s| s.ident.unraw().to_string())
+                .collect();
             segments.join("::")
         })
         .collect()
@@ -474,7 +491,9 @@ fn cfg_mentions_test(tokens: proc_macro2::TokenStream) -> bool {
 fn path_attribute(attrs: &[syn::Attribute]) -> Option<String> {
     attrs.iter().find_map(|attr| match &attr.meta {
         syn::Meta::NameValue(nv) if nv.path.is_ident("path") => match &nv.value {
-            syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s), ..
+            }) => Some(s.value()),
             _ => None,
         },
         _ => None,
@@ -545,7 +564,10 @@ impl<'ast> Visit<'ast> for Collector {
                 let name = i.ident.unraw().to_string();
                 self.define(K::Trait, &i.ident, &i.attrs);
                 let in_test = self.in_test || is_test_item(&i.attrs);
-                let own = RawPath { leading_colon: false, segments: vec![name.clone()] };
+                let own = RawPath {
+                    leading_colon: false,
+                    segments: vec![name.clone()],
+                };
                 let scope = self.open_scope(ScopeKind::SelfType(own.clone()), Some(&name));
                 self.within(scope, Some(&name), in_test, |this| {
                     for bound in &i.supertraits {
@@ -600,7 +622,10 @@ impl<'ast> Visit<'ast> for Collector {
                 };
                 self.out.imports.push(RawImport {
                     scope: self.scope,
-                    path: RawPath { leading_colon: true, segments: vec![name] },
+                    path: RawPath {
+                        leading_colon: true,
+                        segments: vec![name],
+                    },
                     binding: Some(binding).filter(|b| b != "_"),
                     glob: false,
                     reexport: !matches!(i.vis, syn::Visibility::Inherited),
@@ -674,7 +699,10 @@ impl<'ast> Visit<'ast> for Collector {
             syn::Pat::Ident(p) if p.subpat.is_none() && p.by_ref.is_none() && p.mutability.is_none() => {
                 self.out.references.push(RawReference {
                     scope: self.scope,
-                    path: RawPath { leading_colon: false, segments: vec![p.ident.unraw().to_string()] },
+                    path: RawPath {
+                        leading_colon: false,
+                        segments: vec![p.ident.unraw().to_string()],
+                    },
                     context: ReferenceContext::Pattern,
                     maybe_binding: true,
                     enclosing: self.enclosing.clone(),
@@ -864,9 +892,16 @@ mod tests {
     #[test]
     fn impl_trait_for_type_is_a_definition_named_after_the_type() {
         let parsed = parse("impl fmt::Display for Foo<T> { fn fmt(&self) {} } impl Foo { fn new() {} }");
-        let impls: Vec<_> = parsed.definitions.iter().filter(|d| d.kind == DefinitionKind::Impl).collect();
+        let impls: Vec<_> = parsed
+            .definitions
+            .iter()
+            .filter(|d| d.kind == DefinitionKind::Impl)
+            .collect();
         assert_eq!(impls.len(), 1);
         assert_eq!(impls[0].name, "Foo");
-        assert_eq!(impls[0].implements.as_ref().map(|p| p.segments.join("::")), Some("fmt::Display".into()));
+        assert_eq!(
+            impls[0].implements.as_ref().map(|p| p.segments.join("::")),
+            Some("fmt::Display".into())
+        );
     }
 }
