@@ -119,9 +119,10 @@ pub fn discover(dir: &Path) -> Option<PathBuf> {
     })
 }
 
-/// Loads rule files and folders (in order), following their `rules = [...]` includes.
-pub fn load(paths: &[PathBuf]) -> Result<Config, ConfigError> {
-    let mut loader = Loader::default();
+/// Loads rule files and folders (in order), following their `rules = [...]` includes. Files are named
+/// relative to `base` in messages.
+pub fn load(paths: &[PathBuf], base: &Path) -> Result<Config, ConfigError> {
+    let mut loader = Loader { base: base.to_path_buf(), ..Loader::default() };
     for path in paths {
         loader.load_path(path)?;
     }
@@ -130,6 +131,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Config, ConfigError> {
 
 #[derive(Default)]
 struct Loader {
+    base: PathBuf,
     config: Config,
     /// Rule id -> where it was first defined.
     ids: HashMap<String, String>,
@@ -169,7 +171,7 @@ impl Loader {
             path: path.display().to_string(),
             source,
         })?;
-        let name = path.display().to_string();
+        let name = crate::workspace::display_path(&self.base, &canonical);
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -452,7 +454,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("rules.toml");
         std::fs::write(&path, text).expect("write");
-        load(&[path])
+        load(&[path], dir.path())
     }
 
     fn error_of(text: &str) -> (String, String) {
@@ -510,7 +512,7 @@ name = "MessageRouter"
             "rules = [\"rules\"]\n[scan]\nexclude = [\"fixtures/\"]\n",
         )
         .expect("write");
-        let config = load(&[dir.path().join("ssot.toml")]).expect("loads");
+        let config = load(&[dir.path().join("ssot.toml")], dir.path()).expect("loads");
         assert_eq!(config.rules.len(), 1);
         assert_eq!(config.excludes.len(), 1);
         assert!(config.excludes[0].globs.is_match("fixtures/a/b.rs"));

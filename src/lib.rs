@@ -82,7 +82,7 @@ fn load_config(args: &RulesArgs, env: &Env) -> Result<config::Config, Error> {
     } else {
         args.rules.iter().map(|p| env.cwd.join(p)).collect()
     };
-    Ok(config::load(&paths)?)
+    Ok(config::load(&paths, &env.cwd)?)
 }
 
 fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
