@@ -62,7 +62,7 @@ pub struct Env {
 }
 
 /// Worker threads get a large stack: syn recurses once per nesting level of the code it parses.
-const WORKER_STACK: usize = 64 * 1024 * 1024;
+pub(crate) const WORKER_STACK: usize = 64 * 1024 * 1024;
 
 /// Runs a parsed command line, writing the report to `out`.
 pub fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {

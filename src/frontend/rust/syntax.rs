@@ -143,6 +143,10 @@ fn root_scope() -> Scope {
     }
 }
 
+/// How deeply delimiters may nest before a file is refused. Real code stays far below; the limit keeps
+/// syn's recursive descent (and the drop of its tree) within the worker's stack on generated input.
+pub(crate) const MAX_NESTING: usize = 256;
+
 /// Parses one file's text and extracts its raw facts.
 pub(crate) fn parse(text: &str) -> ParsedFile {
     // Offsets stay relative to the file as read, byte-order mark included.
@@ -150,20 +154,58 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
         Some(rest) => (rest, '\u{feff}'.len_utf8()),
         None => (text, 0),
     };
-    let parsed = match syn::parse_file(text) {
-        Ok(file) => {
-            let mut collector = Collector::new(offset);
-            collector.visit_file(&file);
-            collector.out
-        }
-        Err(error) => ParsedFile::unparsable(FileProblem {
-            message: error.to_string(),
-            span: Some(shifted(span_of(error.span()), offset)),
+    let parsed = match tokenize(text) {
+        Ok(tokens) => match syn::parse2::<syn::File>(tokens) {
+            Ok(file) => {
+                let mut collector = Collector::new(offset);
+                collector.visit_file(&file);
+                collector.out
+            }
+            Err(error) => ParsedFile::unparsable(FileProblem {
+                message: error.to_string(),
+                span: Some(shifted(span_of(error.span()), offset)),
+            }),
+        },
+        Err(problem) => ParsedFile::unparsable(FileProblem {
+            span: problem.span.map(|span| shifted(span, offset)),
+            ..problem
         }),
     };
     // proc-macro2 keeps every parsed file's text for span lookups on this thread; nothing needs it now.
     proc_macro2::extra::invalidate_current_thread_spans();
     parsed
+}
+
+/// Lexes the text (a shebang line is blanked out, keeping offsets) and refuses pathological nesting.
+fn tokenize(text: &str) -> Result<proc_macro2::TokenStream, FileProblem> {
+    let blanked;
+    let text = if text.starts_with("#!") && !text.starts_with("#![") {
+        let end = text.find('\n').unwrap_or(text.len());
+        blanked = format!("{}{}", " ".repeat(end), &text[end..]);
+        blanked.as_str()
+    } else {
+        text
+    };
+    let tokens: proc_macro2::TokenStream = text.parse().map_err(|error: proc_macro2::LexError| FileProblem {
+        message: format!("cannot tokenize: {error}"),
+        span: Some(span_of(error.span())),
+    })?;
+    let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> = vec![(tokens.clone().into_iter(), 0)];
+    while let Some((mut iter, depth)) = stack.pop() {
+        if let Some(token) = iter.next() {
+            stack.push((iter, depth));
+            if let proc_macro2::TokenTree::Group(group) = token {
+                if depth + 1 > MAX_NESTING {
+                    return Err(FileProblem {
+                        message: format!("delimiters nest deeper than {MAX_NESTING} levels; the file is not analyzed"),
+                        span: Some(span_of(group.span_open())),
+                    });
+                }
+                stack.push((group.stream().into_iter(), depth + 1));
+            }
+        }
+    }
+    Ok(tokens)
 }
 
 /// Converts a token span to a fact span (1-based line and column).
@@ -880,6 +922,27 @@ mod tests {
         let parsed = parse("\nstruct Foo;");
         let span = parsed.definitions[0].span;
         assert_eq!((span.line, span.column, span.start, span.end), (2, 8, 8, 11));
+    }
+
+    #[test]
+    fn pathological_nesting_is_refused_not_overflowed() {
+        // The checker parses on workers with a large stack; so does this test.
+        let worker = std::thread::Builder::new().stack_size(crate::WORKER_STACK).spawn(|| {
+            let deep = format!("fn f() {{ let x = {}1{}; }}", "(".repeat(10_000), ")".repeat(10_000));
+            let problem = parse(&deep).problem.expect("a problem");
+            assert!(problem.message.contains("nest deeper than"), "{}", problem.message);
+            let limit = MAX_NESTING - 2;
+            let fine = format!("fn f() {{ let x = {}1{}; }}", "(".repeat(limit), ")".repeat(limit));
+            assert!(parse(&fine).problem.is_none());
+        });
+        worker.expect("spawns").join().expect("no panic");
+    }
+
+    #[test]
+    fn a_shebang_line_is_not_code() {
+        let parsed = parse("#!/usr/bin/env run-cargo-script\nstruct A;");
+        assert!(parsed.problem.is_none());
+        assert_eq!(parsed.definitions[0].span.line, 2);
     }
 
     #[test]
