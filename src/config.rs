@@ -122,7 +122,10 @@ pub fn discover(dir: &Path) -> Option<PathBuf> {
 /// Loads rule files and folders (in order), following their `rules = [...]` includes. Files are named
 /// relative to `base` in messages.
 pub fn load(paths: &[PathBuf], base: &Path) -> Result<Config, ConfigError> {
-    let mut loader = Loader { base: base.to_path_buf(), ..Loader::default() };
+    let mut loader = Loader {
+        base: base.to_path_buf(),
+        ..Loader::default()
+    };
     for path in paths {
         loader.load_path(path)?;
     }

@@ -1,0 +1,400 @@
+//! Configuration: command-line flags, `GATEWAY_*` environment variables and an optional TOML file, in that
+//! order of precedence, resolved into one validated [`Config`]. `gateway --help` documents every setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+/// The real-time AI-agent gateway: authenticate with a JWT, open one WebSocket, send a message, and
+/// receive the agent's run as five critical events (agent_started, agent_thinking, tool_executing,
+/// tool_completed, agent_completed), in order, durably.
+#[derive(Debug, Parser)]
+#[command(name = "gateway", version)]
+pub struct Cli {
+    /// What to do; serving is the default.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings for the default `serve`.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the protocol (the default).
+    Serve(Settings),
+    /// Mint a JWT for a user with the configured HS256 secret (for trying the gateway out).
+    Token {
+        /// The user id to put in `sub`.
+        #[arg(long)]
+        user: String,
+        /// How long the token is valid, in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl_seconds: u64,
+        /// Settings (only the JWT ones matter here).
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+/// Every setting. Each may also be set in the `--config` file (same name, snake_case) or the environment.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// A TOML file with any of these settings; flags and environment variables override it.
+    #[arg(long, env = "GATEWAY_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "GATEWAY_BIND", value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+    /// SQLite database file for threads, runs and events [default: gateway.db].
+    #[arg(long, env = "GATEWAY_DATABASE", value_name = "FILE")]
+    pub database: Option<PathBuf>,
+    /// HS256 secret for verifying (and minting) tokens. Without this or a public key, a random secret is
+    /// kept in `jwt_secret_file`.
+    #[arg(long, env = "GATEWAY_JWT_SECRET", value_name = "SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// File holding the HS256 secret, created with a random secret if missing [default: gateway.secret].
+    #[arg(long, env = "GATEWAY_JWT_SECRET_FILE", value_name = "FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+    /// PEM public key for RS256, ES256 or EdDSA tokens (instead of a secret).
+    #[arg(long, env = "GATEWAY_JWT_PUBLIC_KEY", value_name = "FILE")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Algorithm of the public key: RS256, ES256 or EdDSA [default: RS256].
+    #[arg(long, env = "GATEWAY_JWT_ALGORITHM", value_name = "ALG")]
+    pub jwt_algorithm: Option<String>,
+    /// Required `iss` claim, if set.
+    #[arg(long, env = "GATEWAY_JWT_ISSUER", value_name = "ISS")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, if set.
+    #[arg(long, env = "GATEWAY_JWT_AUDIENCE", value_name = "AUD")]
+    pub jwt_audience: Option<String>,
+    /// Largest accepted frame, in bytes; a bigger one closes the connection with 1009 [default: 65536].
+    #[arg(long, env = "GATEWAY_MAX_FRAME_BYTES", value_name = "BYTES")]
+    pub max_frame_bytes: Option<usize>,
+    /// Messages a connection may send per second on average [default: 20].
+    #[arg(long, env = "GATEWAY_RATE_LIMIT_PER_SECOND", value_name = "N")]
+    pub rate_limit_per_second: Option<u32>,
+    /// Messages a connection may send in a burst [default: 40].
+    #[arg(long, env = "GATEWAY_RATE_LIMIT_BURST", value_name = "N")]
+    pub rate_limit_burst: Option<u32>,
+    /// Seconds between heartbeats sent to each client [default: 30].
+    #[arg(long, env = "GATEWAY_HEARTBEAT_SECONDS", value_name = "S")]
+    pub heartbeat_seconds: Option<u64>,
+    /// On SIGTERM, seconds running runs get to finish before they are cancelled [default: 10].
+    #[arg(long, env = "GATEWAY_SHUTDOWN_GRACE_SECONDS", value_name = "S")]
+    pub shutdown_grace_seconds: Option<u64>,
+    /// Pause between the default agent's reasoning steps, in milliseconds [default: 150].
+    #[arg(long, env = "GATEWAY_AGENT_STEP_DELAY_MS", value_name = "MS")]
+    pub agent_step_delay_ms: Option<u64>,
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The `--config` file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The `--config` file is not valid.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its line.
+        message: String,
+    },
+    /// A setting has a value that cannot work.
+    #[error("invalid setting `{setting}`: {message}")]
+    Invalid {
+        /// The setting.
+        setting: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// The secret file could not be read or created.
+    #[error("cannot use secret file {path}: {source}")]
+    Secret {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+}
+
+/// How tokens are verified.
+#[derive(Clone)]
+pub enum JwtKey {
+    /// A shared HS256 secret.
+    Secret(Vec<u8>),
+    /// A PEM public key and its algorithm.
+    PublicKey {
+        /// The PEM text.
+        pem: Vec<u8>,
+        /// RS256, ES256 or EdDSA.
+        algorithm: jsonwebtoken::Algorithm,
+    },
+}
+
+impl std::fmt::Debug for JwtKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        match self {
+            JwtKey::Secret(_) => f.write_str("Secret(..)"),
+            JwtKey::PublicKey { algorithm, .. } => write!(f, "PublicKey({algorithm:?})"),
+        }
+    }
+}
+
+/// The resolved configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// SQLite file.
+    pub database: PathBuf,
+    /// Token verification key.
+    pub jwt_key: JwtKey,
+    /// Required issuer.
+    pub jwt_issuer: Option<String>,
+    /// Required audience.
+    pub jwt_audience: Option<String>,
+    /// Frame size limit in bytes.
+    pub max_frame_bytes: usize,
+    /// Sustained messages per second per connection.
+    pub rate_limit_per_second: u32,
+    /// Burst of messages per connection.
+    pub rate_limit_burst: u32,
+    /// Heartbeat interval.
+    pub heartbeat: Duration,
+    /// How long runs may finish on shutdown before being cancelled.
+    pub shutdown_grace: Duration,
+    /// Pause between the default agent's steps.
+    pub agent_step_delay: Duration,
+}
+
+impl Config {
+    /// A configuration for tests: an HS256 secret, small limits, no agent delay.
+    pub fn for_tests(secret: &str, database: PathBuf) -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database,
+            jwt_key: JwtKey::Secret(secret.as_bytes().to_vec()),
+            jwt_issuer: None,
+            jwt_audience: None,
+            max_frame_bytes: 64 * 1024,
+            rate_limit_per_second: 1000,
+            rate_limit_burst: 1000,
+            heartbeat: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(5),
+            agent_step_delay: Duration::ZERO,
+        }
+    }
+}
+
+impl Settings {
+    /// Resolves flags and environment over the `--config` file over defaults.
+    pub fn resolve(&self) -> Result<Config, ConfigError> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str::<Settings>(&text).map_err(|e| ConfigError::Parse {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Settings::default(),
+        };
+        let s = self.clone().over(file);
+        let jwt_key = match (&s.jwt_public_key, &s.jwt_secret) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    setting: "jwt_public_key",
+                    message: "set a public key or a secret, not both".into(),
+                });
+            }
+            (Some(path), None) => {
+                let pem = std::fs::read(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let algorithm = match s.jwt_algorithm.as_deref().unwrap_or("RS256") {
+                    "RS256" => jsonwebtoken::Algorithm::RS256,
+                    "ES256" => jsonwebtoken::Algorithm::ES256,
+                    "EdDSA" => jsonwebtoken::Algorithm::EdDSA,
+                    other => {
+                        return Err(ConfigError::Invalid {
+                            setting: "jwt_algorithm",
+                            message: format!("`{other}` is not one of RS256, ES256, EdDSA"),
+                        });
+                    }
+                };
+                JwtKey::PublicKey { pem, algorithm }
+            }
+            (None, Some(secret)) if secret.len() < 16 => {
+                return Err(ConfigError::Invalid {
+                    setting: "jwt_secret",
+                    message: "use at least 16 bytes".into(),
+                });
+            }
+            (None, Some(secret)) => JwtKey::Secret(secret.as_bytes().to_vec()),
+            (None, None) => JwtKey::Secret(secret_from_file(
+                s.jwt_secret_file.as_deref().unwrap_or(Path::new("gateway.secret")),
+            )?),
+        };
+        let positive = |setting: &'static str, value: u64| {
+            if value == 0 {
+                Err(ConfigError::Invalid {
+                    setting,
+                    message: "must be greater than 0".into(),
+                })
+            } else {
+                Ok(value)
+            }
+        };
+        Ok(Config {
+            bind: s.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database: s.database.unwrap_or_else(|| PathBuf::from("gateway.db")),
+            jwt_key,
+            jwt_issuer: s.jwt_issuer,
+            jwt_audience: s.jwt_audience,
+            max_frame_bytes: positive("max_frame_bytes", s.max_frame_bytes.unwrap_or(64 * 1024) as u64)? as usize,
+            rate_limit_per_second: positive(
+                "rate_limit_per_second",
+                u64::from(s.rate_limit_per_second.unwrap_or(20)),
+            )? as u32,
+            rate_limit_burst: positive("rate_limit_burst", u64::from(s.rate_limit_burst.unwrap_or(40)))? as u32,
+            heartbeat: Duration::from_secs(positive("heartbeat_seconds", s.heartbeat_seconds.unwrap_or(30))?),
+            shutdown_grace: Duration::from_secs(s.shutdown_grace_seconds.unwrap_or(10)),
+            agent_step_delay: Duration::from_millis(s.agent_step_delay_ms.unwrap_or(150)),
+        })
+    }
+
+    /// Fills each setting not given here from `file`.
+    fn over(self, file: Settings) -> Settings {
+        Settings {
+            config: self.config,
+            bind: self.bind.or(file.bind),
+            database: self.database.or(file.database),
+            jwt_secret: self.jwt_secret.or(file.jwt_secret),
+            jwt_secret_file: self.jwt_secret_file.or(file.jwt_secret_file),
+            jwt_public_key: self.jwt_public_key.or(file.jwt_public_key),
+            jwt_algorithm: self.jwt_algorithm.or(file.jwt_algorithm),
+            jwt_issuer: self.jwt_issuer.or(file.jwt_issuer),
+            jwt_audience: self.jwt_audience.or(file.jwt_audience),
+            max_frame_bytes: self.max_frame_bytes.or(file.max_frame_bytes),
+            rate_limit_per_second: self.rate_limit_per_second.or(file.rate_limit_per_second),
+            rate_limit_burst: self.rate_limit_burst.or(file.rate_limit_burst),
+            heartbeat_seconds: self.heartbeat_seconds.or(file.heartbeat_seconds),
+            shutdown_grace_seconds: self.shutdown_grace_seconds.or(file.shutdown_grace_seconds),
+            agent_step_delay_ms: self.agent_step_delay_ms.or(file.agent_step_delay_ms),
+        }
+    }
+}
+
+/// Reads the HS256 secret file, creating it with 32 random bytes (hex) if it does not exist.
+fn secret_from_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let error = |source| ConfigError::Secret {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text.trim().as_bytes().to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(path).map_err(error)?;
+            std::io::Write::write_all(&mut file, secret.as_bytes()).map_err(error)?;
+            Ok(secret.into_bytes())
+        }
+        Err(e) => Err(error(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("gateway.toml");
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9000\"\nmax_frame_bytes = 1000\njwt_secret = \"0123456789abcdef0123\"\n",
+        )
+        .expect("write");
+        let settings = Settings {
+            config: Some(file),
+            max_frame_bytes: Some(2000),
+            ..Settings::default()
+        };
+        let config = settings.resolve().expect("resolves");
+        assert_eq!(config.bind.port(), 9000);
+        assert_eq!(config.max_frame_bytes, 2000);
+        assert_eq!(config.heartbeat, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("gateway.toml");
+        std::fs::write(&file, "bnid = \"x\"\n").expect("write");
+        let error = Settings {
+            config: Some(file),
+            ..Settings::default()
+        }
+        .resolve()
+        .expect_err("unknown key");
+        assert!(error.to_string().contains("bnid"), "{error}");
+        let short = Settings {
+            jwt_secret: Some("short".into()),
+            ..Settings::default()
+        }
+        .resolve()
+        .expect_err("short");
+        assert!(short.to_string().contains("16 bytes"));
+        let zero = Settings {
+            jwt_secret: Some("0123456789abcdef".into()),
+            heartbeat_seconds: Some(0),
+            ..Settings::default()
+        };
+        assert!(
+            zero.resolve()
+                .expect_err("zero")
+                .to_string()
+                .contains("heartbeat_seconds")
+        );
+    }
+
+    #[test]
+    fn a_missing_secret_file_is_created_once_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("gateway.secret");
+        let first = secret_from_file(&path).expect("creates");
+        let second = secret_from_file(&path).expect("reads");
+        assert_eq!(first, second);
+        assert_eq!(first.len(), 64);
+    }
+
+    #[test]
+    fn key_material_is_never_printed() {
+        let key = JwtKey::Secret(b"super-secret-value".to_vec());
+        assert!(!format!("{key:?}").contains("super"));
+    }
+}

@@ -1,0 +1,339 @@
+//! The execution engine: the one path that runs an agent. It emits `agent_started`, serves the agent's
+//! requests (each `think` is an `agent_thinking`; each tool call a `tool_executing`, the call, and its
+//! `tool_completed`), and always ends the run with exactly one `agent_completed`: after an answer, a
+//! failing tool or agent, a panic (the agent runs in its own task), a cancel, or shutdown.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::agent::{AgentError, AgentSession, AgentTask, Agents, SessionRequest};
+use crate::context::ExecutionContext;
+use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
+use crate::notifier::{EventTarget, Notifier};
+use crate::protocol::{EventType, RunStatus};
+use crate::store::{Store, StoreError};
+use crate::tools::{ToolContext, Tools};
+
+/// How long a cancelled agent may take to stop on its own before its task is aborted.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The thread already has a running run.
+    #[error("this thread already has a running run")]
+    AlreadyActive,
+    /// No agent by that name.
+    #[error("no agent named `{0}`")]
+    UnknownAgent(String),
+    /// The gateway is shutting down.
+    #[error("the gateway is shutting down")]
+    Draining,
+    /// The run could not be recorded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A run in progress, for `cancel` and the one-run-per-thread rule.
+struct ActiveRun {
+    user_id: String,
+    thread_id: String,
+    cancel: tokio_util::sync::CancellationToken,
+}
+
+/// Runs agents.
+#[derive(Clone)]
+pub struct ExecutionEngine {
+    store: Store,
+    notifier: Notifier,
+    agents: Agents,
+    tools: Tools,
+    metrics: Metrics,
+    lifecycle: Lifecycle,
+    step_delay: Duration,
+    active: Arc<Mutex<HashMap<String, ActiveRun>>>,
+}
+
+/// How a run ended, before it is reported.
+enum Outcome {
+    Answered(String),
+    Failed(String),
+    Cancelled,
+}
+
+impl ExecutionEngine {
+    /// An engine over the given parts.
+    pub fn new(
+        store: Store,
+        notifier: Notifier,
+        agents: Agents,
+        tools: Tools,
+        metrics: Metrics,
+        lifecycle: Lifecycle,
+        step_delay: Duration,
+    ) -> Self {
+        ExecutionEngine {
+            store,
+            notifier,
+            agents,
+            tools,
+            metrics,
+            lifecycle,
+            step_delay,
+            active: Arc::default(),
+        }
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, ActiveRun>> {
+        // Entries are inserted and removed whole; a panic elsewhere cannot leave one half-made.
+        self.active.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The agents this engine runs.
+    pub fn agents(&self) -> &Agents {
+        &self.agents
+    }
+
+    /// Starts a run in the background; its events flow through the notifier.
+    pub async fn start(&self, context: ExecutionContext) -> Result<(), StartError> {
+        if self.lifecycle.is_draining() {
+            return Err(StartError::Draining);
+        }
+        let agent = self
+            .agents
+            .get(&context.agent)
+            .ok_or_else(|| StartError::UnknownAgent(context.agent.clone()))?;
+        {
+            let mut active = self.active();
+            if active.values().any(|run| run.thread_id == context.thread_id) {
+                return Err(StartError::AlreadyActive);
+            }
+            active.insert(
+                context.run_id.clone(),
+                ActiveRun {
+                    user_id: context.user_id.clone(),
+                    thread_id: context.thread_id.clone(),
+                    cancel: context.cancel.clone(),
+                },
+            );
+        }
+        if let Err(error) = self
+            .store
+            .start_run(
+                &context.run_id,
+                &context.thread_id,
+                context.request_id.as_deref(),
+                agent.name(),
+            )
+            .await
+        {
+            self.active().remove(&context.run_id);
+            return Err(error.into());
+        }
+        let engine = self.clone();
+        self.lifecycle.run_tasks.spawn(async move {
+            let run_id = context.run_id.clone();
+            engine.execute(context, agent).await;
+            engine.active().remove(&run_id);
+        });
+        Ok(())
+    }
+
+    /// Cancels a run of `user_id`; false if there is no such running run of that user.
+    pub fn cancel(&self, user_id: &str, run_id: &str) -> bool {
+        match self.active().get(run_id) {
+            Some(run) if run.user_id == user_id => {
+                run.cancel.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends runs a previous process left running (it stopped without draining): each gets its
+    /// `agent_completed` with status `failed`, so every stored run is complete.
+    pub async fn recover_interrupted_runs(&self) -> Result<usize, StoreError> {
+        let interrupted = self.store.interrupted_runs().await?;
+        for run in &interrupted {
+            let target = EventTarget {
+                thread_id: run.thread_id.clone(),
+                run_id: run.run_id.clone(),
+                request_id: run.request_id.clone(),
+            };
+            let data = json!({
+                "status": RunStatus::Failed,
+                "final_response": "The gateway stopped before this run finished.",
+                "execution_time_ms": 0,
+            });
+            self.notifier.emit(&target, EventType::AgentCompleted, data).await?;
+            self.store.finish_run(&run.run_id, RunStatus::Failed).await?;
+        }
+        Ok(interrupted.len())
+    }
+
+    async fn execute(&self, context: ExecutionContext, agent: Arc<dyn crate::agent::Agent>) {
+        let started = Instant::now();
+        let target = context.target();
+        let emitter = Emitter {
+            notifier: &self.notifier,
+            target: &target,
+            run_id: &context.run_id,
+        };
+        // The request becomes part of the thread's conversation, which the search tool reads.
+        if let Err(error) = self.store.add_message(&context.thread_id, "user", &context.task).await {
+            tracing::error!(run_id = %context.run_id, %error, "cannot store the user's message");
+        }
+        emitter
+            .emit(
+                EventType::AgentStarted,
+                json!({ "agent_name": agent.name(), "task_description": context.task }),
+            )
+            .await;
+
+        let (requests, mut incoming) = mpsc::channel(8);
+        let task = AgentTask {
+            text: context.task.clone(),
+            user_id: context.user_id.clone(),
+            thread_id: context.thread_id.clone(),
+        };
+        let session = AgentSession::new(task, requests, context.cancel.clone(), self.step_delay);
+        let mut agent_task = tokio::spawn(agent.run(session));
+        let tool_context = ToolContext {
+            thread_id: context.thread_id.clone(),
+            store: self.store.clone(),
+        };
+        let mut steps = 0u64;
+        let mut abort_at: Option<tokio::time::Instant> = None;
+
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                Some(request) = incoming.recv() => match request {
+                    SessionRequest::Think { reasoning, reply } => {
+                        steps += 1;
+                        emitter.emit(EventType::AgentThinking, json!({ "reasoning": reasoning, "step": steps })).await;
+                        let _ = reply.send(());
+                    }
+                    SessionRequest::Tool { name, params, reply } => {
+                        let result = self.call_tool(&emitter, &tool_context, &context, &name, params).await;
+                        let _ = reply.send(result);
+                    }
+                },
+                joined = &mut agent_task => break match joined {
+                    Ok(Ok(answer)) => Outcome::Answered(answer),
+                    Ok(Err(AgentError::Cancelled)) => Outcome::Cancelled,
+                    Ok(Err(error)) => Outcome::Failed(error.to_string()),
+                    Err(join) if join.is_panic() => Outcome::Failed("the agent panicked".into()),
+                    Err(_) => Outcome::Cancelled,
+                },
+                _ = context.cancel.cancelled(), if abort_at.is_none() => {
+                    abort_at = Some(tokio::time::Instant::now() + CANCEL_GRACE);
+                }
+                _ = tokio::time::sleep_until(abort_at.unwrap_or_else(tokio::time::Instant::now)), if abort_at.is_some() => {
+                    agent_task.abort();
+                    break Outcome::Cancelled;
+                }
+            }
+        };
+
+        let (status, final_response) = match outcome {
+            Outcome::Answered(answer) => (RunStatus::Completed, answer),
+            Outcome::Failed(reason) => (RunStatus::Failed, format!("The run failed: {reason}")),
+            Outcome::Cancelled => (RunStatus::Cancelled, "The run was cancelled.".to_owned()),
+        };
+        if steps == 0 {
+            // Every run has at least one reasoning step, even one that ended before its agent reasoned.
+            let reasoning = format!("The run ended ({}) before the agent reasoned.", status.as_str());
+            emitter
+                .emit(EventType::AgentThinking, json!({ "reasoning": reasoning, "step": 1 }))
+                .await;
+        }
+        let took = started.elapsed();
+        let data = json!({
+            "status": status,
+            "final_response": final_response,
+            "execution_time_ms": u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        });
+        emitter.emit(EventType::AgentCompleted, data).await;
+        if let Err(error) = self.store.finish_run(&context.run_id, status).await {
+            tracing::error!(run_id = %context.run_id, %error, "cannot record the end of a run");
+        }
+        if status == RunStatus::Completed
+            && let Err(error) = self
+                .store
+                .add_message(&context.thread_id, "agent", &final_response)
+                .await
+        {
+            tracing::error!(run_id = %context.run_id, %error, "cannot store the agent's answer");
+        }
+        self.metrics.run_finished(status, took);
+        tracing::info!(run_id = %context.run_id, user_id = %context.user_id, status = status.as_str(), ms = took.as_millis() as u64, "run finished");
+    }
+
+    /// One tool call: `tool_executing`, the call (interrupted by cancellation), `tool_completed`.
+    async fn call_tool(
+        &self,
+        emitter: &Emitter<'_>,
+        tool_context: &ToolContext,
+        context: &ExecutionContext,
+        name: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let call_id = uuid::Uuid::new_v4().to_string();
+        emitter
+            .emit(
+                EventType::ToolExecuting,
+                json!({ "call_id": call_id, "tool_name": name, "parameters": params }),
+            )
+            .await;
+        let started = Instant::now();
+        let result = match self.tools.get(name) {
+            None => Err(format!("no tool named `{name}`")),
+            Some(tool) => {
+                // In its own task, so a panicking tool fails its call, not the run.
+                let (params, tool_context) = (params.clone(), tool_context.clone());
+                let mut call = tokio::spawn(async move { tool.call(&params, &tool_context).await });
+                tokio::select! {
+                    joined = &mut call => joined.unwrap_or_else(|_| Err("the tool panicked".into())),
+                    _ = context.cancel.cancelled() => {
+                        call.abort();
+                        Err("cancelled".into())
+                    }
+                }
+            }
+        };
+        let (success, results) = match &result {
+            Ok(value) => (true, value.clone()),
+            Err(message) => (false, json!({ "error": message })),
+        };
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        emitter
+            .emit(
+                EventType::ToolCompleted,
+                json!({ "call_id": call_id, "tool_name": name, "success": success, "results": results, "duration_ms": duration_ms }),
+            )
+            .await;
+        result
+    }
+}
+
+/// Emits one run's events, logging (never panicking on) a store failure: the run goes on, and a client
+/// that misses an event it could not store sees the gap closed by `agent_completed` or a restart's recovery.
+struct Emitter<'a> {
+    notifier: &'a Notifier,
+    target: &'a EventTarget,
+    run_id: &'a str,
+}
+
+impl Emitter<'_> {
+    async fn emit(&self, kind: EventType, data: serde_json::Value) {
+        if let Err(error) = self.notifier.emit(self.target, kind, data).await {
+            tracing::error!(run_id = %self.run_id, event = kind.as_str(), %error, "cannot store an event");
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The one HTTP error type: a status and `{"code": "...", "message": "..."}`, never internals.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::protocol::ErrorCode;
+
+/// An HTTP error response.
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+}
+
+impl AppError {
+    /// A 503 for `/readyz` while the store is unreachable or the gateway drains.
+    pub fn unavailable(message: &str) -> Self {
+        AppError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: ErrorCode::Internal,
+            message: message.to_owned(),
+        }
+    }
+}
+
+impl From<AuthError> for AppError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            // A server-side key problem is the server's fault; say nothing more to the client.
+            AuthError::Key(_) => AppError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: ErrorCode::Internal,
+                message: "internal error".into(),
+            },
+            other => AppError {
+                status: StatusCode::UNAUTHORIZED,
+                code: ErrorCode::Unauthorized,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "code": self.code, "message": self.message }))).into_response()
+    }
+}

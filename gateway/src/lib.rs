@@ -1,0 +1,151 @@
+//! The real-time AI-agent gateway (PROTOCOL.md): JWT auth before one WebSocket per client, one router,
+//! one message handler, one execution-context factory, one engine, one notifier, and a SQLite event store,
+//! so every run's five critical events reach the right user, in order, durably.
+
+pub mod agent;
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod engine;
+pub mod error;
+pub mod lifecycle;
+pub mod metrics;
+pub mod notifier;
+pub mod protocol;
+pub mod store;
+pub mod tools;
+pub mod ws;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use agent::Agents;
+use auth::{AuthError, Authenticator};
+use config::Config;
+use context::ExecutionContextFactory;
+use engine::ExecutionEngine;
+use error::AppError;
+use lifecycle::Lifecycle;
+use metrics::Metrics;
+use notifier::Notifier;
+use store::Store;
+use tools::Tools;
+use ws::handler::MessageHandler;
+use ws::hub::Hub;
+use ws::router::MessageRouter;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The resolved configuration.
+    pub config: Arc<Config>,
+    /// Token verification.
+    pub auth: Authenticator,
+    /// The event store.
+    pub store: Store,
+    /// Thread subscriptions.
+    pub hub: Hub,
+    /// The message router.
+    pub router: MessageRouter,
+    /// The execution engine.
+    pub engine: ExecutionEngine,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Shutdown state.
+    pub lifecycle: Lifecycle,
+}
+
+impl AppState {
+    /// Wires the gateway's components together: one of each.
+    pub fn new(config: Config, store: Store, agents: Agents, tools: Tools) -> Result<Self, AuthError> {
+        let auth = Authenticator::new(&config)?;
+        let hub = Hub::default();
+        let metrics = Metrics::new();
+        let lifecycle = Lifecycle::default();
+        let notifier = Notifier::new(store.clone(), hub.clone());
+        let engine = ExecutionEngine::new(
+            store.clone(),
+            notifier,
+            agents,
+            tools,
+            metrics.clone(),
+            lifecycle.clone(),
+            config.agent_step_delay,
+        );
+        let factory = ExecutionContextFactory::new(lifecycle.runs.clone());
+        let handler = MessageHandler::new(store.clone(), hub.clone(), engine.clone(), factory);
+        let router = MessageRouter::new(handler, engine.clone(), metrics.clone());
+        Ok(AppState {
+            config: Arc::new(config),
+            auth,
+            store,
+            hub,
+            router,
+            engine,
+            metrics,
+            lifecycle,
+        })
+    }
+}
+
+/// The HTTP routes: `/v1/ws`, `/healthz`, `/readyz`, `/metrics`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/ws", get(ws::upgrade))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+    if state.lifecycle.is_draining() {
+        return Err(AppError::unavailable("draining"));
+    }
+    if !state.store.ping().await {
+        return Err(AppError::unavailable("the event store is unreachable"));
+    }
+    Ok(axum::Json(json!({ "status": "ready" })))
+}
+
+async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+/// Serves until `shutdown` resolves, then drains: stop accepting, finish or cancel runs after the grace
+/// period, close sockets with 1001. Runs a previous process left unfinished are completed first.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match state.engine.recover_interrupted_runs().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(runs = n, "completed runs left unfinished by the previous process"),
+        Err(error) => tracing::error!(%error, "cannot recover unfinished runs"),
+    }
+    let stop = state.lifecycle.stop_accepting.clone();
+    let server =
+        axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move { stop.cancelled().await });
+    let server = tokio::spawn(async move { server.await });
+    let lifecycle = state.lifecycle.clone();
+    tokio::select! {
+        () = shutdown => {}
+        () = lifecycle.stop_accepting.cancelled() => {}
+    }
+    tracing::info!("shutting down");
+    lifecycle.shut_down(state.config.shutdown_grace).await;
+    server.await.map_err(std::io::Error::other)?
+}

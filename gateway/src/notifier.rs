@@ -1,0 +1,53 @@
+//! The notifier: the one component that sends run events. It stamps `seq` and stores each event (in the
+//! store's transaction), then publishes it to the thread's subscribed connections. Stored before sent, so
+//! a client that missed it gets it on `resume`.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::protocol::{Event, EventType};
+use crate::store::{Store, StoreError};
+use crate::ws::hub::Hub;
+
+/// Where a run's events go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventTarget {
+    /// The thread.
+    pub thread_id: String,
+    /// The run.
+    pub run_id: String,
+    /// The request that started the run.
+    pub request_id: Option<String>,
+}
+
+/// Stamps, stores, then sends.
+#[derive(Clone)]
+pub struct Notifier {
+    store: Store,
+    hub: Hub,
+}
+
+impl Notifier {
+    /// A notifier writing to `store` and publishing through `hub`.
+    pub fn new(store: Store, hub: Hub) -> Self {
+        Notifier { store, hub }
+    }
+
+    /// Stores the event with the thread's next `seq`, then publishes it.
+    pub async fn emit(&self, target: &EventTarget, kind: EventType, data: Value) -> Result<Arc<Event>, StoreError> {
+        let event = self
+            .store
+            .append_event(
+                &target.thread_id,
+                &target.run_id,
+                target.request_id.as_deref(),
+                kind,
+                data,
+            )
+            .await?;
+        let event = Arc::new(event);
+        self.hub.publish(&event);
+        Ok(event)
+    }
+}

@@ -1,0 +1,119 @@
+//! The message handler: the one place `start_agent`, `user_message` and `chat` become a run.
+
+use crate::context::{ExecutionContextFactory, RunRequest};
+use crate::engine::{ExecutionEngine, StartError};
+use crate::protocol::ErrorCode;
+use crate::store::Store;
+use crate::ws::ConnectionContext;
+use crate::ws::hub::Hub;
+
+/// A request refused, with the error code the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The protocol error code.
+    pub code: ErrorCode,
+    /// What to tell the client (never internals).
+    pub message: String,
+}
+
+impl Reject {
+    /// A refusal.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Reject {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An internal failure: logged in full, answered with nothing but `INTERNAL`.
+    pub fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%error, "internal error while handling a message");
+        Reject::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+/// A message that starts a run, as the router decoded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunMessage {
+    /// The user's text.
+    pub text: String,
+    /// An existing thread of the user's, or `None` for a new one.
+    pub thread_id: Option<String>,
+    /// The agent (`start_agent` only); the default agent otherwise.
+    pub agent: Option<String>,
+    /// Echoed on the run's events.
+    pub request_id: Option<String>,
+}
+
+/// Turns messages into runs.
+#[derive(Clone)]
+pub struct MessageHandler {
+    store: Store,
+    hub: Hub,
+    engine: ExecutionEngine,
+    factory: ExecutionContextFactory,
+}
+
+impl MessageHandler {
+    /// A handler over the given parts.
+    pub fn new(store: Store, hub: Hub, engine: ExecutionEngine, factory: ExecutionContextFactory) -> Self {
+        MessageHandler {
+            store,
+            hub,
+            engine,
+            factory,
+        }
+    }
+
+    /// Checks the thread, subscribes the connection to it, and starts the run.
+    pub async fn handle(&self, connection: &ConnectionContext, message: RunMessage) -> Result<(), Reject> {
+        if message.text.trim().is_empty() {
+            return Err(Reject::new(ErrorCode::InvalidMessage, "`text` must not be empty"));
+        }
+        let agents = self.engine.agents();
+        let agent = message.agent.unwrap_or_else(|| agents.default_name().to_owned());
+        if agents.get(&agent).is_none() {
+            return Err(Reject::new(
+                ErrorCode::InvalidMessage,
+                format!("no agent named `{agent}`"),
+            ));
+        }
+        let thread_id = match message.thread_id {
+            Some(thread_id) => self.owned_thread(&connection.user_id, thread_id).await?,
+            None => self
+                .store
+                .create_thread(&connection.user_id)
+                .await
+                .map_err(|e| Reject::internal(&e))?,
+        };
+        // Subscribed before the run starts, so its first event already has somewhere to go.
+        self.hub.subscribe(&thread_id, &connection.subscriber());
+        let context = self.factory.create(RunRequest {
+            user_id: connection.user_id.clone(),
+            thread_id,
+            request_id: message.request_id,
+            connection_id: connection.connection_id.clone(),
+            agent,
+            task: message.text,
+        });
+        self.engine.start(context).await.map_err(|error| match error {
+            StartError::AlreadyActive => Reject::new(ErrorCode::RunAlreadyActive, error.to_string()),
+            StartError::UnknownAgent(_) => Reject::new(ErrorCode::InvalidMessage, error.to_string()),
+            StartError::Draining => Reject::new(ErrorCode::Internal, error.to_string()),
+            StartError::Store(store) => Reject::internal(&store),
+        })
+    }
+
+    /// The thread id if the user owns it; `THREAD_NOT_FOUND` alike for missing and foreign threads.
+    pub async fn owned_thread(&self, user_id: &str, thread_id: String) -> Result<String, Reject> {
+        match self
+            .store
+            .thread_owner(&thread_id)
+            .await
+            .map_err(|e| Reject::internal(&e))?
+        {
+            Some(owner) if owner == user_id => Ok(thread_id),
+            _ => Err(Reject::new(ErrorCode::ThreadNotFound, "no such thread")),
+        }
+    }
+}
