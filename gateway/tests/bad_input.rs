@@ -1,0 +1,217 @@
+//! PROTOCOL.md guarantee 4: bad input is answered, not fatal. Every row: malformed JSON, unknown types,
+//! bad fields, binary frames, oversized frames, invalid UTF-8, floods, foreign threads and runs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestGateway;
+use futures_util::SinkExt;
+use gateway::agent::Agents;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+/// Sends raw text, expects an `error` with `code`, then proves the connection still works.
+async fn answered(client: &mut common::Client, raw: Message, code: &str) -> Value {
+    client.ws.send(raw).await.expect("sends");
+    let error = client.recv().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["code"], code, "{error}");
+    assert!(
+        error["message"].is_string() && error["retryable"].is_boolean(),
+        "{error}"
+    );
+    client.send(json!({"type": "ping"})).await;
+    assert_eq!(
+        client.recv().await["type"],
+        "pong",
+        "the connection stays open after {code}"
+    );
+    error
+}
+
+fn text(s: &str) -> Message {
+    Message::Text(s.to_owned().into())
+}
+
+#[tokio::test]
+async fn malformed_unknown_and_mistyped_messages_get_errors_and_the_connection_stays_open() {
+    let gateway = TestGateway::start().await;
+    let mut client = gateway.connect("alice").await;
+    answered(&mut client, text("{not json"), "JSON_PARSE_ERROR").await;
+    answered(&mut client, text("\"just a string\""), "INVALID_MESSAGE").await;
+    answered(&mut client, text(r#"{"text": "no type"}"#), "INVALID_MESSAGE").await;
+    let unknown = answered(
+        &mut client,
+        text(r#"{"type": "teleport", "request_id": "r7"}"#),
+        "UNKNOWN_MESSAGE_TYPE",
+    )
+    .await;
+    assert_eq!(unknown["request_id"], "r7", "the request id is echoed");
+    answered(
+        &mut client,
+        text(r#"{"type": "user_message", "text": 42}"#),
+        "INVALID_MESSAGE",
+    )
+    .await;
+    answered(
+        &mut client,
+        text(r#"{"type": "user_message", "text": "   "}"#),
+        "INVALID_MESSAGE",
+    )
+    .await;
+    answered(
+        &mut client,
+        text(r#"{"type": "resume", "thread_id": "t", "after_seq": "x"}"#),
+        "INVALID_MESSAGE",
+    )
+    .await;
+    answered(
+        &mut client,
+        text(r#"{"type": "start_agent", "text": "hi", "agent": "nobody"}"#),
+        "INVALID_MESSAGE",
+    )
+    .await;
+    answered(&mut client, Message::Binary(vec![1u8, 2, 3].into()), "INVALID_MESSAGE").await;
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn foreign_and_missing_threads_and_runs_are_indistinguishable() {
+    let gateway = TestGateway::start().await;
+    let mut alice = gateway.connect("alice").await;
+    alice
+        .send(json!({"type": "user_message", "text": "what is 6 * 7?"}))
+        .await;
+    let events = alice.run_events().await;
+    let thread = events[0]["thread_id"].as_str().expect("thread").to_owned();
+    let run = events[0]["run_id"].as_str().expect("run").to_owned();
+
+    let mut mallory = gateway.connect("mallory").await;
+    for message in [
+        json!({"type": "resume", "thread_id": thread, "after_seq": 0}),
+        json!({"type": "user_message", "text": "hi", "thread_id": thread}),
+        json!({"type": "ack", "thread_id": thread, "seq": 1}),
+    ] {
+        let foreign = answered(&mut mallory, text(&message.to_string()), "THREAD_NOT_FOUND").await;
+        let mut missing = message.clone();
+        missing["thread_id"] = json!("no-such-thread");
+        let absent = answered(&mut mallory, text(&missing.to_string()), "THREAD_NOT_FOUND").await;
+        assert_eq!(foreign["message"], absent["message"], "the two cases read the same");
+    }
+    answered(
+        &mut mallory,
+        text(&json!({"type": "cancel", "run_id": run}).to_string()),
+        "RUN_NOT_FOUND",
+    )
+    .await;
+    answered(
+        &mut mallory,
+        text(r#"{"type": "cancel", "run_id": "nope"}"#),
+        "RUN_NOT_FOUND",
+    )
+    .await;
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_message_while_a_run_is_active_is_refused() {
+    let (mut config, dir) = common::config();
+    config.agent_step_delay = Duration::from_millis(300);
+    let gateway = TestGateway::start_with(config, Agents::standard(), Some(dir)).await;
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "user_message", "text": "what is 1 + 2?"}))
+        .await;
+    let started = client.recv().await;
+    assert_eq!(started["type"], "agent_started");
+    let thread = started["thread_id"].clone();
+    client
+        .send(json!({"type": "user_message", "text": "again", "thread_id": thread, "request_id": "second"}))
+        .await;
+    let refusal = loop {
+        let message = client.recv().await;
+        if message["type"] == "error" {
+            break message;
+        }
+    };
+    assert_eq!(refusal["code"], "RUN_ALREADY_ACTIVE");
+    assert_eq!(refusal["request_id"], "second");
+    assert_eq!(refusal["retryable"], true);
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_with_1009() {
+    let (mut config, dir) = common::config();
+    config.max_frame_bytes = 1024;
+    let gateway = TestGateway::start_with(config, Agents::standard(), Some(dir)).await;
+    let mut client = gateway.connect("alice").await;
+    let big = json!({"type": "user_message", "text": "x".repeat(4096)}).to_string();
+    client.ws.send(text(&big)).await.expect("sends");
+    let frame = client.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1009);
+    // Far beyond even the read buffer: still a clean 1009, not a dropped socket.
+    let mut client = gateway.connect("alice").await;
+    let _ = client.ws.send(text(&"y".repeat(8 << 20))).await;
+    let frame = client.closed().await;
+    assert!(frame.as_ref().is_none_or(|f| u16::from(f.code) == 1009), "{frame:?}");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
+    let gateway = TestGateway::start().await;
+    let mut client = gateway.connect("alice").await;
+    let frame = Frame::message(vec![0x7b, 0xff, 0xfe, 0x7d], OpCode::Data(Data::Text), true);
+    client.ws.send(Message::Frame(frame)).await.expect("sends");
+    let frame = client.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1007);
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_is_rate_limited_and_the_connection_survives() {
+    let (mut config, dir) = common::config();
+    config.rate_limit_per_second = 1;
+    config.rate_limit_burst = 5;
+    let gateway = TestGateway::start_with(config, Agents::standard(), Some(dir)).await;
+    let mut client = gateway.connect("alice").await;
+    for _ in 0..20 {
+        client.send(json!({"type": "ping"})).await;
+    }
+    let mut pongs = 0;
+    let mut limited = 0;
+    for _ in 0..20 {
+        let message = client.recv().await;
+        match message["type"].as_str() {
+            Some("pong") => pongs += 1,
+            Some("error") if message["code"] == "RATE_LIMITED" => limited += 1,
+            _ => panic!("unexpected {message}"),
+        }
+    }
+    assert_eq!(pongs + limited, 20);
+    assert!((5..=7).contains(&pongs), "the burst passes and little more: {pongs}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    client.send(json!({"type": "ping"})).await;
+    assert_eq!(client.recv().await["type"], "pong", "tokens come back");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn heartbeats_arrive_at_the_configured_interval() {
+    let (mut config, dir) = common::config();
+    config.heartbeat = Duration::from_millis(200);
+    let gateway = TestGateway::start_with(config, Agents::standard(), Some(dir)).await;
+    let mut client = gateway.connect("alice").await;
+    use futures_util::StreamExt;
+    let message = tokio::time::timeout(Duration::from_secs(5), client.ws.next())
+        .await
+        .expect("in time");
+    let value: Value =
+        serde_json::from_str(message.expect("a message").expect("ok").to_text().expect("text")).expect("JSON");
+    assert_eq!(value["type"], "heartbeat");
+    gateway.stop().await;
+}
