@@ -68,3 +68,89 @@ fn output_is_identical_for_any_thread_count() {
     let (_, many) = common::run(&["fixtures", "--format", "json", "--threads", "7"]);
     assert_eq!(one, many);
 }
+
+/// Copies `gateway/` (manifest and sources) into a temporary folder, applies `edit` to one of its files,
+/// and checks the copy with the shipped rules.
+fn check_edited_gateway(file: &str, addition: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("gateway");
+    copy_tree(&common::root().join("gateway"), &copy);
+    let target = copy.join(file);
+    let mut text = std::fs::read_to_string(&target).expect("readable");
+    text.push_str(addition);
+    std::fs::write(&target, text).expect("writable");
+    let rules = common::root().join("rules");
+    let (code, json) = common::run_in(
+        dir.path(),
+        &["gateway", "--rules", rules.to_str().expect("UTF-8"), "--format", "json"],
+    );
+    assert_eq!(code, 1, "adding {addition:?} to {file} must fail the gate:\n{json}");
+    serde_json::from_str(&json).expect("JSON")
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("readable") {
+        let entry = entry.expect("entry");
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if name != "target" {
+                copy_tree(&path, &to.join(&name));
+            }
+        } else {
+            std::fs::copy(&path, to.join(&name)).expect("copies");
+        }
+    }
+}
+
+#[test]
+fn the_gateway_passes_and_a_second_of_anything_fails_the_gate() {
+    let (code, human) = common::run(&["gateway", "--color", "never"]);
+    assert_eq!(code, 0, "{human}");
+    let cases = [
+        ("src/engine.rs", "\npub struct MessageRouter;\n", "one-message-router"),
+        (
+            "src/agent/supervisor.rs",
+            "\npub struct LegacyMessageHandler;\n",
+            "one-message-handler",
+        ),
+        ("src/store.rs", "\npub struct WebSocketNotifier;\n", "one-notifier"),
+        (
+            "src/context.rs",
+            "\npub struct AgentExecutionContextFactory;\n",
+            "one-execution-context-factory",
+        ),
+        (
+            "src/ws/handler.rs",
+            "\npub struct ExecutionEngine;\n",
+            "one-execution-engine",
+        ),
+        ("src/ws/connection.rs", "\npub struct ReplayStore;\n", "one-event-store"),
+        (
+            "src/engine.rs",
+            "\npub fn authenticate_again(token: &str) -> bool { token.is_empty() }\n",
+            "one-auth-path",
+        ),
+        (
+            "src/ws/handler.rs",
+            "\nfn sneaky(m: crate::ws::router::ClientMessage) { if let crate::ws::router::ClientMessage::Ping = m {} }\n",
+            "client-messages-dispatched-once",
+        ),
+        (
+            "src/metrics.rs",
+            "\nstatic SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());\n",
+            "no-global-user-state",
+        ),
+    ];
+    for (file, addition, rule) in cases {
+        let report = check_edited_gateway(file, addition);
+        let rules: Vec<&str> = report["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["rule"].as_str())
+            .collect();
+        assert_eq!(rules, vec![rule], "{file}: {addition}");
+    }
+}

@@ -136,11 +136,9 @@ impl ExecutionEngine {
             return Err(error.into());
         }
         let engine = self.clone();
-        self.lifecycle.run_tasks.spawn(async move {
-            let run_id = context.run_id.clone();
-            engine.execute(context, agent).await;
-            engine.active().remove(&run_id);
-        });
+        self.lifecycle
+            .run_tasks
+            .spawn(async move { engine.execute(context, agent).await });
         Ok(())
     }
 
@@ -155,8 +153,9 @@ impl ExecutionEngine {
         }
     }
 
-    /// Ends runs a previous process left running (it stopped without draining): each gets its
-    /// `agent_completed` with status `failed`, so every stored run is complete.
+    /// Ends runs a previous process left running (it stopped without draining): a tool call it left
+    /// open gets its `tool_completed`, and the run a reasoning step and its `agent_completed` with status
+    /// `failed`, so every stored run keeps the five-event contract.
     pub async fn recover_interrupted_runs(&self) -> Result<usize, StoreError> {
         let interrupted = self.store.interrupted_runs().await?;
         for run in &interrupted {
@@ -165,6 +164,35 @@ impl ExecutionEngine {
                 run_id: run.run_id.clone(),
                 request_id: run.request_id.clone(),
             };
+            let events = self.store.events_after(&run.thread_id, 0).await?;
+            let mut open_call = None;
+            let mut steps = 0;
+            for event in events.iter().filter(|e| e.run_id == run.run_id) {
+                match event.kind {
+                    EventType::ToolExecuting => open_call = Some(event.data.clone()),
+                    EventType::ToolCompleted => open_call = None,
+                    EventType::AgentThinking => steps += 1,
+                    _ => {}
+                }
+            }
+            if let Some(call) = open_call {
+                let data = json!({
+                    "call_id": call["call_id"],
+                    "tool_name": call["tool_name"],
+                    "success": false,
+                    "results": { "error": "interrupted: the gateway stopped" },
+                    "duration_ms": 0,
+                });
+                self.notifier.emit(&target, EventType::ToolCompleted, data).await?;
+            }
+            let reasoning = "The gateway stopped while this run was in progress; it cannot continue.";
+            self.notifier
+                .emit(
+                    &target,
+                    EventType::AgentThinking,
+                    json!({ "reasoning": reasoning, "step": steps + 1 }),
+                )
+                .await?;
             let data = json!({
                 "status": RunStatus::Failed,
                 "final_response": "The gateway stopped before this run finished.",
@@ -259,7 +287,17 @@ impl ExecutionEngine {
             "final_response": final_response,
             "execution_time_ms": u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         });
-        emitter.emit(EventType::AgentCompleted, data).await;
+        let release = || {
+            self.active().remove(&context.run_id);
+        };
+        if let Err(error) = self
+            .notifier
+            .emit_then(&target, EventType::AgentCompleted, data, release)
+            .await
+        {
+            tracing::error!(run_id = %context.run_id, %error, "cannot store the end of a run");
+            self.active().remove(&context.run_id);
+        }
         if let Err(error) = self.store.finish_run(&context.run_id, status).await {
             tracing::error!(run_id = %context.run_id, %error, "cannot record the end of a run");
         }

@@ -36,16 +36,25 @@ impl Notifier {
 
     /// Stores the event with the thread's next `seq`, then publishes it.
     pub async fn emit(&self, target: &EventTarget, kind: EventType, data: Value) -> Result<Arc<Event>, StoreError> {
+        self.emit_then(target, kind, data, || ()).await
+    }
+
+    /// Like [`Notifier::emit`], running `stored` after the event is stored and before it is sent: the
+    /// engine releases a finished run's thread there, so a client reacting to `agent_completed` can
+    /// start the next run at once.
+    pub async fn emit_then(
+        &self,
+        target: &EventTarget,
+        kind: EventType,
+        data: Value,
+        stored: impl FnOnce(),
+    ) -> Result<Arc<Event>, StoreError> {
+        let request_id = target.request_id.as_deref();
         let event = self
             .store
-            .append_event(
-                &target.thread_id,
-                &target.run_id,
-                target.request_id.as_deref(),
-                kind,
-                data,
-            )
+            .append_event(&target.thread_id, &target.run_id, request_id, kind, data)
             .await?;
+        stored();
         let event = Arc::new(event);
         self.hub.publish(&event);
         Ok(event)

@@ -1,0 +1,196 @@
+//! PROTOCOL.md guarantees 1 and 5 on the failure paths: a failing tool, a panicking agent, an agent that
+//! ignores cancellation, a cancel, and a shutdown mid-run each still end the run with exactly one
+//! `agent_completed` with the right status, after a complete event sequence.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{TestGateway, assert_run_contract};
+use futures_util::future::BoxFuture;
+use gateway::agent::{Agent, AgentError, AgentSession, Agents};
+use serde_json::json;
+
+/// Reasons once, then panics.
+struct PanicsAfterThinking;
+
+impl Agent for PanicsAfterThinking {
+    fn name(&self) -> &'static str {
+        "panics-after-thinking"
+    }
+    fn run(self: Arc<Self>, session: AgentSession) -> BoxFuture<'static, Result<String, AgentError>> {
+        Box::pin(async move {
+            session.think("about to fail").await?;
+            panic!("the agent crashed");
+        })
+    }
+}
+
+/// Panics before doing anything.
+struct PanicsAtOnce;
+
+impl Agent for PanicsAtOnce {
+    fn name(&self) -> &'static str {
+        "panics-at-once"
+    }
+    fn run(self: Arc<Self>, _: AgentSession) -> BoxFuture<'static, Result<String, AgentError>> {
+        Box::pin(async move { panic!("the agent crashed at once") })
+    }
+}
+
+/// Calls a tool, then ignores cancellation entirely.
+struct Stubborn;
+
+impl Agent for Stubborn {
+    fn name(&self) -> &'static str {
+        "stubborn"
+    }
+    fn run(self: Arc<Self>, session: AgentSession) -> BoxFuture<'static, Result<String, AgentError>> {
+        Box::pin(async move {
+            session.think("working").await?;
+            session.call_tool("clock", json!({})).await?;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok("never".into())
+        })
+    }
+}
+
+/// Fails with an error of its own.
+struct Fails;
+
+impl Agent for Fails {
+    fn name(&self) -> &'static str {
+        "fails"
+    }
+    fn run(self: Arc<Self>, session: AgentSession) -> BoxFuture<'static, Result<String, AgentError>> {
+        Box::pin(async move {
+            session.think("trying").await?;
+            Err(AgentError::Failed("the model is unavailable".into()))
+        })
+    }
+}
+
+async fn gateway(step_ms: u64) -> TestGateway {
+    let (mut config, dir) = common::config();
+    config.agent_step_delay = Duration::from_millis(step_ms);
+    config.shutdown_grace = Duration::from_millis(200);
+    let agents = Agents::standard()
+        .with(Arc::new(PanicsAfterThinking))
+        .with(Arc::new(PanicsAtOnce))
+        .with(Arc::new(Stubborn))
+        .with(Arc::new(Fails));
+    TestGateway::start_with(config, agents, Some(dir)).await
+}
+
+async fn run_agent(client: &mut common::Client, agent: &str, text: &str) -> Vec<serde_json::Value> {
+    client
+        .send(json!({"type": "start_agent", "agent": agent, "text": text}))
+        .await;
+    client.run_events().await
+}
+
+#[tokio::test]
+async fn a_failing_tool_fails_the_run_after_its_tool_completed() {
+    let gateway = gateway(0).await;
+    let mut client = gateway.connect("alice").await;
+    let events = run_agent(&mut client, "supervisor", "what is 1 / 0?").await;
+    let completed = assert_run_contract(&events);
+    let tool = events
+        .iter()
+        .find(|e| e["type"] == "tool_completed")
+        .expect("tool_completed");
+    assert_eq!(tool["data"]["success"], false);
+    assert_eq!(tool["data"]["results"]["error"], "division by zero");
+    assert_eq!(completed["status"], "failed");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn failing_and_panicking_agents_end_with_failed() {
+    let gateway = gateway(0).await;
+    let mut client = gateway.connect("alice").await;
+    for agent in ["panics-after-thinking", "panics-at-once", "fails"] {
+        let events = run_agent(&mut client, agent, "go").await;
+        let completed = assert_run_contract(&events);
+        assert_eq!(completed["status"], "failed", "{agent}");
+    }
+    // The gateway is unharmed.
+    let events = run_agent(&mut client, "supervisor", "what is 3 * 3?").await;
+    assert_eq!(assert_run_contract(&events)["status"], "completed");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_ends_the_run_with_cancelled() {
+    let gateway = gateway(300).await;
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "user_message", "text": "what is 5 + 5 and the time now?"}))
+        .await;
+    let started = client.recv().await;
+    assert_eq!(started["type"], "agent_started");
+    client
+        .send(json!({"type": "cancel", "run_id": started["run_id"]}))
+        .await;
+    let mut events = vec![started];
+    events.extend(client.run_events().await);
+    assert_eq!(assert_run_contract(&events)["status"], "cancelled");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_that_ignores_cancel_is_stopped_and_still_completes() {
+    let gateway = gateway(0).await;
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "start_agent", "agent": "stubborn", "text": "go"}))
+        .await;
+    let mut events = Vec::new();
+    while events
+        .last()
+        .is_none_or(|e: &serde_json::Value| e["type"] != "tool_completed")
+    {
+        events.push(client.recv().await);
+    }
+    client
+        .send(json!({"type": "cancel", "run_id": events[0]["run_id"]}))
+        .await;
+    events.extend(client.run_events().await);
+    assert_eq!(assert_run_contract(&events)["status"], "cancelled");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_mid_run_cancels_after_the_grace_period_and_closes_with_1001() {
+    let gateway = gateway(400).await;
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "user_message", "text": "what is 8 * 8 and what time is it?"}))
+        .await;
+    let started = client.recv().await;
+    assert_eq!(started["type"], "agent_started");
+    let stopping = tokio::spawn(gateway.stop());
+    let mut events = vec![started];
+    events.extend(client.run_events().await);
+    assert_eq!(assert_run_contract(&events)["status"], "cancelled");
+    let frame = client.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1001);
+    stopping.await.expect("the gateway stopped");
+}
+
+#[tokio::test]
+async fn a_run_that_finishes_within_the_grace_period_completes_on_shutdown() {
+    let gateway = gateway(5).await;
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "user_message", "text": "what is 2 ^ 10?"}))
+        .await;
+    let started = client.recv().await;
+    let stopping = tokio::spawn(gateway.stop());
+    let mut events = vec![started];
+    events.extend(client.run_events().await);
+    assert_eq!(assert_run_contract(&events)["status"], "completed");
+    assert_eq!(u16::from(client.closed().await.expect("a close frame").code), 1001);
+    stopping.await.expect("the gateway stopped");
+}

@@ -1,0 +1,161 @@
+//! PROTOCOL.md guarantee 2: a client that disconnects mid-run and resumes with the last `seq` it saw gets
+//! every missed event exactly once, in order, then live events; also after a gateway restart, and for
+//! runs a crashed gateway left unfinished.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestGateway, assert_run_contract};
+use gateway::agent::Agents;
+use gateway::protocol::EventType;
+use gateway::store::Store;
+use serde_json::{Value, json};
+
+const QUESTION: &str = "what is 2 + 2, and what time is it now?";
+
+async fn slow_gateway(step_ms: u64, dir: Option<tempfile::TempDir>) -> TestGateway {
+    let (mut config, fresh) = common::config();
+    config.agent_step_delay = Duration::from_millis(step_ms);
+    config.shutdown_grace = Duration::from_millis(100);
+    let dir = dir.unwrap_or(fresh);
+    config.database = dir.path().join("gateway.db");
+    TestGateway::start_with(config, Agents::standard(), Some(dir)).await
+}
+
+/// Reads `n` run events (skipping nothing else: a fresh connection gets only its run's events).
+async fn first_events(client: &mut common::Client, n: usize) -> Vec<Value> {
+    let mut events = Vec::new();
+    while events.len() < n {
+        events.push(client.recv().await);
+    }
+    events
+}
+
+/// After a resume: events until `agent_completed`, then proof that nothing else (no duplicate) follows.
+async fn resumed_events(client: &mut common::Client) -> Vec<Value> {
+    let events = client.run_events().await;
+    client.send(json!({"type": "ping"})).await;
+    assert_eq!(
+        client.recv().await["type"],
+        "pong",
+        "nothing after agent_completed: no duplicates"
+    );
+    events
+}
+
+fn seqs(events: &[Value]) -> Vec<u64> {
+    events.iter().map(|e| e["seq"].as_u64().expect("seq")).collect()
+}
+
+#[tokio::test]
+async fn reconnecting_after_the_run_replays_exactly_what_was_missed() {
+    let gateway = slow_gateway(100, None).await;
+    let mut client = gateway.connect("alice").await;
+    client.send(json!({"type": "user_message", "text": QUESTION})).await;
+    let seen = first_events(&mut client, 3).await;
+    let thread = seen[0]["thread_id"].as_str().expect("thread").to_owned();
+    drop(client);
+    // The run goes on without a connection; wait until it has finished.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "resume", "thread_id": thread, "after_seq": 3}))
+        .await;
+    let missed = resumed_events(&mut client).await;
+    assert_eq!(seqs(&missed).first(), Some(&4));
+    let mut all = seen;
+    all.extend(missed);
+    assert_eq!(assert_run_contract(&all)["status"], "completed");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn resuming_mid_run_replays_then_continues_live_without_gaps_or_repeats() {
+    let gateway = slow_gateway(200, None).await;
+    let mut client = gateway.connect("alice").await;
+    client.send(json!({"type": "user_message", "text": QUESTION})).await;
+    let seen = first_events(&mut client, 2).await;
+    let thread = seen[0]["thread_id"].as_str().expect("thread").to_owned();
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "resume", "thread_id": thread, "after_seq": 2}))
+        .await;
+    let rest = resumed_events(&mut client).await;
+    let mut all = seen;
+    all.extend(rest);
+    assert_eq!(seqs(&all), (1..=all.len() as u64).collect::<Vec<_>>());
+    assert_eq!(assert_run_contract(&all)["status"], "completed");
+
+    // Resuming from 0 on the same connection replays the whole thread once more, exactly once.
+    client
+        .send(json!({"type": "resume", "thread_id": thread, "after_seq": 0}))
+        .await;
+    let replay = resumed_events(&mut client).await;
+    assert_eq!(seqs(&replay), seqs(&all));
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn events_survive_a_gateway_restart_on_the_same_database() {
+    let gateway = slow_gateway(300, None).await;
+    let mut client = gateway.connect("alice").await;
+    client.send(json!({"type": "user_message", "text": QUESTION})).await;
+    let seen = first_events(&mut client, 2).await;
+    let thread = seen[0]["thread_id"].as_str().expect("thread").to_owned();
+    drop(client);
+    // SIGTERM mid-run: after the (short) grace period the run is cancelled, still ending properly.
+    let dir = gateway.stop().await;
+
+    let gateway = slow_gateway(300, dir).await;
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "resume", "thread_id": thread, "after_seq": 2}))
+        .await;
+    let rest = resumed_events(&mut client).await;
+    let mut all = seen;
+    all.extend(rest);
+    assert_eq!(assert_run_contract(&all)["status"], "cancelled");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn a_run_left_unfinished_by_a_crash_is_completed_at_startup() {
+    let (config, dir) = common::config();
+    let store = Store::open(&config.database).expect("store");
+    let thread = store.create_thread("alice").await.expect("thread");
+    store
+        .start_run("crashed-run", &thread, Some("q"), "supervisor")
+        .await
+        .expect("run");
+    let started = json!({"agent_name": "supervisor", "task_description": "what is 1 + 1?"});
+    store
+        .append_event(&thread, "crashed-run", Some("q"), EventType::AgentStarted, started)
+        .await
+        .expect("event");
+    let executing = json!({"call_id": "c1", "tool_name": "calculator", "parameters": {"expression": "1 + 1"}});
+    store
+        .append_event(&thread, "crashed-run", Some("q"), EventType::ToolExecuting, executing)
+        .await
+        .expect("event");
+    drop(store);
+
+    let gateway = TestGateway::start_with(config, Agents::standard(), Some(dir)).await;
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "resume", "thread_id": thread, "after_seq": 0}))
+        .await;
+    let events = resumed_events(&mut client).await;
+    let completed = assert_run_contract(&events);
+    assert_eq!(completed["status"], "failed");
+    let closed = events
+        .iter()
+        .find(|e| e["type"] == "tool_completed")
+        .expect("the open tool call is closed");
+    assert_eq!(closed["data"]["call_id"], "c1");
+    gateway.stop().await;
+}
