@@ -187,7 +187,7 @@ fn tokenize(text: &str) -> Result<proc_macro2::TokenStream, FileProblem> {
         text
     };
     let tokens: proc_macro2::TokenStream = text.parse().map_err(|error: proc_macro2::LexError| FileProblem {
-        message: format!("cannot tokenize: {error}"),
+        message: format!("not valid Rust tokens (an unbalanced delimiter or a malformed literal): {error}"),
         span: Some(span_of(error.span())),
     })?;
     let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> = vec![(tokens.clone().into_iter(), 0)];
