@@ -6,7 +6,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, string_or_table};
+use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, StringOrTable, location};
 use crate::facts::{FileFacts, Reference, Span, path_is_under};
 use crate::finding::Finding;
 use crate::pattern::PathPattern;
@@ -58,7 +58,7 @@ allow-in = ["tests/**"] # file globs, relative to the reported paths
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Raw {
-    paths: Spanned<Vec<Spanned<Entry>>>,
+    paths: Spanned<Vec<Spanned<StringOrTable<EntryTable>>>>,
     reason: Option<String>,
     use_instead: Option<String>,
     allow_in: Option<Spanned<OneOrMany>>,
@@ -72,10 +72,6 @@ struct EntryTable {
     use_instead: Option<String>,
 }
 
-/// One banned path: `"a::b"` or `{ path = "a::b", reason = "...", use-instead = "..." }`.
-#[derive(Debug)]
-struct Entry(EntryTable);
-
 impl From<String> for EntryTable {
     fn from(path: String) -> Self {
         EntryTable {
@@ -83,12 +79,6 @@ impl From<String> for EntryTable {
             reason: None,
             use_instead: None,
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Entry {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        string_or_table::<D, EntryTable>(deserializer).map(Entry)
     }
 }
 

@@ -152,26 +152,29 @@ impl<'de> Deserialize<'de> for OneOrMany {
     }
 }
 
-/// Deserializes a string-or-table entry: `"path"` is shorthand for `{ path = "path" }`.
-pub fn string_or_table<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + From<String>,
-{
-    struct StringOrTable<T>(std::marker::PhantomData<T>);
-    impl<'de, T: Deserialize<'de> + From<String>> Visitor<'de> for StringOrTable<T> {
-        type Value = T;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a path string or a table with a `path` key")
+/// A list entry written as a string or a table: `"a::b"` is shorthand for `{ path = "a::b" }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StringOrTable<T>(pub T);
+
+impl<'de, T: Deserialize<'de> + From<String>> Deserialize<'de> for StringOrTable<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntryVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + From<String>> Visitor<'de> for EntryVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a path string or a table with a `path` key")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<T, E> {
+                Ok(T::from(value.to_owned()))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<T, M::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
         }
-        fn visit_str<E: de::Error>(self, value: &str) -> Result<T, E> {
-            Ok(T::from(value.to_owned()))
-        }
-        fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<T, M::Error> {
-            T::deserialize(de::value::MapAccessDeserializer::new(map))
-        }
+        deserializer
+            .deserialize_any(EntryVisitor(std::marker::PhantomData))
+            .map(StringOrTable)
     }
-    deserializer.deserialize_any(StringOrTable(std::marker::PhantomData))
 }
 
 /// Compiles every pattern of a spanned list, pointing at the list when one is invalid.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Check, ParamError, Params, RuleKind, RuleMeta, location, string_or_table};
+use super::{Check, ParamError, Params, RuleKind, RuleMeta, StringOrTable, location};
 use crate::facts::FileFacts;
 use crate::finding::{Finding, Location};
 use crate::pattern::PathPattern;
@@ -51,7 +51,7 @@ use-instead = "the per-user factory in ws::manager"   # default replacement
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct Raw {
-    modules: Spanned<Vec<Spanned<Entry>>>,
+    modules: Spanned<Vec<Spanned<StringOrTable<EntryTable>>>>,
     use_instead: Option<String>,
 }
 
@@ -68,16 +68,6 @@ impl From<String> for EntryTable {
             path,
             use_instead: None,
         }
-    }
-}
-
-/// One removed module: `"a::b"` or `{ path = "a::b", use-instead = "..." }`.
-#[derive(Debug)]
-struct Entry(EntryTable);
-
-impl<'de> Deserialize<'de> for Entry {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        string_or_table::<D, EntryTable>(deserializer).map(Entry)
     }
 }
 
