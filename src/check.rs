@@ -1,72 +1,221 @@
-//! One run of the checker: scan, extract facts, run every rule, sort the findings.
+//! One run of the checker: scan, extract facts, run every rule, apply inline suppressions and the
+//! baseline, sort the findings.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::baseline::Baseline;
 use crate::config::Config;
 use crate::facts::FileFacts;
-use crate::finding::{self, Finding, Location, Severity};
+use crate::finding::{self, BaselineKey, Finding, Location, Severity};
 use crate::workspace::{self, WorkspaceError};
 
 /// The built-in check for files that could not be parsed or read.
 pub const PARSE_ERROR: &str = "parse-error";
+/// The built-in check for malformed suppression comments.
+pub const INVALID_SUPPRESSION: &str = "invalid-suppression";
+/// The built-in check for suppressions naming a rule that is not loaded.
+pub const UNKNOWN_SUPPRESSION: &str = "unknown-suppression";
+/// The built-in check for suppressions that suppress nothing.
+pub const UNUSED_SUPPRESSION: &str = "unused-suppression";
+
+/// A loaded rule, as reports describe it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// The id.
+    pub id: String,
+    /// The kind.
+    pub kind: &'static str,
+    /// Why the rule exists.
+    pub message: String,
+    /// Its severity.
+    pub severity: Severity,
+}
+
+/// How a run treats accepted findings.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Accept the findings of this baseline.
+    pub baseline: Option<Baseline>,
+    /// Fail when baseline entries no longer occur.
+    pub strict_baseline: bool,
+}
 
 /// What a run found.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// Every finding, in report order.
+    /// Every finding, in report order, suppressed and baselined ones included (and marked).
     pub findings: Vec<Finding>,
     /// How many source files were analyzed.
     pub files_checked: usize,
-    /// How many rules ran.
-    pub rules_run: usize,
+    /// The rules that ran.
+    pub rules: Vec<RuleInfo>,
+    /// Baseline entries that no longer occur.
+    pub stale: Vec<BaselineKey>,
+    /// Whether a baseline was in use.
+    pub baseline_used: bool,
+    /// Whether stale entries fail the run.
+    pub strict_baseline: bool,
 }
 
 impl Outcome {
-    /// Whether any finding is an error (the run fails).
-    pub fn has_errors(&self) -> bool {
-        self.findings.iter().any(|f| f.severity == Severity::Error)
+    /// Whether the run fails: an active error finding, or stale entries under `--strict-baseline`.
+    pub fn failed(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.is_active() && f.severity == Severity::Error)
+            || (self.strict_baseline && !self.stale.is_empty())
+    }
+
+    /// Findings that count: neither suppressed nor in the baseline.
+    pub fn active(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.is_active())
+    }
+
+    /// Rules with no unsuppressed finding, and the number of rules.
+    pub fn compliance(&self) -> (usize, usize) {
+        let failing: HashSet<&str> = self
+            .findings
+            .iter()
+            .filter(|f| f.suppression.is_none())
+            .map(|f| f.rule.as_str())
+            .collect();
+        let compliant = self.rules.iter().filter(|r| !failing.contains(r.id.as_str())).count();
+        (compliant, self.rules.len())
     }
 }
 
 /// Checks `paths` (relative to `base`) against the configured rules.
-pub fn run(base: &Path, paths: &[PathBuf], config: &Config) -> Result<Outcome, WorkspaceError> {
+pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions) -> Result<Outcome, WorkspaceError> {
     let workspace = workspace::scan(base, paths, &config.excludes)?;
     let facts = crate::frontend::analyze(&workspace);
-
     let mut findings: Vec<Finding> = workspace
         .problems
         .iter()
         .map(|p| {
-            built_in(
-                p.kind,
-                p.message.clone(),
-                Location {
-                    path: p.path.clone(),
-                    span: None,
-                    label: String::new(),
-                },
-            )
+            let location = Location {
+                path: p.path.clone(),
+                span: None,
+                label: String::new(),
+                member: None,
+            };
+            built_in(p.kind, Severity::Error, p.message.clone(), location)
         })
         .collect();
-    findings.extend(facts.iter().filter_map(problem_finding));
+    findings.extend(evaluate(&facts, config));
+    let rules = rule_infos(config);
+    let mut outcome = Outcome {
+        findings,
+        files_checked: facts.len(),
+        rules,
+        ..Outcome::default()
+    };
+    if let Some(baseline) = &options.baseline {
+        outcome.stale = baseline.apply(&mut outcome.findings).stale;
+        outcome.baseline_used = true;
+        outcome.strict_baseline = options.strict_baseline;
+    }
+    Ok(outcome)
+}
+
+/// The rules' descriptions.
+pub fn rule_infos(config: &Config) -> Vec<RuleInfo> {
+    config
+        .rules
+        .iter()
+        .map(|r| RuleInfo {
+            id: r.meta.id.clone(),
+            kind: r.meta.kind,
+            message: r.meta.message.clone(),
+            severity: r.meta.severity,
+        })
+        .collect()
+}
+
+/// Runs the rules over facts and applies inline suppressions: the findings, sorted.
+pub fn evaluate(facts: &[FileFacts], config: &Config) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = facts.iter().filter_map(problem_finding).collect();
     let rule_findings: Vec<Vec<Finding>> = config
         .rules
         .par_iter()
         .map(|rule| {
             let mut out = Vec::new();
-            rule.check.check(&rule.meta, &facts, &mut out);
+            rule.check.check(&rule.meta, facts, &mut out);
             out
         })
         .collect();
     findings.extend(rule_findings.into_iter().flatten());
+    let known: HashSet<&str> = config.rules.iter().map(|r| r.meta.id.as_str()).collect();
+    findings = suppress(facts, findings, &known);
     finding::sort(&mut findings);
-    Ok(Outcome {
-        findings,
-        files_checked: facts.len(),
-        rules_run: config.rules.len(),
-    })
+    findings
+}
+
+/// Marks findings covered by a valid suppression and reports malformed, unknown and unused suppressions.
+fn suppress(facts: &[FileFacts], mut findings: Vec<Finding>, known: &HashSet<&str>) -> Vec<Finding> {
+    let mut extra = Vec::new();
+    for file in facts {
+        for suppression in &file.suppressions {
+            let at = Location {
+                path: file.path.clone(),
+                span: Some(suppression.span),
+                label: "this suppression".into(),
+                member: None,
+            };
+            if let Some(problem) = &suppression.problem {
+                extra.push(built_in(
+                    INVALID_SUPPRESSION,
+                    Severity::Error,
+                    format!("invalid suppression: {problem}"),
+                    at,
+                ));
+                continue;
+            }
+            let mut used = false;
+            for rule in &suppression.rules {
+                if !known.contains(rule.as_str()) && !is_built_in(rule) {
+                    extra.push(built_in(
+                        UNKNOWN_SUPPRESSION,
+                        Severity::Warning,
+                        format!("suppression names unknown rule `{rule}`"),
+                        at.clone(),
+                    ));
+                    continue;
+                }
+                for finding in findings
+                    .iter_mut()
+                    .filter(|f| &f.rule == rule && f.suppression.is_none())
+                {
+                    let line = finding.primary.span.map(|s| s.line);
+                    if finding.primary.path == file.path && line.is_some() && line == suppression.target_line {
+                        finding.suppression = suppression.reason.clone();
+                        used = true;
+                    }
+                }
+            }
+            if !used
+                && suppression
+                    .rules
+                    .iter()
+                    .all(|r| known.contains(r.as_str()) || is_built_in(r))
+            {
+                extra.push(built_in(
+                    UNUSED_SUPPRESSION,
+                    Severity::Warning,
+                    "this suppression suppresses nothing".into(),
+                    at,
+                ));
+            }
+        }
+    }
+    findings.extend(extra);
+    findings
+}
+
+fn is_built_in(rule: &str) -> bool {
+    [PARSE_ERROR, "manifest-error", "io-error"].contains(&rule)
 }
 
 /// A file that could not be parsed is a finding: a second handler must not hide in an unparsable file.
@@ -74,24 +223,34 @@ fn problem_finding(file: &FileFacts) -> Option<Finding> {
     let problem = file.problem.as_ref()?;
     Some(built_in(
         PARSE_ERROR,
+        Severity::Error,
         format!("`{}` could not be analyzed: {}", file.path, problem.message),
         Location {
             path: file.path.clone(),
             span: problem.span,
             label: "analysis stopped here".into(),
+            member: None,
         },
     ))
 }
 
-fn built_in(kind: &str, message: String, primary: Location) -> Finding {
+fn built_in(kind: &str, severity: Severity, message: String, primary: Location) -> Finding {
+    let help = match kind {
+        PARSE_ERROR | "manifest-error" | "io-error" => {
+            "fix the file so it can be analyzed: definitions in it are not counted until then"
+        }
+        _ => "write suppressions as `// ssot-check: allow(rule-id) reason: <why>` on or above the item",
+    };
     Finding {
         rule: kind.to_owned(),
         kind: kind.to_owned(),
-        severity: Severity::Error,
+        severity,
         symbol: primary.path.clone(),
         message,
-        help: Some("fix the file so it can be analyzed: definitions in it are not counted until then".into()),
+        help: Some(help.into()),
         primary,
         related: Vec::new(),
+        suppression: None,
+        baselined: false,
     }
 }

@@ -31,6 +31,71 @@ pub enum Command {
     },
     /// List the rules the configuration loads.
     Rules(RulesArgs),
+    /// Write or update the baseline of accepted findings.
+    Baseline(BaselineArgs),
+    /// Findings per rule for each commit of the current git repository (first-parent).
+    History(HistoryArgs),
+}
+
+/// `baseline write` / `baseline update`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// What to do with the baseline.
+    #[command(subcommand)]
+    pub action: BaselineAction,
+}
+
+/// Baseline actions.
+#[derive(Debug, Subcommand)]
+pub enum BaselineAction {
+    /// Record every current finding (suppressed ones excepted) as accepted.
+    Write(CheckArgs),
+    /// Remove entries that no longer occur; add new findings only with `--accept-new`.
+    Update {
+        /// Also accept findings that are not in the baseline yet.
+        #[arg(long)]
+        accept_new: bool,
+        /// What to check, and the baseline file (`--baseline`).
+        #[command(flatten)]
+        check: CheckArgs,
+    },
+}
+
+/// `history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only commits after this date (anything `git log --since` accepts, such as 2026-01-31).
+    #[arg(long, conflicts_with = "last")]
+    pub since: Option<String>,
+    /// Only the last N commits.
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
+    /// Instead of a history, what HEAD adds and removes against BASE (a branch, tag or commit).
+    #[arg(long, value_name = "BASE", conflicts_with_all = ["since", "last"])]
+    pub diff: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
+    /// Write the output to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Where the rules come from.
+    #[command(flatten)]
+    pub rules: RulesArgs,
+}
+
+/// History output formats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// A table per commit: date, short id, count per rule, total.
+    #[default]
+    Table,
+    /// The same as CSV.
+    Csv,
+    /// The same as JSON.
+    Json,
+    /// An SVG line chart of the counts over time.
+    Svg,
 }
 
 /// Where the rules come from.
@@ -61,6 +126,16 @@ pub struct CheckArgs {
     /// Worker threads for parsing (default: one per core). Output is the same for any number.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Accept the findings recorded in this baseline file: fail only on others. For `baseline write`
+    /// and `update`, the file to write [default: .ssot-baseline.toml].
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Fail when baseline entries no longer occur (so the baseline must shrink as findings are fixed).
+    #[arg(long, requires = "baseline")]
+    pub strict_baseline: bool,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Output formats.
@@ -71,6 +146,12 @@ pub enum Format {
     Human,
     /// The versioned JSON report (docs/json-report.md).
     Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations on the pull request).
+    Github,
+    /// JUnit XML: one test case per rule.
+    Junit,
 }
 
 /// Color choices for human output.

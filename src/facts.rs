@@ -196,6 +196,21 @@ pub struct ModuleDecl {
     pub in_test: bool,
 }
 
+/// An inline suppression comment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    /// Where the comment is.
+    pub span: Span,
+    /// The line it covers (its own, after code; else the next line of code), if any.
+    pub target_line: Option<u32>,
+    /// The rule ids it allows.
+    pub rules: Vec<String>,
+    /// The justification.
+    pub reason: Option<String>,
+    /// What is wrong with it (no reason, no rule, bad syntax); such a suppression suppresses nothing.
+    pub problem: Option<String>,
+}
+
 /// Why a file could not be analyzed (in full or at all).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileProblem {
@@ -222,6 +237,8 @@ pub struct FileFacts {
     pub references: Vec<Reference>,
     /// Module declarations written in this file.
     pub modules: Vec<ModuleDecl>,
+    /// Inline suppression comments.
+    pub suppressions: Vec<Suppression>,
     /// The file could not be parsed.
     pub problem: Option<FileProblem>,
 }

@@ -34,6 +34,10 @@ pub struct Location {
     pub span: Option<Span>,
     /// What this place is ("canonical definition", "also defined here").
     pub label: String,
+    /// For a finding about several things (the definitions of a duplicate, the places handling a
+    /// variant): which one this is. Each is its own baseline entry, so a new one is never hidden by a
+    /// fixed one.
+    pub member: Option<String>,
 }
 
 /// One violation of one rule.
@@ -55,6 +59,22 @@ pub struct Finding {
     pub primary: Location,
     /// Every other place involved (the other definitions of a duplicate).
     pub related: Vec<Location>,
+    /// The justification of an inline suppression that covers this finding.
+    pub suppression: Option<String>,
+    /// Every baseline key of this finding is in the baseline in use.
+    pub baselined: bool,
+}
+
+/// What identifies one accepted finding (or one member of a multi-place finding) in a baseline: never a
+/// line number, so edits above a finding change nothing.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct BaselineKey {
+    /// The rule id.
+    pub rule: String,
+    /// The file.
+    pub path: String,
+    /// The symbol identity (a definition path, `import in module`, a place handling a variant).
+    pub symbol: String,
 }
 
 impl Finding {
@@ -62,6 +82,35 @@ impl Finding {
     pub fn fingerprint(&self) -> String {
         let key = format!("{}\0{}\0{}", self.rule, self.symbol, self.primary.path);
         format!("{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
+    }
+
+    /// The baseline keys: one per member location if the finding has members, else one for the finding.
+    pub fn baseline_keys(&self) -> Vec<BaselineKey> {
+        let members: Vec<BaselineKey> = std::iter::once(&self.primary)
+            .chain(&self.related)
+            .filter_map(|l| {
+                let member = l.member.as_ref()?;
+                Some(BaselineKey {
+                    rule: self.rule.clone(),
+                    path: l.path.clone(),
+                    symbol: member.clone(),
+                })
+            })
+            .collect();
+        if members.is_empty() {
+            vec![BaselineKey {
+                rule: self.rule.clone(),
+                path: self.primary.path.clone(),
+                symbol: self.symbol.clone(),
+            }]
+        } else {
+            members
+        }
+    }
+
+    /// Whether the finding counts: not suppressed and not accepted by the baseline.
+    pub fn is_active(&self) -> bool {
+        self.suppression.is_none() && !self.baselined
     }
 
     /// The order findings are reported in: path, line, column, rule, then the rest for ties.
@@ -97,8 +146,11 @@ mod tests {
                     end: 1,
                 }),
                 label: String::new(),
+                member: None,
             },
             related: Vec::new(),
+            suppression: None,
+            baselined: false,
         }
     }
 

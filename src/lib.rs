@@ -4,12 +4,15 @@
 //! The pipeline: [`workspace`] finds files and crates, a [`frontend`] turns each file into [`facts`],
 //! the [`rules`] read the facts and produce [`finding`]s, and [`report`] prints them.
 
+pub mod baseline;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod facts;
 pub mod finding;
 pub mod frontend;
+pub mod git;
+pub mod history;
 pub mod pattern;
 pub mod report;
 pub mod rules;
@@ -18,7 +21,7 @@ pub mod workspace;
 use std::io::Write;
 use std::path::PathBuf;
 
-use cli::{CheckArgs, Cli, Color, Command, Format, RulesArgs};
+use cli::{BaselineAction, CheckArgs, Cli, Color, Command, Format, HistoryArgs, HistoryFormat, RulesArgs};
 
 /// How a run ended, as the process exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,9 +50,26 @@ pub enum Error {
     /// The worker threads could not be started.
     #[error("cannot start worker threads: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),
+    /// The git history could not be read.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Git(#[from] git::GitError),
+    /// The baseline file could not be used.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Baseline(#[from] baseline::BaselineError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// The `--output` file could not be written.
+    #[error("cannot write `{path}`: {source}")]
+    #[diagnostic(code(ssot_check::output))]
+    OutputFile {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
 }
 
 /// What a run needs from its surroundings.
@@ -71,6 +91,11 @@ pub fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error
         Some(Command::Check(args)) => check(args, env, out),
         Some(Command::Explain { kind }) => explain(kind.as_deref(), out),
         Some(Command::Rules(args)) => list_rules(&args, env, out),
+        Some(Command::Baseline(args)) => match args.action {
+            BaselineAction::Write(check) => write_baseline(check, false, true, env, out),
+            BaselineAction::Update { accept_new, check } => write_baseline(check, accept_new, false, env, out),
+        },
+        Some(Command::History(args)) => history(&args, env, out),
     }
 }
 
@@ -85,36 +110,139 @@ fn load_config(args: &RulesArgs, env: &Env) -> Result<config::Config, Error> {
     Ok(config::load(&paths, &env.cwd)?)
 }
 
-fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
+/// Loads the rules and runs the checker over the arguments' paths.
+fn run_check(args: &CheckArgs, env: &Env, options: &check::RunOptions) -> Result<check::Outcome, Error> {
     let config = load_config(&args.rules, env)?;
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
-        args.paths
+        args.paths.clone()
     };
     let mut pool = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK);
     if let Some(threads) = args.threads {
         pool = pool.num_threads(usize::from(threads));
     }
-    let outcome = pool.build()?.install(|| check::run(&env.cwd, &paths, &config))?;
+    Ok(pool
+        .build()?
+        .install(|| check::run(&env.cwd, &paths, &config, options))?)
+}
+
+fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
+    let options = check::RunOptions {
+        baseline: args
+            .baseline
+            .as_ref()
+            .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
+            .transpose()?,
+        strict_baseline: args.strict_baseline,
+    };
+    let outcome = run_check(&args, env, &options)?;
     let text = match args.format {
         Format::Human => {
             let color = match args.color {
                 Color::Always => true,
                 Color::Never => false,
-                Color::Auto => env.terminal && std::env::var_os("NO_COLOR").is_none(),
+                Color::Auto => args.output.is_none() && env.terminal && std::env::var_os("NO_COLOR").is_none(),
             };
             report::human::render(&outcome, &env.cwd, color)
         }
         Format::Json => report::json::render(&outcome),
+        Format::Sarif => report::sarif::render(&outcome),
+        Format::Github => report::github::render(&outcome),
+        Format::Junit => report::junit::render(&outcome),
     };
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(if outcome.has_errors() {
+    emit(&text, args.output.as_deref(), env, out)?;
+    Ok(if outcome.failed() {
         ExitStatus::Findings
     } else {
         ExitStatus::Success
     })
+}
+
+/// Writes a report to `--output` (relative to the current directory) or to `out`.
+fn emit(text: &str, output: Option<&std::path::Path>, env: &Env, out: &mut dyn Write) -> Result<(), Error> {
+    match output {
+        Some(path) => {
+            let path = env.cwd.join(path);
+            std::fs::write(&path, text).map_err(|source| Error::OutputFile { path, source })
+        }
+        None => {
+            out.write_all(text.as_bytes())?;
+            Ok(out.flush()?)
+        }
+    }
+}
+
+/// `baseline write` (every current finding) and `baseline update` (drop fixed entries; add new ones
+/// only when asked).
+fn write_baseline(
+    args: CheckArgs,
+    accept_new: bool,
+    fresh: bool,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<ExitStatus, Error> {
+    let file = env.cwd.join(
+        args.baseline
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(baseline::DEFAULT_FILE)),
+    );
+    let outcome = run_check(&args, env, &check::RunOptions::default())?;
+    let current = baseline::Baseline::of(&outcome.findings);
+    let shown = workspace::display_path(&env.cwd, &file);
+    if fresh {
+        current.write(&file)?;
+        writeln!(out, "Wrote {} baseline entries to {shown}", current.entries.len())?;
+        return Ok(ExitStatus::Success);
+    }
+    let existing = baseline::Baseline::read(&file)?;
+    let kept: std::collections::BTreeSet<_> = existing.entries.intersection(&current.entries).cloned().collect();
+    let removed = existing.entries.len() - kept.len();
+    let new: Vec<_> = current.entries.difference(&existing.entries).cloned().collect();
+    let mut updated = baseline::Baseline { entries: kept };
+    if accept_new {
+        updated.entries.extend(new.iter().cloned());
+    }
+    updated.write(&file)?;
+    writeln!(out, "Removed {removed} stale baseline entries from {shown}")?;
+    match (accept_new, new.len()) {
+        (_, 0) => {}
+        (true, n) => writeln!(out, "Added {n} new entries (--accept-new)")?,
+        (false, n) => writeln!(
+            out,
+            "{n} findings are not in the baseline and were not added (use --accept-new to accept them)"
+        )?,
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `history` (counts per commit) and `history --diff BASE` (what HEAD adds and removes; exit 1 if it
+/// adds anything).
+fn history(args: &HistoryArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
+    let config = load_config(&args.rules, env)?;
+    let pool = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK).build()?;
+    if let Some(base) = &args.diff {
+        let diff = pool.install(|| history::diff(&env.cwd, &config, base))?;
+        let text = match args.format {
+            HistoryFormat::Json => format!("{}\n", serde_json::to_string_pretty(&diff).unwrap_or_default()),
+            _ => report::history::diff_markdown(&diff),
+        };
+        emit(&text, args.output.as_deref(), env, out)?;
+        return Ok(if diff.added.is_empty() {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Findings
+        });
+    }
+    let history = pool.install(|| history::history(&env.cwd, &config, args.since.as_deref(), args.last))?;
+    let text = match args.format {
+        HistoryFormat::Table => report::history::table(&history),
+        HistoryFormat::Csv => report::history::csv(&history),
+        HistoryFormat::Json => report::history::json(&history),
+        HistoryFormat::Svg => report::history::svg(&history),
+    };
+    emit(&text, args.output.as_deref(), env, out)?;
+    Ok(ExitStatus::Success)
 }
 
 fn explain(kind: Option<&str>, out: &mut dyn Write) -> Result<ExitStatus, Error> {

@@ -90,7 +90,8 @@ pub struct Excludes {
 }
 
 impl Excludes {
-    fn matches(&self, path: &Path) -> bool {
+    /// Whether the configuration leaves `path` out.
+    pub fn matches(&self, path: &Path) -> bool {
         match path.strip_prefix(&self.base) {
             Ok(relative) if !relative.as_os_str().is_empty() => self.globs.is_match(relative),
             _ => false,
@@ -100,7 +101,7 @@ impl Excludes {
 
 /// Walks `paths` (relative to `base`) and gathers files, packages and problems.
 pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Workspace, WorkspaceError> {
-    let mut workspace = Workspace::default();
+    let mut problems = Vec::new();
     let mut files: BTreeSet<(PathBuf, PathBuf)> = BTreeSet::new();
     let mut manifests: BTreeSet<PathBuf> = BTreeSet::new();
 
@@ -123,7 +124,7 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(error) => {
-                    workspace.problems.push(ScanProblem {
+                    problems.push(ScanProblem {
                         path: error_path(&error).map(|p| display_path(base, &p)).unwrap_or_default(),
                         message: error.to_string(),
                         kind: "io-error",
@@ -146,8 +147,30 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
         }
     }
 
+    Ok(assemble(
+        base,
+        files.into_iter().collect(),
+        manifests.into_iter().collect(),
+        &Disk,
+        problems,
+    ))
+}
+
+/// Builds the workspace from the files found (each with the named path it was found under) and the
+/// manifests, reading manifests and target folders through `tree`.
+pub fn assemble(
+    base: &Path,
+    files: Vec<(PathBuf, PathBuf)>,
+    manifests: Vec<PathBuf>,
+    tree: &dyn FileTree,
+    problems: Vec<ScanProblem>,
+) -> Workspace {
+    let mut workspace = Workspace {
+        problems,
+        ..Workspace::default()
+    };
     for manifest in manifests {
-        match read_manifest(&manifest) {
+        match read_manifest(&manifest, tree) {
             Ok(Some(info)) => workspace.crates.push(info),
             Ok(None) => {}
             Err(message) => workspace.problems.push(ScanProblem {
@@ -158,7 +181,6 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
         }
     }
     workspace.crates.sort_by(|a, b| a.dir.cmp(&b.dir));
-
     workspace.files = files
         .into_iter()
         .map(|(abs, root)| SourceFile {
@@ -170,7 +192,57 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
         .collect();
     workspace.files.sort_by(|a, b| a.display.cmp(&b.display));
     workspace.files.dedup_by(|a, b| a.abs == b.abs);
-    Ok(workspace)
+    workspace
+}
+
+/// Where file contents and folder listings come from: the disk, or a commit's tree.
+pub trait FileTree: Sync {
+    /// Whether the file exists.
+    fn is_file(&self, path: &Path) -> bool;
+    /// The file's bytes.
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+    /// An identity of the file's content (a git blob id) under which parsed facts may be reused.
+    fn content_id(&self, path: &Path) -> Option<String>;
+    /// Cargo's auto-discovered targets in a folder: `x.rs` and `x/main.rs`, sorted.
+    fn target_files(&self, folder: &Path) -> Vec<PathBuf>;
+}
+
+/// The file system.
+pub struct Disk;
+
+impl FileTree for Disk {
+    fn is_file(&self, path: &Path) -> bool {
+        path.is_file()
+    }
+
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn content_id(&self, _: &Path) -> Option<String> {
+        None
+    }
+
+    fn target_files(&self, folder: &Path) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter_map(|p| {
+                if p.extension().is_some_and(|e| e == "rs") && p.is_file() {
+                    Some(p)
+                } else if p.join("main.rs").is_file() {
+                    Some(p.join("main.rs"))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        files.sort();
+        files
+    }
 }
 
 fn error_path(error: &ignore::Error) -> Option<PathBuf> {
@@ -219,8 +291,11 @@ fn owning_crate(crates: &[CrateInfo], file: &Path) -> Option<usize> {
 }
 
 /// Reads a manifest; `Ok(None)` for a virtual workspace manifest.
-fn read_manifest(manifest: &Path) -> Result<Option<CrateInfo>, String> {
-    let text = std::fs::read_to_string(manifest).map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
+fn read_manifest(manifest: &Path, tree: &dyn FileTree) -> Result<Option<CrateInfo>, String> {
+    let bytes = tree
+        .read(manifest)
+        .map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| "Cargo.toml is not valid UTF-8".to_owned())?;
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| format!("invalid Cargo.toml: {}", e.message()))?;
@@ -240,7 +315,7 @@ fn read_manifest(manifest: &Path) -> Result<Option<CrateInfo>, String> {
         .replace('-', "_");
     let mut targets = Vec::new();
     let mut add = |file: PathBuf, crate_name: String, test: bool| {
-        if file.is_file() && !targets.iter().any(|t: &TargetRoot| t.file == file) {
+        if tree.is_file(&file) && !targets.iter().any(|t: &TargetRoot| t.file == file) {
             targets.push(TargetRoot { file, crate_name, test });
         }
     };
@@ -263,7 +338,7 @@ fn read_manifest(manifest: &Path) -> Result<Option<CrateInfo>, String> {
         ("tests", true),
         ("benches", true),
     ] {
-        for file in target_files(&dir.join(folder)) {
+        for file in tree.target_files(&dir.join(folder)) {
             let name = file
                 .file_stem()
                 .filter(|stem| *stem != "main")
@@ -279,28 +354,6 @@ fn read_manifest(manifest: &Path) -> Result<Option<CrateInfo>, String> {
         dir,
         targets,
     }))
-}
-
-/// Cargo's auto-discovered targets in a folder: `x.rs` and `x/main.rs`.
-fn target_files(folder: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(folder) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter_map(|p| {
-            if p.extension().is_some_and(|e| e == "rs") && p.is_file() {
-                Some(p)
-            } else if p.join("main.rs").is_file() {
-                Some(p.join("main.rs"))
-            } else {
-                None
-            }
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 #[cfg(test)]

@@ -3,8 +3,13 @@
 
 pub mod rust;
 
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
 use crate::facts::FileFacts;
-use crate::workspace::{SourceFile, Workspace};
+use crate::workspace::{FileTree, SourceFile, Workspace};
 
 /// A source language.
 pub trait Frontend: Sync {
@@ -14,14 +19,56 @@ pub trait Frontend: Sync {
     /// Extracts facts from `files` (all of which this frontend handles), one result per file, in order.
     ///
     /// Never fails: a file that cannot be read or parsed carries a [`crate::facts::FileProblem`].
-    fn analyze(&self, workspace: &Workspace, files: &[SourceFile]) -> Vec<FileFacts>;
+    fn analyze(
+        &self,
+        workspace: &Workspace,
+        files: &[SourceFile],
+        tree: &dyn FileTree,
+        cache: &ParseCache,
+    ) -> Vec<FileFacts>;
+}
+
+/// Per-file parse results kept by content identity (a git blob id), so content seen before is never
+/// parsed again. Each frontend stores its own type of result.
+#[derive(Default)]
+pub struct ParseCache {
+    entries: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
+    parsed: AtomicUsize,
+}
+
+impl ParseCache {
+    /// The cached result for `id`, or `parse()` (counted, and cached when it has an id).
+    pub fn get_or_parse<T: Any + Send + Sync>(&self, id: Option<&str>, parse: impl FnOnce() -> T) -> Arc<T> {
+        let lock = || self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(id) = id
+            && let Some(hit) = lock().get(id).cloned().and_then(|entry| entry.downcast::<T>().ok())
+        {
+            return hit;
+        }
+        self.parsed.fetch_add(1, Ordering::Relaxed);
+        let value = Arc::new(parse());
+        if let Some(id) = id {
+            lock().insert(id.to_owned(), value.clone());
+        }
+        value
+    }
+
+    /// How many files were parsed (cache misses).
+    pub fn parsed(&self) -> usize {
+        self.parsed.load(Ordering::Relaxed)
+    }
 }
 
 /// Every frontend, tried in order; the first that handles a file gets it.
 pub const FRONTENDS: &[&dyn Frontend] = &[&rust::RustFrontend];
 
-/// Runs every frontend over the workspace's files and returns the facts, sorted by path.
+/// Runs every frontend over the workspace's files (read from disk) and returns the facts, sorted by path.
 pub fn analyze(workspace: &Workspace) -> Vec<FileFacts> {
+    analyze_tree(workspace, &crate::workspace::Disk, &ParseCache::default())
+}
+
+/// Like [`analyze`], reading files through `tree` and reusing `cache`.
+pub fn analyze_tree(workspace: &Workspace, tree: &dyn FileTree, cache: &ParseCache) -> Vec<FileFacts> {
     let mut facts = Vec::with_capacity(workspace.files.len());
     for frontend in FRONTENDS {
         let files: Vec<SourceFile> = workspace
@@ -30,7 +77,7 @@ pub fn analyze(workspace: &Workspace) -> Vec<FileFacts> {
             .filter(|f| frontend.handles(f))
             .cloned()
             .collect();
-        facts.extend(frontend.analyze(workspace, &files));
+        facts.extend(frontend.analyze(workspace, &files, tree, cache));
     }
     facts.sort_by(|a, b| a.path.cmp(&b.path));
     facts

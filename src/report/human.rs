@@ -26,15 +26,24 @@ pub fn render(outcome: &Outcome, base: &Path, color: bool) -> String {
         texts: HashMap::new(),
     };
     let mut out = String::new();
-    for finding in &outcome.findings {
+    for finding in outcome.active() {
         let diagnostic = FindingDiagnostic::new(finding, &mut sources);
         if handler.render_report(&mut out, &diagnostic).is_err() {
             out.push_str(&format!("{}: {}\n", finding.primary.path, finding.message));
         }
         out.push('\n');
     }
-    out.push_str(&Summary::of(outcome).line());
-    out.push('\n');
+    for key in &outcome.stale {
+        let level = if outcome.strict_baseline { "error" } else { "warning" };
+        out.push_str(&format!(
+            "{level}[stale-baseline]: `{}` in {} ({}) no longer occurs; remove it with `ssot-check baseline update`\n",
+            key.symbol, key.path, key.rule
+        ));
+    }
+    if !outcome.stale.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&Summary::of(outcome).lines());
     out
 }
 

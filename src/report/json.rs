@@ -16,6 +16,7 @@ struct Report<'a> {
     tool: Tool,
     summary: Summary,
     findings: Vec<JsonFinding<'a>>,
+    stale_baseline_entries: &'a [crate::finding::BaselineKey],
 }
 
 #[derive(Serialize)]
@@ -38,6 +39,14 @@ struct JsonFinding<'a> {
     column: Option<u32>,
     label: &'a str,
     related: Vec<JsonLocation<'a>>,
+    suppression: Option<Suppression<'a>>,
+    baseline_state: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct Suppression<'a> {
+    kind: &'static str,
+    justification: &'a str,
 }
 
 #[derive(Serialize)]
@@ -46,6 +55,8 @@ struct JsonLocation<'a> {
     line: Option<u32>,
     column: Option<u32>,
     label: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<&'a str>,
 }
 
 impl<'a> From<&'a Location> for JsonLocation<'a> {
@@ -55,12 +66,13 @@ impl<'a> From<&'a Location> for JsonLocation<'a> {
             line: l.span.map(|s| s.line),
             column: l.span.map(|s| s.column),
             label: &l.label,
+            member: l.member.as_deref(),
         }
     }
 }
 
-impl<'a> From<&'a Finding> for JsonFinding<'a> {
-    fn from(f: &'a Finding) -> Self {
+impl<'a> JsonFinding<'a> {
+    fn new(f: &'a Finding, baseline_used: bool) -> Self {
         let at = JsonLocation::from(&f.primary);
         JsonFinding {
             rule: &f.rule,
@@ -75,6 +87,15 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
             column: at.column,
             label: at.label,
             related: f.related.iter().map(JsonLocation::from).collect(),
+            suppression: f.suppression.as_deref().map(|justification| Suppression {
+                kind: "in-source",
+                justification,
+            }),
+            baseline_state: match (baseline_used, f.baselined) {
+                (false, _) => None,
+                (true, true) => Some("unchanged"),
+                (true, false) => Some("new"),
+            },
         }
     }
 }
@@ -88,7 +109,12 @@ pub fn render(outcome: &Outcome) -> String {
             version: env!("CARGO_PKG_VERSION"),
         },
         summary: Summary::of(outcome),
-        findings: outcome.findings.iter().map(JsonFinding::from).collect(),
+        findings: outcome
+            .findings
+            .iter()
+            .map(|f| JsonFinding::new(f, outcome.baseline_used))
+            .collect(),
+        stale_baseline_entries: &outcome.stale,
     };
     let mut text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');

@@ -1,7 +1,11 @@
 //! Turning an [`Outcome`] into output: people read the human format, machines the JSON.
 
+pub mod github;
+pub mod history;
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod sarif;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,7 +13,7 @@ use crate::check::Outcome;
 use crate::rules;
 
 /// Counts behind the summary line and the JSON summary.
-#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, PartialEq, serde::Serialize)]
 pub struct Summary {
     /// Source files analyzed.
     pub files_checked: usize,
@@ -27,18 +31,65 @@ pub struct Summary {
     pub by_kind: BTreeMap<String, usize>,
     /// Findings per rule id.
     pub by_rule: BTreeMap<String, usize>,
+    /// Findings covered by an inline suppression (not counted above).
+    pub suppressed: usize,
+    /// Findings accepted by the baseline (not counted above).
+    pub baselined: usize,
+    /// Baseline entries that no longer occur.
+    pub stale_baseline_entries: usize,
+    /// Per rule, a rule with no unsuppressed finding is compliant.
+    pub compliance: Compliance,
+}
+
+/// How many rules have no unsuppressed finding.
+#[derive(Debug, Default, PartialEq, serde::Serialize)]
+pub struct Compliance {
+    /// Rules with no unsuppressed finding (baselined findings still count against a rule).
+    pub compliant_rules: usize,
+    /// Rules loaded.
+    pub rules: usize,
+    /// `compliant_rules / rules` in percent, one decimal; 100 when no rule is loaded.
+    pub percent: f64,
+}
+
+impl Compliance {
+    /// `SSOT compliance: 7/9 rules (77.8%)`.
+    pub fn line(&self) -> String {
+        format!(
+            "SSOT compliance: {}/{} rules ({:.1}%)",
+            self.compliant_rules, self.rules, self.percent
+        )
+    }
 }
 
 impl Summary {
     /// Counts an outcome.
     pub fn of(outcome: &Outcome) -> Self {
+        let (compliant_rules, rules) = outcome.compliance();
+        let percent = if rules == 0 {
+            100.0
+        } else {
+            (compliant_rules as f64 * 1000.0 / rules as f64).round() / 10.0
+        };
         let mut summary = Summary {
             files_checked: outcome.files_checked,
-            rules_run: outcome.rules_run,
+            rules_run: outcome.rules.len(),
+            suppressed: outcome.findings.iter().filter(|f| f.suppression.is_some()).count(),
+            baselined: outcome
+                .findings
+                .iter()
+                .filter(|f| f.suppression.is_none() && f.baselined)
+                .count(),
+            stale_baseline_entries: outcome.stale.len(),
+            compliance: Compliance {
+                compliant_rules,
+                rules,
+                percent,
+            },
             ..Summary::default()
         };
         let mut files = BTreeSet::new();
-        for f in &outcome.findings {
+        for f in outcome.active() {
             summary.findings += 1;
             match f.severity {
                 crate::finding::Severity::Error => summary.errors += 1,
@@ -51,6 +102,33 @@ impl Summary {
         }
         summary.files_with_findings = files.len();
         summary
+    }
+
+    /// The closing lines: what was found, what was set aside, and the compliance figure.
+    pub fn lines(&self) -> String {
+        let mut text = self.line();
+        let mut aside = Vec::new();
+        if self.suppressed > 0 {
+            aside.push(format!("{} suppressed", self.suppressed));
+        }
+        if self.baselined > 0 {
+            aside.push(format!("{} accepted by the baseline", self.baselined));
+        }
+        if self.stale_baseline_entries > 0 {
+            let s = if self.stale_baseline_entries == 1 {
+                "entry"
+            } else {
+                "entries"
+            };
+            aside.push(format!("{} stale baseline {s}", self.stale_baseline_entries));
+        }
+        if !aside.is_empty() {
+            text.push_str(&format!("\nNot counted: {}", aside.join(", ")));
+        }
+        text.push('\n');
+        text.push_str(&self.compliance.line());
+        text.push('\n');
+        text
     }
 
     /// `Found 6 duplicate implementations, 22 banned imports and 1 removed module still present, in 21 files (312 files checked)`.
@@ -92,8 +170,23 @@ impl Summary {
 }
 
 /// How built-in checks are counted in the summary line.
-const BUILT_IN_NOUNS: [(&str, &str, &str); 3] = [
+const BUILT_IN_NOUNS: [(&str, &str, &str); 6] = [
     (crate::check::PARSE_ERROR, "unparsable file", "unparsable files"),
+    (
+        crate::check::INVALID_SUPPRESSION,
+        "invalid suppression",
+        "invalid suppressions",
+    ),
+    (
+        crate::check::UNKNOWN_SUPPRESSION,
+        "suppression of an unknown rule",
+        "suppressions of unknown rules",
+    ),
+    (
+        crate::check::UNUSED_SUPPRESSION,
+        "unused suppression",
+        "unused suppressions",
+    ),
     ("manifest-error", "invalid manifest", "invalid manifests"),
     ("io-error", "unreadable path", "unreadable paths"),
 ];

@@ -81,6 +81,8 @@ impl RuleMeta {
             symbol,
             primary,
             related: Vec::new(),
+            suppression: None,
+            baselined: false,
         }
     }
 }
@@ -189,6 +191,17 @@ pub fn patterns(list: &toml::Spanned<OneOrMany>) -> Result<Vec<crate::pattern::P
 /// Location of a fact in a file.
 pub fn location(file: &FileFacts, span: crate::facts::Span, label: impl Into<String>) -> Location {
     Location {
+        path: file.path.clone(),
+        span: Some(span),
+        label: label.into(),
+        member: None,
+    }
+}
+
+/// Location of one member of a multi-place finding, with the member's identity.
+pub fn member(file: &FileFacts, span: crate::facts::Span, label: impl Into<String>, member: &str) -> Location {
+    Location {
+        member: Some(member.to_owned()),
         path: file.path.clone(),
         span: Some(span),
         label: label.into(),

@@ -129,6 +129,7 @@ impl Check for RemovedModule {
                     path: file.path.clone(),
                     span: None,
                     label: "module file".into(),
+                    member: None,
                 });
                 remains.use_instead.clone_from(use_instead);
             }

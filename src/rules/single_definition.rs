@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, patterns};
+use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, member, patterns};
 use crate::facts::{Definition, DefinitionKind, FileFacts};
 use crate::finding::Finding;
 use crate::pattern::PathPattern;
@@ -258,14 +258,14 @@ impl Check for SingleDefinition {
                 let mut finding = rule.finding(
                     format!("{subject}; at most {} allowed", self.max),
                     symbol,
-                    location(file, d.span, label(d)),
+                    member(file, d.span, label(d), &d.path),
                     extra,
                 );
                 finding.related = defs
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| *i != primary)
-                    .map(|(_, (f, d))| location(f, d.span, label(d)))
+                    .map(|(_, (f, d))| member(f, d.span, label(d), &d.path))
                     .collect();
                 out.push(finding);
             } else if !self.canonical.is_empty() {

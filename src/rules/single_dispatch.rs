@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Check, ParamError, Params, RuleKind, RuleMeta, location};
+use super::{Check, ParamError, Params, RuleKind, RuleMeta, member};
 use crate::facts::{FileFacts, Reference, ReferenceContext};
 use crate::finding::Finding;
 use crate::pattern::PathPattern;
@@ -172,7 +172,7 @@ impl Check for SingleDispatch {
                         format!("handled in `{place}`")
                     };
                     uses.iter()
-                        .map(move |(file, r)| (self.in_router(place), location(file, r.span, label.clone())))
+                        .map(move |(file, r)| (self.in_router(place), member(file, r.span, label.clone(), place)))
                 })
                 .collect();
             locations

@@ -3,15 +3,18 @@
 
 mod modules;
 mod resolve;
+mod suppressions;
 mod syntax;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rayon::prelude::*;
 
-use super::Frontend;
+use std::sync::Arc;
+
+use super::{Frontend, ParseCache};
 use crate::facts::{FileFacts, FileProblem, Span};
-use crate::workspace::{SourceFile, Workspace};
+use crate::workspace::{FileTree, SourceFile, Workspace};
 use syntax::ParsedFile;
 
 /// Reads `.rs` files with syn.
@@ -22,8 +25,18 @@ impl Frontend for RustFrontend {
         file.abs.extension().is_some_and(|e| e == "rs")
     }
 
-    fn analyze(&self, workspace: &Workspace, files: &[SourceFile]) -> Vec<FileFacts> {
-        let parsed: Vec<ParsedFile> = files.par_iter().map(parse_file).collect();
+    fn analyze(
+        &self,
+        workspace: &Workspace,
+        files: &[SourceFile],
+        tree: &dyn FileTree,
+        cache: &ParseCache,
+    ) -> Vec<FileFacts> {
+        let parsed: Vec<Arc<ParsedFile>> = files
+            .par_iter()
+            .map(|file| cache.get_or_parse(tree.content_id(&file.abs).as_deref(), || parse_file(file, tree)))
+            .collect();
+        let parsed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
         let modules = modules::assign(workspace, files, &parsed);
 
         let mut index = resolve::WorkspaceIndex {
@@ -53,8 +66,8 @@ impl Frontend for RustFrontend {
 }
 
 /// Reads and parses one file; a panic inside syn or the collector is that file's problem, not the run's.
-fn parse_file(file: &SourceFile) -> ParsedFile {
-    let bytes = match std::fs::read(&file.abs) {
+fn parse_file(file: &SourceFile, tree: &dyn FileTree) -> ParsedFile {
+    let bytes = match tree.read(&file.abs) {
         Ok(bytes) => bytes,
         Err(error) => {
             return ParsedFile::unparsable(FileProblem {

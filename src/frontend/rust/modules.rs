@@ -20,7 +20,7 @@ pub(crate) struct FileModule {
 }
 
 /// Assigns a module to every file.
-pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[ParsedFile]) -> Vec<FileModule> {
+pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[&ParsedFile]) -> Vec<FileModule> {
     let by_path: HashMap<&Path, usize> = files.iter().enumerate().map(|(i, f)| (f.abs.as_path(), i)).collect();
     let mut modules: Vec<Option<FileModule>> = vec![None; files.len()];
     let mut queue: Vec<(usize, PathBuf)> = Vec::new();
@@ -43,7 +43,7 @@ pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[Pars
 
     while let Some((index, dir)) = queue.pop() {
         let parent = modules[index].clone().expect("queued files have a module");
-        let file = &parsed[index];
+        let file = parsed[index];
         for decl in file.modules.iter().filter(|m| !m.inline) {
             let chain = inline_chain(file, decl.scope);
             let base = chain.iter().fold(dir.clone(), |d, name| d.join(name));

@@ -349,6 +349,7 @@ pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &Works
         imports,
         references,
         modules,
+        suppressions: file.suppressions.clone(),
         problem: file.problem.clone(),
     }
 }

@@ -120,6 +120,7 @@ pub(crate) struct ParsedFile {
     pub imports: Vec<RawImport>,
     pub references: Vec<RawReference>,
     pub modules: Vec<RawModule>,
+    pub suppressions: Vec<crate::facts::Suppression>,
     pub problem: Option<FileProblem>,
 }
 
@@ -154,7 +155,8 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
         Some(rest) => (rest, '\u{feff}'.len_utf8()),
         None => (text, 0),
     };
-    let parsed = match tokenize(text) {
+    let mut literals = Vec::new();
+    let parsed = match tokenize(text, &mut literals) {
         Ok(tokens) => match syn::parse2::<syn::File>(tokens) {
             Ok(file) => {
                 let mut collector = Collector::new(offset);
@@ -173,11 +175,20 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
     };
     // proc-macro2 keeps every parsed file's text for span lookups on this thread; nothing needs it now.
     proc_macro2::extra::invalidate_current_thread_spans();
+    let mut parsed = parsed;
+    parsed.suppressions = super::suppressions::find(text, &literals)
+        .into_iter()
+        .map(|s| crate::facts::Suppression {
+            span: shifted(s.span, offset),
+            ..s
+        })
+        .collect();
     parsed
 }
 
 /// Lexes the text (a shebang line is blanked out, keeping offsets) and refuses pathological nesting.
-fn tokenize(text: &str) -> Result<proc_macro2::TokenStream, FileProblem> {
+/// The byte ranges of literals are collected, so that `//` inside a string is not taken for a comment.
+fn tokenize(text: &str, literals: &mut Vec<std::ops::Range<usize>>) -> Result<proc_macro2::TokenStream, FileProblem> {
     let blanked;
     let text = if text.starts_with("#!") && !text.starts_with("#![") {
         let end = text.find('\n').unwrap_or(text.len());
@@ -194,6 +205,9 @@ fn tokenize(text: &str) -> Result<proc_macro2::TokenStream, FileProblem> {
     while let Some((mut iter, depth)) = stack.pop() {
         if let Some(token) = iter.next() {
             stack.push((iter, depth));
+            if let proc_macro2::TokenTree::Literal(literal) = &token {
+                literals.push(literal.span().byte_range());
+            }
             if let proc_macro2::TokenTree::Group(group) = token {
                 if depth + 1 > MAX_NESTING {
                     return Err(FileProblem {
