@@ -1,4 +1,5 @@
 //! Running `ssot-check` in-process from the repository root, as the integration tests do.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
