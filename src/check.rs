@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::baseline::Baseline;
 use crate::config::Config;
-use crate::facts::FileFacts;
+use crate::facts::{FileFacts, ProblemKind};
 use crate::finding::{self, BaselineKey, Finding, Location, Severity};
 use crate::workspace::{self, WorkspaceError};
 
@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub baseline: Option<Baseline>,
     /// Fail when baseline entries no longer occur.
     pub strict_baseline: bool,
+    /// Partially analyzed files are errors, not warnings.
+    pub strict: bool,
 }
 
 /// What a run found.
@@ -104,7 +106,7 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
             built_in(p.kind, Severity::Error, p.message.clone(), location)
         })
         .collect();
-    findings.extend(evaluate(&facts, config));
+    findings.extend(evaluate(&facts, config, options.strict));
     let rules = rule_infos(config);
     let mut outcome = Outcome {
         findings,
@@ -135,15 +137,32 @@ pub fn rule_infos(config: &Config) -> Vec<RuleInfo> {
 }
 
 /// Runs the rules over facts and applies inline suppressions: the findings, sorted.
-pub fn evaluate(facts: &[FileFacts], config: &Config) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = facts.iter().filter_map(problem_finding).collect();
+pub fn evaluate(facts: &[FileFacts], config: &Config, strict: bool) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = facts.iter().filter_map(|file| problem_finding(file, strict)).collect();
     let rule_findings: Vec<Vec<Finding>> = config
         .rules
         .par_iter()
         .map(|rule| {
-            let mut out = Vec::new();
-            rule.check.check(&rule.meta, facts, &mut out);
-            out
+            // A bug in one rule costs that rule's findings, not the report.
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut out = Vec::new();
+                rule.check.check(&rule.meta, facts, &mut out);
+                out
+            }));
+            run.unwrap_or_else(|_| {
+                let at = Location {
+                    path: rule.defined_at.clone(),
+                    span: None,
+                    label: String::new(),
+                    member: None,
+                };
+                vec![built_in(
+                    "internal-error",
+                    Severity::Error,
+                    format!("rule `{}` failed; its findings are missing", rule.meta.id),
+                    at,
+                )]
+            })
         })
         .collect();
     findings.extend(rule_findings.into_iter().flatten());
@@ -215,16 +234,29 @@ fn suppress(facts: &[FileFacts], mut findings: Vec<Finding>, known: &HashSet<&st
 }
 
 fn is_built_in(rule: &str) -> bool {
-    [PARSE_ERROR, "manifest-error", "io-error"].contains(&rule)
+    [
+        PARSE_ERROR,
+        "partially-analyzed",
+        "internal-error",
+        "manifest-error",
+        "io-error",
+    ]
+    .contains(&rule)
 }
 
 /// A file that could not be parsed is a finding: a second handler must not hide in an unparsable file.
-fn problem_finding(file: &FileFacts) -> Option<Finding> {
+/// One that was analyzed in part is a warning (an error with `strict`).
+fn problem_finding(file: &FileFacts, strict: bool) -> Option<Finding> {
     let problem = file.problem.as_ref()?;
+    let (severity, what) = match problem.kind {
+        ProblemKind::PartiallyAnalyzed if !strict => (Severity::Warning, "was analyzed in part"),
+        ProblemKind::PartiallyAnalyzed => (Severity::Error, "was analyzed in part"),
+        ProblemKind::ParseError | ProblemKind::InternalError => (Severity::Error, "could not be analyzed"),
+    };
     Some(built_in(
-        PARSE_ERROR,
-        Severity::Error,
-        format!("`{}` could not be analyzed: {}", file.path, problem.message),
+        problem.kind.as_str(),
+        severity,
+        format!("`{}` {what}: {}", file.path, problem.message),
         Location {
             path: file.path.clone(),
             span: problem.span,
@@ -239,6 +271,8 @@ fn built_in(kind: &str, severity: Severity, message: String, primary: Location) 
         PARSE_ERROR | "manifest-error" | "io-error" => {
             "fix the file so it can be analyzed: definitions in it are not counted until then"
         }
+        "partially-analyzed" => "items that could not be parsed are not counted; `--strict` makes this an error",
+        "internal-error" => "this is a bug in ssot-check; the rest of the report stands",
         _ => "write suppressions as `// ssot-check: allow(rule-id) reason: <why>` on or above the item",
     };
     Finding {

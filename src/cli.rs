@@ -136,6 +136,9 @@ pub struct CheckArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Treat partially analyzed files (some items syn cannot parse) as errors, not warnings.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Output formats.

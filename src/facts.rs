@@ -214,10 +214,55 @@ pub struct Suppression {
 /// Why a file could not be analyzed (in full or at all).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileProblem {
+    /// What sort of problem.
+    pub kind: ProblemKind,
     /// What went wrong, for people.
     pub message: String,
     /// Where, when known.
     pub span: Option<Span>,
+}
+
+/// How much of a file could be analyzed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// Nothing: the file could not be read, decoded or parsed at all.
+    ParseError,
+    /// The items that parse were analyzed; some could not be.
+    PartiallyAnalyzed,
+    /// The analyzer itself failed on this file (a bug); the rest of the report stands.
+    InternalError,
+}
+
+impl ProblemKind {
+    /// The built-in check's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ParseError => "parse-error",
+            Self::PartiallyAnalyzed => "partially-analyzed",
+            Self::InternalError => "internal-error",
+        }
+    }
+}
+
+impl FileProblem {
+    /// A file that could not be analyzed at all.
+    pub fn parse(message: impl Into<String>, span: Option<Span>) -> Self {
+        FileProblem {
+            kind: ProblemKind::ParseError,
+            message: message.into(),
+            span,
+        }
+    }
+
+    /// A failure of the analyzer itself.
+    pub fn internal(message: impl Into<String>) -> Self {
+        FileProblem {
+            kind: ProblemKind::InternalError,
+            message: message.into(),
+            span: None,
+        }
+    }
 }
 
 /// Everything known about one source file.

@@ -135,6 +135,7 @@ fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, 
             .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
             .transpose()?,
         strict_baseline: args.strict_baseline,
+        strict: args.strict,
     };
     let outcome = run_check(&args, env, &options)?;
     let text = match args.format {

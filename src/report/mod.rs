@@ -170,8 +170,14 @@ impl Summary {
 }
 
 /// How built-in checks are counted in the summary line.
-const BUILT_IN_NOUNS: [(&str, &str, &str); 6] = [
+const BUILT_IN_NOUNS: [(&str, &str, &str); 8] = [
     (crate::check::PARSE_ERROR, "unparsable file", "unparsable files"),
+    (
+        "partially-analyzed",
+        "partially analyzed file",
+        "partially analyzed files",
+    ),
+    ("internal-error", "internal error", "internal errors"),
     (
         crate::check::INVALID_SUPPRESSION,
         "invalid suppression",

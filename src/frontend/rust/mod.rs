@@ -70,10 +70,7 @@ fn parse_file(file: &SourceFile, tree: &dyn FileTree) -> ParsedFile {
     let bytes = match tree.read(&file.abs) {
         Ok(bytes) => bytes,
         Err(error) => {
-            return ParsedFile::unparsable(FileProblem {
-                message: format!("cannot read file: {error}"),
-                span: None,
-            });
+            return ParsedFile::unparsable(FileProblem::parse(format!("cannot read file: {error}"), None));
         }
     };
     let text = match std::str::from_utf8(&bytes) {
@@ -82,32 +79,46 @@ fn parse_file(file: &SourceFile, tree: &dyn FileTree) -> ParsedFile {
             let at = error.valid_up_to();
             let line = bytes[..at].iter().filter(|b| **b == b'\n').count() as u32 + 1;
             let column = bytes[..at].iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
-            return ParsedFile::unparsable(FileProblem {
-                message: format!("file is not valid UTF-8 (invalid byte at offset {at})"),
-                span: Some(Span {
-                    line,
-                    column,
-                    start: at,
-                    end: at + 1,
-                }),
-            });
+            let span = Span {
+                line,
+                column,
+                start: at,
+                end: at + 1,
+            };
+            let message = format!("file is not valid UTF-8 (invalid byte at offset {at})");
+            return ParsedFile::unparsable(FileProblem::parse(message, Some(span)));
         }
     };
     catch_unwind(AssertUnwindSafe(|| syntax::parse(text))).unwrap_or_else(|_| {
-        ParsedFile::unparsable(FileProblem {
-            message: "internal error while parsing this file".to_owned(),
-            span: None,
-        })
+        ParsedFile::unparsable(FileProblem::internal("the analyzer failed while parsing this file"))
     })
 }
 
 fn internal_error(module: String) -> FileFacts {
     FileFacts {
         module,
-        problem: Some(FileProblem {
-            message: "internal error while resolving this file".to_owned(),
-            span: None,
-        }),
+        problem: Some(FileProblem::internal("the analyzer failed while resolving this file")),
         ..FileFacts::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_parsing_one_file_is_that_files_internal_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("bad.rs"), format!("// {}\n", syntax::PANIC_FOR_TESTS)).expect("write");
+        std::fs::write(dir.path().join("good.rs"), "pub struct Fine;\n").expect("write");
+        let workspace = crate::workspace::scan(dir.path(), &[std::path::PathBuf::from(".")], &[]).expect("scan");
+        let facts = crate::frontend::analyze(&workspace);
+        let bad = facts.iter().find(|f| f.path == "bad.rs").expect("bad.rs");
+        assert_eq!(
+            bad.problem.as_ref().map(|p| p.kind),
+            Some(crate::facts::ProblemKind::InternalError)
+        );
+        let good = facts.iter().find(|f| f.path == "good.rs").expect("good.rs");
+        assert_eq!(good.definitions.len(), 1, "the rest of the report stands");
     }
 }

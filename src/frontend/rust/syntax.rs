@@ -144,12 +144,21 @@ fn root_scope() -> Scope {
     }
 }
 
+/// Text that makes [`parse`] panic in unit tests.
+#[cfg(test)]
+pub(crate) const PANIC_FOR_TESTS: &str = "ssot-check test: panic here";
+
 /// How deeply delimiters may nest before a file is refused. Real code stays far below; the limit keeps
 /// syn's recursive descent (and the drop of its tree) within the worker's stack on generated input.
 pub(crate) const MAX_NESTING: usize = 256;
 
 /// Parses one file's text and extracts its raw facts.
 pub(crate) fn parse(text: &str) -> ParsedFile {
+    // Fault injection for the test that proves a panic stays inside its file.
+    #[cfg(test)]
+    if text.contains(PANIC_FOR_TESTS) {
+        panic!("injected by a test");
+    }
     // Offsets stay relative to the file as read, byte-order mark included.
     let (text, offset) = match text.strip_prefix('\u{feff}') {
         Some(rest) => (rest, '\u{feff}'.len_utf8()),
@@ -157,16 +166,13 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
     };
     let mut literals = Vec::new();
     let parsed = match tokenize(text, &mut literals) {
-        Ok(tokens) => match syn::parse2::<syn::File>(tokens) {
+        Ok(tokens) => match syn::parse2::<syn::File>(tokens.clone()) {
             Ok(file) => {
                 let mut collector = Collector::new(offset);
                 collector.visit_file(&file);
                 collector.out
             }
-            Err(error) => ParsedFile::unparsable(FileProblem {
-                message: error.to_string(),
-                span: Some(shifted(span_of(error.span()), offset)),
-            }),
+            Err(error) => recover_items(tokens, &error, offset),
         },
         Err(problem) => ParsedFile::unparsable(FileProblem {
             span: problem.span.map(|span| shifted(span, offset)),
@@ -186,20 +192,101 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
     parsed
 }
 
+/// When the file as a whole does not parse (code the compiler accepts but syn does not, such as
+/// edition-2015 bare trait objects or nightly `const trait`), each top-level item is parsed on its own:
+/// the items that parse are analyzed, and the file is reported as partially analyzed with the first error.
+fn recover_items(tokens: proc_macro2::TokenStream, error: &syn::Error, offset: usize) -> ParsedFile {
+    use proc_macro2::{Delimiter, TokenTree};
+    let mut chunks: Vec<Vec<TokenTree>> = Vec::new();
+    let mut current: Vec<TokenTree> = Vec::new();
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        let ends = match &token {
+            TokenTree::Punct(p) => p.as_char() == ';',
+            // `struct S { .. }` ends at its brace; `const C: S = S { .. };` at the semicolon after it.
+            TokenTree::Group(g) => {
+                g.delimiter() == Delimiter::Brace
+                    && !matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == ';' || p.as_char() == '.')
+            }
+            _ => false,
+        };
+        current.push(token);
+        if ends {
+            chunks.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    let mut collector = Collector::new(offset);
+    let mut failed = 0;
+    let mut first_error: Option<syn::Error> = None;
+    for mut chunk in chunks {
+        // Inner attributes (`#![..]`) belong to the file, not to the item after them.
+        while matches!(chunk.as_slice(), [TokenTree::Punct(h), TokenTree::Punct(b), TokenTree::Group(_), ..] if h.as_char() == '#' && b.as_char() == '!')
+        {
+            chunk.drain(..3);
+        }
+        if chunk.is_empty() {
+            continue;
+        }
+        match syn::parse2::<syn::Item>(chunk.into_iter().collect()) {
+            Ok(item) => collector.visit_item(&item),
+            Err(error) => {
+                failed += 1;
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    let error = first_error.unwrap_or_else(|| error.clone());
+    let mut out = collector.out;
+    out.problem = Some(FileProblem {
+        kind: crate::facts::ProblemKind::PartiallyAnalyzed,
+        message: format!("{failed} top-level item(s) could not be parsed and were skipped; the first: {error}"),
+        span: Some(shifted(span_of(error.span()), offset)),
+    });
+    out
+}
+
+/// Blanks out (keeping every offset) what the compiler accepts before the first token but the lexer does
+/// not: a shebang line, and cargo-script frontmatter (`---` fenced lines at the top of the file).
+fn blank_preamble(text: &str) -> std::borrow::Cow<'_, str> {
+    let mut end = 0;
+    if text.starts_with("#!") && !text.starts_with("#![") {
+        end = text.find('\n').map_or(text.len(), |at| at + 1);
+    }
+    let rest = &text[end..];
+    let first_line = rest.lines().next().unwrap_or("");
+    if first_line.starts_with("---") {
+        let fence = first_line.chars().take_while(|c| *c == '-').count();
+        let mut at = end + first_line.len() + 1;
+        for line in text[at.min(text.len())..].split_inclusive('\n') {
+            at += line.len();
+            let trimmed = line.trim_end();
+            if trimmed.len() >= fence && trimmed.chars().all(|c| c == '-') {
+                end = at.min(text.len());
+                break;
+            }
+        }
+    }
+    if end == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    // Multi-byte characters become several spaces so byte offsets stay put.
+    let blank: String = text[..end]
+        .chars()
+        .flat_map(|c| if c == '\n' { vec!['\n'] } else { vec![' '; c.len_utf8()] })
+        .collect();
+    std::borrow::Cow::Owned(format!("{blank}{}", &text[end..]))
+}
+
 /// Lexes the text (a shebang line is blanked out, keeping offsets) and refuses pathological nesting.
 /// The byte ranges of literals are collected, so that `//` inside a string is not taken for a comment.
 fn tokenize(text: &str, literals: &mut Vec<std::ops::Range<usize>>) -> Result<proc_macro2::TokenStream, FileProblem> {
-    let blanked;
-    let text = if text.starts_with("#!") && !text.starts_with("#![") {
-        let end = text.find('\n').unwrap_or(text.len());
-        blanked = format!("{}{}", " ".repeat(end), &text[end..]);
-        blanked.as_str()
-    } else {
-        text
-    };
-    let tokens: proc_macro2::TokenStream = text.parse().map_err(|error: proc_macro2::LexError| FileProblem {
-        message: format!("not valid Rust tokens (an unbalanced delimiter or a malformed literal): {error}"),
-        span: Some(span_of(error.span())),
+    let text = blank_preamble(text);
+    let tokens: proc_macro2::TokenStream = text.parse().map_err(|error: proc_macro2::LexError| {
+        let message = format!("not valid Rust tokens (an unbalanced delimiter or a malformed literal): {error}");
+        FileProblem::parse(message, Some(span_of(error.span())))
     })?;
     let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> = vec![(tokens.clone().into_iter(), 0)];
     while let Some((mut iter, depth)) = stack.pop() {
@@ -210,10 +297,8 @@ fn tokenize(text: &str, literals: &mut Vec<std::ops::Range<usize>>) -> Result<pr
             }
             if let proc_macro2::TokenTree::Group(group) = token {
                 if depth + 1 > MAX_NESTING {
-                    return Err(FileProblem {
-                        message: format!("delimiters nest deeper than {MAX_NESTING} levels; the file is not analyzed"),
-                        span: Some(span_of(group.span_open())),
-                    });
+                    let message = format!("delimiters nest deeper than {MAX_NESTING} levels; the file is not analyzed");
+                    return Err(FileProblem::parse(message, Some(span_of(group.span_open()))));
                 }
                 stack.push((group.stream().into_iter(), depth + 1));
             }
@@ -950,6 +1035,37 @@ mod tests {
             assert!(parse(&fine).problem.is_none());
         });
         worker.expect("spawns").join().expect("no panic");
+    }
+
+    #[test]
+    fn items_syn_refuses_are_skipped_and_the_rest_analyzed() {
+        let parsed = parse(
+            "#![allow(x)]\ntype A = Fn(&u8) + Send;\nconst C: S = S { a: 1 };\npub const trait T {}\nstruct After;",
+        );
+        let names: Vec<&str> = parsed.definitions.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, vec!["C", "After"]);
+        let problem = parsed.problem.expect("a problem");
+        assert_eq!(problem.kind, crate::facts::ProblemKind::PartiallyAnalyzed);
+        assert!(
+            problem.message.starts_with("2 top-level item(s)"),
+            "{}",
+            problem.message
+        );
+        assert_eq!(problem.span.map(|s| s.line), Some(2));
+    }
+
+    #[test]
+    fn cargo_script_frontmatter_is_blanked_keeping_offsets() {
+        let text = "#!/usr/bin/env cargo\n---cargo\n[package]\nname = \"é\"\n---\nstruct S;\n";
+        let blanked = blank_preamble(text);
+        assert_eq!(blanked.len(), text.len());
+        let parsed = parse(text);
+        assert!(parsed.problem.is_none(), "{:?}", parsed.problem);
+        assert_eq!(parsed.definitions[0].span.line, 6);
+        assert_eq!(
+            &text[parsed.definitions[0].span.start..parsed.definitions[0].span.end],
+            "S"
+        );
     }
 
     #[test]

@@ -1,0 +1,86 @@
+//! Property: the report does not depend on the number of threads or on the order files are analyzed in.
+//! Random small workspaces mixing duplicates, dispatch, banned imports and global state (bounded cases).
+
+mod common;
+
+use proptest::prelude::*;
+
+const RULES: &str = r#"
+[[rule]]
+id = "one-router"
+kind = "single-definition"
+message = "One router."
+name = "*Router"
+group-by = "name"
+
+[[rule]]
+id = "dispatch"
+kind = "single-dispatch"
+message = "Only the router matches."
+enum = "Msg"
+router = "app::m0"
+
+[[rule]]
+id = "no-legacy"
+kind = "banned-import"
+message = "No legacy."
+paths = ["app::m1"]
+
+[[rule]]
+id = "no-globals"
+kind = "no-global-state"
+message = "No globals."
+modules = ["app"]
+"#;
+
+/// One item of a generated module.
+fn item() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec!["ARouter", "BRouter", "CRouter"]).prop_map(|n| format!("pub struct {n};")),
+        Just("pub fn handle(m: crate::Msg) { match m { crate::Msg::A => {}, crate::Msg::B => {} } }".to_owned()),
+        Just("pub fn peek(m: &crate::Msg) -> bool { matches!(m, crate::Msg::A) }".to_owned()),
+        (0..4usize).prop_map(|m| format!("pub use crate::m{m} as alias_{m};")),
+        Just("static S: std::sync::Mutex<u8> = std::sync::Mutex::new(0);".to_owned()),
+        Just("fn local() { struct BRouter; }".to_owned()),
+        Just("this is not rust {".to_owned()),
+    ]
+}
+
+fn workspace() -> impl Strategy<Value = Vec<Vec<String>>> {
+    prop::collection::vec(prop::collection::vec(item(), 0..5), 4)
+}
+
+fn write(dir: &std::path::Path, modules: &[Vec<String>]) {
+    std::fs::create_dir_all(dir.join("src")).expect("mkdir");
+    std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"app\"\n").expect("write");
+    std::fs::write(dir.join("rules.toml"), RULES).expect("write");
+    let mut lib = String::from("pub enum Msg { A, B }\n");
+    for (i, items) in modules.iter().enumerate() {
+        lib.push_str(&format!("pub mod m{i};\n"));
+        std::fs::write(dir.join(format!("src/m{i}.rs")), items.join("\n")).expect("write");
+    }
+    std::fs::write(dir.join("src/lib.rs"), lib).expect("write");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn findings_are_the_same_for_any_thread_count_and_file_order(modules in workspace()) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), &modules);
+        let args = |threads: &'static str| vec![".", "--rules", "rules.toml", "--format", "json", "--threads", threads];
+        let (_, one) = common::run_in(dir.path(), &args("1"));
+        let (_, many) = common::run_in(dir.path(), &args("4"));
+        prop_assert_eq!(&one, &many);
+
+        let config = ssot_check::config::load(&[dir.path().join("rules.toml")], dir.path()).expect("rules");
+        let workspace = ssot_check::workspace::scan(dir.path(), &[std::path::PathBuf::from(".")], &[]).expect("scan");
+        let facts = ssot_check::frontend::analyze(&workspace);
+        let mut reversed = facts.clone();
+        reversed.reverse();
+        let forward = ssot_check::check::evaluate(&facts, &config, false);
+        let backward = ssot_check::check::evaluate(&reversed, &config, false);
+        prop_assert_eq!(forward, backward);
+    }
+}

@@ -1,0 +1,113 @@
+//! Bad code of every kind is a finding or a skip, never a crash or a hang, and never loses the report.
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+const RULES: &str = "[[rule]]\nid = \"one-router\"\nkind = \"single-definition\"\nmessage = \"One router.\"\nname = \"MessageRouter\"\n";
+
+fn write(dir: &Path, path: &str, text: &[u8]) {
+    let path = dir.join(path);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+fn check(dir: &Path) -> (i32, Value) {
+    let (code, out) = common::run_in(dir, &[".", "--rules", "rules.toml", "--format", "json"]);
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or_else(|_| panic!("JSON: {out}")),
+    )
+}
+
+fn rules_found(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule"].as_str().expect("rule").to_owned())
+        .collect()
+}
+
+#[test]
+fn empty_files_symlink_loops_and_fifos_are_skipped_or_checked_without_hanging() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(root, "rules.toml", RULES.as_bytes());
+    write(root, "src/empty.rs", b"");
+    write(root, "src/a.rs", b"pub struct MessageRouter;\n");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(root.join("src"), root.join("src/loop")).expect("symlink");
+        std::os::unix::fs::symlink(root.join("src/missing.rs"), root.join("src/dangling.rs")).expect("symlink");
+        let status = std::process::Command::new("mkfifo")
+            .arg(root.join("src/pipe.rs"))
+            .status()
+            .expect("mkfifo");
+        assert!(status.success());
+    }
+    let (code, report) = check(root);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        report["summary"]["files_checked"], 2,
+        "empty.rs and a.rs; links and the FIFO are not followed"
+    );
+}
+
+#[test]
+fn non_utf8_and_unparsable_files_are_findings_and_the_rest_of_the_report_stands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(root, "rules.toml", RULES.as_bytes());
+    write(root, "a.rs", b"pub struct MessageRouter;\n");
+    write(root, "b.rs", b"pub struct MessageRouter;\n");
+    write(root, "latin1.rs", b"// caf\xe9\npub struct X;\n");
+    write(root, "broken.rs", b"fn f( {\n");
+    write(
+        root,
+        "deep.rs",
+        format!("fn f() {{ {}1{} }}", "(".repeat(10_000), ")".repeat(10_000)).as_bytes(),
+    );
+    let (code, report) = check(root);
+    assert_eq!(code, 1);
+    let mut rules = rules_found(&report);
+    rules.sort();
+    assert_eq!(rules, vec!["one-router", "parse-error", "parse-error", "parse-error"]);
+}
+
+#[test]
+fn a_100k_line_generated_file_is_analyzed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(root, "rules.toml", RULES.as_bytes());
+    let mut text = String::new();
+    for i in 0..100_000 {
+        text.push_str(&format!("pub fn f{i}() -> u32 {{ {i} }}\n"));
+    }
+    text.push_str("pub struct MessageRouter;\n");
+    write(root, "generated.rs", text.as_bytes());
+    write(root, "other.rs", b"pub struct MessageRouter;\n");
+    let (code, report) = check(root);
+    assert_eq!(code, 1);
+    assert_eq!(rules_found(&report), vec!["one-router"]);
+    assert_eq!(report["findings"][0]["line"], 100_001);
+}
+
+#[test]
+fn strict_turns_partial_analysis_into_a_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(root, "rules.toml", RULES.as_bytes());
+    write(
+        root,
+        "old.rs",
+        b"type Action = Fn(&u8) + Send;\npub struct MessageRouter;\n",
+    );
+    let (code, report) = check(root);
+    assert_eq!(code, 0, "a warning alone passes: {report}");
+    assert_eq!(rules_found(&report), vec!["partially-analyzed"]);
+    let (code, _) = common::run_in(root, &[".", "--rules", "rules.toml", "--strict"]);
+    assert_eq!(code, 1);
+}
