@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub strict_baseline: bool,
     /// Partially analyzed files are errors, not warnings.
     pub strict: bool,
+    /// Keep each file's parse in this folder, keyed by content (no cache when `None`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// What a run found.
@@ -92,7 +94,9 @@ impl Outcome {
 /// Checks `paths` (relative to `base`) against the configured rules.
 pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions) -> Result<Outcome, WorkspaceError> {
     let workspace = workspace::scan(base, paths, &config.excludes)?;
-    let facts = crate::frontend::analyze(&workspace);
+    let cache =
+        crate::frontend::ParseCache::with_disk(options.cache_dir.as_deref().and_then(crate::cache::FactCache::open));
+    let facts = crate::frontend::analyze_tree(&workspace, &workspace::Disk, &cache);
     let mut findings: Vec<Finding> = workspace
         .problems
         .iter()

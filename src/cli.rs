@@ -139,6 +139,12 @@ pub struct CheckArgs {
     /// Treat partially analyzed files (some items syn cannot parse) as errors, not warnings.
     #[arg(long)]
     pub strict: bool,
+    /// Parse every file, neither reading nor writing the fact cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Where the fact cache lives [default: $SSOT_CHECK_CACHE_DIR, else ~/.cache/ssot-check].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Output formats.

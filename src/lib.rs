@@ -5,6 +5,7 @@
 //! the [`rules`] read the facts and produce [`finding`]s, and [`report`] prints them.
 
 pub mod baseline;
+pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -136,6 +137,11 @@ fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, 
             .transpose()?,
         strict_baseline: args.strict_baseline,
         strict: args.strict,
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            args.cache_dir.clone().or_else(cache::FactCache::default_dir)
+        },
     };
     let outcome = run_check(&args, env, &options)?;
     let text = match args.format {

@@ -111,3 +111,57 @@ fn strict_turns_partial_analysis_into_a_failure() {
     let (code, _) = common::run_in(root, &[".", "--rules", "rules.toml", "--strict"]);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn the_fact_cache_changes_nothing_but_speed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let root = dir.path();
+    write(root, "rules.toml", RULES.as_bytes());
+    write(root, "a.rs", b"pub struct MessageRouter;\n");
+    write(root, "b.rs", b"pub struct Other;\n");
+    let cache_dir = cache.path().to_str().expect("UTF-8");
+    let args = [
+        ".",
+        "--rules",
+        "rules.toml",
+        "--format",
+        "json",
+        "--cache-dir",
+        cache_dir,
+    ];
+    let (_, cold) = common::run_in(root, &args);
+    let entries = walk_count(cache.path());
+    assert_eq!(entries, 2, "one entry per distinct file");
+    let (_, warm) = common::run_in(root, &args);
+    assert_eq!(cold, warm);
+    let (_, uncached) = common::run_in(root, &[".", "--rules", "rules.toml", "--format", "json", "--no-cache"]);
+    assert_eq!(cold, uncached);
+    // A changed file is parsed again: its content has a new key.
+    write(root, "b.rs", b"pub struct MessageRouter;\n");
+    let (code, changed) = common::run_in(root, &args);
+    assert_eq!(code, 1, "{changed}");
+    // A corrupt entry is a miss, not an error.
+    for entry in walk(cache.path()) {
+        std::fs::write(entry, b"\x01garbage").expect("corrupt");
+    }
+    let (code, _) = common::run_in(root, &args);
+    assert_eq!(code, 1);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("readable") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn walk_count(dir: &Path) -> usize {
+    walk(dir).len()
+}

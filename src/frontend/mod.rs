@@ -34,9 +34,28 @@ pub trait Frontend: Sync {
 pub struct ParseCache {
     entries: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
     parsed: AtomicUsize,
+    disk: Option<crate::cache::FactCache>,
 }
 
 impl ParseCache {
+    /// A cache that also keeps parses on disk, across runs.
+    pub fn with_disk(disk: Option<crate::cache::FactCache>) -> Self {
+        ParseCache {
+            disk,
+            ..ParseCache::default()
+        }
+    }
+
+    /// The on-disk cache, if any.
+    pub fn disk(&self) -> Option<&crate::cache::FactCache> {
+        self.disk.as_ref()
+    }
+
+    /// Counts a parse done outside [`ParseCache::get_or_parse`].
+    pub fn count_parse(&self) {
+        self.parsed.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The cached result for `id`, or `parse()` (counted, and cached when it has an id).
     pub fn get_or_parse<T: Any + Send + Sync>(&self, id: Option<&str>, parse: impl FnOnce() -> T) -> Arc<T> {
         let lock = || self.entries.lock().unwrap_or_else(PoisonError::into_inner);

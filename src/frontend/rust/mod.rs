@@ -32,10 +32,7 @@ impl Frontend for RustFrontend {
         tree: &dyn FileTree,
         cache: &ParseCache,
     ) -> Vec<FileFacts> {
-        let parsed: Vec<Arc<ParsedFile>> = files
-            .par_iter()
-            .map(|file| cache.get_or_parse(tree.content_id(&file.abs).as_deref(), || parse_file(file, tree)))
-            .collect();
+        let parsed: Vec<Arc<ParsedFile>> = files.par_iter().map(|file| load(file, tree, cache)).collect();
         let parsed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
         let modules = modules::assign(workspace, files, &parsed);
 
@@ -65,15 +62,48 @@ impl Frontend for RustFrontend {
     }
 }
 
-/// Reads and parses one file; a panic inside syn or the collector is that file's problem, not the run's.
-fn parse_file(file: &SourceFile, tree: &dyn FileTree) -> ParsedFile {
+/// A file's parse: from the in-memory cache by content id (git blobs), else from the disk cache by
+/// content hash, else parsed (and stored).
+fn load(file: &SourceFile, tree: &dyn FileTree, cache: &ParseCache) -> Arc<ParsedFile> {
+    if let Some(id) = tree.content_id(&file.abs) {
+        return cache.get_or_parse(Some(&id), || read_and_parse(file, tree));
+    }
     let bytes = match tree.read(&file.abs) {
         Ok(bytes) => bytes,
-        Err(error) => {
-            return ParsedFile::unparsable(FileProblem::parse(format!("cannot read file: {error}"), None));
-        }
+        Err(error) => return Arc::new(unreadable(&error)),
     };
-    let text = match std::str::from_utf8(&bytes) {
+    let key = cache.disk().map(|_| crate::cache::FactCache::key(&bytes));
+    if let (Some(disk), Some(key)) = (cache.disk(), &key)
+        && let Some(hit) = disk.load::<ParsedFile>(key)
+    {
+        return Arc::new(hit);
+    }
+    cache.count_parse();
+    let parsed = parse_bytes(&bytes);
+    let internal = parsed
+        .problem
+        .as_ref()
+        .is_some_and(|p| p.kind == crate::facts::ProblemKind::InternalError);
+    if let (Some(disk), Some(key), false) = (cache.disk(), &key, internal) {
+        disk.store(key, &parsed);
+    }
+    Arc::new(parsed)
+}
+
+fn unreadable(error: &std::io::Error) -> ParsedFile {
+    ParsedFile::unparsable(FileProblem::parse(format!("cannot read file: {error}"), None))
+}
+
+fn read_and_parse(file: &SourceFile, tree: &dyn FileTree) -> ParsedFile {
+    match tree.read(&file.abs) {
+        Ok(bytes) => parse_bytes(&bytes),
+        Err(error) => unreadable(&error),
+    }
+}
+
+/// Decodes and parses one file; a panic inside syn or the collector is that file's problem, not the run's.
+fn parse_bytes(bytes: &[u8]) -> ParsedFile {
+    let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => {
             let at = error.valid_up_to();

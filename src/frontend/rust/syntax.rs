@@ -15,7 +15,7 @@ use syn::visit::{self, Visit};
 use crate::facts::{DefinitionKind, FileProblem, ReferenceContext, Span};
 
 /// A path as written: `::a::b` has a leading colon, `Self`, `self`, `super` and `crate` are kept as segments.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub(crate) struct RawPath {
     /// Written with a leading `::` (an external crate in edition 2018+).
     pub leading_colon: bool,
@@ -33,7 +33,7 @@ impl RawPath {
 }
 
 /// What opened a lexical scope.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub(crate) enum ScopeKind {
     /// The file itself, or an inline `mod name { }` (with its name).
     Module(Option<String>),
@@ -44,7 +44,7 @@ pub(crate) enum ScopeKind {
 }
 
 /// One lexical scope of the file.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Scope {
     /// The enclosing scope; `None` only for the file's root.
     pub parent: Option<usize>,
@@ -57,7 +57,7 @@ pub(crate) struct Scope {
 }
 
 /// A definition before its path is resolved.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RawDefinition {
     pub scope: usize,
     pub kind: DefinitionKind,
@@ -74,7 +74,7 @@ pub(crate) struct RawDefinition {
 }
 
 /// A `use` leaf or `extern crate` before resolution.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RawImport {
     pub scope: usize,
     pub path: RawPath,
@@ -87,7 +87,7 @@ pub(crate) struct RawImport {
 }
 
 /// A path used in code before resolution.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RawReference {
     pub scope: usize,
     pub path: RawPath,
@@ -101,7 +101,7 @@ pub(crate) struct RawReference {
 }
 
 /// A `mod` declaration before resolution.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RawModule {
     pub scope: usize,
     pub name: String,
@@ -113,7 +113,7 @@ pub(crate) struct RawModule {
 }
 
 /// Everything the first pass learns about a file.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, Default)]
 pub(crate) struct ParsedFile {
     pub scopes: Vec<Scope>,
     pub definitions: Vec<RawDefinition>,
