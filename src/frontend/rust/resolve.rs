@@ -5,6 +5,7 @@
 //! then among the workspace's crates; anything else (std, external crates, the prelude) stays as written.
 //! Imports that land on a `pub use` re-export inside the workspace are followed to what it re-exports.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use super::modules::FileModule;
@@ -30,7 +31,15 @@ struct FileResolver<'a> {
     file: &'a ParsedFile,
     module: &'a str,
     index: &'a WorkspaceIndex,
-    imports: Vec<Option<String>>,
+    imports: RefCell<Vec<ImportState>>,
+}
+
+/// Where an import's resolution stands.
+#[derive(Clone, Debug)]
+enum ImportState {
+    Unresolved,
+    InProgress,
+    Done(String),
 }
 
 /// The result of resolving a path.
@@ -43,28 +52,43 @@ struct Resolved {
 
 impl<'a> FileResolver<'a> {
     fn new(file: &'a ParsedFile, module: &'a str, index: &'a WorkspaceIndex) -> Self {
-        let mut resolver = FileResolver {
+        let resolver = FileResolver {
             file,
             module,
             index,
-            imports: vec![None; file.imports.len()],
+            imports: RefCell::new(vec![ImportState::Unresolved; file.imports.len()]),
         };
         for i in 0..file.imports.len() {
-            let path = resolver.resolve_import(i, 0);
-            resolver.imports[i] = Some(path);
+            resolver.resolve_import(i, 0);
         }
         resolver
     }
 
+    /// The resolved path of import `import`, resolved once: imports that lead to each other (or to
+    /// themselves) end the cycle as written instead of recursing again.
     fn resolve_import(&self, import: usize, depth: usize) -> String {
-        if let Some(done) = &self.imports[import] {
-            return done.clone();
-        }
         let raw = &self.file.imports[import];
-        if raw.extern_crate {
-            return raw.path.segments.join("::");
+        match &self.imports.borrow()[import] {
+            ImportState::Done(path) => return path.clone(),
+            ImportState::InProgress => return raw.path.segments.join("::"),
+            ImportState::Unresolved => {}
         }
-        self.resolve(raw.scope, &raw.path, Some(import), depth).path
+        self.imports.borrow_mut()[import] = ImportState::InProgress;
+        let path = if raw.extern_crate {
+            raw.path.segments.join("::")
+        } else {
+            self.resolve(raw.scope, &raw.path, Some(import), depth).path
+        };
+        self.imports.borrow_mut()[import] = ImportState::Done(path.clone());
+        path
+    }
+
+    /// The resolved path of an import, once [`FileResolver::new`] has run.
+    fn import_path(&self, import: usize) -> String {
+        match &self.imports.borrow()[import] {
+            ImportState::Done(path) => path.clone(),
+            _ => self.file.imports[import].path.segments.join("::"),
+        }
     }
 
     /// Absolute path of scope `scope` (the file's module plus inline modules, functions and impl types).
@@ -246,7 +270,7 @@ pub(crate) fn index_entries(file: &ParsedFile, module: &FileModule, index: &mut 
         };
         let module_path = resolver.module_of(import.scope);
         names.push((module_path.clone(), binding.clone()));
-        let target = resolver.imports[i].clone().unwrap_or_default();
+        let target = resolver.import_path(i);
         reexports.push((join_path(&module_path, binding), target));
     }
     for (module, name) in names {
@@ -295,7 +319,7 @@ pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &Works
         .iter()
         .enumerate()
         .map(|(i, raw)| {
-            let path = resolver.imports[i].clone().unwrap_or_default();
+            let path = resolver.import_path(i);
             Import {
                 target: follow_reexports(index, &path),
                 path,
