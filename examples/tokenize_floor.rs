@@ -20,7 +20,9 @@ fn main() {
     let tokens: usize = files
         .par_iter()
         .map(|file| {
-            let Ok(text) = std::fs::read_to_string(file) else { return 0 };
+            let Ok(text) = std::fs::read_to_string(file) else {
+                return 0;
+            };
             let count = proc_macro2::TokenStream::from_str(&text).map(count_tokens).unwrap_or(0);
             proc_macro2::extra::invalidate_current_thread_spans();
             count

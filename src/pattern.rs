@@ -13,6 +13,9 @@ use crate::facts::path_is_under;
 pub struct PathPattern {
     text: String,
     glob: Option<GlobMatcher>,
+    /// The longest run of the pattern without wildcards: a path that does not contain it cannot match,
+    /// which saves running the glob on nearly every path.
+    literal: String,
 }
 
 impl PathPattern {
@@ -35,9 +38,16 @@ impl PathPattern {
         } else {
             None
         };
+        // Alternations and classes can match text that is not in the pattern; only `*` leaves literals.
+        let literal = if text.contains(['?', '[', '{']) {
+            String::new()
+        } else {
+            text.split('*').max_by_key(|part| part.len()).unwrap_or("").to_owned()
+        };
         Ok(PathPattern {
             text: text.to_owned(),
             glob,
+            literal,
         })
     }
 
@@ -48,6 +58,9 @@ impl PathPattern {
 
     /// Whether the whole path matches.
     pub fn matches(&self, path: &str) -> bool {
+        if !path.contains(self.literal.trim_matches(':')) {
+            return false;
+        }
         match &self.glob {
             Some(glob) => glob.is_match(path.replace("::", "/")),
             None => self.text == path,
@@ -61,6 +74,9 @@ impl PathPattern {
 
     /// The longest prefix of `path` (whole segments) that the pattern matches.
     pub fn covering_prefix<'p>(&self, path: &'p str) -> Option<&'p str> {
+        if !path.contains(self.literal.trim_matches(':')) {
+            return None;
+        }
         if self.glob.is_none() {
             return path_is_under(path, &self.text).then(|| &path[..self.text.len()]);
         }
@@ -97,6 +113,13 @@ mod tests {
         assert!(pattern("**::ws::router").matches("gateway::ws::router"));
         assert!(pattern("**::ws::router").covers("gateway::ws::router::MessageRouter"));
         assert!(!pattern("**::ws::router").covers("gateway::ws::routers"));
+    }
+
+    #[test]
+    fn alternations_and_classes_still_match() {
+        assert!(pattern("app::{legacy,old}").covers("app::old::x"));
+        assert!(pattern("app::[lo]egacy").matches("app::legacy"));
+        assert!(!pattern("**::legacy").covers("app::modern::x"));
     }
 
     #[test]
