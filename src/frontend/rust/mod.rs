@@ -33,27 +33,39 @@ impl Frontend for RustFrontend {
         cache: &ParseCache,
     ) -> Vec<FileFacts> {
         let parsed: Vec<Arc<ParsedFile>> = files.par_iter().map(|file| load(file, tree, cache)).collect();
-        let parsed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
-        let modules = modules::assign(workspace, files, &parsed);
+        let borrowed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
+        let modules = modules::assign(workspace, files, &borrowed);
 
+        let crates = workspace
+            .crates
+            .iter()
+            .flat_map(|c| c.targets.iter().map(|t| t.crate_name.clone()));
         let mut index = resolve::WorkspaceIndex {
-            crates: workspace
-                .crates
-                .iter()
-                .flat_map(|c| c.targets.iter().map(|t| t.crate_name.clone()))
-                .collect(),
+            crates: crates.collect(),
             ..Default::default()
         };
-        for (file, module) in parsed.iter().zip(&modules) {
-            resolve::index_entries(file, module, &mut index);
-        }
-
-        parsed
+        let names: Vec<_> = borrowed
             .par_iter()
             .zip(&modules)
+            .map(|(file, module)| resolve::declared_names(file, module))
+            .collect();
+        names.into_iter().for_each(|names| index.add_names(names));
+        let reexports: Vec<_> = borrowed
+            .par_iter()
+            .zip(&modules)
+            .map(|(file, module)| resolve::reexports(file, module, &index))
+            .collect();
+        index.reexports.extend(reexports.into_iter().flatten());
+        drop(borrowed);
+
+        // Each parse is dropped as soon as its file is resolved: only one form of a file is kept at a time.
+        parsed
+            .into_par_iter()
+            .zip(modules)
             .zip(files)
             .map(|((file, module), source)| {
-                let resolved = catch_unwind(AssertUnwindSafe(|| resolve::resolve_file(file, module, &index)));
+                let resolved = catch_unwind(AssertUnwindSafe(|| resolve::resolve_file(&file, &module, &index)));
+                drop(file);
                 let mut facts = resolved.unwrap_or_else(|_| internal_error(module.path.clone()));
                 facts.path = source.display.clone();
                 facts

@@ -249,11 +249,17 @@ fn longest_reexported_prefix<'i>(index: &'i WorkspaceIndex, path: &str) -> Optio
     }
 }
 
-/// What a file contributes to the workspace index: module names, enum variants, and re-exports.
-pub(crate) fn index_entries(file: &ParsedFile, module: &FileModule, index: &mut WorkspaceIndex) {
-    let resolver = FileResolver::new(file, &module.path, index);
+/// The names a file declares, as `(module or enum path, name)`: items and modules of each module scope,
+/// each enum's variants, and the names its `pub use` items bind. Needs no resolution.
+pub(crate) fn declared_names(file: &ParsedFile, module: &FileModule) -> Vec<(String, String)> {
+    let empty = WorkspaceIndex::default();
+    let resolver = FileResolver {
+        file,
+        module: &module.path,
+        index: &empty,
+        imports: RefCell::new(Vec::new()),
+    };
     let mut names: Vec<(String, String)> = Vec::new();
-    let mut reexports: Vec<(String, String)> = Vec::new();
     for (id, scope) in file.scopes.iter().enumerate() {
         if matches!(scope.kind, ScopeKind::Module(_)) {
             let path = resolver.scope_path(id);
@@ -264,21 +270,37 @@ pub(crate) fn index_entries(file: &ParsedFile, module: &FileModule, index: &mut 
         let path = join_path(&resolver.scope_path(definition.scope), &definition.name);
         names.extend(definition.variants.iter().map(|v| (path.clone(), v.clone())));
     }
-    for (i, import) in file.imports.iter().enumerate() {
-        let (Some(binding), true) = (&import.binding, import.reexport) else {
-            continue;
-        };
-        let module_path = resolver.module_of(import.scope);
-        names.push((module_path.clone(), binding.clone()));
-        let target = resolver.import_path(i);
-        reexports.push((join_path(&module_path, binding), target));
+    for import in file.imports.iter().filter(|i| i.reexport) {
+        if let Some(binding) = &import.binding {
+            names.push((resolver.module_of(import.scope), binding.clone()));
+        }
     }
-    for (module, name) in names {
-        index.names.entry(module).or_default().insert(name);
+    names
+}
+
+/// The file's `pub use` re-exports, `(module::binding, what it re-exports)`, resolved against an index
+/// that already holds every declared name (so the result does not depend on the order of files).
+pub(crate) fn reexports(file: &ParsedFile, module: &FileModule, index: &WorkspaceIndex) -> Vec<(String, String)> {
+    let resolver = FileResolver::new(file, &module.path, index);
+    file.imports
+        .iter()
+        .enumerate()
+        .filter(|(_, import)| import.reexport)
+        .filter_map(|(i, import)| {
+            let from = join_path(&resolver.module_of(import.scope), import.binding.as_ref()?);
+            let to = resolver.import_path(i);
+            (from != to).then_some((from, to))
+        })
+        .collect()
+}
+
+impl WorkspaceIndex {
+    /// Adds declared names.
+    pub(crate) fn add_names(&mut self, names: Vec<(String, String)>) {
+        for (module, name) in names {
+            self.names.entry(module).or_default().insert(name);
+        }
     }
-    index
-        .reexports
-        .extend(reexports.into_iter().filter(|(from, to)| from != to));
 }
 
 /// Resolves one file's raw facts into language-neutral facts.
@@ -334,6 +356,11 @@ pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &Works
         })
         .collect();
 
+    let enclosings: Vec<String> = file
+        .enclosings
+        .iter()
+        .map(|e| e.iter().fold(module.path.clone(), |p, s| join_path(&p, s)))
+        .collect();
     let references = file
         .references
         .iter()
@@ -342,7 +369,10 @@ pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &Works
             if raw.maybe_binding && !(resolved.known && resolved.path.contains("::")) {
                 return None;
             }
-            let enclosing = raw.enclosing.iter().fold(module.path.clone(), |p, s| join_path(&p, s));
+            let enclosing = enclosings
+                .get(raw.enclosing as usize)
+                .cloned()
+                .unwrap_or_else(|| module.path.clone());
             Some(Reference {
                 path: follow_reexports(index, &resolved.path),
                 context: raw.context,
@@ -394,7 +424,9 @@ mod tests {
             crates: crates.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
         };
-        index_entries(&parsed, &module, &mut index);
+        index.add_names(declared_names(&parsed, &module));
+        let reexports = reexports(&parsed, &module, &index);
+        index.reexports.extend(reexports);
         resolve_file(&parsed, &module, &index)
     }
 
@@ -510,7 +542,11 @@ mod tests {
 
     #[test]
     fn local_items_get_a_path_under_their_function() {
-        let f = facts("app", "fn outer() { struct Inner; let _ = Inner; }", &["app"]);
+        let f = facts(
+            "app",
+            "fn outer(x: u8) { struct Inner; match x { Inner => {} } }",
+            &["app"],
+        );
         let inner = f.definitions.iter().find(|d| d.name == "Inner").expect("Inner");
         assert_eq!(inner.path, "app::outer::Inner");
         assert!(inner.local);

@@ -94,8 +94,8 @@ pub(crate) struct RawReference {
     pub context: ReferenceContext,
     /// A lone identifier in a pattern: a binding unless an import says it is a unit variant or constant.
     pub maybe_binding: bool,
-    /// Innermost enclosing item, relative to the file's module.
-    pub enclosing: Vec<String>,
+    /// Innermost enclosing item: an index into [`ParsedFile::enclosings`].
+    pub enclosing: u32,
     pub span: Span,
     pub in_test: bool,
 }
@@ -116,6 +116,8 @@ pub(crate) struct RawModule {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, Default)]
 pub(crate) struct ParsedFile {
     pub scopes: Vec<Scope>,
+    /// Enclosing item paths, relative to the file's module, shared by the references inside them.
+    pub enclosings: Vec<Vec<String>>,
     pub definitions: Vec<RawDefinition>,
     pub imports: Vec<RawImport>,
     pub references: Vec<RawReference>,
@@ -330,6 +332,8 @@ fn shifted(span: Span, offset: usize) -> Span {
 /// Walks the syntax tree, keeping the scope, enclosing item and test context it is in.
 struct Collector {
     out: ParsedFile,
+    /// Index in `out.enclosings` of `enclosing`, once some reference needed it.
+    enclosing_index: Option<u32>,
     /// Bytes before the text syn saw (a byte-order mark).
     offset: usize,
     scope: usize,
@@ -340,6 +344,7 @@ struct Collector {
 impl Collector {
     fn new(offset: usize) -> Self {
         Collector {
+            enclosing_index: None,
             offset,
             out: ParsedFile {
                 scopes: vec![root_scope()],
@@ -369,14 +374,18 @@ impl Collector {
 
     /// Runs `body` inside scope `scope` with `name` pushed on the enclosing item path.
     fn within(&mut self, scope: usize, name: Option<&str>, in_test: bool, body: impl FnOnce(&mut Self)) {
-        let saved = (self.scope, self.in_test, self.enclosing.len());
+        let saved = (self.scope, self.in_test, self.enclosing.len(), self.enclosing_index);
         self.scope = scope;
         self.in_test = in_test;
-        self.enclosing.extend(name.map(str::to_owned));
+        if let Some(name) = name {
+            self.enclosing.push(name.to_owned());
+            self.enclosing_index = None;
+        }
         body(self);
         self.scope = saved.0;
         self.in_test = saved.1;
         self.enclosing.truncate(saved.2);
+        self.enclosing_index = saved.3;
     }
 
     fn local(&self) -> bool {
@@ -422,13 +431,32 @@ impl Collector {
         self.out.definitions.last_mut().expect("just pushed")
     }
 
+    /// The index of the current enclosing item path, added to the table on first use.
+    fn enclosing_id(&mut self) -> u32 {
+        if let Some(index) = self.enclosing_index {
+            return index;
+        }
+        self.out.enclosings.push(self.enclosing.clone());
+        let index = u32::try_from(self.out.enclosings.len() - 1).unwrap_or(u32::MAX);
+        self.enclosing_index = Some(index);
+        index
+    }
+
+    /// Records a qualified path. A lone identifier in a type or an expression (a local variable, a
+    /// name brought in by a `use`) is not recorded: the item or import it names is its own fact, and
+    /// such identifiers are most of a program's paths.
     fn reference(&mut self, path: &syn::Path, context: ReferenceContext) {
+        let lone = path.leading_colon.is_none() && path.segments.len() == 1;
+        if lone && matches!(context, ReferenceContext::Expr | ReferenceContext::Type) {
+            return;
+        }
+        let enclosing = self.enclosing_id();
         self.out.references.push(RawReference {
             scope: self.scope,
             path: RawPath::from_syn(path),
             context,
             maybe_binding: false,
-            enclosing: self.enclosing.clone(),
+            enclosing,
             span: self.span(path.span()),
             in_test: self.in_test,
         });
@@ -838,6 +866,7 @@ impl<'ast> Visit<'ast> for Collector {
         match pat {
             syn::Pat::Path(p) if p.qself.is_none() => self.reference(&p.path, ReferenceContext::Pattern),
             syn::Pat::Ident(p) if p.subpat.is_none() && p.by_ref.is_none() && p.mutability.is_none() => {
+                let enclosing = self.enclosing_id();
                 self.out.references.push(RawReference {
                     scope: self.scope,
                     path: RawPath {
@@ -846,7 +875,7 @@ impl<'ast> Visit<'ast> for Collector {
                     },
                     context: ReferenceContext::Pattern,
                     maybe_binding: true,
-                    enclosing: self.enclosing.clone(),
+                    enclosing,
                     span: self.span(p.ident.span()),
                     in_test: self.in_test,
                 });
