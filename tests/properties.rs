@@ -84,3 +84,44 @@ proptest! {
         prop_assert_eq!(forward, backward);
     }
 }
+
+/// Rust-looking fragments that arbitrary inputs are assembled from, so cases reach deep into the parser.
+fn fragment() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..64),
+        prop::sample::select(vec![
+            "fn f() {",
+            "}",
+            "use a::{b::*, c as d};",
+            "struct S;",
+            "impl T for S {",
+            "match x { A::B => {} }",
+            "mod m;",
+            "#[cfg(test)]",
+            "// ssot-check: allow(r) reason: x",
+            "static X: Mutex<u8> = Mutex::new(0);",
+            "type A = Fn(&u8) + Send;",
+            "'a",
+            "\"",
+            "r#\"",
+            "((((",
+            "))))",
+            "\u{feff}",
+            "#!/bin/sh\n",
+            "---\n",
+        ])
+        .prop_map(|s| s.as_bytes().to_vec()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_bytes_give_facts_or_a_problem_never_a_panic(parts in prop::collection::vec(fragment(), 0..24)) {
+        let bytes: Vec<u8> = parts.concat();
+        let facts = ssot_check::frontend::rust::analyze_source(&bytes);
+        let internal = facts.problem.as_ref().is_some_and(|p| p.kind == ssot_check::facts::ProblemKind::InternalError);
+        prop_assert!(!internal, "the analyzer panicked on {:?}", String::from_utf8_lossy(&bytes));
+    }
+}

@@ -74,6 +74,24 @@ impl Frontend for RustFrontend {
     }
 }
 
+/// The facts of one file on its own (module `main`, no workspace around it): what fuzzing and property
+/// tests drive. Never panics: a failure is the file's problem.
+pub fn analyze_source(bytes: &[u8]) -> FileFacts {
+    let parsed = parse_bytes(bytes);
+    let module = modules::FileModule {
+        path: "main".to_owned(),
+        in_test: false,
+    };
+    let mut index = resolve::WorkspaceIndex::default();
+    let resolved = catch_unwind(AssertUnwindSafe(|| {
+        index.add_names(resolve::declared_names(&parsed, &module));
+        let reexports = resolve::reexports(&parsed, &module, &index);
+        index.reexports.extend(reexports);
+        resolve::resolve_file(&parsed, &module, &index)
+    }));
+    resolved.unwrap_or_else(|_| internal_error(module.path.clone()))
+}
+
 /// A file's parse: from the in-memory cache by content id (git blobs), else from the disk cache by
 /// content hash, else parsed (and stored).
 fn load(file: &SourceFile, tree: &dyn FileTree, cache: &ParseCache) -> Arc<ParsedFile> {
