@@ -89,7 +89,7 @@ fn main() {
     }
     std::panic::set_hook(Box::new(|_| {}));
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let mut rng = Rng(0x5eed_0f_55_07);
+    let mut rng = Rng(0x005e_ed0f_5507);
     let (mut executions, mut crashes) = (0u64, 0u64);
     while Instant::now() < deadline {
         let input = mutate(&mut rng, &seeds);
