@@ -165,6 +165,7 @@ pub fn assemble(
     tree: &dyn FileTree,
     problems: Vec<ScanProblem>,
 ) -> Workspace {
+    let canonical_base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
     let mut workspace = Workspace {
         problems,
         ..Workspace::default()
@@ -184,7 +185,7 @@ pub fn assemble(
     workspace.files = files
         .into_iter()
         .map(|(abs, root)| SourceFile {
-            display: display_path(base, &abs),
+            display: relative_display(&canonical_base, &abs),
             krate: owning_crate(&workspace.crates, &abs),
             abs,
             root,
@@ -256,8 +257,15 @@ fn error_path(error: &ignore::Error) -> Option<PathBuf> {
 
 /// `path` relative to `base` with `/` separators, or absolute when it lies elsewhere.
 pub fn display_path(base: &Path, path: &Path) -> String {
-    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
-    let relative = path.strip_prefix(&base).unwrap_or(path);
+    relative_display(
+        &std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf()),
+        path,
+    )
+}
+
+/// [`display_path`] against a base that is already canonical (no file-system call per path).
+fn relative_display(base: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(base).unwrap_or(path);
     let parts: Vec<String> = relative
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
