@@ -8,7 +8,7 @@
 use crate::facts::{Span, Suppression};
 
 /// The marker that starts a suppression comment.
-const MARKER: &str = "ssot-check:";
+pub(crate) const MARKER: &str = "ssot-check:";
 
 /// Finds every suppression comment in the text; `literals` are the byte ranges of its literals.
 pub(crate) fn find(text: &str, literals: &[std::ops::Range<usize>]) -> Vec<Suppression> {

@@ -166,8 +166,9 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
         Some(rest) => (rest, '\u{feff}'.len_utf8()),
         None => (text, 0),
     };
-    let mut literals = Vec::new();
-    let parsed = match tokenize(text, &mut literals) {
+    // Literal spans are only needed to tell a suppression comment from text inside a string.
+    let mut literals = text.contains(super::suppressions::MARKER).then(Vec::new);
+    let parsed = match tokenize(text, literals.as_mut()) {
         Ok(tokens) => match syn::parse2::<syn::File>(tokens.clone()) {
             Ok(file) => {
                 let mut collector = Collector::new(offset);
@@ -184,7 +185,7 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
     // proc-macro2 keeps every parsed file's text for span lookups on this thread; nothing needs it now.
     proc_macro2::extra::invalidate_current_thread_spans();
     let mut parsed = parsed;
-    parsed.suppressions = super::suppressions::find(text, &literals)
+    parsed.suppressions = super::suppressions::find(text, literals.as_deref().unwrap_or_default())
         .into_iter()
         .map(|s| crate::facts::Suppression {
             span: shifted(s.span, offset),
@@ -284,7 +285,10 @@ fn blank_preamble(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Lexes the text (a shebang line is blanked out, keeping offsets) and refuses pathological nesting.
 /// The byte ranges of literals are collected, so that `//` inside a string is not taken for a comment.
-fn tokenize(text: &str, literals: &mut Vec<std::ops::Range<usize>>) -> Result<proc_macro2::TokenStream, FileProblem> {
+fn tokenize(
+    text: &str,
+    mut literals: Option<&mut Vec<std::ops::Range<usize>>>,
+) -> Result<proc_macro2::TokenStream, FileProblem> {
     let text = blank_preamble(text);
     let tokens: proc_macro2::TokenStream = text.parse().map_err(|error: proc_macro2::LexError| {
         let message = format!("not valid Rust tokens (an unbalanced delimiter or a malformed literal): {error}");
@@ -294,7 +298,7 @@ fn tokenize(text: &str, literals: &mut Vec<std::ops::Range<usize>>) -> Result<pr
     while let Some((mut iter, depth)) = stack.pop() {
         if let Some(token) = iter.next() {
             stack.push((iter, depth));
-            if let proc_macro2::TokenTree::Literal(literal) = &token {
+            if let (proc_macro2::TokenTree::Literal(literal), Some(literals)) = (&token, literals.as_deref_mut()) {
                 literals.push(literal.span().byte_range());
             }
             if let proc_macro2::TokenTree::Group(group) = token {
