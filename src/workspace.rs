@@ -182,11 +182,17 @@ pub fn assemble(
         }
     }
     workspace.crates.sort_by(|a, b| a.dir.cmp(&b.dir));
+    let crate_dirs: std::collections::HashMap<&Path, usize> = workspace
+        .crates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.dir.as_path(), i))
+        .collect();
     workspace.files = files
         .into_iter()
         .map(|(abs, root)| SourceFile {
             display: relative_display(&canonical_base, &abs),
-            krate: owning_crate(&workspace.crates, &abs),
+            krate: owning_crate(&crate_dirs, &abs),
             abs,
             root,
         })
@@ -289,13 +295,9 @@ fn enclosing_manifest(path: &Path) -> Option<PathBuf> {
 }
 
 /// The crate whose folder is the deepest one holding `file`.
-fn owning_crate(crates: &[CrateInfo], file: &Path) -> Option<usize> {
-    crates
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| file.starts_with(&c.dir))
-        .max_by_key(|(_, c)| c.dir.components().count())
-        .map(|(i, _)| i)
+/// The nearest folder above `file` that holds a crate: a lookup per ancestor, not a scan of every crate.
+fn owning_crate(crate_dirs: &std::collections::HashMap<&Path, usize>, file: &Path) -> Option<usize> {
+    file.ancestors().skip(1).find_map(|dir| crate_dirs.get(dir).copied())
 }
 
 /// Reads a manifest; `Ok(None)` for a virtual workspace manifest.

@@ -5,8 +5,8 @@
 //! then among the workspace's crates; anything else (std, external crates, the prelude) stays as written.
 //! Imports that land on a `pub use` re-export inside the workspace are followed to what it re-exports.
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 
 use super::modules::FileModule;
 use super::syntax::{ParsedFile, RawPath, ScopeKind};

@@ -4,7 +4,7 @@
 //! file's `mod` declarations have been read. So this pass records, for each path, the lexical scope it was
 //! written in, and `resolve` finishes the job. The syntax tree is dropped when this pass returns.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use proc_macro2::Span as TokenSpan;
 use syn::ext::IdentExt;
@@ -142,7 +142,7 @@ fn root_scope() -> Scope {
         parent: None,
         kind: ScopeKind::Module(None),
         rel_path: Vec::new(),
-        items: HashSet::new(),
+        items: HashSet::default(),
     }
 }
 
@@ -371,7 +371,7 @@ impl Collector {
             parent: Some(self.scope),
             kind,
             rel_path,
-            items: HashSet::new(),
+            items: HashSet::default(),
         });
         self.out.scopes.len() - 1
     }
