@@ -8,19 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const RULES: &str = r#"
-[[rule]]
-id = "one-router"
-kind = "single-definition"
-message = "One MessageRouter."
-name = "MessageRouter"
-
-[[rule]]
-id = "no-legacy"
-kind = "banned-import"
-message = "The legacy module is going away."
-paths = ["app::legacy"]
-"#;
+use common::{ROUTER_AND_LEGACY_RULES as RULES, write};
 
 fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git")
@@ -37,12 +25,6 @@ fn git(dir: &Path, args: &[&str]) {
         "git {args:?}: {}",
         String::from_utf8_lossy(&status.stderr)
     );
-}
-
-fn write(dir: &Path, path: &str, text: &str) {
-    let path = dir.join(path);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
 }
 
 fn commit(dir: &Path, message: &str) {

@@ -7,25 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-const RULES: &str = r#"
-[[rule]]
-id = "one-router"
-kind = "single-definition"
-message = "One MessageRouter."
-name = "MessageRouter"
-
-[[rule]]
-id = "no-legacy"
-kind = "banned-import"
-message = "The legacy module is going away."
-paths = ["app::legacy"]
-"#;
-
-fn write(dir: &Path, path: &str, text: &str) {
-    let path = dir.join(path);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
+use common::{ROUTER_AND_LEGACY_RULES as RULES, write};
 
 /// A project with two routers and one banned import.
 fn project() -> tempfile::TempDir {
@@ -251,12 +233,7 @@ fn suppressions_need_a_reason_and_are_reported_when_unused_or_unknown() {
     );
     write(root, "src/b.rs", "use crate::legacy::Old;\npub struct MessageRouter;\n");
     let (_, report) = run(root, &[]);
-    let rules: Vec<&str> = report["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter_map(|f| f["rule"].as_str())
-        .collect();
+    let rules = common::rule_ids(&report);
     assert!(rules.contains(&"unused-suppression"), "{rules:?}");
     assert!(rules.contains(&"unknown-suppression"), "{rules:?}");
     let router = report["findings"]

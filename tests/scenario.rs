@@ -145,12 +145,6 @@ fn the_gateway_passes_and_a_second_of_anything_fails_the_gate() {
     ];
     for (file, addition, rule) in cases {
         let report = check_edited_gateway(file, addition);
-        let rules: Vec<&str> = report["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .filter_map(|f| f["rule"].as_str())
-            .collect();
-        assert_eq!(rules, vec![rule], "{file}: {addition}");
+        assert_eq!(common::rule_ids(&report), vec![rule], "{file}: {addition}");
     }
 }

@@ -41,3 +41,35 @@ pub fn run_in(cwd: &Path, args: &[&str]) -> (i32, String) {
 pub fn run(args: &[&str]) -> (i32, String) {
     run_in(&root(), args)
 }
+
+/// Writes `text` to `path` under `dir`, creating folders.
+pub fn write(dir: &Path, path: &str, text: &str) {
+    let path = dir.join(path);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+/// The rule ids of a JSON report's findings, in report order.
+pub fn rule_ids(report: &serde_json::Value) -> Vec<&str> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect()
+}
+
+/// A pack of two rules the baseline and history tests share: one router, no legacy imports.
+pub const ROUTER_AND_LEGACY_RULES: &str = r#"
+[[rule]]
+id = "one-router"
+kind = "single-definition"
+message = "One MessageRouter."
+name = "MessageRouter"
+
+[[rule]]
+id = "no-legacy"
+kind = "banned-import"
+message = "The legacy module is going away."
+paths = ["app::legacy"]
+"#;

@@ -430,6 +430,15 @@ mod tests {
         resolve_file(&parsed, &module, &index)
     }
 
+    fn pattern_paths(facts: &FileFacts) -> Vec<&str> {
+        facts
+            .references
+            .iter()
+            .filter(|r| r.context == ReferenceContext::Pattern)
+            .map(|r| r.path.as_str())
+            .collect()
+    }
+
     fn import_paths(facts: &FileFacts) -> Vec<&str> {
         facts.imports.iter().map(|i| i.path.as_str()).collect()
     }
@@ -501,12 +510,7 @@ mod tests {
             "use crate::protocol::Msg::Ping; fn f(m: Msg) { match m { Ping => {}, other => {} } }",
             &["app"],
         );
-        let patterns: Vec<&str> = f
-            .references
-            .iter()
-            .filter(|r| r.context == ReferenceContext::Pattern)
-            .map(|r| r.path.as_str())
-            .collect();
+        let patterns = pattern_paths(&f);
         assert_eq!(patterns, vec!["app::protocol::Msg::Ping"]);
     }
 
@@ -517,12 +521,7 @@ mod tests {
             "pub enum Msg { Start, Stop } fn f(m: Msg) { use Msg::*; match m { Start => {}, _ => {} } }",
             &["app"],
         );
-        let patterns: Vec<&str> = f
-            .references
-            .iter()
-            .filter(|r| r.context == ReferenceContext::Pattern)
-            .map(|r| r.path.as_str())
-            .collect();
+        let patterns = pattern_paths(&f);
         assert_eq!(patterns, vec!["app::Msg::Start"]);
     }
 
