@@ -1,6 +1,7 @@
 //! The Rust frontend: syn parses each file in parallel, `mod` declarations give each file its module,
 //! and name resolution makes every path absolute.
 
+mod lex;
 mod modules;
 mod resolve;
 mod suppressions;

@@ -150,10 +150,6 @@ fn root_scope() -> Scope {
 #[cfg(test)]
 pub(crate) const PANIC_FOR_TESTS: &str = "ssot-check test: panic here";
 
-/// How deeply delimiters may nest before a file is refused. Real code stays far below; the limit keeps
-/// syn's recursive descent (and the drop of its tree) within the worker's stack on generated input.
-pub(crate) const MAX_NESTING: usize = 256;
-
 /// Parses one file's text and extracts its raw facts.
 pub(crate) fn parse(text: &str) -> ParsedFile {
     // Fault injection for the test that proves a panic stays inside its file.
@@ -168,7 +164,7 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
     };
     // Literal spans are only needed to tell a suppression comment from text inside a string.
     let mut literals = text.contains(super::suppressions::MARKER).then(Vec::new);
-    let parsed = match tokenize(text, literals.as_mut()) {
+    let parsed = match super::lex::tokenize(text, literals.as_mut()) {
         Ok(tokens) => match syn::parse2::<syn::File>(tokens.clone()) {
             Ok(file) => {
                 let mut collector = Collector::new(offset);
@@ -251,70 +247,8 @@ fn recover_items(tokens: proc_macro2::TokenStream, error: &syn::Error, offset: u
     out
 }
 
-/// Blanks out (keeping every offset) what the compiler accepts before the first token but the lexer does
-/// not: a shebang line, and cargo-script frontmatter (`---` fenced lines at the top of the file).
-fn blank_preamble(text: &str) -> std::borrow::Cow<'_, str> {
-    let mut end = 0;
-    if text.starts_with("#!") && !text.starts_with("#![") {
-        end = text.find('\n').map_or(text.len(), |at| at + 1);
-    }
-    let rest = &text[end..];
-    let first_line = rest.lines().next().unwrap_or("");
-    if first_line.starts_with("---") {
-        let fence = first_line.chars().take_while(|c| *c == '-').count();
-        let mut at = end + first_line.len() + 1;
-        for line in text[at.min(text.len())..].split_inclusive('\n') {
-            at += line.len();
-            let trimmed = line.trim_end();
-            if trimmed.len() >= fence && trimmed.chars().all(|c| c == '-') {
-                end = at.min(text.len());
-                break;
-            }
-        }
-    }
-    if end == 0 {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    // Multi-byte characters become several spaces so byte offsets stay put.
-    let blank: String = text[..end]
-        .chars()
-        .flat_map(|c| if c == '\n' { vec!['\n'] } else { vec![' '; c.len_utf8()] })
-        .collect();
-    std::borrow::Cow::Owned(format!("{blank}{}", &text[end..]))
-}
-
-/// Lexes the text (a shebang line is blanked out, keeping offsets) and refuses pathological nesting.
-/// The byte ranges of literals are collected, so that `//` inside a string is not taken for a comment.
-fn tokenize(
-    text: &str,
-    mut literals: Option<&mut Vec<std::ops::Range<usize>>>,
-) -> Result<proc_macro2::TokenStream, FileProblem> {
-    let text = blank_preamble(text);
-    let tokens: proc_macro2::TokenStream = text.parse().map_err(|error: proc_macro2::LexError| {
-        let message = format!("not valid Rust tokens (an unbalanced delimiter or a malformed literal): {error}");
-        FileProblem::parse(message, Some(span_of(error.span())))
-    })?;
-    let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> = vec![(tokens.clone().into_iter(), 0)];
-    while let Some((mut iter, depth)) = stack.pop() {
-        if let Some(token) = iter.next() {
-            stack.push((iter, depth));
-            if let (proc_macro2::TokenTree::Literal(literal), Some(literals)) = (&token, literals.as_deref_mut()) {
-                literals.push(literal.span().byte_range());
-            }
-            if let proc_macro2::TokenTree::Group(group) = token {
-                if depth + 1 > MAX_NESTING {
-                    let message = format!("delimiters nest deeper than {MAX_NESTING} levels; the file is not analyzed");
-                    return Err(FileProblem::parse(message, Some(span_of(group.span_open()))));
-                }
-                stack.push((group.stream().into_iter(), depth + 1));
-            }
-        }
-    }
-    Ok(tokens)
-}
-
 /// Converts a token span to a fact span (1-based line and column).
-fn span_of(span: TokenSpan) -> Span {
+pub(crate) fn span_of(span: TokenSpan) -> Span {
     let start = span.start();
     let range = span.byte_range();
     Span {
@@ -1063,7 +997,7 @@ mod tests {
             let deep = format!("fn f() {{ let x = {}1{}; }}", "(".repeat(10_000), ")".repeat(10_000));
             let problem = parse(&deep).problem.expect("a problem");
             assert!(problem.message.contains("nest deeper than"), "{}", problem.message);
-            let limit = MAX_NESTING - 2;
+            let limit = super::super::lex::MAX_NESTING - 2;
             let fine = format!("fn f() {{ let x = {}1{}; }}", "(".repeat(limit), ")".repeat(limit));
             assert!(parse(&fine).problem.is_none());
         });
@@ -1090,7 +1024,7 @@ mod tests {
     #[test]
     fn cargo_script_frontmatter_is_blanked_keeping_offsets() {
         let text = "#!/usr/bin/env cargo\n---cargo\n[package]\nname = \"é\"\n---\nstruct S;\n";
-        let blanked = blank_preamble(text);
+        let blanked = super::super::lex::blank_preamble(text);
         assert_eq!(blanked.len(), text.len());
         let parsed = parse(text);
         assert!(parsed.problem.is_none(), "{:?}", parsed.problem);
