@@ -56,7 +56,7 @@ impl Frontend for RustFrontend {
             .zip(&modules)
             .map(|(file, module)| resolve::reexports(file, module, &index))
             .collect();
-        index.reexports.extend(reexports.into_iter().flatten());
+        index.add_reexports(reexports.into_iter().flatten());
         drop(borrowed);
 
         // Each parse is dropped as soon as its file is resolved: only one form of a file is kept at a time.
@@ -87,7 +87,7 @@ pub fn analyze_source(bytes: &[u8]) -> FileFacts {
     let resolved = catch_unwind(AssertUnwindSafe(|| {
         index.add_names(resolve::declared_names(&parsed, &module));
         let reexports = resolve::reexports(&parsed, &module, &index);
-        index.reexports.extend(reexports);
+        index.add_reexports(reexports);
         resolve::resolve_file(&parsed, &module, &index)
     }));
     resolved.unwrap_or_else(|_| internal_error(module.path.clone()))

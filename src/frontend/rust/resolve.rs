@@ -24,6 +24,8 @@ pub(crate) struct WorkspaceIndex {
     pub names: HashMap<String, HashSet<String>>,
     /// `module::name` of a `pub use` re-export -> the path it re-exports.
     pub reexports: HashMap<String, String>,
+    /// The first segments (crates) of the re-exports' keys.
+    pub reexport_roots: HashSet<String>,
 }
 
 /// One file being resolved: its syntax facts and module, and the imports resolved so far.
@@ -225,6 +227,11 @@ fn crate_root(module: &str) -> &str {
 /// Follows `pub use` re-exports inside the workspace to the path they finally name; a path under a
 /// re-exported name (`compat::Thing::Variant`) follows it too.
 fn follow_reexports(index: &WorkspaceIndex, path: &str) -> String {
+    // Re-exports live in workspace modules: a path into std or another dependency has none to follow.
+    let root = path.split("::").next().unwrap_or(path);
+    if index.reexports.is_empty() || !index.reexport_roots.contains(root) {
+        return path.to_owned();
+    }
     let mut current = path.to_owned();
     for _ in 0..MAX_DEPTH {
         let Some((prefix_len, target)) = longest_reexported_prefix(index, &current) else {
@@ -295,6 +302,15 @@ pub(crate) fn reexports(file: &ParsedFile, module: &FileModule, index: &Workspac
 }
 
 impl WorkspaceIndex {
+    /// Adds re-exports.
+    pub(crate) fn add_reexports(&mut self, reexports: impl IntoIterator<Item = (String, String)>) {
+        for (from, to) in reexports {
+            let root = from.split("::").next().unwrap_or(&from).to_owned();
+            self.reexport_roots.insert(root);
+            self.reexports.insert(from, to);
+        }
+    }
+
     /// Adds declared names.
     pub(crate) fn add_names(&mut self, names: Vec<(String, String)>) {
         for (module, name) in names {
@@ -426,7 +442,7 @@ mod tests {
         };
         index.add_names(declared_names(&parsed, &module));
         let reexports = reexports(&parsed, &module, &index);
-        index.reexports.extend(reexports);
+        index.add_reexports(reexports);
         resolve_file(&parsed, &module, &index)
     }
 
