@@ -72,9 +72,13 @@ impl Agent for Fails {
 }
 
 async fn gateway(step_ms: u64) -> TestGateway {
+    gateway_with_grace(step_ms, 200).await
+}
+
+async fn gateway_with_grace(step_ms: u64, grace_ms: u64) -> TestGateway {
     let (mut config, dir) = common::config();
     config.agent_step_delay = Duration::from_millis(step_ms);
-    config.shutdown_grace = Duration::from_millis(200);
+    config.shutdown_grace = Duration::from_millis(grace_ms);
     let agents = Agents::standard()
         .with(Arc::new(PanicsAfterThinking))
         .with(Arc::new(PanicsAtOnce))
@@ -181,7 +185,8 @@ async fn shutdown_mid_run_cancels_after_the_grace_period_and_closes_with_1001() 
 
 #[tokio::test]
 async fn a_run_that_finishes_within_the_grace_period_completes_on_shutdown() {
-    let gateway = gateway(5).await;
+    // A generous grace period: the run (four 50 ms steps) must finish inside it even on a loaded machine.
+    let gateway = gateway_with_grace(50, 10_000).await;
     let mut client = gateway.connect("alice").await;
     client
         .send(json!({"type": "user_message", "text": "what is 2 ^ 10?"}))
