@@ -44,6 +44,26 @@ async fn resumed_events(client: &mut common::Client) -> Vec<Value> {
     events
 }
 
+/// Starts a run as alice, reads its first `n` events, and drops the connection: returns the events seen.
+async fn start_and_disconnect(gateway: &TestGateway, n: usize) -> Vec<Value> {
+    let mut client = gateway.connect("alice").await;
+    client.send(json!({"type": "user_message", "text": QUESTION})).await;
+    first_events(&mut client, n).await
+}
+
+/// Reconnects as alice and resumes the thread of `seen` after its last event: the client and what it
+/// received up to `agent_completed`.
+async fn reconnect_and_resume(gateway: &TestGateway, seen: &[Value]) -> (common::Client, Vec<Value>) {
+    let thread = seen[0]["thread_id"].as_str().expect("thread").to_owned();
+    let after = seen.last().and_then(|e| e["seq"].as_u64()).expect("a seq");
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "resume", "thread_id": thread, "after_seq": after}))
+        .await;
+    let missed = resumed_events(&mut client).await;
+    (client, missed)
+}
+
 fn seqs(events: &[Value]) -> Vec<u64> {
     events.iter().map(|e| e["seq"].as_u64().expect("seq")).collect()
 }
@@ -51,19 +71,10 @@ fn seqs(events: &[Value]) -> Vec<u64> {
 #[tokio::test]
 async fn reconnecting_after_the_run_replays_exactly_what_was_missed() {
     let gateway = slow_gateway(100, None).await;
-    let mut client = gateway.connect("alice").await;
-    client.send(json!({"type": "user_message", "text": QUESTION})).await;
-    let seen = first_events(&mut client, 3).await;
-    let thread = seen[0]["thread_id"].as_str().expect("thread").to_owned();
-    drop(client);
+    let seen = start_and_disconnect(&gateway, 3).await;
     // The run goes on without a connection; wait until it has finished.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-
-    let mut client = gateway.connect("alice").await;
-    client
-        .send(json!({"type": "resume", "thread_id": thread, "after_seq": 3}))
-        .await;
-    let missed = resumed_events(&mut client).await;
+    let (_, missed) = reconnect_and_resume(&gateway, &seen).await;
     assert_eq!(seqs(&missed).first(), Some(&4));
     let mut all = seen;
     all.extend(missed);
@@ -74,18 +85,10 @@ async fn reconnecting_after_the_run_replays_exactly_what_was_missed() {
 #[tokio::test]
 async fn resuming_mid_run_replays_then_continues_live_without_gaps_or_repeats() {
     let gateway = slow_gateway(200, None).await;
-    let mut client = gateway.connect("alice").await;
-    client.send(json!({"type": "user_message", "text": QUESTION})).await;
-    let seen = first_events(&mut client, 2).await;
+    let seen = start_and_disconnect(&gateway, 2).await;
     let thread = seen[0]["thread_id"].as_str().expect("thread").to_owned();
-    drop(client);
     tokio::time::sleep(Duration::from_millis(250)).await;
-
-    let mut client = gateway.connect("alice").await;
-    client
-        .send(json!({"type": "resume", "thread_id": thread, "after_seq": 2}))
-        .await;
-    let rest = resumed_events(&mut client).await;
+    let (mut client, rest) = reconnect_and_resume(&gateway, &seen).await;
     let mut all = seen;
     all.extend(rest);
     assert_eq!(seqs(&all), (1..=all.len() as u64).collect::<Vec<_>>());
@@ -103,20 +106,12 @@ async fn resuming_mid_run_replays_then_continues_live_without_gaps_or_repeats() 
 #[tokio::test]
 async fn events_survive_a_gateway_restart_on_the_same_database() {
     let gateway = slow_gateway(300, None).await;
-    let mut client = gateway.connect("alice").await;
-    client.send(json!({"type": "user_message", "text": QUESTION})).await;
-    let seen = first_events(&mut client, 2).await;
-    let thread = seen[0]["thread_id"].as_str().expect("thread").to_owned();
-    drop(client);
+    let seen = start_and_disconnect(&gateway, 2).await;
     // SIGTERM mid-run: after the (short) grace period the run is cancelled, still ending properly.
     let dir = gateway.stop().await;
 
     let gateway = slow_gateway(300, dir).await;
-    let mut client = gateway.connect("alice").await;
-    client
-        .send(json!({"type": "resume", "thread_id": thread, "after_seq": 2}))
-        .await;
-    let rest = resumed_events(&mut client).await;
+    let (_, rest) = reconnect_and_resume(&gateway, &seen).await;
     let mut all = seen;
     all.extend(rest);
     assert_eq!(assert_run_contract(&all)["status"], "cancelled");
