@@ -21,6 +21,76 @@ pub const UNKNOWN_SUPPRESSION: &str = "unknown-suppression";
 /// The built-in check for suppressions that suppress nothing.
 pub const UNUSED_SUPPRESSION: &str = "unused-suppression";
 
+/// A check the tool makes itself rather than a configured rule: its name (rule id and kind), how the
+/// summary counts it, the help its findings carry, and whether a suppression may name it.
+#[derive(Clone, Copy, Debug)]
+pub struct BuiltIn {
+    /// The rule id and kind of its findings.
+    pub name: &'static str,
+    /// Singular and plural, for the summary line.
+    pub noun: (&'static str, &'static str),
+    /// What to do about a finding.
+    pub help: &'static str,
+    /// Whether `allow(...)` may name it (the suppression checks themselves cannot be suppressed).
+    pub suppressible: bool,
+}
+
+const FIX_THE_FILE: &str = "fix the file so it can be analyzed: definitions in it are not counted until then";
+const HOW_TO_SUPPRESS: &str =
+    "write suppressions as `// ssot-check: allow(rule-id) reason: <why>` on or above the item";
+
+/// Every built-in check: the one list the summary, the help texts and suppressions read.
+pub const BUILT_INS: &[BuiltIn] = &[
+    BuiltIn {
+        name: PARSE_ERROR,
+        noun: ("unparsable file", "unparsable files"),
+        help: FIX_THE_FILE,
+        suppressible: true,
+    },
+    BuiltIn {
+        name: "partially-analyzed",
+        noun: ("partially analyzed file", "partially analyzed files"),
+        help: "items that could not be parsed are not counted; `--strict` makes this an error",
+        suppressible: true,
+    },
+    BuiltIn {
+        name: "internal-error",
+        noun: ("internal error", "internal errors"),
+        help: "this is a bug in ssot-check; the rest of the report stands",
+        suppressible: true,
+    },
+    BuiltIn {
+        name: "manifest-error",
+        noun: ("invalid manifest", "invalid manifests"),
+        help: FIX_THE_FILE,
+        suppressible: true,
+    },
+    BuiltIn {
+        name: "io-error",
+        noun: ("unreadable path", "unreadable paths"),
+        help: FIX_THE_FILE,
+        suppressible: true,
+    },
+    BuiltIn {
+        name: INVALID_SUPPRESSION,
+        noun: ("invalid suppression", "invalid suppressions"),
+        help: HOW_TO_SUPPRESS,
+        suppressible: false,
+    },
+    BuiltIn {
+        name: UNKNOWN_SUPPRESSION,
+        noun: ("suppression of an unknown rule", "suppressions of unknown rules"),
+        help: HOW_TO_SUPPRESS,
+        suppressible: false,
+    },
+    BuiltIn {
+        name: UNUSED_SUPPRESSION,
+        noun: ("unused suppression", "unused suppressions"),
+        help: HOW_TO_SUPPRESS,
+        suppressible: false,
+    },
+];
+
 /// A loaded rule, as reports describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleInfo {
@@ -71,6 +141,11 @@ impl Outcome {
             .iter()
             .any(|f| f.is_active() && f.severity == Severity::Error)
             || (self.strict_baseline && !self.stale.is_empty())
+    }
+
+    /// How stale baseline entries are reported: errors under `--strict-baseline`, else warnings.
+    pub fn stale_level(&self) -> &'static str {
+        if self.strict_baseline { "error" } else { "warning" }
     }
 
     /// Findings that count: neither suppressed nor in the baseline.
@@ -197,14 +272,12 @@ fn suppress(facts: &[FileFacts], mut findings: Vec<Finding>, known: &HashSet<&st
                 continue;
             }
             let mut used = false;
+            let mut names_unknown = false;
             for rule in &suppression.rules {
                 if !known.contains(rule.as_str()) && !is_built_in(rule) {
-                    extra.push(built_in(
-                        UNKNOWN_SUPPRESSION,
-                        Severity::Warning,
-                        format!("suppression names unknown rule `{rule}`"),
-                        at.clone(),
-                    ));
+                    names_unknown = true;
+                    let message = format!("suppression names unknown rule `{rule}`");
+                    extra.push(built_in(UNKNOWN_SUPPRESSION, Severity::Warning, message, at.clone()));
                     continue;
                 }
                 for finding in findings
@@ -218,18 +291,10 @@ fn suppress(facts: &[FileFacts], mut findings: Vec<Finding>, known: &HashSet<&st
                     }
                 }
             }
-            if !used
-                && suppression
-                    .rules
-                    .iter()
-                    .all(|r| known.contains(r.as_str()) || is_built_in(r))
-            {
-                extra.push(built_in(
-                    UNUSED_SUPPRESSION,
-                    Severity::Warning,
-                    "this suppression suppresses nothing".into(),
-                    at,
-                ));
+            // A suppression naming an unknown rule is already reported as such.
+            if !used && !names_unknown {
+                let message = "this suppression suppresses nothing".to_owned();
+                extra.push(built_in(UNUSED_SUPPRESSION, Severity::Warning, message, at));
             }
         }
     }
@@ -238,14 +303,7 @@ fn suppress(facts: &[FileFacts], mut findings: Vec<Finding>, known: &HashSet<&st
 }
 
 fn is_built_in(rule: &str) -> bool {
-    [
-        PARSE_ERROR,
-        "partially-analyzed",
-        "internal-error",
-        "manifest-error",
-        "io-error",
-    ]
-    .contains(&rule)
+    BUILT_INS.iter().any(|b| b.name == rule && b.suppressible)
 }
 
 /// A file that could not be parsed is a finding: a second handler must not hide in an unparsable file.
@@ -271,14 +329,7 @@ fn problem_finding(file: &FileFacts, strict: bool) -> Option<Finding> {
 }
 
 fn built_in(kind: &str, severity: Severity, message: String, primary: Location) -> Finding {
-    let help = match kind {
-        PARSE_ERROR | "manifest-error" | "io-error" => {
-            "fix the file so it can be analyzed: definitions in it are not counted until then"
-        }
-        "partially-analyzed" => "items that could not be parsed are not counted; `--strict` makes this an error",
-        "internal-error" => "this is a bug in ssot-check; the rest of the report stands",
-        _ => "write suppressions as `// ssot-check: allow(rule-id) reason: <why>` on or above the item",
-    };
+    let help = BUILT_INS.iter().find(|b| b.name == kind).map_or("", |b| b.help);
     Finding {
         rule: kind.to_owned(),
         kind: kind.to_owned(),

@@ -111,8 +111,19 @@ fn load_config(args: &RulesArgs, env: &Env) -> Result<config::Config, Error> {
     Ok(config::load(&paths, &env.cwd)?)
 }
 
-/// Loads the rules and runs the checker over the arguments' paths.
-fn run_check(args: &CheckArgs, env: &Env, options: &check::RunOptions) -> Result<check::Outcome, Error> {
+/// Loads the rules and runs the checker over the arguments' paths, with the arguments' strictness and
+/// cache, and the given baseline.
+fn run_check(args: &CheckArgs, env: &Env, baseline: Option<baseline::Baseline>) -> Result<check::Outcome, Error> {
+    let options = check::RunOptions {
+        baseline,
+        strict_baseline: args.strict_baseline,
+        strict: args.strict,
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            args.cache_dir.clone().or_else(cache::FactCache::default_dir)
+        },
+    };
     let config = load_config(&args.rules, env)?;
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
@@ -125,25 +136,16 @@ fn run_check(args: &CheckArgs, env: &Env, options: &check::RunOptions) -> Result
     }
     Ok(pool
         .build()?
-        .install(|| check::run(&env.cwd, &paths, &config, options))?)
+        .install(|| check::run(&env.cwd, &paths, &config, &options))?)
 }
 
 fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
-    let options = check::RunOptions {
-        baseline: args
-            .baseline
-            .as_ref()
-            .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
-            .transpose()?,
-        strict_baseline: args.strict_baseline,
-        strict: args.strict,
-        cache_dir: if args.no_cache {
-            None
-        } else {
-            args.cache_dir.clone().or_else(cache::FactCache::default_dir)
-        },
-    };
-    let outcome = run_check(&args, env, &options)?;
+    let baseline = args
+        .baseline
+        .as_ref()
+        .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
+        .transpose()?;
+    let outcome = run_check(&args, env, baseline)?;
     let text = match args.format {
         Format::Human => {
             let color = match args.color {
@@ -194,7 +196,8 @@ fn write_baseline(
             .clone()
             .unwrap_or_else(|| PathBuf::from(baseline::DEFAULT_FILE)),
     );
-    let outcome = run_check(&args, env, &check::RunOptions::default())?;
+    // The baseline file is the output here, not an input.
+    let outcome = run_check(&args, env, None)?;
     let current = baseline::Baseline::of(&outcome.findings);
     let shown = workspace::display_path(&env.cwd, &file);
     if fresh {

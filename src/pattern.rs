@@ -42,7 +42,11 @@ impl PathPattern {
         let literal = if text.contains(['?', '[', '{']) {
             String::new()
         } else {
-            text.split('*').max_by_key(|part| part.len()).unwrap_or("").to_owned()
+            text.split('*')
+                .max_by_key(|part| part.len())
+                .unwrap_or("")
+                .trim_matches(':')
+                .to_owned()
         };
         Ok(PathPattern {
             text: text.to_owned(),
@@ -58,7 +62,7 @@ impl PathPattern {
 
     /// Whether the whole path matches.
     pub fn matches(&self, path: &str) -> bool {
-        if !path.contains(self.literal.trim_matches(':')) {
+        if !path.contains(&self.literal) {
             return false;
         }
         match &self.glob {
@@ -74,7 +78,7 @@ impl PathPattern {
 
     /// The longest prefix of `path` (whole segments) that the pattern matches.
     pub fn covering_prefix<'p>(&self, path: &'p str) -> Option<&'p str> {
-        if !path.contains(self.literal.trim_matches(':')) {
+        if !path.contains(&self.literal) {
             return None;
         }
         if self.glob.is_none() {

@@ -294,7 +294,6 @@ fn enclosing_manifest(path: &Path) -> Option<PathBuf> {
     })
 }
 
-/// The crate whose folder is the deepest one holding `file`.
 /// The nearest folder above `file` that holds a crate: a lookup per ancestor, not a scan of every crate.
 fn owning_crate(crate_dirs: &std::collections::HashMap<&Path, usize>, file: &Path) -> Option<usize> {
     file.ancestors().skip(1).find_map(|dir| crate_dirs.get(dir).copied())

@@ -30,7 +30,7 @@ pub fn render(outcome: &Outcome) -> String {
         out.push_str(&format!("::{level} {}::{}\n", properties.join(","), data(&message)));
     }
     for key in &outcome.stale {
-        let level = if outcome.strict_baseline { "error" } else { "warning" };
+        let level = outcome.stale_level();
         let message = format!(
             "baseline entry `{}` ({}) no longer occurs; run `ssot-check baseline update`",
             key.symbol, key.rule

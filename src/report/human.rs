@@ -34,7 +34,7 @@ pub fn render(outcome: &Outcome, base: &Path, color: bool) -> String {
         out.push('\n');
     }
     for key in &outcome.stale {
-        let level = if outcome.strict_baseline { "error" } else { "warning" };
+        let level = outcome.stale_level();
         out.push_str(&format!(
             "{level}[stale-baseline]: `{}` in {} ({}) no longer occurs; remove it with `ssot-check baseline update`\n",
             key.symbol, key.path, key.rule

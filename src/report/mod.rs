@@ -140,7 +140,7 @@ impl Summary {
             );
         }
         let mut kinds: Vec<(&str, &str, &str)> = rules::KINDS.iter().map(|k| (k.name, k.noun.0, k.noun.1)).collect();
-        kinds.extend(BUILT_IN_NOUNS);
+        kinds.extend(crate::check::BUILT_INS.iter().map(|b| (b.name, b.noun.0, b.noun.1)));
         let mut parts: Vec<String> = kinds
             .iter()
             .filter_map(|(name, one, many)| {
@@ -168,34 +168,6 @@ impl Summary {
         )
     }
 }
-
-/// How built-in checks are counted in the summary line.
-const BUILT_IN_NOUNS: [(&str, &str, &str); 8] = [
-    (crate::check::PARSE_ERROR, "unparsable file", "unparsable files"),
-    (
-        "partially-analyzed",
-        "partially analyzed file",
-        "partially analyzed files",
-    ),
-    ("internal-error", "internal error", "internal errors"),
-    (
-        crate::check::INVALID_SUPPRESSION,
-        "invalid suppression",
-        "invalid suppressions",
-    ),
-    (
-        crate::check::UNKNOWN_SUPPRESSION,
-        "suppression of an unknown rule",
-        "suppressions of unknown rules",
-    ),
-    (
-        crate::check::UNUSED_SUPPRESSION,
-        "unused suppression",
-        "unused suppressions",
-    ),
-    ("manifest-error", "invalid manifest", "invalid manifests"),
-    ("io-error", "unreadable path", "unreadable paths"),
-];
 
 #[cfg(test)]
 mod tests {

@@ -146,14 +146,11 @@ impl Check for SingleDispatch {
             if !too_many && (self.router.is_empty() || outside.is_empty()) {
                 continue;
             }
+            // `Enum::Variant`: the last two segments.
             let short = variant
-                .rsplitn(3, "::")
-                .take(2)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("::");
+                .rmatch_indices("::")
+                .nth(1)
+                .map_or(variant, |(at, _)| &variant[at + 2..]);
             let message = if too_many {
                 format!(
                     "`{short}` is handled in {} places; at most {} allowed",
@@ -163,20 +160,21 @@ impl Check for SingleDispatch {
             } else {
                 format!("`{short}` is handled outside the router, in `{}`", outside.join("`, `"))
             };
+            // Places outside the router first: the primary location is one that should not be there.
             let mut locations: Vec<_> = places
                 .iter()
                 .flat_map(|(place, uses)| {
-                    let label = if self.in_router(place) && !self.router.is_empty() {
+                    let in_router = self.in_router(place);
+                    let label = if in_router {
                         format!("handled in router `{place}`")
                     } else {
                         format!("handled in `{place}`")
                     };
                     uses.iter()
-                        .map(move |(file, r)| (self.in_router(place), member(file, r.span, label.clone(), place)))
+                        .map(move |(file, r)| (in_router, member(file, r.span, label.clone(), place)))
                 })
                 .collect();
-            locations
-                .sort_by(|a, b| (a.0 && !self.router.is_empty(), &a.1).cmp(&(b.0 && !self.router.is_empty(), &b.1)));
+            locations.sort();
             let mut locations = locations.into_iter().map(|(_, l)| l);
             let Some(primary) = locations.next() else { continue };
             let extra = (!self.router.is_empty()).then(|| format!("router: `{router_text}`"));

@@ -164,7 +164,7 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
     };
     // Literal spans are only needed to tell a suppression comment from text inside a string.
     let mut literals = text.contains(super::suppressions::MARKER).then(Vec::new);
-    let parsed = match super::lex::tokenize(text, literals.as_mut()) {
+    let mut parsed = match super::lex::tokenize(text, literals.as_mut()) {
         Ok(tokens) => match syn::parse2::<syn::File>(tokens.clone()) {
             Ok(file) => {
                 let mut collector = Collector::new(offset);
@@ -180,7 +180,6 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
     };
     // proc-macro2 keeps every parsed file's text for span lookups on this thread; nothing needs it now.
     proc_macro2::extra::invalidate_current_thread_spans();
-    let mut parsed = parsed;
     parsed.suppressions = super::suppressions::find(text, literals.as_deref().unwrap_or_default())
         .into_iter()
         .map(|s| crate::facts::Suppression {
