@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// What makes a cache entry valid: the tool's version and the entry layout.
-const VERSION: &str = concat!(env!("CARGO_PKG_NAME"), "-", env!("CARGO_PKG_VERSION"), "-facts-3");
+const VERSION: &str = concat!(env!("CARGO_PKG_NAME"), "-", env!("CARGO_PKG_VERSION"), "-facts-4");
 
 /// A folder of cache entries.
 #[derive(Debug)]
@@ -42,9 +42,9 @@ impl FactCache {
         Some(base.join("ssot-check"))
     }
 
-    /// The key of a file's content.
-    pub fn key(content: &[u8]) -> String {
-        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(content))
+    /// The key of a file's content, parsed with the settings `salt` stands for.
+    pub fn key(content: &[u8], salt: u64) -> String {
+        format!("{:032x}", xxhash_rust::xxh3::xxh3_128_with_seed(content, salt))
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -81,12 +81,13 @@ mod tests {
     fn entries_round_trip_and_bad_entries_are_misses() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = FactCache::open(dir.path()).expect("opens");
-        let key = FactCache::key(b"struct A;");
+        let key = FactCache::key(b"struct A;", 0);
         assert_eq!(cache.load::<Vec<String>>(&key), None);
         cache.store(&key, &vec!["a".to_owned()]);
         assert_eq!(cache.load::<Vec<String>>(&key), Some(vec!["a".to_owned()]));
         std::fs::write(cache.path(&key), b"\xff\xff\xff").expect("corrupt");
         assert_eq!(cache.load::<Vec<String>>(&key), None);
-        assert_ne!(FactCache::key(b"a"), FactCache::key(b"b"));
+        assert_ne!(FactCache::key(b"a", 0), FactCache::key(b"b", 0));
+        assert_ne!(FactCache::key(b"a", 0), FactCache::key(b"a", 1));
     }
 }

@@ -168,9 +168,12 @@ impl Outcome {
 
 /// Checks `paths` (relative to `base`) against the configured rules.
 pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions) -> Result<Outcome, WorkspaceError> {
+    let scanning = crate::timings::phase("scan");
     let workspace = workspace::scan(base, paths, &config.excludes)?;
+    drop(scanning);
     let cache =
-        crate::frontend::ParseCache::with_disk(options.cache_dir.as_deref().and_then(crate::cache::FactCache::open));
+        crate::frontend::ParseCache::with_disk(options.cache_dir.as_deref().and_then(crate::cache::FactCache::open))
+            .with_words(config.body_words());
     let facts = crate::frontend::analyze_tree(&workspace, &workspace::Disk, &cache);
     let mut findings: Vec<Finding> = workspace
         .problems
@@ -185,7 +188,9 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
             built_in(p.kind, Severity::Error, p.message.clone(), location)
         })
         .collect();
+    let rules_phase = crate::timings::phase("rules");
     findings.extend(evaluate(&facts, config, options.strict));
+    drop(rules_phase);
     let rules = rule_infos(config);
     let mut outcome = Outcome {
         findings,

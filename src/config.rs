@@ -104,6 +104,14 @@ pub struct Config {
     pub files: Vec<PathBuf>,
 }
 
+impl Config {
+    /// What a function body must contain to matter to some rule: bodies with none of it are not parsed.
+    pub fn body_words(&self) -> crate::frontend::BodyWords {
+        let words: Option<Vec<Vec<String>>> = self.rules.iter().map(|rule| rule.check.body_words()).collect();
+        crate::frontend::BodyWords::new(words.map(|w| w.concat()))
+    }
+}
+
 /// Finds the default configuration: the nearest `ssot.toml` or `rules/` folder at or above `dir`.
 pub fn discover(dir: &Path) -> Option<PathBuf> {
     dir.ancestors().find_map(|d| {

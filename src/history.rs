@@ -73,7 +73,7 @@ impl<'a> Checker<'a> {
             config,
             cwd,
             reader,
-            cache: ParseCache::default(),
+            cache: ParseCache::default().with_words(config.body_words()),
         })
     }
 

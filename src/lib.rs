@@ -17,6 +17,7 @@ pub mod history;
 pub mod pattern;
 pub mod report;
 pub mod rules;
+pub mod timings;
 pub mod workspace;
 
 use std::io::Write;
@@ -146,6 +147,7 @@ fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, 
         .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
         .transpose()?;
     let outcome = run_check(&args, env, baseline)?;
+    let _reporting = timings::phase("report");
     let text = match args.format {
         Format::Human => {
             let color = match args.color {

@@ -60,6 +60,21 @@ impl PathPattern {
         &self.text
     }
 
+    /// A word that code naming a path this pattern covers must contain, once renames and re-exports are
+    /// followed: the longest run without wildcards in the last segment that has one. `None` when no
+    /// segment has one (or alternations and classes make any text possible).
+    pub fn word(&self) -> Option<&str> {
+        if self.text.contains(['?', '[', '{']) {
+            return None;
+        }
+        self.text.rsplit("::").find_map(|segment| {
+            segment
+                .split('*')
+                .filter(|run| !run.is_empty())
+                .max_by_key(|run| run.len())
+        })
+    }
+
     /// Whether the whole path matches.
     pub fn matches(&self, path: &str) -> bool {
         if !path.contains(&self.literal) {
@@ -124,6 +139,15 @@ mod tests {
         assert!(pattern("app::{legacy,old}").covers("app::old::x"));
         assert!(pattern("app::[lo]egacy").matches("app::legacy"));
         assert!(!pattern("**::legacy").covers("app::modern::x"));
+    }
+
+    #[test]
+    fn the_word_is_from_the_last_segment_that_has_one() {
+        assert_eq!(pattern("std::sync::mpsc").word(), Some("mpsc"));
+        assert_eq!(pattern("app::legacy::*").word(), Some("legacy"));
+        assert_eq!(pattern("*Builder").word(), Some("Builder"));
+        assert_eq!(pattern("**").word(), None);
+        assert_eq!(pattern("app::{legacy,old}").word(), None);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Source languages to facts. Each frontend turns the files it handles into [`FileFacts`]; rules only
 //! ever read facts, so supporting a new language is one new module here and one line in [`FRONTENDS`].
 
+mod body_words;
 pub mod rust;
+
+pub use body_words::BodyWords;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -35,6 +38,7 @@ pub struct ParseCache {
     entries: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
     parsed: AtomicUsize,
     disk: Option<crate::cache::FactCache>,
+    words: BodyWords,
 }
 
 impl ParseCache {
@@ -44,6 +48,16 @@ impl ParseCache {
             disk,
             ..ParseCache::default()
         }
+    }
+
+    /// Parses skip the function bodies that contain none of `words`.
+    pub fn with_words(self, words: BodyWords) -> Self {
+        ParseCache { words, ..self }
+    }
+
+    /// What a function body must contain to be parsed.
+    pub fn words(&self) -> &BodyWords {
+        &self.words
     }
 
     /// The on-disk cache, if any.

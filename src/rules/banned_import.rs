@@ -165,6 +165,10 @@ fn help(banned: &Banned) -> Option<String> {
 }
 
 impl Check for BannedImport {
+    fn body_words(&self) -> Option<Vec<String>> {
+        super::pattern_words(self.banned.iter().map(|b| &b.pattern))
+    }
+
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
         let modules: HashSet<&str> = files
             .iter()

@@ -17,6 +17,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visi
 
 use crate::facts::FileFacts;
 use crate::finding::{Finding, Location, Severity};
+use crate::pattern::PathPattern;
 
 /// Every rule kind, in the order `explain` and the docs list them.
 pub const KINDS: &[&RuleKind] = &[
@@ -50,6 +51,15 @@ pub struct RuleKind {
 pub trait Check: Send + Sync + fmt::Debug {
     /// Appends a finding for every violation.
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>);
+
+    /// Words one of which a function body must contain for this rule to find anything in it (bodies
+    /// with none are not parsed); `None` when any body may matter.
+    fn body_words(&self) -> Option<Vec<String>>;
+}
+
+/// The words of every pattern, or `None` if one of them has none.
+pub(crate) fn pattern_words<'p>(patterns: impl IntoIterator<Item = &'p PathPattern>) -> Option<Vec<String>> {
+    patterns.into_iter().map(|p| p.word().map(str::to_owned)).collect()
 }
 
 /// What every rule has besides its kind's keys.

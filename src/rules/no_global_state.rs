@@ -130,6 +130,16 @@ impl NoGlobalState {
 }
 
 impl Check for NoGlobalState {
+    fn body_words(&self) -> Option<Vec<String>> {
+        // Global state inside a function body is a `static` item or one of the state macros.
+        Some(
+            std::iter::once("static")
+                .chain(STATE_MACROS.iter().copied())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
         for file in files {
             for d in &file.definitions {

@@ -107,6 +107,10 @@ struct Remains {
 }
 
 impl Check for RemovedModule {
+    fn body_words(&self) -> Option<Vec<String>> {
+        super::pattern_words(self.modules.iter().map(|(pattern, _)| pattern))
+    }
+
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
         let mut found: BTreeMap<String, Remains> = BTreeMap::new();
         let removed = |path: &str| self.modules.iter().find(|(p, _)| p.matches(path));

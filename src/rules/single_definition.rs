@@ -209,6 +209,14 @@ fn describe(d: &Definition) -> String {
 }
 
 impl Check for SingleDefinition {
+    fn body_words(&self) -> Option<Vec<String>> {
+        // A definition must match every filter given, so the words of any one filter will do.
+        [&self.names, &self.implements, &self.attributes]
+            .into_iter()
+            .find(|patterns| !patterns.is_empty())
+            .and_then(super::pattern_words)
+    }
+
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
         let mut groups: BTreeMap<&str, Vec<(&FileFacts, &Definition)>> = BTreeMap::new();
         for file in files {

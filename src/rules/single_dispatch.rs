@@ -119,6 +119,12 @@ impl SingleDispatch {
 type Places<'f> = BTreeMap<&'f str, Vec<(&'f FileFacts, &'f Reference)>>;
 
 impl Check for SingleDispatch {
+    fn body_words(&self) -> Option<Vec<String>> {
+        // A pattern names the enum, or a variant brought in by a `use` that names it (which keeps every
+        // body of its file), or `Self` in an `impl` of it (which keeps that block's bodies).
+        super::pattern_words([&self.enum_pattern])
+    }
+
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
         // variant -> place (enclosing item) -> where in which file
         let mut handled: BTreeMap<&str, Places<'_>> = BTreeMap::new();

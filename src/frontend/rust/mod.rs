@@ -1,9 +1,11 @@
 //! The Rust frontend: syn parses each file in parallel, `mod` declarations give each file its module,
 //! and name resolution makes every path absolute.
 
+mod aliases;
 mod lex;
 mod modules;
 mod resolve;
+mod skim;
 mod suppressions;
 mod syntax;
 
@@ -33,9 +35,14 @@ impl Frontend for RustFrontend {
         tree: &dyn FileTree,
         cache: &ParseCache,
     ) -> Vec<FileFacts> {
-        let parsed: Vec<Arc<ParsedFile>> = files.par_iter().map(|file| load(file, tree, cache)).collect();
+        let loading = crate::timings::phase("load/parse");
+        let words = cache.words();
+        let mut parsed: Vec<Arc<ParsedFile>> = files.par_iter().map(|file| load(file, tree, cache, words)).collect();
+        drop(loading);
+        let indexing = crate::timings::phase("modules+index");
+        let modules = modules::assign(workspace, files, &parsed.iter().map(Arc::as_ref).collect::<Vec<_>>());
+        reparse_through_aliases(&mut parsed, &modules, files, tree, cache);
         let borrowed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
-        let modules = modules::assign(workspace, files, &borrowed);
 
         let crates = workspace
             .crates
@@ -58,6 +65,8 @@ impl Frontend for RustFrontend {
             .collect();
         index.add_reexports(reexports.into_iter().flatten());
         drop(borrowed);
+        drop(indexing);
+        let _resolving = crate::timings::phase("resolve");
 
         // Each parse is dropped as soon as its file is resolved: only one form of a file is kept at a time.
         parsed
@@ -75,10 +84,41 @@ impl Frontend for RustFrontend {
     }
 }
 
+/// Skimming left out the bodies that mention none of the words; a body can still reach an interesting item
+/// through another file's re-export under a new name. Files with skipped bodies that mention such a name
+/// are parsed again, with the names added to the words.
+fn reparse_through_aliases(
+    parsed: &mut [Arc<ParsedFile>],
+    modules: &[modules::FileModule],
+    files: &[SourceFile],
+    tree: &dyn FileTree,
+    cache: &ParseCache,
+) {
+    let words = cache.words();
+    if !words.skips_bodies() {
+        return;
+    }
+    let borrowed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
+    let names = aliases::reexported_names(&borrowed, modules, words.words());
+    drop(borrowed);
+    let Ok(finder) = aho_corasick::AhoCorasick::new(&names) else {
+        return;
+    };
+    if names.is_empty() {
+        return;
+    }
+    let wider = super::BodyWords::new(Some(words.words().iter().cloned().chain(names).collect()));
+    parsed.par_iter_mut().zip(files).for_each(|(file, source)| {
+        if file.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| finder.is_match(&bytes)) {
+            *file = load(source, tree, cache, &wider);
+        }
+    });
+}
+
 /// The facts of one file on its own (module `main`, no workspace around it): what fuzzing and property
 /// tests drive. Never panics: a failure is the file's problem.
 pub fn analyze_source(bytes: &[u8]) -> FileFacts {
-    let parsed = parse_bytes(bytes);
+    let parsed = parse_bytes(bytes, &super::BodyWords::default());
     let module = modules::FileModule {
         path: "main".to_owned(),
         in_test: false,
@@ -93,24 +133,27 @@ pub fn analyze_source(bytes: &[u8]) -> FileFacts {
     resolved.unwrap_or_else(|_| internal_error(module.path.clone()))
 }
 
-/// A file's parse: from the in-memory cache by content id (git blobs), else from the disk cache by
-/// content hash, else parsed (and stored).
-fn load(file: &SourceFile, tree: &dyn FileTree, cache: &ParseCache) -> Arc<ParsedFile> {
+/// A file's parse with `words`: from the in-memory cache by content id (git blobs), else from the disk
+/// cache by content hash, else parsed (and stored).
+fn load(file: &SourceFile, tree: &dyn FileTree, cache: &ParseCache, words: &super::BodyWords) -> Arc<ParsedFile> {
     if let Some(id) = tree.content_id(&file.abs) {
-        return cache.get_or_parse(Some(&id), || read_and_parse(file, tree));
+        let id = format!("{id}/{:x}", words.fingerprint());
+        return cache.get_or_parse(Some(&id), || read_and_parse(file, tree, words));
     }
     let bytes = match tree.read(&file.abs) {
         Ok(bytes) => bytes,
         Err(error) => return Arc::new(unreadable(&error)),
     };
-    let key = cache.disk().map(|_| crate::cache::FactCache::key(&bytes));
+    let key = cache
+        .disk()
+        .map(|_| crate::cache::FactCache::key(&bytes, words.fingerprint()));
     if let (Some(disk), Some(key)) = (cache.disk(), &key)
         && let Some(hit) = disk.load::<ParsedFile>(key)
     {
         return Arc::new(hit);
     }
     cache.count_parse();
-    let parsed = parse_bytes(&bytes);
+    let parsed = parse_bytes(&bytes, words);
     let internal = parsed
         .problem
         .as_ref()
@@ -125,15 +168,15 @@ fn unreadable(error: &std::io::Error) -> ParsedFile {
     ParsedFile::unparsable(FileProblem::parse(format!("cannot read file: {error}"), None))
 }
 
-fn read_and_parse(file: &SourceFile, tree: &dyn FileTree) -> ParsedFile {
+fn read_and_parse(file: &SourceFile, tree: &dyn FileTree, words: &super::BodyWords) -> ParsedFile {
     match tree.read(&file.abs) {
-        Ok(bytes) => parse_bytes(&bytes),
+        Ok(bytes) => parse_bytes(&bytes, words),
         Err(error) => unreadable(&error),
     }
 }
 
 /// Decodes and parses one file; a panic inside syn or the collector is that file's problem, not the run's.
-fn parse_bytes(bytes: &[u8]) -> ParsedFile {
+fn parse_bytes(bytes: &[u8], words: &super::BodyWords) -> ParsedFile {
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => {
@@ -150,7 +193,7 @@ fn parse_bytes(bytes: &[u8]) -> ParsedFile {
             return ParsedFile::unparsable(FileProblem::parse(message, Some(span)));
         }
     };
-    catch_unwind(AssertUnwindSafe(|| syntax::parse(text))).unwrap_or_else(|_| {
+    catch_unwind(AssertUnwindSafe(|| syntax::parse(text, words))).unwrap_or_else(|_| {
         ParsedFile::unparsable(FileProblem::internal("the analyzer failed while parsing this file"))
     })
 }

@@ -431,7 +431,7 @@ mod tests {
     use crate::facts::ReferenceContext;
 
     fn facts(module: &str, text: &str, crates: &[&str]) -> FileFacts {
-        let parsed = parse(text);
+        let parsed = parse(text, &crate::frontend::BodyWords::default());
         let module = FileModule {
             path: module.to_owned(),
             in_test: false,

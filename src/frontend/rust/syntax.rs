@@ -124,6 +124,8 @@ pub(crate) struct ParsedFile {
     pub modules: Vec<RawModule>,
     pub suppressions: Vec<crate::facts::Suppression>,
     pub problem: Option<FileProblem>,
+    /// Some function bodies were skimmed over (they mentioned none of the words).
+    pub skipped_bodies: bool,
 }
 
 impl ParsedFile {
@@ -150,8 +152,9 @@ fn root_scope() -> Scope {
 #[cfg(test)]
 pub(crate) const PANIC_FOR_TESTS: &str = "ssot-check test: panic here";
 
-/// Parses one file's text and extracts its raw facts.
-pub(crate) fn parse(text: &str) -> ParsedFile {
+/// Parses one file's text and extracts its raw facts, skipping the function bodies that contain none of
+/// `words`.
+pub(crate) fn parse(text: &str, words: &crate::frontend::BodyWords) -> ParsedFile {
     // Fault injection for the test that proves a panic stays inside its file.
     #[cfg(test)]
     if text.contains(PANIC_FOR_TESTS) {
@@ -164,7 +167,17 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
     };
     // Literal spans are only needed to tell a suppression comment from text inside a string.
     let mut literals = text.contains(super::suppressions::MARKER).then(Vec::new);
-    let mut parsed = match super::lex::tokenize(text, literals.as_mut()) {
+    let prepared = super::lex::blank_preamble(text);
+    // Suppressions need every literal's span, which a skipped body would hide: such files are parsed whole.
+    let skim = match literals {
+        None => super::skim::skim(&prepared, words),
+        Some(_) => super::skim::Skim::default(),
+    };
+    let blanked = (!skim.is_empty())
+        .then(|| super::skim::blank(&prepared, &skim))
+        .flatten();
+    let skipped_bodies = blanked.is_some() && !skim.bodies.is_empty();
+    let mut parsed = match super::lex::tokenize(blanked.as_deref().unwrap_or(&prepared), literals.as_mut()) {
         Ok(tokens) => match syn::parse2::<syn::File>(tokens.clone()) {
             Ok(file) => {
                 let mut collector = Collector::new(offset);
@@ -180,6 +193,7 @@ pub(crate) fn parse(text: &str) -> ParsedFile {
     };
     // proc-macro2 keeps every parsed file's text for span lookups on this thread; nothing needs it now.
     proc_macro2::extra::invalidate_current_thread_spans();
+    parsed.skipped_bodies = skipped_bodies;
     parsed.suppressions = super::suppressions::find(text, literals.as_deref().unwrap_or_default())
         .into_iter()
         .map(|s| crate::facts::Suppression {
@@ -905,6 +919,34 @@ fn impl_item_attrs(item: &syn::ImplItem) -> &[syn::Attribute] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parses with every function body (the words of no rule decide what is skipped here).
+    fn parse(text: &str) -> ParsedFile {
+        super::parse(text, &crate::frontend::BodyWords::default())
+    }
+
+    #[test]
+    fn bodies_without_the_words_are_not_parsed_and_the_rest_is_unchanged() {
+        let text = "use std::fmt;\nfn a() -> fmt::Result { std::sync::mpsc::channel::<u8>(); Ok(()) }\n\
+                    fn b() { other::call(); }\nstruct After(fmt::Error);";
+        let words = crate::frontend::BodyWords::new(Some(vec!["mpsc".to_owned()]));
+        let skimmed = super::parse(text, &words);
+        let whole = parse(text);
+        let paths = |p: &ParsedFile| {
+            p.references
+                .iter()
+                .map(|r| r.path.segments.join("::"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            paths(&skimmed),
+            ["fmt::Result", "std::sync::mpsc::channel", "fmt::Error"],
+            "b's body is skipped"
+        );
+        assert!(paths(&whole).contains(&"other::call".to_owned()));
+        let spans = |p: &ParsedFile| p.definitions.iter().map(|d| d.span).collect::<Vec<_>>();
+        assert_eq!(spans(&skimmed), spans(&whole), "spans are unchanged by skipping");
+    }
 
     fn names(parsed: &ParsedFile) -> Vec<(DefinitionKind, String, bool, bool)> {
         parsed

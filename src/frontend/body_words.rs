@@ -1,0 +1,58 @@
+//! The words that make a function body worth parsing: what the loaded rules can find inside one.
+
+use aho_corasick::AhoCorasick;
+
+/// The words function bodies are searched for. `None` inside means every body matters.
+#[derive(Clone, Debug, Default)]
+pub struct BodyWords {
+    searcher: Option<AhoCorasick>,
+    words: Vec<String>,
+}
+
+impl BodyWords {
+    /// Bodies matter when they contain one of `words`; `None` makes every body matter.
+    pub fn new(words: Option<Vec<String>>) -> Self {
+        let Some(mut words) = words else {
+            return BodyWords::default();
+        };
+        words.retain(|w| !w.is_empty());
+        words.sort();
+        words.dedup();
+        BodyWords {
+            searcher: AhoCorasick::new(&words).ok(),
+            words,
+        }
+    }
+
+    /// Whether any body can be skipped at all.
+    pub fn skips_bodies(&self) -> bool {
+        self.searcher.is_some()
+    }
+
+    /// Identifies the words, for cache keys: parses made with other words are other entries.
+    pub fn fingerprint(&self) -> u64 {
+        match &self.searcher {
+            None => 0,
+            Some(_) => xxhash_rust::xxh3::xxh3_64(self.words.join("\0").as_bytes()) | 1,
+        }
+    }
+
+    /// The words, sorted.
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
+    /// Where the words start in `text`, ascending. A match right after `'` is a lifetime (`'static`).
+    pub(crate) fn positions(&self, text: &[u8]) -> Vec<usize> {
+        let Some(searcher) = &self.searcher else {
+            return Vec::new();
+        };
+        let mut positions: Vec<usize> = searcher
+            .find_overlapping_iter(text)
+            .map(|m| m.start())
+            .filter(|&at| at == 0 || text[at - 1] != b'\'')
+            .collect();
+        positions.sort_unstable();
+        positions
+    }
+}

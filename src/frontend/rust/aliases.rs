@@ -1,0 +1,103 @@
+//! Names that stand for what the rules' words name: re-exports under another name.
+//!
+//! Skimming keeps a function body when it mentions one of the words, or when its file's `use` items do.
+//! A body in another file can still reach an interesting item without ever mentioning the word: through
+//! a `pub use` that renames it (`pub use crate::legacy as old;` then `crate::old::make()`), or a glob
+//! re-export in a module with another name (`mod compat { pub use crate::legacy::*; }`). Those new names
+//! are found here, over every file's imports, until no re-export adds one; files that mention one are
+//! then parsed again with the wider set of words.
+
+use super::modules::FileModule;
+use super::syntax::{ParsedFile, ScopeKind};
+
+/// The names re-exports give to what `words` (or a name found before) name, in the order found; empty
+/// when there are none.
+pub(crate) fn reexported_names(parsed: &[&ParsedFile], modules: &[FileModule], words: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let interesting = |text: &str, names: &[String]| {
+        words.iter().any(|w| text.contains(w.as_str())) || names.iter().any(|n| n == text)
+    };
+    loop {
+        let mut found = Vec::new();
+        for (file, module) in parsed.iter().zip(modules) {
+            for import in file.imports.iter().filter(|i| i.reexport) {
+                if !import.path.segments.iter().any(|s| interesting(s, &names)) {
+                    continue;
+                }
+                let name = if import.glob {
+                    module_name(file, import.scope, module)
+                } else {
+                    import.binding.clone()
+                };
+                if let Some(name) = name
+                    && !interesting(&name, &names)
+                    && !found.contains(&name)
+                {
+                    found.push(name);
+                }
+            }
+        }
+        if found.is_empty() {
+            return names;
+        }
+        names.extend(found);
+    }
+}
+
+/// The name of the module a scope of `file` is in: its inline `mod`, else the file's module.
+fn module_name(file: &ParsedFile, scope: usize, module: &FileModule) -> Option<String> {
+    let mut scope = Some(scope);
+    while let Some(id) = scope {
+        let current = file.scopes.get(id)?;
+        if let ScopeKind::Module(Some(name)) = &current.kind {
+            return Some(name.clone());
+        }
+        scope = current.parent;
+    }
+    module.path.rsplit("::").next().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(files: &[(&str, &str)], words: &[&str]) -> Vec<String> {
+        let parsed: Vec<ParsedFile> = files
+            .iter()
+            .map(|(_, text)| super::super::syntax::parse(text, &crate::frontend::BodyWords::default()))
+            .collect();
+        let borrowed: Vec<&ParsedFile> = parsed.iter().collect();
+        let modules: Vec<FileModule> = files
+            .iter()
+            .map(|(path, _)| FileModule {
+                path: (*path).to_owned(),
+                in_test: false,
+            })
+            .collect();
+        let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        reexported_names(&borrowed, &modules, &words)
+    }
+
+    #[test]
+    fn renames_globs_and_chains_of_them_are_found() {
+        let files = [
+            (
+                "app::a",
+                "pub use crate::legacy as old;\nuse crate::legacy as private_name;",
+            ),
+            ("app::b", "pub use crate::a::old::make as build;"),
+            ("app::compat", "pub use crate::legacy::*;"),
+            (
+                "app::c",
+                "mod inner { pub use crate::b::build::*; }\npub use std::fmt as f;",
+            ),
+        ];
+        assert_eq!(names(&files, &["legacy"]), ["old", "compat", "build", "inner"]);
+    }
+
+    #[test]
+    fn nothing_re_exported_means_nothing_to_add() {
+        assert!(names(&[("app", "pub use crate::legacy::Thing;")], &["legacy", "Thing"]).is_empty());
+        assert!(names(&[("app", "pub use other::Thing;")], &["legacy"]).is_empty());
+    }
+}

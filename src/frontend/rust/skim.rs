@@ -1,0 +1,453 @@
+//! Skimming: a fast byte-level pass that finds the function bodies no rule needs, so the full parser
+//! never sees them.
+//!
+//! Most of a Rust file is function bodies, and most bodies mention nothing any rule asks about. A rule
+//! tells, through the words it needs ([`BodyWords`]), what a body must contain to matter to it: a body
+//! that contains none of them is skipped, keeping its braces and every offset. A body is kept when the
+//! words occur in it, in the header of the `impl` or `trait` block around it (`Self::` stands for that
+//! type inside), or anywhere in the file's `use` items (a rename or glob can bring an interesting
+//! name in under another one); names that other files re-export under a new name are handled one level
+//! up, by parsing in full every file that mentions them.
+
+use std::ops::Range;
+
+use super::lex::MAX_NESTING;
+use crate::frontend::BodyWords;
+
+/// What the full parser can be spared in one file.
+#[derive(Debug, Default)]
+pub(crate) struct Skim {
+    /// The interiors (between the braces) of function bodies that contain none of the words.
+    pub bodies: Vec<Range<usize>>,
+    /// Where doc comments have their third character (`///`, `//!`, `/**`, `/*!`): turned into plain
+    /// comments, they are not attributes to parse. Nothing reads documentation.
+    pub docs: Vec<usize>,
+}
+
+impl Skim {
+    /// Whether there is nothing to spare.
+    pub fn is_empty(&self) -> bool {
+        self.bodies.is_empty() && self.docs.is_empty()
+    }
+}
+
+/// Skims `text`: nothing to spare when the file is malformed or nests too deeply (the parser should say
+/// so), and no bodies when a `use` item mentions a word or every body matters.
+pub(crate) fn skim(text: &str, words: &BodyWords) -> Skim {
+    let bytes = text.as_bytes();
+    let positions = words.positions(bytes);
+    let mentions = |range: Range<usize>| {
+        let first = positions.partition_point(|&p| p < range.start);
+        positions.get(first).is_some_and(|&p| p < range.end)
+    };
+    let Some(mut skim) = scan(bytes, &mentions) else {
+        return Skim::default();
+    };
+    if !words.skips_bodies() {
+        skim.bodies.clear();
+    }
+    skim
+}
+
+/// What the scan is in the middle of.
+#[derive(Clone, Copy, Debug)]
+enum State {
+    /// Items and expressions that are not one of the below.
+    Items,
+    /// Just after `fn`: a name makes it a function item, anything else a function pointer type.
+    AfterFn,
+    /// A function's signature, written at `level`.
+    Signature { level: usize },
+    /// A function's body, opened at byte `open` from `level`.
+    Body { level: usize, open: usize },
+    /// A `use` item starting at `start`, written at `level`.
+    Use { start: usize, level: usize },
+    /// An `impl` or `trait` header starting at `start`, written at `level`.
+    Header { start: usize, level: usize },
+}
+
+/// The scan itself: `None` when the tokens are malformed or nest too deeply (which the parser reports).
+fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
+    let mut lexer = Lexer {
+        bytes,
+        at: 0,
+        docs: Vec::new(),
+    };
+    let mut skipped = Vec::new();
+    // A `use` item mentions a word: a rename or glob may bring it into any body of the file.
+    let mut keep_all = false;
+    let mut depth = 0usize;
+    // Inside an `impl`/`trait` block whose header mentions a word: every body in it is kept.
+    let mut kept_block: Option<usize> = None;
+    let mut state = State::Items;
+    while let Some((token, start)) = lexer.next() {
+        let level = depth;
+        match token {
+            Token::Open(_) => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return None;
+                }
+            }
+            Token::Close(_) => {
+                depth = depth.checked_sub(1)?;
+                if kept_block.is_some_and(|inside| depth < inside) {
+                    kept_block = None;
+                }
+            }
+            Token::Error => return None,
+            _ => {}
+        }
+        state = match (state, token) {
+            (State::Items, Token::Ident) => match &bytes[start..lexer.at] {
+                b"fn" => State::AfterFn,
+                b"use" => State::Use { start, level },
+                b"impl" | b"trait" => State::Header { start, level },
+                _ => State::Items,
+            },
+            (State::AfterFn, Token::Ident) => State::Signature { level },
+            (State::Signature { level: at }, Token::Open(b'{')) if level == at => State::Body { level, open: start },
+            (State::Signature { level: at }, Token::Punct(b';')) if level == at => State::Items,
+            (State::Signature { level: at }, Token::Close(_)) if depth < at => State::Items,
+            (State::Body { level: at, open }, Token::Close(_)) if depth == at => {
+                let interior = open + 1..start;
+                if kept_block.is_none() && !mentions(interior.clone()) {
+                    skipped.push(interior);
+                }
+                State::Items
+            }
+            (State::Use { start: from, level: at }, Token::Punct(b';')) if level == at => {
+                keep_all |= mentions(from..start);
+                State::Items
+            }
+            (State::Use { level: at, .. }, Token::Close(_)) if depth < at => State::Items,
+            (State::Header { start: from, level: at }, Token::Open(b'{')) if level == at => {
+                if kept_block.is_none() && mentions(from..start) {
+                    kept_block = Some(depth);
+                }
+                State::Items
+            }
+            (State::Header { level: at, .. }, Token::Punct(b';')) if level == at => State::Items,
+            (State::Header { level: at, .. }, Token::Close(_)) if depth < at => State::Items,
+            (State::AfterFn, _) => State::Items,
+            (state, _) => state,
+        };
+    }
+    if keep_all {
+        skipped.clear();
+    }
+    (depth == 0).then_some(Skim {
+        bodies: skipped,
+        docs: lexer.docs,
+    })
+}
+
+/// What the skimming lexer tells apart: enough to find items and match delimiters, nothing more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Token {
+    Ident,
+    Open(u8),
+    Close(u8),
+    Punct(u8),
+    /// A string, character or number literal, or a lifetime.
+    Literal,
+    /// Something the real lexer will reject (an unterminated literal or comment).
+    Error,
+}
+
+struct Lexer<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    /// The third character of each doc comment seen.
+    docs: Vec<usize>,
+}
+
+fn is_ident_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
+}
+
+impl Lexer<'_> {
+    fn peek(&self, ahead: usize) -> u8 {
+        self.bytes.get(self.at + ahead).copied().unwrap_or(0)
+    }
+
+    /// Skips whitespace and comments (doc comments included: they hold nothing this pass needs).
+    fn skip_trivia(&mut self) -> Result<(), ()> {
+        loop {
+            while self.at < self.bytes.len() && self.bytes[self.at].is_ascii_whitespace() {
+                self.at += 1;
+            }
+            match (self.peek(0), self.peek(1)) {
+                (b'/', b'/') => {
+                    if self.peek(2) == b'!' || (self.peek(2) == b'/' && self.peek(3) != b'/') {
+                        self.docs.push(self.at + 2);
+                    }
+                    self.at = memchr::memchr(b'\n', &self.bytes[self.at..]).map_or(self.bytes.len(), |n| self.at + n);
+                }
+                (b'/', b'*') => {
+                    if self.peek(2) == b'!' || (self.peek(2) == b'*' && !matches!(self.peek(3), b'*' | b'/')) {
+                        self.docs.push(self.at + 2);
+                    }
+                    self.at += 2;
+                    let mut depth = 1;
+                    while depth > 0 {
+                        let next = memchr::memchr2(b'*', b'/', &self.bytes[self.at..]).ok_or(())?;
+                        self.at += next;
+                        match (self.peek(0), self.peek(1)) {
+                            (b'*', b'/') => {
+                                depth -= 1;
+                                self.at += 2;
+                            }
+                            (b'/', b'*') => {
+                                depth += 1;
+                                self.at += 2;
+                            }
+                            _ => self.at += 1,
+                        }
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn next(&mut self) -> Option<(Token, usize)> {
+        if self.skip_trivia().is_err() {
+            return Some((Token::Error, self.at));
+        }
+        let start = self.at;
+        let byte = *self.bytes.get(start)?;
+        self.at += 1;
+        let token = match byte {
+            b'(' | b'[' | b'{' => Token::Open(byte),
+            b')' | b']' | b'}' => Token::Close(byte),
+            b'"' => self.string(),
+            b'\'' => self.quote(),
+            b'0'..=b'9' => {
+                while is_ident_byte(self.peek(0)) || (self.peek(0) == b'.' && self.peek(1).is_ascii_digit()) {
+                    self.at += 1;
+                }
+                Token::Literal
+            }
+            _ if is_ident_byte(byte) => self.word(start),
+            _ => Token::Punct(byte),
+        };
+        Some((token, start))
+    }
+
+    /// An identifier, or the prefix of a raw, byte or C string, a byte character, or a raw identifier.
+    fn word(&mut self, start: usize) -> Token {
+        while is_ident_byte(self.peek(0)) {
+            self.at += 1;
+        }
+        match (&self.bytes[start..self.at], self.peek(0)) {
+            (b"r" | b"br" | b"cr", b'#' | b'"') if self.peek(0) == b'"' || matches!(self.peek(1), b'#' | b'"') => {
+                self.raw_string()
+            }
+            (b"r", b'#') => {
+                self.at += 1;
+                while is_ident_byte(self.peek(0)) {
+                    self.at += 1;
+                }
+                Token::Ident
+            }
+            (b"b" | b"c", b'"') => {
+                self.at += 1;
+                self.string()
+            }
+            (b"b", b'\'') => {
+                self.at += 1;
+                self.quote()
+            }
+            _ => Token::Ident,
+        }
+    }
+
+    /// The rest of a string after its opening quote.
+    fn string(&mut self) -> Token {
+        loop {
+            let Some(next) = memchr::memchr2(b'"', b'\\', &self.bytes[self.at..]) else {
+                self.at = self.bytes.len();
+                return Token::Error;
+            };
+            self.at += next + 1;
+            if self.bytes[self.at - 1] == b'"' {
+                return Token::Literal;
+            }
+            self.at += 1;
+        }
+    }
+
+    /// `r#"..."#` after its prefix letters.
+    fn raw_string(&mut self) -> Token {
+        let hashes = self.bytes[self.at..].iter().take_while(|b| **b == b'#').count();
+        self.at += hashes;
+        if self.peek(0) != b'"' {
+            return Token::Error;
+        }
+        self.at += 1;
+        loop {
+            let Some(next) = memchr::memchr(b'"', &self.bytes[self.at..]) else {
+                self.at = self.bytes.len();
+                return Token::Error;
+            };
+            self.at += next + 1;
+            let closing = &self.bytes[self.at..];
+            if closing.len() >= hashes && closing[..hashes].iter().all(|b| *b == b'#') {
+                self.at += hashes;
+                return Token::Literal;
+            }
+        }
+    }
+
+    /// After `'`: a character literal (`'a'`, `'\n'`, `'\u{1F600}'`) or a lifetime or label (`'a`).
+    fn quote(&mut self) -> Token {
+        if self.peek(0) == b'\\' {
+            self.at += 2;
+            return match memchr::memchr(b'\'', &self.bytes[self.at.min(self.bytes.len())..]) {
+                Some(next) => {
+                    self.at += next + 1;
+                    Token::Literal
+                }
+                None => {
+                    self.at = self.bytes.len();
+                    Token::Error
+                }
+            };
+        }
+        let width = match self.peek(0) {
+            0..0x80 => 1,
+            0xc0..0xe0 => 2,
+            0xe0..0xf0 => 3,
+            _ => 4,
+        };
+        if self.peek(width) == b'\'' {
+            self.at += width + 1;
+            return Token::Literal;
+        }
+        while is_ident_byte(self.peek(0)) {
+            self.at += 1;
+        }
+        Token::Literal
+    }
+}
+
+/// `text` with the skimmed body interiors blanked and doc comments made plain: each character becomes
+/// whitespace of the same length in bytes (line breaks stay), so every byte offset, line and column
+/// outside them is unchanged. `None` if a body holds a character no whitespace has the width of (four
+/// bytes); the caller then parses the text as it is.
+pub(crate) fn blank(text: &str, skim: &Skim) -> Option<String> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut copied = 0;
+    for body in &skim.bodies {
+        out.extend_from_slice(&text.as_bytes()[copied..body.start]);
+        for c in text[body.clone()].chars() {
+            match c.len_utf8() {
+                1 if c == '\n' || c == '\r' => out.push(c as u8),
+                1 => out.push(b' '),
+                // NEXT LINE and LEFT-TO-RIGHT MARK: whitespace to the lexer, and not line breaks.
+                2 => out.extend_from_slice("\u{85}".as_bytes()),
+                3 => out.extend_from_slice("\u{200e}".as_bytes()),
+                _ => return None,
+            }
+        }
+        copied = body.end;
+    }
+    out.extend_from_slice(&text.as_bytes()[copied..]);
+    for &at in &skim.docs {
+        out[at] = b' ';
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skipped(text: &str, words: &[&str]) -> Vec<String> {
+        let words = BodyWords::new(Some(words.iter().map(|w| (*w).to_owned()).collect()));
+        skim(text, &words)
+            .bodies
+            .into_iter()
+            .map(|r| text[r].trim().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn bodies_without_the_words_are_skipped() {
+        let text = "fn a() { one() }\nfn b() -> [u8; 2] { legacy::two() }\nstruct S { f: fn(u8) }\n";
+        assert_eq!(skipped(text, &["legacy"]), ["one()"]);
+    }
+
+    #[test]
+    fn no_words_means_every_body_matters() {
+        let words = BodyWords::new(None);
+        assert!(skim("fn a() { b() }", &words).bodies.is_empty());
+    }
+
+    #[test]
+    fn a_use_that_mentions_a_word_keeps_every_body() {
+        assert!(skipped("use legacy::*;\nfn a() { f() }", &["legacy"]).is_empty());
+        assert_eq!(skipped("use other::*;\nfn a() { f() }", &["legacy"]), ["f()"]);
+    }
+
+    #[test]
+    fn an_impl_header_that_mentions_a_word_keeps_its_bodies() {
+        let text = "impl Msg { fn a(&self) { Self::A } }\nimpl Other { fn b() { x() } }";
+        assert_eq!(skipped(text, &["Msg"]), ["x()"]);
+    }
+
+    #[test]
+    fn words_in_strings_and_comments_keep_a_body_but_braces_in_them_do_not_confuse() {
+        let text = "fn a() { let s = \"}{\"; let c = '}'; /* } */ x() }\nfn b() { r#\"}\"#; 'a: loop {} }";
+        assert_eq!(skipped(text, &["zzz"]).len(), 2);
+        assert!(skipped("fn a() { // legacy\n }", &["legacy"]).is_empty());
+    }
+
+    #[test]
+    fn lifetimes_are_not_words() {
+        assert_eq!(skipped("fn a() -> &'static str { \"\" }", &["static"]), ["\"\""]);
+        assert!(skipped("fn a() { static X: u8 = 0; }", &["static"]).is_empty());
+    }
+
+    #[test]
+    fn trait_declarations_without_bodies_and_nested_blocks() {
+        let text = "trait T { fn a(&self); fn b(&self) { if x { y } } }";
+        assert_eq!(skipped(text, &["zzz"]), ["if x { y }"]);
+    }
+
+    #[test]
+    fn malformed_or_too_deep_files_are_left_to_the_parser() {
+        assert!(skipped("fn a() { \"unterminated }", &["zzz"]).is_empty());
+        assert!(skipped("fn a() { } }", &["zzz"]).is_empty());
+        let deep = format!("fn a() {{ {}{} }}", "(".repeat(300), ")".repeat(300));
+        assert!(skipped(&deep, &["zzz"]).is_empty());
+    }
+
+    #[test]
+    fn blanking_keeps_offsets_lines_and_columns() {
+        let text = "fn a() { \"é€\"\n x() }\nstruct S;";
+        let skimmed = skim(text, &BodyWords::new(Some(vec!["zzz".into()])));
+        let blanked = blank(text, &skimmed).expect("blanks");
+        assert_eq!(blanked.len(), text.len());
+        assert_eq!(blanked.find("struct S"), text.find("struct S"));
+        assert_eq!(blanked.chars().count(), text.chars().count());
+        assert_eq!(blanked.lines().count(), text.lines().count());
+        let emoji = Skim {
+            bodies: std::iter::once(8..14).collect(),
+            docs: Vec::new(),
+        };
+        assert!(blank("fn a() { \"😀\" }", &emoji).is_none());
+    }
+
+    #[test]
+    fn doc_comments_become_plain_comments() {
+        let text = "/// doc\n//// not doc\n//! inner\n/** block */ /**/ /*** no */ fn a() {}";
+        let skimmed = skim(text, &BodyWords::new(None));
+        let blanked = blank(text, &skimmed).expect("blanks");
+        assert_eq!(
+            blanked,
+            "//  doc\n//// not doc\n//  inner\n/*  block */ /**/ /*** no */ fn a() {}"
+        );
+    }
+}
