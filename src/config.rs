@@ -108,7 +108,14 @@ impl Config {
     /// What a function body must contain to matter to some rule: bodies with none of it are not parsed.
     pub fn body_words(&self) -> crate::frontend::BodyWords {
         let words: Option<Vec<Vec<String>>> = self.rules.iter().map(|rule| rule.check.body_words()).collect();
-        crate::frontend::BodyWords::new(words.map(|w| w.concat()))
+        let followed = self
+            .rules
+            .iter()
+            .filter(|rule| rule.check.reads_references())
+            .filter_map(|rule| rule.check.body_words())
+            .flatten()
+            .collect();
+        crate::frontend::BodyWords::new(words.map(|w| w.concat())).following(followed)
     }
 }
 

@@ -7,6 +7,9 @@ use aho_corasick::AhoCorasick;
 pub struct BodyWords {
     searcher: Option<AhoCorasick>,
     words: Vec<String>,
+    /// The words that name what code refers to (paths, not keywords or definitions): a re-export under
+    /// another name makes that name worth a body too.
+    followed: Vec<String>,
 }
 
 impl BodyWords {
@@ -19,9 +22,28 @@ impl BodyWords {
         words.sort();
         words.dedup();
         BodyWords {
-            searcher: AhoCorasick::new(&words).ok(),
+            // Leftmost-first lets the searcher use its fast prefilters; words are identifier pieces, so a
+            // match never straddles a brace and no body loses a word to an overlapping one.
+            searcher: AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .build(&words)
+                .ok(),
             words,
+            followed: Vec::new(),
         }
+    }
+
+    /// The same words, of which `followed` name what code refers to (see [`BodyWords::followed`]).
+    pub fn following(self, mut followed: Vec<String>) -> Self {
+        followed.retain(|w| !w.is_empty());
+        followed.sort();
+        followed.dedup();
+        BodyWords { followed, ..self }
+    }
+
+    /// The words whose re-exports under other names are followed.
+    pub fn followed(&self) -> &[String] {
+        &self.followed
     }
 
     /// Whether any body can be skipped at all.
@@ -47,12 +69,10 @@ impl BodyWords {
         let Some(searcher) = &self.searcher else {
             return Vec::new();
         };
-        let mut positions: Vec<usize> = searcher
-            .find_overlapping_iter(text)
+        searcher
+            .find_iter(text)
             .map(|m| m.start())
             .filter(|&at| at == 0 || text[at - 1] != b'\'')
-            .collect();
-        positions.sort_unstable();
-        positions
+            .collect()
     }
 }

@@ -165,6 +165,10 @@ fn help(banned: &Banned) -> Option<String> {
 }
 
 impl Check for BannedImport {
+    fn reads_references(&self) -> bool {
+        true
+    }
+
     fn body_words(&self) -> Option<Vec<String>> {
         super::pattern_words(self.banned.iter().map(|b| &b.pattern))
     }

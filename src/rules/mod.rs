@@ -55,6 +55,10 @@ pub trait Check: Send + Sync + fmt::Debug {
     /// Words one of which a function body must contain for this rule to find anything in it (bodies
     /// with none are not parsed); `None` when any body may matter.
     fn body_words(&self) -> Option<Vec<String>>;
+
+    /// Whether the rule reads paths used in code (references and imports), which can reach what its
+    /// words name through a re-export under another name.
+    fn reads_references(&self) -> bool;
 }
 
 /// The words of every pattern, or `None` if one of them has none.

@@ -107,6 +107,11 @@ struct Remains {
 }
 
 impl Check for RemovedModule {
+    fn reads_references(&self) -> bool {
+        // Module declarations and files are found where they are written.
+        false
+    }
+
     fn body_words(&self) -> Option<Vec<String>> {
         super::pattern_words(self.modules.iter().map(|(pattern, _)| pattern))
     }

@@ -209,6 +209,11 @@ fn describe(d: &Definition) -> String {
 }
 
 impl Check for SingleDefinition {
+    fn reads_references(&self) -> bool {
+        // Definitions are found where they are written, under their own names.
+        false
+    }
+
     fn body_words(&self) -> Option<Vec<String>> {
         // A definition must match every filter given, so the words of any one filter will do.
         [&self.names, &self.implements, &self.attributes]

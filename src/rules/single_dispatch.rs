@@ -119,6 +119,10 @@ impl SingleDispatch {
 type Places<'f> = BTreeMap<&'f str, Vec<(&'f FileFacts, &'f Reference)>>;
 
 impl Check for SingleDispatch {
+    fn reads_references(&self) -> bool {
+        true
+    }
+
     fn body_words(&self) -> Option<Vec<String>> {
         // A pattern names the enum, or a variant brought in by a `use` that names it (which keeps every
         // body of its file), or `Self` in an `impl` of it (which keeps that block's bodies).

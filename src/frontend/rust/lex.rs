@@ -42,17 +42,22 @@ pub(crate) fn blank_preamble(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(format!("{blank}{}", &text[end..]))
 }
 
-/// Lexes the text (a shebang line is blanked out, keeping offsets) and refuses pathological nesting.
-/// The byte ranges of literals are collected, so that `//` inside a string is not taken for a comment.
+/// Lexes the text (a shebang line is blanked out, keeping offsets) and, unless skimming already did,
+/// refuses pathological nesting. The byte ranges of literals are collected when asked for, so that `//`
+/// inside a string is not taken for a comment.
 pub(crate) fn tokenize(
     text: &str,
     mut literals: Option<&mut Vec<std::ops::Range<usize>>>,
+    check_nesting: bool,
 ) -> Result<proc_macro2::TokenStream, FileProblem> {
     let text = blank_preamble(text);
     let tokens: proc_macro2::TokenStream = text.parse().map_err(|error: proc_macro2::LexError| {
         let message = format!("not valid Rust tokens (an unbalanced delimiter or a malformed literal): {error}");
         FileProblem::parse(message, Some(span_of(error.span())))
     })?;
+    if !check_nesting && literals.is_none() {
+        return Ok(tokens);
+    }
     let mut stack: Vec<(proc_macro2::token_stream::IntoIter, usize)> = vec![(tokens.clone().into_iter(), 0)];
     while let Some((mut iter, depth)) = stack.pop() {
         if let Some(token) = iter.next() {

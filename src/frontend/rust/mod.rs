@@ -99,17 +99,27 @@ fn reparse_through_aliases(
         return;
     }
     let borrowed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
-    let names = aliases::reexported_names(&borrowed, modules, words.words());
+    let names = aliases::reexported_names(&borrowed, modules, words.followed());
     drop(borrowed);
-    let Ok(finder) = aho_corasick::AhoCorasick::new(&names) else {
-        return;
-    };
     if names.is_empty() {
         return;
     }
-    let wider = super::BodyWords::new(Some(words.words().iter().cloned().chain(names).collect()));
+    let Ok(finder) = aho_corasick::AhoCorasick::new(&names) else {
+        return;
+    };
+    let wider = super::BodyWords::new(Some(
+        words.words().iter().cloned().chain(names.iter().cloned()).collect(),
+    ))
+    .following(words.followed().iter().cloned().chain(names).collect());
+    // The names are whole identifiers: a match inside a longer one does not count.
+    let mentions = |bytes: &[u8]| {
+        let ident = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80);
+        finder
+            .find_overlapping_iter(bytes)
+            .any(|m| !ident(m.start().checked_sub(1).and_then(|at| bytes.get(at))) && !ident(bytes.get(m.end())))
+    };
     parsed.par_iter_mut().zip(files).for_each(|(file, source)| {
-        if file.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| finder.is_match(&bytes)) {
+        if file.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| mentions(&bytes)) {
             *file = load(source, tree, cache, &wider);
         }
     });

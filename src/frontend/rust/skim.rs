@@ -22,6 +22,9 @@ pub(crate) struct Skim {
     /// Where doc comments have their third character (`///`, `//!`, `/**`, `/*!`): turned into plain
     /// comments, they are not attributes to parse. Nothing reads documentation.
     pub docs: Vec<usize>,
+    /// The delimiters balance and nest no deeper than the parser allows (checked here, so the lexer
+    /// need not walk the tokens again).
+    pub balanced: bool,
 }
 
 impl Skim {
@@ -139,6 +142,7 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
     (depth == 0).then_some(Skim {
         bodies: skipped,
         docs: lexer.docs,
+        balanced: true,
     })
 }
 
@@ -435,7 +439,7 @@ mod tests {
         assert_eq!(blanked.lines().count(), text.lines().count());
         let emoji = Skim {
             bodies: std::iter::once(8..14).collect(),
-            docs: Vec::new(),
+            ..Skim::default()
         };
         assert!(blank("fn a() { \"😀\" }", &emoji).is_none());
     }

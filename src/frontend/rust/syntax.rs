@@ -177,14 +177,19 @@ pub(crate) fn parse(text: &str, words: &crate::frontend::BodyWords) -> ParsedFil
         .then(|| super::skim::blank(&prepared, &skim))
         .flatten();
     let skipped_bodies = blanked.is_some() && !skim.bodies.is_empty();
-    let mut parsed = match super::lex::tokenize(blanked.as_deref().unwrap_or(&prepared), literals.as_mut()) {
-        Ok(tokens) => match syn::parse2::<syn::File>(tokens.clone()) {
+    let source = blanked.as_deref().unwrap_or(&prepared);
+    let mut parsed = match super::lex::tokenize(source, literals.as_mut(), !skim.balanced) {
+        // The stream goes to syn unshared: a second handle would make syn copy every token.
+        Ok(tokens) => match syn::parse2::<syn::File>(tokens) {
             Ok(file) => {
                 let mut collector = Collector::new(offset);
                 collector.visit_file(&file);
                 collector.out
             }
-            Err(error) => recover_items(tokens, &error, offset),
+            Err(error) => match super::lex::tokenize(source, None, false) {
+                Ok(tokens) => recover_items(tokens, &error, offset),
+                Err(problem) => ParsedFile::unparsable(problem),
+            },
         },
         Err(problem) => ParsedFile::unparsable(FileProblem {
             span: problem.span.map(|span| shifted(span, offset)),
