@@ -119,6 +119,18 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Drops the facts of `file` that no rule uses (see [`crate::rules::Check::uses`]).
+    pub fn prune(&self, file: &mut crate::facts::FileFacts) {
+        use crate::rules::Fact;
+        let used = |fact: Fact<'_>| self.rules.iter().any(|rule| rule.check.uses(fact));
+        file.definitions.retain(|d| used(Fact::Definition(d)));
+        file.imports.retain(|i| used(Fact::Import(i)));
+        file.references.retain(|r| used(Fact::Reference(r)));
+        file.modules.retain(|m| used(Fact::Module(m)));
+    }
+}
+
 /// Finds the default configuration: the nearest `ssot.toml` or `rules/` folder at or above `dir`.
 pub fn discover(dir: &Path) -> Option<PathBuf> {
     dir.ancestors().find_map(|d| {

@@ -19,7 +19,8 @@ pub trait Frontend: Sync {
     /// Whether this frontend reads the file.
     fn handles(&self, file: &SourceFile) -> bool;
 
-    /// Extracts facts from `files` (all of which this frontend handles), one result per file, in order.
+    /// Extracts facts from `files` (all of which this frontend handles), one result per file, in order,
+    /// each passed through `prune` as soon as it is complete.
     ///
     /// Never fails: a file that cannot be read or parsed carries a [`crate::facts::FileProblem`].
     fn analyze(
@@ -28,8 +29,12 @@ pub trait Frontend: Sync {
         files: &[SourceFile],
         tree: &dyn FileTree,
         cache: &ParseCache,
+        prune: &Prune<'_>,
     ) -> Vec<FileFacts>;
 }
+
+/// Drops the facts of a file that nothing will read.
+pub type Prune<'a> = dyn Fn(&mut FileFacts) + Sync + 'a;
 
 /// Per-file parse results kept by content identity (a git blob id), so content seen before is never
 /// parsed again. Each frontend stores its own type of result.
@@ -97,11 +102,17 @@ pub const FRONTENDS: &[&dyn Frontend] = &[&rust::RustFrontend];
 
 /// Runs every frontend over the workspace's files (read from disk) and returns the facts, sorted by path.
 pub fn analyze(workspace: &Workspace) -> Vec<FileFacts> {
-    analyze_tree(workspace, &crate::workspace::Disk, &ParseCache::default())
+    analyze_tree(workspace, &crate::workspace::Disk, &ParseCache::default(), &|_| {})
 }
 
-/// Like [`analyze`], reading files through `tree` and reusing `cache`.
-pub fn analyze_tree(workspace: &Workspace, tree: &dyn FileTree, cache: &ParseCache) -> Vec<FileFacts> {
+/// Like [`analyze`], reading files through `tree`, reusing `cache`, and keeping of each file's facts
+/// what `prune` leaves.
+pub fn analyze_tree(
+    workspace: &Workspace,
+    tree: &dyn FileTree,
+    cache: &ParseCache,
+    prune: &Prune<'_>,
+) -> Vec<FileFacts> {
     let mut facts = Vec::with_capacity(workspace.files.len());
     for frontend in FRONTENDS {
         let files: Vec<SourceFile> = workspace
@@ -110,7 +121,7 @@ pub fn analyze_tree(workspace: &Workspace, tree: &dyn FileTree, cache: &ParseCac
             .filter(|f| frontend.handles(f))
             .cloned()
             .collect();
-        facts.extend(frontend.analyze(workspace, &files, tree, cache));
+        facts.extend(frontend.analyze(workspace, &files, tree, cache, prune));
     }
     facts.sort_by(|a, b| a.path.cmp(&b.path));
     facts

@@ -165,6 +165,18 @@ fn help(banned: &Banned) -> Option<String> {
 }
 
 impl Check for BannedImport {
+    fn uses(&self, fact: super::Fact<'_>) -> bool {
+        let covered = |path: &str| self.banned.iter().any(|b| b.pattern.covers(path));
+        match fact {
+            super::Fact::Import(i) => covered(&i.path) || covered(&i.target),
+            super::Fact::Reference(r) => covered(&r.path),
+            // Whether a banned prefix is a module (the module is exempt from its own ban, not only the
+            // item's parent) depends on the declarations the patterns match.
+            super::Fact::Module(m) => self.banned.iter().any(|b| b.pattern.matches(&m.path)),
+            super::Fact::Definition(_) => false,
+        }
+    }
+
     fn reads_references(&self) -> bool {
         true
     }

@@ -56,9 +56,26 @@ pub trait Check: Send + Sync + fmt::Debug {
     /// with none are not parsed); `None` when any body may matter.
     fn body_words(&self) -> Option<Vec<String>>;
 
+    /// Whether the rule can find anything in `fact`: facts no rule uses are dropped once resolved, so
+    /// they cost neither memory nor cache space. Must hold for every fact [`Check::check`] reads.
+    fn uses(&self, fact: Fact<'_>) -> bool;
+
     /// Whether the rule reads paths used in code (references and imports), which can reach what its
     /// words name through a re-export under another name.
     fn reads_references(&self) -> bool;
+}
+
+/// One fact of a file, as [`Check::uses`] is asked about it.
+#[derive(Clone, Copy, Debug)]
+pub enum Fact<'a> {
+    /// An item definition.
+    Definition(&'a crate::facts::Definition),
+    /// A `use` leaf or `extern crate`.
+    Import(&'a crate::facts::Import),
+    /// A path used in code.
+    Reference(&'a crate::facts::Reference),
+    /// A module declaration.
+    Module(&'a crate::facts::ModuleDecl),
 }
 
 /// The words of every pattern, or `None` if one of them has none.

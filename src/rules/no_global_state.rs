@@ -4,7 +4,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, patterns};
-use crate::facts::{DefinitionKind, FileFacts, ReferenceContext};
+use crate::facts::{Definition, DefinitionKind, FileFacts, Reference, ReferenceContext};
 use crate::finding::Finding;
 use crate::pattern::PathPattern;
 
@@ -120,6 +120,29 @@ impl NoGlobalState {
             && !self.allow.iter().any(|a| a.matches(path))
     }
 
+    /// What is wrong with a definition, if it is global mutable state this rule covers.
+    fn state_message(&self, d: &Definition) -> Option<String> {
+        let (DefinitionKind::Static, Some(facts)) = (d.kind, &d.static_facts) else {
+            return None;
+        };
+        if !self.applies(&d.path, d.in_test) {
+            return None;
+        }
+        if facts.mutable {
+            Some(format!("`static mut {}` is global mutable state", d.name))
+        } else {
+            let ty = self.interior_mutable(&facts.type_paths)?;
+            Some(format!("static `{}` holds `{ty}`: global mutable state", d.name))
+        }
+    }
+
+    /// The state macro a reference invokes, if this rule covers where it is.
+    fn state_macro<'r>(&self, r: &'r Reference) -> Option<&'r str> {
+        let name = last_segment(&r.path);
+        (r.context == ReferenceContext::Macro && STATE_MACROS.contains(&name) && self.applies(&r.enclosing, r.in_test))
+            .then_some(name)
+    }
+
     fn interior_mutable<'p>(&self, type_paths: &'p [String]) -> Option<&'p str> {
         type_paths.iter().map(|p| last_segment(p)).find(|name| {
             INTERIOR_MUTABILITY.contains(name)
@@ -130,6 +153,14 @@ impl NoGlobalState {
 }
 
 impl Check for NoGlobalState {
+    fn uses(&self, fact: super::Fact<'_>) -> bool {
+        match fact {
+            super::Fact::Definition(d) => self.state_message(d).is_some(),
+            super::Fact::Reference(r) => self.state_macro(r).is_some(),
+            _ => false,
+        }
+    }
+
     fn reads_references(&self) -> bool {
         // Statics are found where they are written; the state macros by the name they are invoked with
         // in the file (a `use` renaming one mentions it and keeps the file's bodies).
@@ -149,27 +180,12 @@ impl Check for NoGlobalState {
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
         for file in files {
             for d in &file.definitions {
-                let (DefinitionKind::Static, Some(facts)) = (d.kind, &d.static_facts) else {
-                    continue;
-                };
-                if !self.applies(&d.path, d.in_test) {
-                    continue;
+                if let Some(message) = self.state_message(d) {
+                    out.push(rule.finding(message, d.path.clone(), location(file, d.span, "global state"), None));
                 }
-                let message = if facts.mutable {
-                    format!("`static mut {}` is global mutable state", d.name)
-                } else if let Some(ty) = self.interior_mutable(&facts.type_paths) {
-                    format!("static `{}` holds `{ty}`: global mutable state", d.name)
-                } else {
-                    continue;
-                };
-                out.push(rule.finding(message, d.path.clone(), location(file, d.span, "global state"), None));
             }
             for r in &file.references {
-                let name = last_segment(&r.path);
-                if r.context == ReferenceContext::Macro
-                    && STATE_MACROS.contains(&name)
-                    && self.applies(&r.enclosing, r.in_test)
-                {
+                if let Some(name) = self.state_macro(r) {
                     out.push(rule.finding(
                         format!("`{name}!` in `{}` declares global state", r.enclosing),
                         format!("{name}! in {}", r.enclosing),

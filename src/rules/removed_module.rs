@@ -107,6 +107,10 @@ struct Remains {
 }
 
 impl Check for RemovedModule {
+    fn uses(&self, fact: super::Fact<'_>) -> bool {
+        matches!(fact, super::Fact::Module(m) if self.modules.iter().any(|(p, _)| p.matches(&m.path)))
+    }
+
     fn reads_references(&self) -> bool {
         // Module declarations and files are found where they are written.
         false

@@ -209,6 +209,10 @@ fn describe(d: &Definition) -> String {
 }
 
 impl Check for SingleDefinition {
+    fn uses(&self, fact: super::Fact<'_>) -> bool {
+        matches!(fact, super::Fact::Definition(d) if self.selects(d))
+    }
+
     fn reads_references(&self) -> bool {
         // Definitions are found where they are written, under their own names.
         false

@@ -119,6 +119,10 @@ impl SingleDispatch {
 type Places<'f> = BTreeMap<&'f str, Vec<(&'f FileFacts, &'f Reference)>>;
 
 impl Check for SingleDispatch {
+    fn uses(&self, fact: super::Fact<'_>) -> bool {
+        matches!(fact, super::Fact::Reference(r) if self.variant(r).is_some())
+    }
+
     fn reads_references(&self) -> bool {
         true
     }

@@ -34,6 +34,7 @@ impl Frontend for RustFrontend {
         files: &[SourceFile],
         tree: &dyn FileTree,
         cache: &ParseCache,
+        prune: &super::Prune<'_>,
     ) -> Vec<FileFacts> {
         let loading = crate::timings::phase("load/parse");
         let words = cache.words();
@@ -78,6 +79,7 @@ impl Frontend for RustFrontend {
                 drop(file);
                 let mut facts = resolved.unwrap_or_else(|_| internal_error(module.path.clone()));
                 facts.path = source.display.clone();
+                prune(&mut facts);
                 facts
             })
             .collect()

@@ -180,12 +180,8 @@ pub(crate) fn parse(text: &str, words: &crate::frontend::BodyWords) -> ParsedFil
     let source = blanked.as_deref().unwrap_or(&prepared);
     let mut parsed = match super::lex::tokenize(source, literals.as_mut(), !skim.balanced) {
         // The stream goes to syn unshared: a second handle would make syn copy every token.
-        Ok(tokens) => match syn::parse2::<syn::File>(tokens) {
-            Ok(file) => {
-                let mut collector = Collector::new(offset);
-                collector.visit_file(&file);
-                collector.out
-            }
+        Ok(tokens) => match collect_items(tokens, offset) {
+            Ok(parsed) => parsed,
             Err(error) => match super::lex::tokenize(source, None, false) {
                 Ok(tokens) => recover_items(tokens, &error, offset),
                 Err(problem) => ParsedFile::unparsable(problem),
@@ -207,6 +203,24 @@ pub(crate) fn parse(text: &str, words: &crate::frontend::BodyWords) -> ParsedFil
         })
         .collect();
     parsed
+}
+
+/// Parses and collects one item at a time, so only one item's syntax tree is alive at once (a generated
+/// file's whole tree can take dozens of times its size).
+fn collect_items(tokens: proc_macro2::TokenStream, offset: usize) -> syn::Result<ParsedFile> {
+    let mut collector = Collector::new(offset);
+    let parser = |input: syn::parse::ParseStream<'_>| -> syn::Result<()> {
+        for attribute in input.call(syn::Attribute::parse_inner)? {
+            collector.visit_attribute(&attribute);
+        }
+        while !input.is_empty() {
+            let item: syn::Item = input.parse()?;
+            collector.visit_item(&item);
+        }
+        Ok(())
+    };
+    syn::parse::Parser::parse2(parser, tokens)?;
+    Ok(collector.out)
 }
 
 /// When the file as a whole does not parse (code the compiler accepts but syn does not, such as
