@@ -57,17 +57,37 @@ impl FactCache {
         postcard::from_bytes(&bytes).ok()
     }
 
+    /// A named blob (a run snapshot), if present.
+    pub fn load_blob(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.join("runs").join(name)).ok()
+    }
+
+    /// Stores a named blob, replacing it whole (concurrent runs each see an old or a new one).
+    pub fn store_blob(&self, name: &str, bytes: &[u8]) {
+        self.write_atomically(&self.dir.join("runs").join(name), bytes);
+    }
+
     /// Stores an entry (best effort: a cache that cannot be written only costs speed).
     pub fn store<T: Serialize>(&self, key: &str, value: &T) {
         let Ok(bytes) = postcard::to_stdvec(value) else { return };
-        let path = self.path(key);
-        let Some(folder) = path.parent() else { return };
+        self.write_atomically(&self.path(key), &bytes);
+    }
+
+    /// Writes to a temporary file beside `path` and renames it into place (best effort).
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) {
+        let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+            return;
+        };
         if std::fs::create_dir_all(folder).is_err() {
             return;
         }
         let unique = self.counter.fetch_add(1, Ordering::Relaxed);
-        let temporary = folder.join(format!(".{key}.{}.{unique}.tmp", std::process::id()));
-        if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, &path).is_err() {
+        let temporary = folder.join(format!(
+            ".{}.{}.{unique}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, path).is_err() {
             let _ = std::fs::remove_file(&temporary);
         }
     }

@@ -120,6 +120,16 @@ impl Config {
 }
 
 impl Config {
+    /// Identifies the rules (ids, kinds and settings): what facts they use.
+    pub fn fingerprint(&self) -> u64 {
+        let text: String = self
+            .rules
+            .iter()
+            .map(|rule| format!("{:?}{:?}\n", rule.meta, rule.check))
+            .collect();
+        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+    }
+
     /// Drops the facts of `file` that no rule uses (see [`crate::rules::Check::uses`]).
     pub fn prune(&self, file: &mut crate::facts::FileFacts) {
         use crate::rules::Fact;

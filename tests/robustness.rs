@@ -119,7 +119,7 @@ fn the_fact_cache_changes_nothing_but_speed() {
     let root = dir.path();
     write(root, "rules.toml", RULES.as_bytes());
     write(root, "a.rs", b"pub struct MessageRouter;\n");
-    write(root, "b.rs", b"pub struct Other;\n");
+    write(root, "b.rs", b"pub struct Other;\nfn body() { let x = 1; }\n");
     let cache_dir = cache.path().to_str().expect("UTF-8");
     let args = [
         ".",
@@ -130,23 +130,32 @@ fn the_fact_cache_changes_nothing_but_speed() {
         "--cache-dir",
         cache_dir,
     ];
+    let uncached = || common::run_in(root, &[".", "--rules", "rules.toml", "--format", "json", "--no-cache"]);
     let (_, cold) = common::run_in(root, &args);
-    let entries = walk_count(cache.path());
-    assert_eq!(entries, 2, "one entry per distinct file");
+    let entries: Vec<_> = walk(cache.path());
+    let runs = entries.iter().filter(|p| p.parent().is_some_and(|d| d.ends_with("runs"))).count();
+    assert_eq!(entries.len() - runs, 2, "one entry per distinct file: {entries:?}");
+    assert_eq!(runs, 2, "the run snapshot and its index: {entries:?}");
     let (_, warm) = common::run_in(root, &args);
     assert_eq!(cold, warm);
-    let (_, uncached) = common::run_in(root, &[".", "--rules", "rules.toml", "--format", "json", "--no-cache"]);
-    assert_eq!(cold, uncached);
-    // A changed file is parsed again: its content has a new key.
+    assert_eq!(cold, uncached().1);
+    // An edit inside a body leaves the structure: only the file is parsed again (the incremental path).
+    write(root, "b.rs", b"pub struct Other;\nfn body() { let y = 2; }\n");
+    assert_eq!(common::run_in(root, &args), uncached());
+    // A changed file is parsed again: its content has a new key, and its structure changed.
     write(root, "b.rs", b"pub struct MessageRouter;\n");
     let (code, changed) = common::run_in(root, &args);
     assert_eq!(code, 1, "{changed}");
+    assert_eq!((code, changed), uncached());
     // A corrupt entry is a miss, not an error.
     for entry in walk(cache.path()) {
         std::fs::write(entry, b"\x01garbage").expect("corrupt");
     }
     let (code, _) = common::run_in(root, &args);
     assert_eq!(code, 1);
+    // So is a file the snapshot no longer knows.
+    write(root, "c.rs", b"pub struct MessageRouter;\n");
+    assert_eq!(common::run_in(root, &args), uncached());
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -160,8 +169,4 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
-}
-
-fn walk_count(dir: &Path) -> usize {
-    walk(dir).len()
 }

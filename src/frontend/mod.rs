@@ -44,6 +44,7 @@ pub struct ParseCache {
     parsed: AtomicUsize,
     disk: Option<crate::cache::FactCache>,
     words: BodyWords,
+    settings: u64,
 }
 
 impl ParseCache {
@@ -58,6 +59,20 @@ impl ParseCache {
     /// Parses skip the function bodies that contain none of `words`.
     pub fn with_words(self, words: BodyWords) -> Self {
         ParseCache { words, ..self }
+    }
+
+    /// Facts are pruned by the rules `rules` identifies (a fingerprint): a run snapshot is only reused by
+    /// runs with the same words and rules.
+    pub fn with_rules(self, rules: u64) -> Self {
+        ParseCache {
+            settings: rules,
+            ..self
+        }
+    }
+
+    /// What identifies the shape of a run's facts: the words and the rules that pruned them.
+    pub fn settings(&self) -> u64 {
+        self.settings ^ self.words.fingerprint().rotate_left(17)
     }
 
     /// What a function body must contain to be parsed.

@@ -6,6 +6,7 @@ mod lex;
 mod modules;
 mod resolve;
 mod skim;
+mod snapshot;
 mod suppressions;
 mod syntax;
 
@@ -18,7 +19,9 @@ use std::sync::Arc;
 use super::{Frontend, ParseCache};
 use crate::facts::{FileFacts, FileProblem, Span};
 use crate::workspace::{FileTree, SourceFile, Workspace};
+use snapshot::{Snapshot, SnapshotFile};
 use syntax::ParsedFile;
+use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 /// Reads `.rs` files with syn.
 pub struct RustFrontend;
@@ -36,95 +39,247 @@ impl Frontend for RustFrontend {
         cache: &ParseCache,
         prune: &super::Prune<'_>,
     ) -> Vec<FileFacts> {
-        let loading = crate::timings::phase("load/parse");
-        let words = cache.words();
-        let mut parsed: Vec<Arc<ParsedFile>> = files.par_iter().map(|file| load(file, tree, cache, words)).collect();
-        drop(loading);
-        let indexing = crate::timings::phase("modules+index");
-        let modules = modules::assign(workspace, files, &parsed.iter().map(Arc::as_ref).collect::<Vec<_>>());
-        reparse_through_aliases(&mut parsed, &modules, files, tree, cache);
-        let borrowed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
-
-        let crates = workspace
-            .crates
-            .iter()
-            .flat_map(|c| c.targets.iter().map(|t| t.crate_name.clone()));
-        let mut index = resolve::WorkspaceIndex {
-            crates: crates.collect(),
-            ..Default::default()
+        let Some(disk) = cache.disk() else {
+            return analyze_all(workspace, files, tree, cache, prune).facts;
         };
-        let names: Vec<_> = borrowed
+        let hashing = crate::timings::phase("read+hash");
+        let seed = cache.words().fingerprint();
+        let keys: Vec<Option<u128>> = files
             .par_iter()
-            .zip(&modules)
-            .map(|(file, module)| resolve::declared_names(file, module))
+            .map(|file| tree.read(&file.abs).ok().map(|bytes| xxh3_128_with_seed(&bytes, seed)))
             .collect();
-        names.into_iter().for_each(|names| index.add_names(names));
-        let reexports: Vec<_> = borrowed
-            .par_iter()
-            .zip(&modules)
-            .map(|(file, module)| resolve::reexports(file, module, &index))
-            .collect();
-        index.add_reexports(reexports.into_iter().flatten());
-        drop(borrowed);
-        drop(indexing);
-        let _resolving = crate::timings::phase("resolve");
-
-        // Each parse is dropped as soon as its file is resolved: only one form of a file is kept at a time.
-        parsed
-            .into_par_iter()
-            .zip(modules)
-            .zip(files)
-            .map(|((file, module), source)| {
-                let resolved = catch_unwind(AssertUnwindSafe(|| resolve::resolve_file(&file, &module, &index)));
-                drop(file);
-                let mut facts = resolved.unwrap_or_else(|_| internal_error(module.path.clone()));
-                facts.path = source.display.clone();
-                prune(&mut facts);
-                facts
-            })
-            .collect()
+        drop(hashing);
+        let name = format!(
+            "{:016x}",
+            snapshot::workspace_key(&workspace.crates, files, cache.settings())
+        );
+        let previous = {
+            let _loading = crate::timings::phase("snapshot load");
+            disk.load_blob(&name)
+                .and_then(|bytes| postcard::from_bytes::<Snapshot>(&bytes).ok())
+                .filter(|snapshot| snapshot.files.len() == files.len())
+        };
+        if let Some(previous) = previous
+            && let Some(facts) = analyze_changed(previous, &keys, files, tree, cache, prune, &name)
+        {
+            return facts;
+        }
+        let analysis = analyze_all(workspace, files, tree, cache, prune);
+        let _storing = crate::timings::phase("snapshot store");
+        let snapshot = Snapshot {
+            files: keys
+                .into_iter()
+                .zip(analysis.modules)
+                .zip(analysis.structures)
+                .zip(&analysis.facts)
+                .map(|(((key, module), structure), facts)| SnapshotFile {
+                    key,
+                    module,
+                    structure,
+                    facts: facts.clone(),
+                })
+                .collect(),
+            aliases: analysis.aliases,
+        };
+        if let (Ok(bytes), Some(index)) = (postcard::to_stdvec(&snapshot), snapshot::encode_index(&analysis.index)) {
+            disk.store_blob(&format!("{name}.index"), &index);
+            disk.store_blob(&name, &bytes);
+        }
+        analysis.facts
     }
 }
 
-/// Skimming left out the bodies that mention none of the words; a body can still reach an interesting item
-/// through another file's re-export under a new name. Files with skipped bodies that mention such a name
-/// are parsed again, with the names added to the words.
-fn reparse_through_aliases(
-    parsed: &mut [Arc<ParsedFile>],
-    modules: &[modules::FileModule],
+/// Everything a full analysis learns, for the facts and for the snapshot.
+struct Analysis {
+    facts: Vec<FileFacts>,
+    modules: Vec<modules::FileModule>,
+    structures: Vec<u64>,
+    aliases: Vec<String>,
+    index: resolve::WorkspaceIndex,
+}
+
+/// Parses (or loads from the content cache) every file, assigns modules, builds the index and resolves.
+fn analyze_all(
+    workspace: &Workspace,
     files: &[SourceFile],
     tree: &dyn FileTree,
     cache: &ParseCache,
-) {
+    prune: &super::Prune<'_>,
+) -> Analysis {
+    let loading = crate::timings::phase("load/parse");
     let words = cache.words();
-    if !words.skips_bodies() {
-        return;
+    let mut parsed: Vec<Arc<ParsedFile>> = files.par_iter().map(|file| load(file, tree, cache, words)).collect();
+    drop(loading);
+    let indexing = crate::timings::phase("modules+index");
+    let modules = modules::assign(workspace, files, &parsed.iter().map(Arc::as_ref).collect::<Vec<_>>());
+    let aliases = if words.skips_bodies() {
+        let borrowed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
+        aliases::reexported_names(&borrowed, &modules, words.followed())
+    } else {
+        Vec::new()
+    };
+    if let Some(widening) = Widening::new(words, &aliases) {
+        parsed
+            .par_iter_mut()
+            .zip(files)
+            .for_each(|(file, source)| widening.apply(file, source, tree, cache));
     }
     let borrowed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
-    let names = aliases::reexported_names(&borrowed, modules, words.followed());
-    drop(borrowed);
-    if names.is_empty() {
-        return;
-    }
-    let Ok(finder) = aho_corasick::AhoCorasick::new(&names) else {
-        return;
+    let crates = workspace
+        .crates
+        .iter()
+        .flat_map(|c| c.targets.iter().map(|t| t.crate_name.clone()));
+    let mut index = resolve::WorkspaceIndex {
+        crates: crates.collect(),
+        ..Default::default()
     };
-    let wider = super::BodyWords::new(Some(
-        words.words().iter().cloned().chain(names.iter().cloned()).collect(),
-    ))
-    .following(words.followed().iter().cloned().chain(names).collect());
-    // The names are whole identifiers: a match inside a longer one does not count.
-    let mentions = |bytes: &[u8]| {
+    let names: Vec<_> = borrowed
+        .par_iter()
+        .zip(&modules)
+        .map(|(file, module)| resolve::declared_names(file, module))
+        .collect();
+    names.into_iter().for_each(|names| index.add_names(names));
+    let reexports: Vec<_> = borrowed
+        .par_iter()
+        .zip(&modules)
+        .map(|(file, module)| resolve::reexports(file, module, &index))
+        .collect();
+    index.add_reexports(reexports.into_iter().flatten());
+    let structures = if cache.disk().is_some() {
+        borrowed
+            .par_iter()
+            .zip(&modules)
+            .map(|(file, module)| snapshot::structure(file, module))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    drop(borrowed);
+    drop(indexing);
+    let _resolving = crate::timings::phase("resolve");
+    // Each parse is dropped as soon as its file is resolved: only one form of a file is kept at a time.
+    let facts = parsed
+        .into_par_iter()
+        .zip(&modules)
+        .zip(files)
+        .map(|((file, module), source)| resolve_one(&file, module, source, &index, prune))
+        .collect();
+    Analysis {
+        facts,
+        modules,
+        structures,
+        aliases,
+        index,
+    }
+}
+
+/// The incremental path: only the files whose content changed since `previous` are parsed. `None` when
+/// the change reaches other files (a file's structure changed, or the index is gone) and a full analysis
+/// is needed.
+fn analyze_changed(
+    mut previous: Snapshot,
+    keys: &[Option<u128>],
+    files: &[SourceFile],
+    tree: &dyn FileTree,
+    cache: &ParseCache,
+    prune: &super::Prune<'_>,
+    name: &str,
+) -> Option<Vec<FileFacts>> {
+    let changed: Vec<usize> = (0..files.len())
+        .filter(|&i| keys[i].is_none() || keys[i] != previous.files[i].key)
+        .collect();
+    if changed.is_empty() {
+        return Some(previous.files.into_iter().map(|file| file.facts).collect());
+    }
+    let _incremental = crate::timings::phase("incremental");
+    let words = cache.words();
+    let widening = Widening::new(words, &previous.aliases);
+    let parsed: Vec<(usize, Arc<ParsedFile>)> = changed
+        .par_iter()
+        .map(|&i| {
+            let mut parsed = load(&files[i], tree, cache, words);
+            if let Some(widening) = &widening {
+                widening.apply(&mut parsed, &files[i], tree, cache);
+            }
+            (i, parsed)
+        })
+        .collect();
+    let same_structure = parsed
+        .par_iter()
+        .all(|(i, file)| snapshot::structure(file, &previous.files[*i].module) == previous.files[*i].structure);
+    if !same_structure {
+        return None;
+    }
+    let disk = cache.disk()?;
+    let index = snapshot::decode_index(&disk.load_blob(&format!("{name}.index"))?)?;
+    let resolved: Vec<(usize, FileFacts)> = parsed
+        .into_par_iter()
+        .map(|(i, file)| {
+            (
+                i,
+                resolve_one(&file, &previous.files[i].module, &files[i], &index, prune),
+            )
+        })
+        .collect();
+    for (i, facts) in resolved {
+        previous.files[i].facts = facts;
+        previous.files[i].key = keys[i];
+    }
+    if let Ok(bytes) = postcard::to_stdvec(&previous) {
+        disk.store_blob(name, &bytes);
+    }
+    Some(previous.files.into_iter().map(|file| file.facts).collect())
+}
+
+/// Resolves one parsed file in its module (a panic is that file's internal error) and prunes its facts.
+fn resolve_one(
+    file: &ParsedFile,
+    module: &modules::FileModule,
+    source: &SourceFile,
+    index: &resolve::WorkspaceIndex,
+    prune: &super::Prune<'_>,
+) -> FileFacts {
+    let resolved = catch_unwind(AssertUnwindSafe(|| resolve::resolve_file(file, module, index)));
+    let mut facts = resolved.unwrap_or_else(|_| internal_error(module.path.clone()));
+    facts.path = source.display.clone();
+    prune(&mut facts);
+    facts
+}
+
+/// Skimming left out the bodies that mention none of the words; a body can still reach an interesting item
+/// through another file's re-export under a new name (see `aliases`). A file with skipped bodies that
+/// mentions such a name is parsed again, with the names added to the words.
+struct Widening {
+    wider: super::BodyWords,
+    finder: aho_corasick::AhoCorasick,
+}
+
+impl Widening {
+    /// `None` when there are no names to widen with.
+    fn new(words: &super::BodyWords, names: &[String]) -> Option<Self> {
+        if names.is_empty() || !words.skips_bodies() {
+            return None;
+        }
+        let finder = aho_corasick::AhoCorasick::new(names).ok()?;
+        let wider = super::BodyWords::new(Some(words.words().iter().chain(names).cloned().collect()))
+            .following(words.followed().iter().chain(names).cloned().collect());
+        Some(Widening { wider, finder })
+    }
+
+    /// Parses `file` again with the wider words if it skipped bodies and mentions one of the names.
+    fn apply(&self, file: &mut Arc<ParsedFile>, source: &SourceFile, tree: &dyn FileTree, cache: &ParseCache) {
+        if file.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes)) {
+            *file = load(source, tree, cache, &self.wider);
+        }
+    }
+
+    /// Whether `bytes` holds one of the names as a whole identifier (not inside a longer one).
+    fn mentions(&self, bytes: &[u8]) -> bool {
         let ident = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80);
-        finder
+        self.finder
             .find_overlapping_iter(bytes)
             .any(|m| !ident(m.start().checked_sub(1).and_then(|at| bytes.get(at))) && !ident(bytes.get(m.end())))
-    };
-    parsed.par_iter_mut().zip(files).for_each(|(file, source)| {
-        if file.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| mentions(&bytes)) {
-            *file = load(source, tree, cache, &wider);
-        }
-    });
+    }
 }
 
 /// The facts of one file on its own (module `main`, no workspace around it): what fuzzing and property

@@ -11,7 +11,7 @@ use super::syntax::{ParsedFile, ScopeKind};
 use crate::workspace::{SourceFile, Workspace};
 
 /// The module a file is, and whether it is test code.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct FileModule {
     /// Absolute module path (`gateway::ws::router`).
     pub path: String,

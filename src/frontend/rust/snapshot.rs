@@ -1,0 +1,83 @@
+//! The last run's result, kept for the next one: each file's content key, module, structure and resolved
+//! (pruned) facts, and the workspace index they were resolved against.
+//!
+//! A run over an unchanged tree reads the snapshot and nothing else. A run after some files changed
+//! parses only those; when their structure (what they declare, import, re-export and what modules they
+//! declare) is unchanged, the modules and the index are too, so only they are resolved again and every
+//! other file's facts are reused. Anything else (files added or removed, a structural change, other
+//! manifests, rules or tool version) takes the full path, which writes a new snapshot.
+
+use serde::{Deserialize, Serialize};
+
+use super::modules::FileModule;
+use super::resolve::{self, WorkspaceIndex};
+use super::syntax::ParsedFile;
+use crate::facts::FileFacts;
+use crate::workspace::{CrateInfo, SourceFile};
+
+/// One file as the last run left it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SnapshotFile {
+    /// The key of the content (and words) the facts come from; `None` if it could not be read.
+    pub key: Option<u128>,
+    /// The module it was assigned.
+    pub module: FileModule,
+    /// See [`structure`].
+    pub structure: u64,
+    /// Its resolved facts, pruned.
+    pub facts: FileFacts,
+}
+
+/// The last run over one workspace.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    /// In the order of the workspace's files.
+    pub files: Vec<SnapshotFile>,
+    /// Names re-exports give to what the words name (see `aliases`).
+    pub aliases: Vec<String>,
+}
+
+/// Identifies a workspace as scanned, with the settings that shape its facts: a snapshot is only used by
+/// a run with the same files (by path), crates, words and pruning.
+pub(crate) fn workspace_key(crates: &[CrateInfo], files: &[SourceFile], settings: u64) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(settings);
+    hasher.update(SNAPSHOT_VERSION.as_bytes());
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update(format!("{crates:?}").as_bytes());
+    for file in files {
+        hasher.update(file.abs.as_os_str().as_encoded_bytes());
+        hasher.update(&[0]);
+        hasher.update(file.display.as_bytes());
+        hasher.update(&[0]);
+    }
+    hasher.digest()
+}
+
+/// Bumped whenever the snapshot layout or what it depends on changes.
+const SNAPSHOT_VERSION: &str = "snapshot-1";
+
+/// What other files' facts depend on in this one: the names it declares, its imports (re-exports are
+/// resolved through them), its scopes' shape and its `mod` declarations. Edits inside function bodies
+/// and comments leave it unchanged.
+pub(crate) fn structure(file: &ParsedFile, module: &FileModule) -> u64 {
+    let names = resolve::declared_names(file, module);
+    let scopes: Vec<_> = file.scopes.iter().map(|s| (s.parent, &s.kind, &s.rel_path)).collect();
+    let shape = (
+        &names,
+        &scopes,
+        &file.imports,
+        &file.modules,
+        &file.problem.as_ref().map(|p| p.kind),
+    );
+    postcard::to_stdvec(&shape).map_or(0, |bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
+}
+
+/// Serializes the index, for a later incremental run.
+pub(crate) fn encode_index(index: &WorkspaceIndex) -> Option<Vec<u8>> {
+    postcard::to_stdvec(index).ok()
+}
+
+/// Reads an index written by [`encode_index`].
+pub(crate) fn decode_index(bytes: &[u8]) -> Option<WorkspaceIndex> {
+    postcard::from_bytes(bytes).ok()
+}
