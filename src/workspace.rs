@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use globset::GlobSet;
+use rayon::prelude::*;
 
 /// Why the workspace could not be read.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -104,7 +105,7 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
     let mut problems = Vec::new();
     let mut files: BTreeSet<(PathBuf, PathBuf)> = BTreeSet::new();
     let mut manifests: BTreeSet<PathBuf> = BTreeSet::new();
-
+    let walking = crate::timings::phase("scan: walk");
     for path in paths {
         let joined = base.join(path);
         let root = std::fs::canonicalize(&joined).map_err(|source| WorkspaceError::BadPath {
@@ -116,37 +117,49 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
         if let Some(manifest) = enclosing_manifest(&root) {
             manifests.insert(manifest);
         }
-        let walker = ignore::WalkBuilder::new(&root)
+        // Walked in parallel, like ripgrep; the sets put what the threads found in order.
+        let found = std::sync::Mutex::new((Vec::new(), Vec::new(), Vec::new()));
+        ignore::WalkBuilder::new(&root)
             .require_git(false)
             .filter_entry(|entry| entry.file_name() != "target")
-            .build();
-        for entry in walker {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(error) => {
-                    problems.push(ScanProblem {
-                        path: error_path(&error).map(|p| display_path(base, &p)).unwrap_or_default(),
-                        message: error.to_string(),
-                        kind: "io-error",
-                    });
-                    continue;
-                }
-            };
-            let entry_path = entry.path();
-            if entry.depth() > 0 && excludes.iter().any(|e| e.matches(entry_path)) {
-                continue;
-            }
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
-                continue;
-            }
-            if entry_path.extension().is_some_and(|e| e == "rs") {
-                files.insert((entry_path.to_path_buf(), root.clone()));
-            } else if entry.file_name() == "Cargo.toml" {
-                manifests.insert(entry_path.to_path_buf());
-            }
-        }
+            .threads(rayon::current_num_threads())
+            .build_parallel()
+            .run(|| {
+                Box::new(|entry| {
+                    let lock = || found.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let entry = match entry {
+                        Ok(entry) => entry,
+                        Err(error) => {
+                            lock().2.push(ScanProblem {
+                                path: error_path(&error).map(|p| display_path(base, &p)).unwrap_or_default(),
+                                message: error.to_string(),
+                                kind: "io-error",
+                            });
+                            return ignore::WalkState::Continue;
+                        }
+                    };
+                    let entry_path = entry.path();
+                    if entry.depth() > 0 && excludes.iter().any(|e| e.matches(entry_path)) {
+                        return ignore::WalkState::Skip;
+                    }
+                    if entry.file_type().is_some_and(|t| t.is_file()) {
+                        if entry_path.extension().is_some_and(|e| e == "rs") {
+                            lock().0.push(entry.into_path());
+                        } else if entry.file_name() == "Cargo.toml" {
+                            lock().1.push(entry.into_path());
+                        }
+                    }
+                    ignore::WalkState::Continue
+                })
+            });
+        let (rust, cargo, mut trouble) = found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        files.extend(rust.into_iter().map(|path| (path, root.clone())));
+        manifests.extend(cargo);
+        trouble.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+        problems.extend(trouble);
     }
-
+    drop(walking);
+    let _assembling = crate::timings::phase("scan: manifests");
     Ok(assemble(
         base,
         files.into_iter().collect(),
@@ -170,12 +183,16 @@ pub fn assemble(
         problems,
         ..Workspace::default()
     };
-    for manifest in manifests {
-        match read_manifest(&manifest, tree) {
+    let read: Vec<_> = manifests
+        .par_iter()
+        .map(|manifest| read_manifest(manifest, tree))
+        .collect();
+    for (manifest, result) in manifests.iter().zip(read) {
+        match result {
             Ok(Some(info)) => workspace.crates.push(info),
             Ok(None) => {}
             Err(message) => workspace.problems.push(ScanProblem {
-                path: display_path(base, &manifest),
+                path: display_path(base, manifest),
                 message,
                 kind: "manifest-error",
             }),
