@@ -1,18 +1,15 @@
-//! The fact cache: each file's parse, stored under a hash of its content and of this tool's version, so
-//! a file that did not change is not parsed again on the next run. Entries are written to a temporary
-//! file and renamed into place, so concurrent runs never see half an entry; an entry that cannot be
-//! read is simply parsed again.
+//! The fact cache: a folder where each run keeps what the next one can reuse (the run's snapshot, its
+//! index and its parses; see `frontend::rust::snapshot`), under a folder named for this tool's version.
+//! Blobs are written to a temporary file and renamed into place, so concurrent runs see an old blob or a
+//! new one, never half of one; a blob that cannot be read or decoded only costs the speed it would give.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+/// What makes the cache's contents valid: the tool's version and the cache layout.
+const VERSION: &str = concat!(env!("CARGO_PKG_NAME"), "-", env!("CARGO_PKG_VERSION"), "-runs-1");
 
-/// What makes a cache entry valid: the tool's version and the entry layout.
-const VERSION: &str = concat!(env!("CARGO_PKG_NAME"), "-", env!("CARGO_PKG_VERSION"), "-facts-4");
-
-/// A folder of cache entries.
+/// A folder of named blobs.
 #[derive(Debug)]
 pub struct FactCache {
     dir: PathBuf,
@@ -42,52 +39,18 @@ impl FactCache {
         Some(base.join("ssot-check"))
     }
 
-    /// The key of a file's content, parsed with the settings `salt` stands for.
-    pub fn key(content: &[u8], salt: u64) -> String {
-        format!("{:032x}", xxhash_rust::xxh3::xxh3_128_with_seed(content, salt))
-    }
-
-    fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(&key[..2]).join(key)
-    }
-
-    /// The entry for `key`, if present and readable.
-    pub fn load<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let bytes = std::fs::read(self.path(key)).ok()?;
-        postcard::from_bytes(&bytes).ok()
-    }
-
-    /// A named blob (a run snapshot), if present.
+    /// A named blob, if present.
     pub fn load_blob(&self, name: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.dir.join("runs").join(name)).ok()
+        std::fs::read(self.dir.join(name)).ok()
     }
 
-    /// Stores a named blob, replacing it whole (concurrent runs each see an old or a new one).
+    /// Stores a named blob, replacing it whole (best effort: a cache that cannot be written only costs
+    /// speed).
     pub fn store_blob(&self, name: &str, bytes: &[u8]) {
-        self.write_atomically(&self.dir.join("runs").join(name), bytes);
-    }
-
-    /// Stores an entry (best effort: a cache that cannot be written only costs speed).
-    pub fn store<T: Serialize>(&self, key: &str, value: &T) {
-        let Ok(bytes) = postcard::to_stdvec(value) else { return };
-        self.write_atomically(&self.path(key), &bytes);
-    }
-
-    /// Writes to a temporary file beside `path` and renames it into place (best effort).
-    fn write_atomically(&self, path: &Path, bytes: &[u8]) {
-        let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
-            return;
-        };
-        if std::fs::create_dir_all(folder).is_err() {
-            return;
-        }
+        let path = self.dir.join(name);
         let unique = self.counter.fetch_add(1, Ordering::Relaxed);
-        let temporary = folder.join(format!(
-            ".{}.{}.{unique}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, path).is_err() {
+        let temporary = self.dir.join(format!(".{name}.{}.{unique}.tmp", std::process::id()));
+        if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, &path).is_err() {
             let _ = std::fs::remove_file(&temporary);
         }
     }
@@ -98,16 +61,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entries_round_trip_and_bad_entries_are_misses() {
+    fn blobs_round_trip_and_replace_whole() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = FactCache::open(dir.path()).expect("opens");
-        let key = FactCache::key(b"struct A;", 0);
-        assert_eq!(cache.load::<Vec<String>>(&key), None);
-        cache.store(&key, &vec!["a".to_owned()]);
-        assert_eq!(cache.load::<Vec<String>>(&key), Some(vec!["a".to_owned()]));
-        std::fs::write(cache.path(&key), b"\xff\xff\xff").expect("corrupt");
-        assert_eq!(cache.load::<Vec<String>>(&key), None);
-        assert_ne!(FactCache::key(b"a", 0), FactCache::key(b"b", 0));
-        assert_ne!(FactCache::key(b"a", 0), FactCache::key(b"a", 1));
+        assert_eq!(cache.load_blob("run.snapshot"), None);
+        cache.store_blob("run.snapshot", b"first");
+        cache.store_blob("run.snapshot", b"second");
+        assert_eq!(cache.load_blob("run.snapshot").as_deref(), Some(&b"second"[..]));
+        let names: Vec<_> = std::fs::read_dir(dir.path().join(VERSION)).expect("folder").collect();
+        assert_eq!(names.len(), 1, "no temporary file is left behind");
     }
 }

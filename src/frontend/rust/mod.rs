@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::{Frontend, ParseCache};
 use crate::facts::{FileFacts, FileProblem, Span};
 use crate::workspace::{FileTree, SourceFile, Workspace};
-use snapshot::{Snapshot, SnapshotFile};
+use snapshot::{ParsePack, Snapshot, SnapshotFile};
 use syntax::ParsedFile;
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
@@ -40,34 +40,43 @@ impl Frontend for RustFrontend {
         prune: &super::Prune<'_>,
     ) -> Vec<FileFacts> {
         let Some(disk) = cache.disk() else {
-            return analyze_all(workspace, files, tree, cache, prune).facts;
+            return analyze_all(workspace, files, tree, cache, prune, &ParsePack::default()).facts;
         };
-        let hashing = crate::timings::phase("read+hash");
-        let seed = cache.words().fingerprint();
-        let keys: Vec<Option<u128>> = files
-            .par_iter()
-            .map(|file| tree.read(&file.abs).ok().map(|bytes| xxh3_128_with_seed(&bytes, seed)))
-            .collect();
-        drop(hashing);
-        let name = format!(
-            "{:016x}",
-            snapshot::workspace_key(&workspace.crates, files, cache.settings())
-        );
+        let run = format!("{:016x}", snapshot::run_key(files, cache.settings()));
+        let layout = snapshot::layout_key(&workspace.crates, files);
         let previous = {
             let _loading = crate::timings::phase("snapshot load");
-            disk.load_blob(&name)
+            disk.load_blob(&format!("{run}.snapshot"))
                 .and_then(|bytes| postcard::from_bytes::<Snapshot>(&bytes).ok())
-                .filter(|snapshot| snapshot.files.len() == files.len())
+                .filter(|snapshot| snapshot.layout == layout && snapshot.files.len() == files.len())
         };
         if let Some(previous) = previous
-            && let Some(facts) = analyze_changed(previous, &keys, files, tree, cache, prune, &name)
+            && let Some(facts) = analyze_changed(previous, files, tree, cache, prune, &run)
         {
             return facts;
         }
-        let analysis = analyze_all(workspace, files, tree, cache, prune);
+        let pack = {
+            let _loading = crate::timings::phase("parse pack load");
+            disk.load_blob(&format!("{run}.parses"))
+                .and_then(|bytes| postcard::from_bytes::<ParsePack>(&bytes).ok())
+                .unwrap_or_default()
+                .sorted()
+        };
+        let analysis = analyze_all(workspace, files, tree, cache, prune, &pack);
+        drop(pack);
         let _storing = crate::timings::phase("snapshot store");
+        let parses = ParsePack {
+            parses: analysis
+                .keys
+                .iter()
+                .zip(analysis.encoded)
+                .filter_map(|(key, encoded)| Some((key.as_ref().copied()?, encoded?)))
+                .collect(),
+        };
         let snapshot = Snapshot {
-            files: keys
+            layout,
+            files: analysis
+                .keys
                 .into_iter()
                 .zip(analysis.modules)
                 .zip(analysis.structures)
@@ -81,9 +90,14 @@ impl Frontend for RustFrontend {
                 .collect(),
             aliases: analysis.aliases,
         };
-        if let (Ok(bytes), Some(index)) = (postcard::to_stdvec(&snapshot), snapshot::encode_index(&analysis.index)) {
-            disk.store_blob(&format!("{name}.index"), &index);
-            disk.store_blob(&name, &bytes);
+        if let (Ok(snapshot), Some(index), Ok(parses)) = (
+            postcard::to_stdvec(&snapshot),
+            snapshot::encode_index(&analysis.index),
+            postcard::to_stdvec(&parses),
+        ) {
+            disk.store_blob(&format!("{run}.parses"), &parses);
+            disk.store_blob(&format!("{run}.index"), &index);
+            disk.store_blob(&format!("{run}.snapshot"), &snapshot);
         }
         analysis.facts
     }
@@ -92,23 +106,38 @@ impl Frontend for RustFrontend {
 /// Everything a full analysis learns, for the facts and for the snapshot.
 struct Analysis {
     facts: Vec<FileFacts>,
+    /// Each file's content key (`None` if it could not be read) and encoded parse (for the parse pack).
+    keys: Vec<Option<u128>>,
+    encoded: Vec<Option<Vec<u8>>>,
     modules: Vec<modules::FileModule>,
     structures: Vec<u64>,
     aliases: Vec<String>,
     index: resolve::WorkspaceIndex,
 }
 
-/// Parses (or loads from the content cache) every file, assigns modules, builds the index and resolves.
+/// Parses every file (or decodes its parse from `pack`), assigns modules, builds the index and resolves.
 fn analyze_all(
     workspace: &Workspace,
     files: &[SourceFile],
     tree: &dyn FileTree,
     cache: &ParseCache,
     prune: &super::Prune<'_>,
+    pack: &ParsePack,
 ) -> Analysis {
     let loading = crate::timings::phase("load/parse");
     let words = cache.words();
-    let mut parsed: Vec<Arc<ParsedFile>> = files.par_iter().map(|file| load(file, tree, cache, words)).collect();
+    let loaded: Vec<Loaded> = files
+        .par_iter()
+        .map(|file| load(file, tree, cache, words, pack))
+        .collect();
+    let mut keys = Vec::with_capacity(files.len());
+    let mut encoded = Vec::with_capacity(files.len());
+    let mut parsed = Vec::with_capacity(files.len());
+    for file in loaded {
+        keys.push(file.key);
+        encoded.push(file.encoded);
+        parsed.push(file.parsed);
+    }
     drop(loading);
     let indexing = crate::timings::phase("modules+index");
     let modules = modules::assign(workspace, files, &parsed.iter().map(Arc::as_ref).collect::<Vec<_>>());
@@ -122,7 +151,7 @@ fn analyze_all(
         parsed
             .par_iter_mut()
             .zip(files)
-            .for_each(|(file, source)| widening.apply(file, source, tree, cache));
+            .for_each(|(file, source)| widening.apply(file, source, tree, cache, pack));
     }
     let borrowed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
     let crates = workspace
@@ -166,6 +195,8 @@ fn analyze_all(
         .collect();
     Analysis {
         facts,
+        keys,
+        encoded,
         modules,
         structures,
         aliases,
@@ -178,13 +209,20 @@ fn analyze_all(
 /// is needed.
 fn analyze_changed(
     mut previous: Snapshot,
-    keys: &[Option<u128>],
     files: &[SourceFile],
     tree: &dyn FileTree,
     cache: &ParseCache,
     prune: &super::Prune<'_>,
-    name: &str,
+    run: &str,
 ) -> Option<Vec<FileFacts>> {
+    let words = cache.words();
+    let seed = words.fingerprint();
+    let hashing = crate::timings::phase("read+hash");
+    let keys: Vec<Option<u128>> = files
+        .par_iter()
+        .map(|file| tree.read(&file.abs).ok().map(|bytes| xxh3_128_with_seed(&bytes, seed)))
+        .collect();
+    drop(hashing);
     let changed: Vec<usize> = (0..files.len())
         .filter(|&i| keys[i].is_none() || keys[i] != previous.files[i].key)
         .collect();
@@ -192,14 +230,14 @@ fn analyze_changed(
         return Some(previous.files.into_iter().map(|file| file.facts).collect());
     }
     let _incremental = crate::timings::phase("incremental");
-    let words = cache.words();
     let widening = Widening::new(words, &previous.aliases);
+    let none = ParsePack::default();
     let parsed: Vec<(usize, Arc<ParsedFile>)> = changed
         .par_iter()
         .map(|&i| {
-            let mut parsed = load(&files[i], tree, cache, words);
+            let mut parsed = load(&files[i], tree, cache, words, &none).parsed;
             if let Some(widening) = &widening {
-                widening.apply(&mut parsed, &files[i], tree, cache);
+                widening.apply(&mut parsed, &files[i], tree, cache, &none);
             }
             (i, parsed)
         })
@@ -211,7 +249,7 @@ fn analyze_changed(
         return None;
     }
     let disk = cache.disk()?;
-    let index = snapshot::decode_index(&disk.load_blob(&format!("{name}.index"))?)?;
+    let index = snapshot::decode_index(&disk.load_blob(&format!("{run}.index"))?)?;
     let resolved: Vec<(usize, FileFacts)> = parsed
         .into_par_iter()
         .map(|(i, file)| {
@@ -226,7 +264,7 @@ fn analyze_changed(
         previous.files[i].key = keys[i];
     }
     if let Ok(bytes) = postcard::to_stdvec(&previous) {
-        disk.store_blob(name, &bytes);
+        disk.store_blob(&format!("{run}.snapshot"), &bytes);
     }
     Some(previous.files.into_iter().map(|file| file.facts).collect())
 }
@@ -267,9 +305,16 @@ impl Widening {
     }
 
     /// Parses `file` again with the wider words if it skipped bodies and mentions one of the names.
-    fn apply(&self, file: &mut Arc<ParsedFile>, source: &SourceFile, tree: &dyn FileTree, cache: &ParseCache) {
+    fn apply(
+        &self,
+        file: &mut Arc<ParsedFile>,
+        source: &SourceFile,
+        tree: &dyn FileTree,
+        cache: &ParseCache,
+        pack: &ParsePack,
+    ) {
         if file.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes)) {
-            *file = load(source, tree, cache, &self.wider);
+            *file = load(source, tree, cache, &self.wider, pack).parsed;
         }
     }
 
@@ -300,24 +345,50 @@ pub fn analyze_source(bytes: &[u8]) -> FileFacts {
     resolved.unwrap_or_else(|_| internal_error(module.path.clone()))
 }
 
-/// A file's parse with `words`: from the in-memory cache by content id (git blobs), else from the disk
-/// cache by content hash, else parsed (and stored).
-fn load(file: &SourceFile, tree: &dyn FileTree, cache: &ParseCache, words: &super::BodyWords) -> Arc<ParsedFile> {
+/// One file's parse, with what the parse pack keeps of it.
+struct Loaded {
+    parsed: Arc<ParsedFile>,
+    /// The content key (with the words); `None` when unread or read from a commit.
+    key: Option<u128>,
+    /// The parse, encoded, when there is a disk cache to keep it in.
+    encoded: Option<Vec<u8>>,
+}
+
+/// A file's parse with `words`: from the in-memory cache by content id (git blobs), else from the last
+/// run's parse pack by content key, else parsed.
+fn load(
+    file: &SourceFile,
+    tree: &dyn FileTree,
+    cache: &ParseCache,
+    words: &super::BodyWords,
+    pack: &ParsePack,
+) -> Loaded {
     if let Some(id) = tree.content_id(&file.abs) {
         let id = format!("{id}/{:x}", words.fingerprint());
-        return cache.get_or_parse(Some(&id), || read_and_parse(file, tree, words));
+        let parsed = cache.get_or_parse(Some(&id), || read_and_parse(file, tree, words));
+        return Loaded {
+            parsed,
+            key: None,
+            encoded: None,
+        };
     }
     let bytes = match tree.read(&file.abs) {
         Ok(bytes) => bytes,
-        Err(error) => return Arc::new(unreadable(&error)),
+        Err(error) => {
+            return Loaded {
+                parsed: Arc::new(unreadable(&error)),
+                key: None,
+                encoded: None,
+            };
+        }
     };
-    let key = cache
-        .disk()
-        .map(|_| crate::cache::FactCache::key(&bytes, words.fingerprint()));
-    if let (Some(disk), Some(key)) = (cache.disk(), &key)
-        && let Some(hit) = disk.load::<ParsedFile>(key)
-    {
-        return Arc::new(hit);
+    let key = xxh3_128_with_seed(&bytes, words.fingerprint());
+    if let Some((hit, encoded)) = pack.get(key) {
+        return Loaded {
+            parsed: Arc::new(hit),
+            key: Some(key),
+            encoded: Some(encoded.to_vec()),
+        };
     }
     cache.count_parse();
     let parsed = parse_bytes(&bytes, words);
@@ -325,10 +396,15 @@ fn load(file: &SourceFile, tree: &dyn FileTree, cache: &ParseCache, words: &supe
         .problem
         .as_ref()
         .is_some_and(|p| p.kind == crate::facts::ProblemKind::InternalError);
-    if let (Some(disk), Some(key), false) = (cache.disk(), &key, internal) {
-        disk.store(key, &parsed);
+    // An internal error is not kept: the next run tries again.
+    let encoded = (cache.disk().is_some() && !internal)
+        .then(|| postcard::to_stdvec(&parsed).ok())
+        .flatten();
+    Loaded {
+        parsed: Arc::new(parsed),
+        key: Some(key),
+        encoded,
     }
-    Arc::new(parsed)
 }
 
 fn unreadable(error: &std::io::Error) -> ParsedFile {

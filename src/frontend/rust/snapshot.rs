@@ -31,18 +31,34 @@ pub(crate) struct SnapshotFile {
 /// The last run over one workspace.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Snapshot {
+    /// See [`layout_key`]: the snapshot's files are only reused when it is the same.
+    pub layout: u64,
     /// In the order of the workspace's files.
     pub files: Vec<SnapshotFile>,
     /// Names re-exports give to what the words name (see `aliases`).
     pub aliases: Vec<String>,
 }
 
-/// Identifies a workspace as scanned, with the settings that shape its facts: a snapshot is only used by
-/// a run with the same files (by path), crates, words and pruning.
-pub(crate) fn workspace_key(crates: &[CrateInfo], files: &[SourceFile], settings: u64) -> u64 {
+/// Names the runs over the same scanned folders with the same settings (words and rules): where their
+/// snapshot is kept. Files may come and go between such runs.
+pub(crate) fn run_key(files: &[SourceFile], settings: u64) -> u64 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(settings);
     hasher.update(SNAPSHOT_VERSION.as_bytes());
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    let mut roots: Vec<&std::path::Path> = files.iter().map(|f| f.root.as_path()).collect();
+    roots.sort();
+    roots.dedup();
+    for root in roots {
+        hasher.update(root.as_os_str().as_encoded_bytes());
+        hasher.update(&[0]);
+    }
+    hasher.digest()
+}
+
+/// Identifies the workspace's layout: its crates and its files (by path). Modules and the index can only
+/// be reused when it is unchanged.
+pub(crate) fn layout_key(crates: &[CrateInfo], files: &[SourceFile]) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(format!("{crates:?}").as_bytes());
     for file in files {
         hasher.update(file.abs.as_os_str().as_encoded_bytes());
@@ -54,7 +70,31 @@ pub(crate) fn workspace_key(crates: &[CrateInfo], files: &[SourceFile], settings
 }
 
 /// Bumped whenever the snapshot layout or what it depends on changes.
-const SNAPSHOT_VERSION: &str = "snapshot-1";
+const SNAPSHOT_VERSION: &str = "snapshot-2";
+
+/// The parses of the last full run, by content key, each still encoded: a later full run (after a
+/// structural change) decodes those of unchanged files instead of parsing them again.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct ParsePack {
+    /// Content key and encoded [`ParsedFile`].
+    pub parses: Vec<(u128, Vec<u8>)>,
+}
+
+impl ParsePack {
+    /// The parse for `key`, and its encoding, if the pack has it and it decodes.
+    pub fn get(&self, key: u128) -> Option<(ParsedFile, &[u8])> {
+        let at = self.parses.binary_search_by_key(&key, |(k, _)| *k).ok()?;
+        let encoded = &self.parses[at].1;
+        Some((postcard::from_bytes(encoded).ok()?, encoded))
+    }
+
+    /// Sorts by key (and drops duplicates), so [`ParsePack::get`] can search.
+    pub fn sorted(mut self) -> Self {
+        self.parses.sort_by_key(|(key, _)| *key);
+        self.parses.dedup_by_key(|(key, _)| *key);
+        self
+    }
+}
 
 /// What other files' facts depend on in this one: the names it declares, its imports (re-exports are
 /// resolved through them), its scopes' shape and its `mod` declarations. Edits inside function bodies
