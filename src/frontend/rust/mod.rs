@@ -14,8 +14,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rayon::prelude::*;
 
-use std::sync::Arc;
-
 use super::{Frontend, ParseCache};
 use crate::facts::{FileFacts, FileProblem, Span};
 use crate::workspace::{FileTree, SourceFile, Workspace};
@@ -116,6 +114,8 @@ struct Analysis {
 }
 
 /// Parses every file (or decodes its parse from `pack`), assigns modules, builds the index and resolves.
+/// Parses are kept encoded between these phases and decoded one file at a time where a phase needs
+/// all of one: decoded, every file's parse at once would take several times the memory.
 fn analyze_all(
     workspace: &Workspace,
     files: &[SourceFile],
@@ -126,34 +126,26 @@ fn analyze_all(
 ) -> Analysis {
     let loading = crate::timings::phase("load/parse");
     let words = cache.words();
-    let loaded: Vec<Loaded> = files
+    let mut loaded: Vec<Loaded> = files
         .par_iter()
         .map(|file| load(file, tree, cache, words, pack))
         .collect();
-    let mut keys = Vec::with_capacity(files.len());
-    let mut encoded = Vec::with_capacity(files.len());
-    let mut parsed = Vec::with_capacity(files.len());
-    for file in loaded {
-        keys.push(file.key);
-        encoded.push(file.encoded);
-        parsed.push(file.parsed);
-    }
     drop(loading);
     let indexing = crate::timings::phase("modules+index");
-    let modules = modules::assign(workspace, files, &parsed.iter().map(Arc::as_ref).collect::<Vec<_>>());
+    let skeletons: Vec<&ParsedFile> = loaded.iter().map(|l| &l.skeleton).collect();
+    let modules = modules::assign(workspace, files, &skeletons);
     let aliases = if words.skips_bodies() {
-        let borrowed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
-        aliases::reexported_names(&borrowed, &modules, words.followed())
+        aliases::reexported_names(&skeletons, &modules, words.followed())
     } else {
         Vec::new()
     };
+    drop(skeletons);
     if let Some(widening) = Widening::new(words, &aliases) {
-        parsed
+        loaded
             .par_iter_mut()
             .zip(files)
             .for_each(|(file, source)| widening.apply(file, source, tree, cache, pack));
     }
-    let borrowed: Vec<&ParsedFile> = parsed.iter().map(Arc::as_ref).collect();
     let crates = workspace
         .crates
         .iter()
@@ -162,37 +154,36 @@ fn analyze_all(
         crates: crates.collect(),
         ..Default::default()
     };
-    let names: Vec<_> = borrowed
+    for (file, module) in loaded.iter().zip(&modules) {
+        snapshot::add_relative_names(&mut index, module, &file.names);
+    }
+    let reexports: Vec<_> = loaded
         .par_iter()
         .zip(&modules)
-        .map(|(file, module)| resolve::declared_names(file, module))
-        .collect();
-    names.into_iter().for_each(|names| index.add_names(names));
-    let reexports: Vec<_> = borrowed
-        .par_iter()
-        .zip(&modules)
-        .map(|(file, module)| resolve::reexports(file, module, &index))
+        .filter(|(file, _)| file.reexports)
+        .map(|(file, module)| resolve::reexports(&file.decode(), module, &index))
         .collect();
     index.add_reexports(reexports.into_iter().flatten());
-    let structures = if cache.disk().is_some() {
-        borrowed
-            .par_iter()
-            .zip(&modules)
-            .map(|(file, module)| snapshot::structure(file, module))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    drop(borrowed);
+    let structures = loaded.iter().map(|file| file.structure).collect();
     drop(indexing);
     let _resolving = crate::timings::phase("resolve");
-    // Each parse is dropped as soon as its file is resolved: only one form of a file is kept at a time.
-    let facts = parsed
+    let results: Vec<(FileFacts, Option<u128>, Option<Vec<u8>>)> = loaded
         .into_par_iter()
         .zip(&modules)
         .zip(files)
-        .map(|((file, module), source)| resolve_one(&file, module, source, &index, prune))
+        .map(|((file, module), source)| {
+            let facts = resolve_one(&file.decode(), module, source, &index, prune);
+            (facts, file.key, file.keep.then_some(file.encoded))
+        })
         .collect();
+    let mut facts = Vec::with_capacity(results.len());
+    let mut keys = Vec::with_capacity(results.len());
+    let mut encoded = Vec::with_capacity(results.len());
+    for (file_facts, key, bytes) in results {
+        facts.push(file_facts);
+        keys.push(key);
+        encoded.push(bytes);
+    }
     Analysis {
         facts,
         keys,
@@ -232,19 +223,19 @@ fn analyze_changed(
     let _incremental = crate::timings::phase("incremental");
     let widening = Widening::new(words, &previous.aliases);
     let none = ParsePack::default();
-    let parsed: Vec<(usize, Arc<ParsedFile>)> = changed
+    let parsed: Vec<(usize, Loaded)> = changed
         .par_iter()
         .map(|&i| {
-            let mut parsed = load(&files[i], tree, cache, words, &none).parsed;
+            let mut loaded = load(&files[i], tree, cache, words, &none);
             if let Some(widening) = &widening {
-                widening.apply(&mut parsed, &files[i], tree, cache, &none);
+                widening.apply(&mut loaded, &files[i], tree, cache, &none);
             }
-            (i, parsed)
+            (i, loaded)
         })
         .collect();
     let same_structure = parsed
-        .par_iter()
-        .all(|(i, file)| snapshot::structure(file, &previous.files[*i].module) == previous.files[*i].structure);
+        .iter()
+        .all(|(i, file)| file.structure == previous.files[*i].structure);
     if !same_structure {
         return None;
     }
@@ -255,7 +246,7 @@ fn analyze_changed(
         .map(|(i, file)| {
             (
                 i,
-                resolve_one(&file, &previous.files[i].module, &files[i], &index, prune),
+                resolve_one(&file.decode(), &previous.files[i].module, &files[i], &index, prune),
             )
         })
         .collect();
@@ -305,16 +296,9 @@ impl Widening {
     }
 
     /// Parses `file` again with the wider words if it skipped bodies and mentions one of the names.
-    fn apply(
-        &self,
-        file: &mut Arc<ParsedFile>,
-        source: &SourceFile,
-        tree: &dyn FileTree,
-        cache: &ParseCache,
-        pack: &ParsePack,
-    ) {
-        if file.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes)) {
-            *file = load(source, tree, cache, &self.wider, pack).parsed;
+    fn apply(&self, file: &mut Loaded, source: &SourceFile, tree: &dyn FileTree, cache: &ParseCache, pack: &ParsePack) {
+        if file.skeleton.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes)) {
+            *file = load(source, tree, cache, &self.wider, pack);
         }
     }
 
@@ -345,13 +329,68 @@ pub fn analyze_source(bytes: &[u8]) -> FileFacts {
     resolved.unwrap_or_else(|_| internal_error(module.path.clone()))
 }
 
-/// One file's parse, with what the parse pack keeps of it.
+/// One file's parse, kept encoded between the phases of a full run, with the little that the phases
+/// over every file need of it.
 struct Loaded {
-    parsed: Arc<ParsedFile>,
     /// The content key (with the words); `None` when unread or read from a commit.
     key: Option<u128>,
-    /// The parse, encoded, when there is a disk cache to keep it in.
-    encoded: Option<Vec<u8>>,
+    /// The parse, encoded.
+    encoded: Vec<u8>,
+    /// Whether the parse may be kept for later runs (an internal error is tried again instead).
+    keep: bool,
+    /// What module assignment and re-export naming read: the scopes (without their names), the `mod`
+    /// declarations and the `pub use` imports.
+    skeleton: ParsedFile,
+    /// The names the file declares, relative to its module (see `snapshot::relative_names`).
+    names: String,
+    /// See `snapshot::structure`.
+    structure: u64,
+    /// The file has `pub use` items: the index's re-exports need its whole parse.
+    reexports: bool,
+}
+
+impl Loaded {
+    /// Digests a parse; `encoded` is its encoding when already at hand.
+    fn new(parsed: &ParsedFile, key: Option<u128>, encoded: Option<Vec<u8>>) -> Self {
+        let names = snapshot::relative_names(parsed);
+        let skeleton = ParsedFile {
+            scopes: parsed
+                .scopes
+                .iter()
+                .map(|scope| syntax::Scope {
+                    items: Default::default(),
+                    ..scope.clone()
+                })
+                .collect(),
+            modules: parsed.modules.clone(),
+            imports: parsed.imports.iter().filter(|i| i.reexport).cloned().collect(),
+            skipped_bodies: parsed.skipped_bodies,
+            ..ParsedFile::default()
+        };
+        let internal = parsed
+            .problem
+            .as_ref()
+            .is_some_and(|p| p.kind == crate::facts::ProblemKind::InternalError);
+        let encoded = encoded.unwrap_or_else(|| postcard::to_stdvec(parsed).unwrap_or_default());
+        Loaded {
+            key,
+            keep: !internal && !encoded.is_empty(),
+            reexports: !skeleton.imports.is_empty(),
+            structure: snapshot::structure(parsed, &names),
+            encoded,
+            skeleton,
+            names,
+        }
+    }
+
+    /// The parse, decoded again (an encoding that does not decode is the file's internal error).
+    fn decode(&self) -> ParsedFile {
+        postcard::from_bytes(&self.encoded).unwrap_or_else(|_| {
+            ParsedFile::unparsable(FileProblem::internal(
+                "the analyzer failed while keeping this file's parse",
+            ))
+        })
+    }
 }
 
 /// A file's parse with `words`: from the in-memory cache by content id (git blobs), else from the last
@@ -366,45 +405,18 @@ fn load(
     if let Some(id) = tree.content_id(&file.abs) {
         let id = format!("{id}/{:x}", words.fingerprint());
         let parsed = cache.get_or_parse(Some(&id), || read_and_parse(file, tree, words));
-        return Loaded {
-            parsed,
-            key: None,
-            encoded: None,
-        };
+        return Loaded::new(&parsed, None, None);
     }
     let bytes = match tree.read(&file.abs) {
         Ok(bytes) => bytes,
-        Err(error) => {
-            return Loaded {
-                parsed: Arc::new(unreadable(&error)),
-                key: None,
-                encoded: None,
-            };
-        }
+        Err(error) => return Loaded::new(&unreadable(&error), None, None),
     };
     let key = xxh3_128_with_seed(&bytes, words.fingerprint());
     if let Some((hit, encoded)) = pack.get(key) {
-        return Loaded {
-            parsed: Arc::new(hit),
-            key: Some(key),
-            encoded: Some(encoded.to_vec()),
-        };
+        return Loaded::new(&hit, Some(key), Some(encoded.to_vec()));
     }
     cache.count_parse();
-    let parsed = parse_bytes(&bytes, words);
-    let internal = parsed
-        .problem
-        .as_ref()
-        .is_some_and(|p| p.kind == crate::facts::ProblemKind::InternalError);
-    // An internal error is not kept: the next run tries again.
-    let encoded = (cache.disk().is_some() && !internal)
-        .then(|| postcard::to_stdvec(&parsed).ok())
-        .flatten();
-    Loaded {
-        parsed: Arc::new(parsed),
-        key: Some(key),
-        encoded,
-    }
+    Loaded::new(&parse_bytes(&bytes, words), Some(key), None)
 }
 
 fn unreadable(error: &std::io::Error) -> ParsedFile {

@@ -96,20 +96,45 @@ impl ParsePack {
     }
 }
 
-/// What other files' facts depend on in this one: the names it declares, its imports (re-exports are
-/// resolved through them), its scopes' shape and its `mod` declarations. Edits inside function bodies
-/// and comments leave it unchanged.
-pub(crate) fn structure(file: &ParsedFile, module: &FileModule) -> u64 {
-    let names = resolve::declared_names(file, module);
+/// What other files' facts depend on in this one: the names it declares (relative to its module, as
+/// [`relative_names`] gives them), its imports (re-exports are resolved through them), its scopes'
+/// shape and its `mod` declarations. Edits inside function bodies and comments leave it unchanged.
+pub(crate) fn structure(file: &ParsedFile, names: &str) -> u64 {
     let scopes: Vec<_> = file.scopes.iter().map(|s| (s.parent, &s.kind, &s.rel_path)).collect();
     let shape = (
-        &names,
+        names,
         &scopes,
         &file.imports,
         &file.modules,
         &file.problem.as_ref().map(|p| p.kind),
     );
     postcard::to_stdvec(&shape).map_or(0, |bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
+}
+
+/// The names a file declares (see [`resolve::declared_names`]), relative to the file's module, one
+/// `relative module path TAB name` per line: compact, and known before modules are assigned.
+pub(crate) fn relative_names(file: &ParsedFile) -> String {
+    let here = FileModule {
+        path: String::new(),
+        in_test: false,
+    };
+    let mut names = String::new();
+    for (module, name) in resolve::declared_names(file, &here) {
+        names.push_str(&module);
+        names.push('\t');
+        names.push_str(&name);
+        names.push('\n');
+    }
+    names
+}
+
+/// Adds names written by [`relative_names`] for a file in `module` to the index.
+pub(crate) fn add_relative_names(index: &mut WorkspaceIndex, module: &FileModule, names: &str) {
+    let absolute = names.lines().filter_map(|line| {
+        let (relative, name) = line.split_once('\t')?;
+        Some((crate::facts::join_path(&module.path, relative), name.to_owned()))
+    });
+    index.add_names(absolute.collect());
 }
 
 /// Serializes the index, for a later incremental run.
