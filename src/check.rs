@@ -175,7 +175,7 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
         crate::frontend::ParseCache::with_disk(options.cache_dir.as_deref().and_then(crate::cache::FactCache::open))
             .with_words(config.body_words())
             .with_rules(config.fingerprint());
-    let facts = crate::frontend::analyze_tree(&workspace, &workspace::Disk, &cache, &|f| config.prune(f));
+    let facts = crate::frontend::analyze_tree(&workspace, &workspace::Disk, &cache, &|fact| config.uses(fact));
     let mut findings: Vec<Finding> = workspace
         .problems
         .iter()

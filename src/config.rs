@@ -130,14 +130,9 @@ impl Config {
         xxhash_rust::xxh3::xxh3_64(text.as_bytes())
     }
 
-    /// Drops the facts of `file` that no rule uses (see [`crate::rules::Check::uses`]).
-    pub fn prune(&self, file: &mut crate::facts::FileFacts) {
-        use crate::rules::Fact;
-        let used = |fact: Fact<'_>| self.rules.iter().any(|rule| rule.check.uses(fact));
-        file.definitions.retain(|d| used(Fact::Definition(d)));
-        file.imports.retain(|i| used(Fact::Import(i)));
-        file.references.retain(|r| used(Fact::Reference(r)));
-        file.modules.retain(|m| used(Fact::Module(m)));
+    /// Whether some rule uses the fact (see [`crate::rules::Check::uses`]); the others are not kept.
+    pub fn uses(&self, fact: crate::facts::Fact<'_>) -> bool {
+        self.rules.iter().any(|rule| rule.check.uses(fact))
     }
 }
 

@@ -288,6 +288,19 @@ pub struct FileFacts {
     pub problem: Option<FileProblem>,
 }
 
+/// One fact of a file, as rules are asked whether they use it (facts no rule uses are not kept).
+#[derive(Clone, Copy, Debug)]
+pub enum Fact<'a> {
+    /// An item definition.
+    Definition(&'a Definition),
+    /// A `use` leaf or `extern crate`.
+    Import(&'a Import),
+    /// A path used in code.
+    Reference(&'a Reference),
+    /// A module declaration.
+    Module(&'a ModuleDecl),
+}
+
 /// Joins two path parts with `::`, treating an empty prefix as the root.
 pub fn join_path(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {

@@ -98,7 +98,7 @@ impl<'a> Checker<'a> {
         }
         let tree = CommitTree::new(blobs, &self.reader);
         let workspace = crate::workspace::assemble(self.cwd, files, manifests, &tree, Vec::new());
-        let facts = crate::frontend::analyze_tree(&workspace, &tree, &self.cache, &|f| self.config.prune(f));
+        let facts = crate::frontend::analyze_tree(&workspace, &tree, &self.cache, &|fact| self.config.uses(fact));
         Ok(crate::check::evaluate(&facts, self.config, false))
     }
 }

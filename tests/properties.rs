@@ -94,7 +94,7 @@ proptest! {
         // nothing in the findings.
         let cache = ssot_check::frontend::ParseCache::default().with_words(config.body_words());
         let tree = ssot_check::workspace::Disk;
-        let lean = ssot_check::frontend::analyze_tree(&workspace, &tree, &cache, &|f| config.prune(f));
+        let lean = ssot_check::frontend::analyze_tree(&workspace, &tree, &cache, &|fact| config.uses(fact));
         prop_assert_eq!(&forward, &ssot_check::check::evaluate(&lean, &config, false));
     }
 }

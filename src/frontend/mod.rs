@@ -20,7 +20,7 @@ pub trait Frontend: Sync {
     fn handles(&self, file: &SourceFile) -> bool;
 
     /// Extracts facts from `files` (all of which this frontend handles), one result per file, in order,
-    /// each passed through `prune` as soon as it is complete.
+    /// keeping of each file only the facts `keep` wants.
     ///
     /// Never fails: a file that cannot be read or parsed carries a [`crate::facts::FileProblem`].
     fn analyze(
@@ -29,12 +29,12 @@ pub trait Frontend: Sync {
         files: &[SourceFile],
         tree: &dyn FileTree,
         cache: &ParseCache,
-        prune: &Prune<'_>,
+        keep: &Keep<'_>,
     ) -> Vec<FileFacts>;
 }
 
-/// Drops the facts of a file that nothing will read.
-pub type Prune<'a> = dyn Fn(&mut FileFacts) + Sync + 'a;
+/// Whether a fact is wanted (facts nothing will read are dropped as soon as they are resolved).
+pub type Keep<'a> = dyn Fn(crate::facts::Fact<'_>) -> bool + Sync + 'a;
 
 /// Per-file parse results kept by content identity (a git blob id), so content seen before is never
 /// parsed again. Each frontend stores its own type of result.
@@ -117,17 +117,12 @@ pub const FRONTENDS: &[&dyn Frontend] = &[&rust::RustFrontend];
 
 /// Runs every frontend over the workspace's files (read from disk) and returns the facts, sorted by path.
 pub fn analyze(workspace: &Workspace) -> Vec<FileFacts> {
-    analyze_tree(workspace, &crate::workspace::Disk, &ParseCache::default(), &|_| {})
+    analyze_tree(workspace, &crate::workspace::Disk, &ParseCache::default(), &|_| true)
 }
 
 /// Like [`analyze`], reading files through `tree`, reusing `cache`, and keeping of each file's facts
-/// what `prune` leaves.
-pub fn analyze_tree(
-    workspace: &Workspace,
-    tree: &dyn FileTree,
-    cache: &ParseCache,
-    prune: &Prune<'_>,
-) -> Vec<FileFacts> {
+/// what `keep` wants.
+pub fn analyze_tree(workspace: &Workspace, tree: &dyn FileTree, cache: &ParseCache, keep: &Keep<'_>) -> Vec<FileFacts> {
     let mut facts = Vec::with_capacity(workspace.files.len());
     for frontend in FRONTENDS {
         let files: Vec<SourceFile> = workspace
@@ -136,7 +131,7 @@ pub fn analyze_tree(
             .filter(|f| frontend.handles(f))
             .cloned()
             .collect();
-        facts.extend(frontend.analyze(workspace, &files, tree, cache, prune));
+        facts.extend(frontend.analyze(workspace, &files, tree, cache, keep));
     }
     facts.sort_by(|a, b| a.path.cmp(&b.path));
     facts

@@ -65,18 +65,7 @@ pub trait Check: Send + Sync + fmt::Debug {
     fn reads_references(&self) -> bool;
 }
 
-/// One fact of a file, as [`Check::uses`] is asked about it.
-#[derive(Clone, Copy, Debug)]
-pub enum Fact<'a> {
-    /// An item definition.
-    Definition(&'a crate::facts::Definition),
-    /// A `use` leaf or `extern crate`.
-    Import(&'a crate::facts::Import),
-    /// A path used in code.
-    Reference(&'a crate::facts::Reference),
-    /// A module declaration.
-    Module(&'a crate::facts::ModuleDecl),
-}
+pub use crate::facts::Fact;
 
 /// The words of every pattern, or `None` if one of them has none.
 pub(crate) fn pattern_words<'p>(patterns: impl IntoIterator<Item = &'p PathPattern>) -> Option<Vec<String>> {

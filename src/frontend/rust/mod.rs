@@ -35,10 +35,10 @@ impl Frontend for RustFrontend {
         files: &[SourceFile],
         tree: &dyn FileTree,
         cache: &ParseCache,
-        prune: &super::Prune<'_>,
+        keep: &super::Keep<'_>,
     ) -> Vec<FileFacts> {
         let Some(disk) = cache.disk() else {
-            return analyze_all(workspace, files, tree, cache, prune, &ParsePack::default()).facts;
+            return analyze_all(workspace, files, tree, cache, keep, &ParsePack::default()).facts;
         };
         let run = format!("{:016x}", snapshot::run_key(files, cache.settings()));
         let layout = snapshot::layout_key(&workspace.crates, files);
@@ -49,7 +49,7 @@ impl Frontend for RustFrontend {
                 .filter(|snapshot| snapshot.layout == layout && snapshot.files.len() == files.len())
         };
         if let Some(previous) = previous
-            && let Some(facts) = analyze_changed(previous, files, tree, cache, prune, &run)
+            && let Some(facts) = analyze_changed(previous, files, tree, cache, keep, &run)
         {
             return facts;
         }
@@ -60,7 +60,7 @@ impl Frontend for RustFrontend {
                 .unwrap_or_default()
                 .sorted()
         };
-        let analysis = analyze_all(workspace, files, tree, cache, prune, &pack);
+        let analysis = analyze_all(workspace, files, tree, cache, keep, &pack);
         drop(pack);
         let _storing = crate::timings::phase("snapshot store");
         let parses = ParsePack {
@@ -121,7 +121,7 @@ fn analyze_all(
     files: &[SourceFile],
     tree: &dyn FileTree,
     cache: &ParseCache,
-    prune: &super::Prune<'_>,
+    keep: &super::Keep<'_>,
     pack: &ParsePack,
 ) -> Analysis {
     let loading = crate::timings::phase("load/parse");
@@ -172,7 +172,7 @@ fn analyze_all(
         .zip(&modules)
         .zip(files)
         .map(|((file, module), source)| {
-            let facts = resolve_one(&file.decode(), module, source, &index, prune);
+            let facts = resolve_one(&file.decode(), module, source, &index, keep);
             (facts, file.key, file.keep.then_some(file.encoded))
         })
         .collect();
@@ -203,7 +203,7 @@ fn analyze_changed(
     files: &[SourceFile],
     tree: &dyn FileTree,
     cache: &ParseCache,
-    prune: &super::Prune<'_>,
+    keep: &super::Keep<'_>,
     run: &str,
 ) -> Option<Vec<FileFacts>> {
     let words = cache.words();
@@ -246,7 +246,7 @@ fn analyze_changed(
         .map(|(i, file)| {
             (
                 i,
-                resolve_one(&file.decode(), &previous.files[i].module, &files[i], &index, prune),
+                resolve_one(&file.decode(), &previous.files[i].module, &files[i], &index, keep),
             )
         })
         .collect();
@@ -260,18 +260,18 @@ fn analyze_changed(
     Some(previous.files.into_iter().map(|file| file.facts).collect())
 }
 
-/// Resolves one parsed file in its module (a panic is that file's internal error) and prunes its facts.
+/// Resolves one parsed file in its module, keeping the facts `keep` wants (a panic is that file's
+/// internal error).
 fn resolve_one(
     file: &ParsedFile,
     module: &modules::FileModule,
     source: &SourceFile,
     index: &resolve::WorkspaceIndex,
-    prune: &super::Prune<'_>,
+    keep: &super::Keep<'_>,
 ) -> FileFacts {
-    let resolved = catch_unwind(AssertUnwindSafe(|| resolve::resolve_file(file, module, index)));
+    let resolved = catch_unwind(AssertUnwindSafe(|| resolve::resolve_file(file, module, index, keep)));
     let mut facts = resolved.unwrap_or_else(|_| internal_error(module.path.clone()));
     facts.path = source.display.clone();
-    prune(&mut facts);
     facts
 }
 
@@ -324,7 +324,7 @@ pub fn analyze_source(bytes: &[u8]) -> FileFacts {
         index.add_names(resolve::declared_names(&parsed, &module));
         let reexports = resolve::reexports(&parsed, &module, &index);
         index.add_reexports(reexports);
-        resolve::resolve_file(&parsed, &module, &index)
+        resolve::resolve_file(&parsed, &module, &index, &|_| true)
     }));
     resolved.unwrap_or_else(|_| internal_error(module.path.clone()))
 }
@@ -354,12 +354,22 @@ impl Loaded {
     fn new(parsed: &ParsedFile, key: Option<u128>, encoded: Option<Vec<u8>>) -> Self {
         let names = snapshot::relative_names(parsed);
         let skeleton = ParsedFile {
+            // Only module scopes matter to module assignment and re-export naming; the others stay as
+            // placeholders so that scope numbers keep their meaning.
             scopes: parsed
                 .scopes
                 .iter()
                 .map(|scope| syntax::Scope {
+                    parent: scope.parent,
+                    kind: match &scope.kind {
+                        syntax::ScopeKind::Module(name) => syntax::ScopeKind::Module(name.clone()),
+                        _ => syntax::ScopeKind::Block,
+                    },
+                    rel_path: match scope.kind {
+                        syntax::ScopeKind::Module(_) => scope.rel_path.clone(),
+                        _ => Vec::new(),
+                    },
                     items: Default::default(),
-                    ..scope.clone()
                 })
                 .collect(),
             modules: parsed.modules.clone(),
@@ -371,7 +381,9 @@ impl Loaded {
             .problem
             .as_ref()
             .is_some_and(|p| p.kind == crate::facts::ProblemKind::InternalError);
-        let encoded = encoded.unwrap_or_else(|| postcard::to_stdvec(parsed).unwrap_or_default());
+        let mut encoded = encoded.unwrap_or_else(|| postcard::to_stdvec(parsed).unwrap_or_default());
+        // Growing the encoding leaves up to half of it unused; all files' encodings are kept at once.
+        encoded.shrink_to_fit();
         Loaded {
             key,
             keep: !internal && !encoded.is_empty(),

@@ -10,7 +10,9 @@ use std::cell::RefCell;
 
 use super::modules::FileModule;
 use super::syntax::{ParsedFile, RawPath, ScopeKind};
-use crate::facts::{Definition, DefinitionKind, FileFacts, Import, ModuleDecl, Reference, StaticFacts, join_path};
+use crate::facts::{
+    Definition, DefinitionKind, Fact, FileFacts, Import, ModuleDecl, Reference, StaticFacts, join_path,
+};
 
 /// How deep an import may lead through other imports before it is left as written (cycles end here).
 const MAX_DEPTH: usize = 16;
@@ -331,7 +333,12 @@ impl WorkspaceIndex {
 }
 
 /// Resolves one file's raw facts into language-neutral facts.
-pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &WorkspaceIndex) -> FileFacts {
+pub(crate) fn resolve_file(
+    file: &ParsedFile,
+    module: &FileModule,
+    index: &WorkspaceIndex,
+    keep: &crate::frontend::Keep<'_>,
+) -> FileFacts {
     let resolver = FileResolver::new(file, &module.path, index);
     let in_test = module.in_test;
     let resolve_in = |scope: usize, raw: &RawPath| resolver.resolve(scope, raw, None, 0).path;
@@ -361,6 +368,7 @@ pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &Works
                 type_paths: types.iter().map(|p| resolve_in(d.scope, p)).collect(),
             }),
         })
+        .filter(|d| keep(Fact::Definition(d)))
         .collect();
 
     let imports = file
@@ -381,6 +389,7 @@ pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &Works
                 in_test: in_test || raw.in_test,
             }
         })
+        .filter(|i| keep(Fact::Import(i)))
         .collect();
 
     let enclosings: Vec<String> = file
@@ -400,14 +409,15 @@ pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &Works
                 .get(raw.enclosing as usize)
                 .cloned()
                 .unwrap_or_else(|| module.path.clone());
-            Some(Reference {
+            let reference = Reference {
                 path: follow_reexports(index, &resolved.path),
                 context: raw.context,
                 via_import: resolved.via_import.map(|via| follow_reexports(index, &via)),
                 enclosing,
                 span: raw.span,
                 in_test: in_test || raw.in_test,
-            })
+            };
+            keep(Fact::Reference(&reference)).then_some(reference)
         })
         .collect();
 
@@ -420,6 +430,7 @@ pub(crate) fn resolve_file(file: &ParsedFile, module: &FileModule, index: &Works
             span: m.span,
             in_test: in_test || m.in_test,
         })
+        .filter(|m| keep(Fact::Module(m)))
         .collect();
 
     FileFacts {
@@ -454,7 +465,7 @@ mod tests {
         index.add_names(declared_names(&parsed, &module));
         let reexports = reexports(&parsed, &module, &index);
         index.add_reexports(reexports);
-        resolve_file(&parsed, &module, &index)
+        resolve_file(&parsed, &module, &index, &|_| true)
     }
 
     fn pattern_paths(facts: &FileFacts) -> Vec<&str> {

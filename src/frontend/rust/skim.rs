@@ -25,6 +25,9 @@ pub(crate) struct Skim {
     /// The delimiters balance and nest no deeper than the parser allows (checked here, so the lexer
     /// need not walk the tokens again).
     pub balanced: bool,
+    /// Line starts where a top-level item begins (after the previous one ended, with nothing but
+    /// indentation before it on its line): a large file can be parsed in pieces cut there.
+    pub cuts: Vec<usize>,
 }
 
 impl Skim {
@@ -83,8 +86,17 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
     // Inside an `impl`/`trait` block whose header mentions a word: every body in it is kept.
     let mut kept_block: Option<usize> = None;
     let mut state = State::Items;
+    // The last token ended a top-level item (`;` or a closing brace at the top level).
+    let mut item_ended = false;
+    let mut cuts = Vec::new();
     while let Some((token, start)) = lexer.next() {
         let level = depth;
+        if item_ended && level == 0 && starts_item(bytes, token, start, lexer.at) {
+            let line_start = bytes[..start].iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
+            if line_start > 0 && bytes[line_start..start].iter().all(|b| *b == b' ' || *b == b'\t') {
+                cuts.push(line_start);
+            }
+        }
         match token {
             Token::Open(_) => {
                 depth += 1;
@@ -101,6 +113,11 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
             Token::Error => return None,
             _ => {}
         }
+        item_ended = match token {
+            Token::Punct(b';') => level == 0,
+            Token::Close(b'}') => depth == 0,
+            _ => false,
+        };
         state = match (state, token) {
             (State::Items, Token::Ident) => match &bytes[start..lexer.at] {
                 b"fn" => State::AfterFn,
@@ -143,7 +160,17 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
         bodies: skipped,
         docs: lexer.docs,
         balanced: true,
+        cuts,
     })
+}
+
+/// Whether a token can start an item (an attribute or a keyword or name), not continue an expression.
+fn starts_item(bytes: &[u8], token: Token, start: usize, end: usize) -> bool {
+    match token {
+        Token::Punct(b'#') => true,
+        Token::Ident => !matches!(&bytes[start..end], b"else" | b"as" | b"where"),
+        _ => false,
+    }
 }
 
 /// What the skimming lexer tells apart: enough to find items and match delimiters, nothing more.
@@ -442,6 +469,23 @@ mod tests {
             ..Skim::default()
         };
         assert!(blank("fn a() { \"😀\" }", &emoji).is_none());
+    }
+
+    #[test]
+    fn items_can_be_cut_at_their_line_starts() {
+        let text =
+            "use a::b;\nstruct A { x: u8 }\n  #[derive(Debug)]\nstruct B;\nconst C: S = S {};\nfn f() {} fn g() {}\n";
+        let cuts = skim(text, &BodyWords::new(None)).cuts;
+        let starts: Vec<&str> = cuts.iter().map(|&at| text[at..].lines().next().unwrap_or("")).collect();
+        assert_eq!(
+            starts,
+            [
+                "struct A { x: u8 }",
+                "  #[derive(Debug)]",
+                "const C: S = S {};",
+                "fn f() {} fn g() {}"
+            ]
+        );
     }
 
     #[test]

@@ -178,19 +178,12 @@ pub(crate) fn parse(text: &str, words: &crate::frontend::BodyWords) -> ParsedFil
         .flatten();
     let skipped_bodies = blanked.is_some() && !skim.bodies.is_empty();
     let source = blanked.as_deref().unwrap_or(&prepared);
-    let mut parsed = match super::lex::tokenize(source, literals.as_mut(), !skim.balanced) {
-        // The stream goes to syn unshared: a second handle would make syn copy every token.
-        Ok(tokens) => match collect_items(tokens, offset) {
-            Ok(parsed) => parsed,
-            Err(error) => match super::lex::tokenize(source, None, false) {
-                Ok(tokens) => recover_items(tokens, &error, offset),
-                Err(problem) => ParsedFile::unparsable(problem),
-            },
-        },
-        Err(problem) => ParsedFile::unparsable(FileProblem {
-            span: problem.span.map(|span| shifted(span, offset)),
-            ..problem
-        }),
+    let pieces = (literals.is_none() && source.len() > PIECE_BYTES)
+        .then(|| collect_pieces(source, &skim.cuts, offset))
+        .flatten();
+    let mut parsed = match pieces {
+        Some(parsed) => parsed,
+        None => parse_whole(source, literals.as_mut(), skim.balanced, offset),
     };
     // proc-macro2 keeps every parsed file's text for span lookups on this thread; nothing needs it now.
     proc_macro2::extra::invalidate_current_thread_spans();
@@ -205,10 +198,69 @@ pub(crate) fn parse(text: &str, words: &crate::frontend::BodyWords) -> ParsedFil
     parsed
 }
 
+/// Files larger than this are parsed in pieces of about this size, cut between top-level items: the
+/// tokens of a whole generated file take dozens of times its size.
+const PIECE_BYTES: usize = 64 * 1024;
+
+/// Parses `source` in pieces cut at `cuts` (see `skim`), into one collector. `None` if a piece does
+/// not lex or parse on its own: the whole file is then parsed at once, which also reports the error.
+fn collect_pieces(source: &str, cuts: &[usize], offset: usize) -> Option<ParsedFile> {
+    let mut bounds = vec![0];
+    for &cut in cuts {
+        if cut - bounds.last().copied().unwrap_or(0) >= PIECE_BYTES {
+            bounds.push(cut);
+        }
+    }
+    if bounds.len() < 2 {
+        return None;
+    }
+    bounds.push(source.len());
+    let mut collector = Collector::new(offset);
+    for piece in bounds.windows(2) {
+        let text = &source[piece[0]..piece[1]];
+        let tokens: proc_macro2::TokenStream = text.parse().ok()?;
+        collector.offset = offset + piece[0];
+        collect_into(&mut collector, tokens).ok()?;
+        collector.line_offset += text.bytes().filter(|b| *b == b'\n').count() as u32;
+        proc_macro2::extra::invalidate_current_thread_spans();
+    }
+    collector.offset = offset;
+    Some(collector.out)
+}
+
+/// Parses a whole file's text at once; a file that does not parse as a whole is recovered item by item.
+fn parse_whole(
+    source: &str,
+    literals: Option<&mut Vec<std::ops::Range<usize>>>,
+    balanced: bool,
+    offset: usize,
+) -> ParsedFile {
+    match super::lex::tokenize(source, literals, !balanced) {
+        // The stream goes to syn unshared: a second handle would make syn copy every token.
+        Ok(tokens) => match collect_items(tokens, offset) {
+            Ok(parsed) => parsed,
+            Err(error) => match super::lex::tokenize(source, None, false) {
+                Ok(tokens) => recover_items(tokens, &error, offset),
+                Err(problem) => ParsedFile::unparsable(problem),
+            },
+        },
+        Err(problem) => ParsedFile::unparsable(FileProblem {
+            span: problem.span.map(|span| shifted(span, offset)),
+            ..problem
+        }),
+    }
+}
+
 /// Parses and collects one item at a time, so only one item's syntax tree is alive at once (a generated
 /// file's whole tree can take dozens of times its size).
 fn collect_items(tokens: proc_macro2::TokenStream, offset: usize) -> syn::Result<ParsedFile> {
     let mut collector = Collector::new(offset);
+    collect_into(&mut collector, tokens)?;
+    Ok(collector.out)
+}
+
+/// Parses the items of `tokens` (after any inner attributes) one at a time into `collector`.
+fn collect_into(collector: &mut Collector, tokens: proc_macro2::TokenStream) -> syn::Result<()> {
     let parser = |input: syn::parse::ParseStream<'_>| -> syn::Result<()> {
         for attribute in input.call(syn::Attribute::parse_inner)? {
             collector.visit_attribute(&attribute);
@@ -219,8 +271,7 @@ fn collect_items(tokens: proc_macro2::TokenStream, offset: usize) -> syn::Result
         }
         Ok(())
     };
-    syn::parse::Parser::parse2(parser, tokens)?;
-    Ok(collector.out)
+    syn::parse::Parser::parse2(parser, tokens)
 }
 
 /// When the file as a whole does not parse (code the compiler accepts but syn does not, such as
@@ -304,8 +355,10 @@ struct Collector {
     out: ParsedFile,
     /// Index in `out.enclosings` of `enclosing`, once some reference needed it.
     enclosing_index: Option<u32>,
-    /// Bytes before the text syn saw (a byte-order mark).
+    /// Bytes before the text syn saw (a byte-order mark, and the pieces before this one).
     offset: usize,
+    /// Lines before the text syn saw (the pieces before this one).
+    line_offset: u32,
     scope: usize,
     enclosing: Vec<String>,
     in_test: bool,
@@ -316,6 +369,7 @@ impl Collector {
         Collector {
             enclosing_index: None,
             offset,
+            line_offset: 0,
             out: ParsedFile {
                 scopes: vec![root_scope()],
                 ..ParsedFile::default()
@@ -327,7 +381,11 @@ impl Collector {
     }
 
     fn span(&self, span: TokenSpan) -> Span {
-        shifted(span_of(span), self.offset)
+        let span = shifted(span_of(span), self.offset);
+        Span {
+            line: span.line + self.line_offset,
+            ..span
+        }
     }
 
     fn open_scope(&mut self, kind: ScopeKind, name: Option<&str>) -> usize {
@@ -965,6 +1023,38 @@ mod tests {
         assert!(paths(&whole).contains(&"other::call".to_owned()));
         let spans = |p: &ParsedFile| p.definitions.iter().map(|d| d.span).collect::<Vec<_>>();
         assert_eq!(spans(&skimmed), spans(&whole), "spans are unchanged by skipping");
+    }
+
+    #[test]
+    fn a_large_file_parsed_in_pieces_gives_the_same_facts_as_parsed_whole() {
+        let mut text = String::from("//! Generated.\n#![allow(dead_code)]\nuse std::fmt;\n");
+        for i in 0..3000 {
+            text.push_str(&format!(
+                "/// Item {i}, «ünïcode».\n#[derive(Debug)]\npub struct S{i} {{ f: fmt::Result }}\n\
+                 impl S{i} {{ pub fn m(&self) -> std::sync::Arc<u8> {{ todo!() }} }}\nconst C{i}: &str = \"é\"; fn g{i}() {{}}\n"
+            ));
+        }
+        assert!(text.len() > 3 * PIECE_BYTES);
+        let pieces = parse(&text);
+        let whole = collect_items(text.parse().expect("lexes"), 0).expect("parses");
+        proc_macro2::extra::invalidate_current_thread_spans();
+        let facts = |p: &ParsedFile| {
+            let definitions: Vec<_> = p
+                .definitions
+                .iter()
+                .map(|d| (d.name.clone(), d.span, d.scope))
+                .collect();
+            let references: Vec<_> = p
+                .references
+                .iter()
+                .map(|r| (r.path.segments.join("::"), r.span))
+                .collect();
+            (definitions, references, p.scopes.len(), p.imports.len())
+        };
+        assert_eq!(facts(&pieces), facts(&whole));
+        assert_eq!(pieces.definitions.len(), 4 * 3000);
+        let cuts = super::super::skim::skim(&text, &crate::frontend::BodyWords::default()).cuts;
+        assert!(cuts.len() > 3000, "the file is cut between items");
     }
 
     fn names(parsed: &ParsedFile) -> Vec<(DefinitionKind, String, bool, bool)> {
