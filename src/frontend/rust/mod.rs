@@ -223,24 +223,30 @@ fn analyze_changed(
     let _incremental = crate::timings::phase("incremental");
     let widening = Widening::new(words, &previous.aliases);
     let none = ParsePack::default();
-    let parsed: Vec<(usize, Loaded)> = changed
-        .par_iter()
-        .map(|&i| {
-            let mut loaded = load(&files[i], tree, cache, words, &none);
-            if let Some(widening) = &widening {
-                widening.apply(&mut loaded, &files[i], tree, cache, &none);
-            }
-            (i, loaded)
-        })
-        .collect();
+    let disk = cache.disk()?;
+    // The index is read while the changed files are parsed: most incremental runs need it.
+    let (parsed, index) = rayon::join(
+        || -> Vec<(usize, Loaded)> {
+            changed
+                .par_iter()
+                .map(|&i| {
+                    let mut loaded = load(&files[i], tree, cache, words, &none);
+                    if let Some(widening) = &widening {
+                        widening.apply(&mut loaded, &files[i], tree, cache, &none);
+                    }
+                    (i, loaded)
+                })
+                .collect()
+        },
+        || snapshot::decode_index(&disk.load_blob(&format!("{run}.index"))?),
+    );
     let same_structure = parsed
         .iter()
         .all(|(i, file)| file.structure == previous.files[*i].structure);
     if !same_structure {
         return None;
     }
-    let disk = cache.disk()?;
-    let index = snapshot::decode_index(&disk.load_blob(&format!("{run}.index"))?)?;
+    let index = index?;
     let resolved: Vec<(usize, FileFacts)> = parsed
         .into_par_iter()
         .map(|(i, file)| {
@@ -298,7 +304,10 @@ impl Widening {
     /// Parses `file` again with the wider words if it skipped bodies and mentions one of the names.
     fn apply(&self, file: &mut Loaded, source: &SourceFile, tree: &dyn FileTree, cache: &ParseCache, pack: &ParsePack) {
         if file.skeleton.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes)) {
+            // The file is still known by its content key with the run's own words.
+            let key = file.key;
             *file = load(source, tree, cache, &self.wider, pack);
+            file.key = key;
         }
     }
 
