@@ -51,8 +51,111 @@ pub(crate) fn skim(text: &str, words: &BodyWords) -> Skim {
     };
     if !words.skips_bodies() {
         skim.bodies.clear();
+    } else if positions.is_empty() {
+        // Nothing in the file is any rule's business: what other files need of it is its outline.
+        match outline(bytes) {
+            Some(groups) => skim.bodies = groups,
+            None => return Skim::default(),
+        }
     }
     skim
+}
+
+/// What an item's keyword says about the groups of the item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outline {
+    /// `mod`, `enum`, `extern`, `use`: what is inside is names other files see (items, variants,
+    /// foreign items, imports).
+    Open,
+    /// `fn`: its parameters and body are its own.
+    Function,
+    /// Any other item: its braces hold nothing other files see (fields, methods, initializers, macro
+    /// bodies).
+    Closed,
+}
+
+/// For a file that mentions none of the words, the interiors of the groups that hold nothing another
+/// file can see: function parameters and bodies, struct and union fields, `impl` and `trait` blocks,
+/// initializers, macro invocations and definitions. Kept: module, enum, `extern` and `use` groups
+/// (walked into) and attributes. Blanking them leaves valid syntax (`fn f() {}`, `struct S {}`,
+/// `impl T for S {}`). `None` when the tokens are malformed (the parser reports it).
+fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
+    let mut lexer = Lexer {
+        bytes,
+        at: 0,
+        docs: Vec::new(),
+    };
+    let mut groups = Vec::new();
+    let mut item: Option<Outline> = None;
+    let mut parameters_seen = false;
+    let mut previous = [Token::Punct(0); 2];
+    let mut open_groups = 0usize;
+    while let Some((token, start)) = lexer.next() {
+        let blank = match token {
+            Token::Error => return None,
+            Token::Ident => {
+                item = match &bytes[start..lexer.at] {
+                    b"mod" | b"enum" | b"extern" | b"use" if item != Some(Outline::Function) => Some(Outline::Open),
+                    b"fn" => Some(Outline::Function),
+                    b"struct" | b"union" | b"impl" | b"trait" | b"const" | b"static" | b"type" | b"macro_rules"
+                        if item.is_none() =>
+                    {
+                        Some(Outline::Closed)
+                    }
+                    _ => item,
+                };
+                false
+            }
+            Token::Punct(b';') => {
+                item = None;
+                parameters_seen = false;
+                false
+            }
+            Token::Close(_) => {
+                // Only the groups walked into close here: the end of a module, enum or `use` group.
+                open_groups = open_groups.checked_sub(1)?;
+                item = None;
+                parameters_seen = false;
+                false
+            }
+            Token::Open(b'{') if item == Some(Outline::Open) => {
+                open_groups += 1;
+                if open_groups > MAX_NESTING {
+                    return None;
+                }
+                item = None;
+                false
+            }
+            Token::Open(b'{') => true,
+            Token::Open(b'(') if previous[1] == Token::Punct(b'!') && previous[0] != Token::Punct(b'#') => true,
+            Token::Open(b'(') if item == Some(Outline::Function) && !parameters_seen => {
+                parameters_seen = true;
+                true
+            }
+            Token::Open(b'[') if previous[1] == Token::Punct(b'!') && previous[0] != Token::Punct(b'#') => true,
+            Token::Open(_) => {
+                open_groups += 1;
+                if open_groups > MAX_NESTING {
+                    return None;
+                }
+                false
+            }
+            _ => false,
+        };
+        previous = [previous[1], token];
+        if blank {
+            let close = lexer.skip_group()?;
+            groups.push(start + 1..close);
+            previous = [previous[1], Token::Close(0)];
+            if token == Token::Open(b'{') && item != Some(Outline::Closed) {
+                // A function's body (or an item macro's) ends the item; a closed item may go on
+                // (`const C: S = S {};`).
+                item = None;
+                parameters_seen = false;
+            }
+        }
+    }
+    (open_groups == 0).then_some(groups)
 }
 
 /// What the scan is in the middle of.
@@ -200,6 +303,31 @@ fn is_ident_byte(byte: u8) -> bool {
 impl Lexer<'_> {
     fn peek(&self, ahead: usize) -> u8 {
         self.bytes.get(self.at + ahead).copied().unwrap_or(0)
+    }
+
+    /// After an opening delimiter: skips to its matching closer and returns where that closer starts;
+    /// `None` if the group is malformed, unclosed or nests too deeply.
+    fn skip_group(&mut self) -> Option<usize> {
+        let mut depth = 1usize;
+        while let Some((token, start)) = self.next() {
+            match token {
+                Token::Open(_) => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return None;
+                    }
+                }
+                Token::Close(_) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(start);
+                    }
+                }
+                Token::Error => return None,
+                _ => {}
+            }
+        }
+        None
     }
 
     /// Skips whitespace and comments (doc comments included: they hold nothing this pass needs).
@@ -395,7 +523,10 @@ pub(crate) fn blank(text: &str, skim: &Skim) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The bodies skipped in `text`, which mentions the words in a trailing comment (a file that mentions
+    /// none is outlined instead, see below).
     fn skipped(text: &str, words: &[&str]) -> Vec<String> {
+        let text = &format!("{text}\n// {}", words.join(" "));
         let words = BodyWords::new(Some(words.iter().map(|w| (*w).to_owned()).collect()));
         skim(text, &words)
             .bodies
@@ -485,6 +616,26 @@ mod tests {
                 "const C: S = S {};",
                 "fn f() {} fn g() {}"
             ]
+        );
+    }
+
+    #[test]
+    fn a_file_without_the_words_keeps_only_its_outline() {
+        let text = "#![allow(x)]\nuse a::{b, c};\nmod m { pub struct S { f: u8 } fn g(x: u8) -> u8 { x } }\n\
+                    enum E { A = { 1 }, B { x: u8 } }\nimpl T for S { fn h() {} }\nconst C: S = S { f: 1 };\n\
+                    extern \"C\" { fn ext(a: i32); }\nm!(x y);\n#[cfg(test)]\nfn t() {}\n";
+        let skimmed = skim(text, &BodyWords::new(Some(vec!["zzz".to_owned()])));
+        let blanked = blank(text, &skimmed).expect("blanks");
+        let squeezed = blanked
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace("{ }", "{}")
+            .replace("( )", "()");
+        assert_eq!(
+            squeezed,
+            "#![allow(x)] use a::{b, c}; mod m { pub struct S {} fn g() -> u8 {} } enum E { A = {}, B {} } \
+             impl T for S {} const C: S = S {}; extern \"C\" { fn ext(); } m!(); #[cfg(test)] fn t() {}"
         );
     }
 
