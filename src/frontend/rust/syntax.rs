@@ -215,11 +215,12 @@ fn collect_pieces(source: &str, cuts: &[usize], offset: usize) -> Option<ParsedF
         return None;
     }
     bounds.push(source.len());
-    let mut collector = Collector::new(offset);
+    let mut collector = Collector::new(source, offset);
     for piece in bounds.windows(2) {
         let text = &source[piece[0]..piece[1]];
         let tokens: proc_macro2::TokenStream = text.parse().ok()?;
         collector.offset = offset + piece[0];
+        collector.lines = Lines::new(text);
         collect_into(&mut collector, tokens).ok()?;
         collector.line_offset += text.bytes().filter(|b| *b == b'\n').count() as u32;
         proc_macro2::extra::invalidate_current_thread_spans();
@@ -237,10 +238,10 @@ fn parse_whole(
 ) -> ParsedFile {
     match super::lex::tokenize(source, literals, !balanced) {
         // The stream goes to syn unshared: a second handle would make syn copy every token.
-        Ok(tokens) => match collect_items(tokens, offset) {
+        Ok(tokens) => match collect_items(source, tokens, offset) {
             Ok(parsed) => parsed,
             Err(error) => match super::lex::tokenize(source, None, false) {
-                Ok(tokens) => recover_items(tokens, &error, offset),
+                Ok(tokens) => recover_items(source, tokens, &error, offset),
                 Err(problem) => ParsedFile::unparsable(problem),
             },
         },
@@ -253,14 +254,14 @@ fn parse_whole(
 
 /// Parses and collects one item at a time, so only one item's syntax tree is alive at once (a generated
 /// file's whole tree can take dozens of times its size).
-fn collect_items(tokens: proc_macro2::TokenStream, offset: usize) -> syn::Result<ParsedFile> {
-    let mut collector = Collector::new(offset);
+fn collect_items(source: &str, tokens: proc_macro2::TokenStream, offset: usize) -> syn::Result<ParsedFile> {
+    let mut collector = Collector::new(source, offset);
     collect_into(&mut collector, tokens)?;
     Ok(collector.out)
 }
 
 /// Parses the items of `tokens` (after any inner attributes) one at a time into `collector`.
-fn collect_into(collector: &mut Collector, tokens: proc_macro2::TokenStream) -> syn::Result<()> {
+fn collect_into(collector: &mut Collector<'_>, tokens: proc_macro2::TokenStream) -> syn::Result<()> {
     let parser = |input: syn::parse::ParseStream<'_>| -> syn::Result<()> {
         for attribute in input.call(syn::Attribute::parse_inner)? {
             collector.visit_attribute(&attribute);
@@ -277,7 +278,7 @@ fn collect_into(collector: &mut Collector, tokens: proc_macro2::TokenStream) -> 
 /// When the file as a whole does not parse (code the compiler accepts but syn does not, such as
 /// edition-2015 bare trait objects or nightly `const trait`), each top-level item is parsed on its own:
 /// the items that parse are analyzed, and the file is reported as partially analyzed with the first error.
-fn recover_items(tokens: proc_macro2::TokenStream, error: &syn::Error, offset: usize) -> ParsedFile {
+fn recover_items(source: &str, tokens: proc_macro2::TokenStream, error: &syn::Error, offset: usize) -> ParsedFile {
     use proc_macro2::{Delimiter, TokenTree};
     let mut chunks: Vec<Vec<TokenTree>> = Vec::new();
     let mut current: Vec<TokenTree> = Vec::new();
@@ -300,7 +301,7 @@ fn recover_items(tokens: proc_macro2::TokenStream, error: &syn::Error, offset: u
     if !current.is_empty() {
         chunks.push(current);
     }
-    let mut collector = Collector::new(offset);
+    let mut collector = Collector::new(source, offset);
     let mut failed = 0;
     let mut first_error: Option<syn::Error> = None;
     for mut chunk in chunks {
@@ -350,9 +351,40 @@ fn shifted(span: Span, offset: usize) -> Span {
     }
 }
 
+/// Where each line of a text starts, to turn a token position (line, column in characters) into a byte
+/// offset: proc-macro2's own conversion keeps a map per file and costs more than the parse's lookups.
+struct Lines<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|at| at + 1))
+            .collect();
+        Lines { text, starts }
+    }
+
+    /// The byte offset of a position (1-based line, 0-based column in characters).
+    fn byte(&self, at: proc_macro2::LineColumn) -> usize {
+        let Some(&start) = self.starts.get(at.line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        let line = &self.text[start..];
+        let prefix = line.as_bytes().get(..at.column).unwrap_or(line.as_bytes());
+        if prefix.is_ascii() {
+            return start + prefix.len();
+        }
+        start + line.char_indices().nth(at.column).map_or(line.len(), |(byte, _)| byte)
+    }
+}
+
 /// Walks the syntax tree, keeping the scope, enclosing item and test context it is in.
-struct Collector {
+struct Collector<'t> {
     out: ParsedFile,
+    /// The text syn saw (this piece of it), for byte offsets.
+    lines: Lines<'t>,
     /// Index in `out.enclosings` of `enclosing`, once some reference needed it.
     enclosing_index: Option<u32>,
     /// Bytes before the text syn saw (a byte-order mark, and the pieces before this one).
@@ -364,9 +396,10 @@ struct Collector {
     in_test: bool,
 }
 
-impl Collector {
-    fn new(offset: usize) -> Self {
+impl<'t> Collector<'t> {
+    fn new(text: &'t str, offset: usize) -> Self {
         Collector {
+            lines: Lines::new(text),
             enclosing_index: None,
             offset,
             line_offset: 0,
@@ -381,10 +414,12 @@ impl Collector {
     }
 
     fn span(&self, span: TokenSpan) -> Span {
-        let span = shifted(span_of(span), self.offset);
+        let (start, end) = (span.start(), span.end());
         Span {
-            line: span.line + self.line_offset,
-            ..span
+            line: start.line as u32 + self.line_offset,
+            column: start.column as u32 + 1,
+            start: self.offset + self.lines.byte(start),
+            end: self.offset + self.lines.byte(end),
         }
     }
 
@@ -722,7 +757,7 @@ fn self_type_path(ty: &syn::Type) -> Option<RawPath> {
     }
 }
 
-impl<'ast> Visit<'ast> for Collector {
+impl<'ast> Visit<'ast> for Collector<'_> {
     fn visit_item(&mut self, item: &'ast syn::Item) {
         use DefinitionKind as K;
         match item {
@@ -935,7 +970,7 @@ impl<'ast> Visit<'ast> for Collector {
     }
 }
 
-impl Collector {
+impl Collector<'_> {
     fn with_item_test(&mut self, attrs: &[syn::Attribute], body: impl FnOnce(&mut Self)) {
         let saved = self.in_test;
         self.in_test = saved || is_test_item(attrs);
@@ -1026,6 +1061,17 @@ mod tests {
     }
 
     #[test]
+    fn positions_become_byte_offsets_on_ascii_and_wider_lines() {
+        let text = "ab\n«é» x\nlast";
+        let lines = Lines::new(text);
+        let at = |line, column| lines.byte(proc_macro2::LineColumn { line, column });
+        assert_eq!(at(1, 1), 1);
+        assert_eq!(&text[at(2, 4)..at(2, 5)], "x");
+        assert_eq!(&text[at(3, 0)..], "last");
+        assert_eq!(at(9, 0), text.len(), "past the end stays in bounds");
+    }
+
+    #[test]
     fn a_large_file_parsed_in_pieces_gives_the_same_facts_as_parsed_whole() {
         let mut text = String::from("//! Generated.\n#![allow(dead_code)]\nuse std::fmt;\n");
         for i in 0..3000 {
@@ -1036,7 +1082,7 @@ mod tests {
         }
         assert!(text.len() > 3 * PIECE_BYTES);
         let pieces = parse(&text);
-        let whole = collect_items(text.parse().expect("lexes"), 0).expect("parses");
+        let whole = collect_items(&text, text.parse().expect("lexes"), 0).expect("parses");
         proc_macro2::extra::invalidate_current_thread_spans();
         let facts = |p: &ParsedFile| {
             let definitions: Vec<_> = p
