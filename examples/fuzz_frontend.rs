@@ -91,10 +91,25 @@ fn main() {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut rng = Rng(0x005e_ed0f_5507);
     let (mut executions, mut crashes) = (0u64, 0u64);
+    // Every body parsed; bodies skipped unless they mention a word; and the outline of a file that
+    // mentions no word: each path of the skimmer gets inputs.
+    let word_sets = [
+        ssot_check::frontend::BodyWords::default(),
+        ssot_check::frontend::BodyWords::new(Some(vec!["Msg".into(), "legacy".into(), "static".into()])),
+        ssot_check::frontend::BodyWords::new(Some(vec!["zzz_never_there".into()])),
+    ];
     while Instant::now() < deadline {
         let input = mutate(&mut rng, &seeds);
-        // The frontend catches its own panics; a panic that escapes it is a crash.
-        if catch_unwind(AssertUnwindSafe(|| ssot_check::frontend::rust::analyze_source(&input))).is_err() {
+        let words = &word_sets[(executions % 3) as usize];
+        // The frontend catches its own panics and reports them as an internal error: either is a crash.
+        let outcome = catch_unwind(AssertUnwindSafe(|| ssot_check::frontend::rust::analyze_source(&input, words)));
+        let internal = outcome.as_ref().map_or(true, |facts| {
+            facts
+                .problem
+                .as_ref()
+                .is_some_and(|p| p.kind == ssot_check::facts::ProblemKind::InternalError)
+        });
+        if internal {
             crashes += 1;
             let name = format!("target/fuzz-crash-{crashes}.rs");
             let _ = std::fs::write(&name, &input);

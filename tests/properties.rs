@@ -134,8 +134,15 @@ proptest! {
     #[test]
     fn any_bytes_give_facts_or_a_problem_never_a_panic(parts in prop::collection::vec(fragment(), 0..24)) {
         let bytes: Vec<u8> = parts.concat();
-        let facts = ssot_check::frontend::rust::analyze_source(&bytes);
-        let internal = facts.problem.as_ref().is_some_and(|p| p.kind == ssot_check::facts::ProblemKind::InternalError);
-        prop_assert!(!internal, "the analyzer panicked on {:?}", String::from_utf8_lossy(&bytes));
+        let word_sets = [
+            ssot_check::frontend::BodyWords::default(),
+            ssot_check::frontend::BodyWords::new(Some(vec!["Mutex".into(), "legacy".into()])),
+            ssot_check::frontend::BodyWords::new(Some(vec!["zzz_never_there".into()])),
+        ];
+        for words in &word_sets {
+            let facts = ssot_check::frontend::rust::analyze_source(&bytes, words);
+            let internal = facts.problem.as_ref().is_some_and(|p| p.kind == ssot_check::facts::ProblemKind::InternalError);
+            prop_assert!(!internal, "the analyzer panicked on {:?}", String::from_utf8_lossy(&bytes));
+        }
     }
 }

@@ -320,10 +320,11 @@ impl Widening {
     }
 }
 
-/// The facts of one file on its own (module `main`, no workspace around it): what fuzzing and property
-/// tests drive. Never panics: a failure is the file's problem.
-pub fn analyze_source(bytes: &[u8]) -> FileFacts {
-    let parsed = parse_bytes(bytes, &super::BodyWords::default());
+/// The facts of one file on its own (module `main`, no workspace around it), skipping the bodies that
+/// mention none of `words`: what fuzzing and property tests drive. Never panics: a failure is the
+/// file's problem.
+pub fn analyze_source(bytes: &[u8], words: &super::BodyWords) -> FileFacts {
+    let parsed = parse_bytes(bytes, words);
     let module = modules::FileModule {
         path: "main".to_owned(),
         in_test: false,
