@@ -102,7 +102,9 @@ fn main() {
         let input = mutate(&mut rng, &seeds);
         let words = &word_sets[(executions % 3) as usize];
         // The frontend catches its own panics and reports them as an internal error: either is a crash.
-        let outcome = catch_unwind(AssertUnwindSafe(|| ssot_check::frontend::rust::analyze_source(&input, words)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            ssot_check::frontend::rust::analyze_source(&input, words)
+        }));
         let internal = outcome.as_ref().map_or(true, |facts| {
             facts
                 .problem

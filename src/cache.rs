@@ -3,6 +3,7 @@
 //! Blobs are written to a temporary file and renamed into place, so concurrent runs see an old blob or a
 //! new one, never half of one; a blob that cannot be read or decoded only costs the speed it would give.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -47,10 +48,20 @@ impl FactCache {
     /// Stores a named blob, replacing it whole (best effort: a cache that cannot be written only costs
     /// speed).
     pub fn store_blob(&self, name: &str, bytes: &[u8]) {
+        self.store_with(name, &mut |out| out.write_all(bytes));
+    }
+
+    /// Stores a named blob that `write` streams out, replacing it whole once complete (best effort).
+    pub fn store_with(&self, name: &str, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) {
         let path = self.dir.join(name);
         let unique = self.counter.fetch_add(1, Ordering::Relaxed);
         let temporary = self.dir.join(format!(".{name}.{}.{unique}.tmp", std::process::id()));
-        if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, &path).is_err() {
+        let written = std::fs::File::create(&temporary).and_then(|file| {
+            let mut out = std::io::BufWriter::new(file);
+            write(&mut out)?;
+            out.flush()
+        });
+        if written.is_err() || std::fs::rename(&temporary, &path).is_err() {
             let _ = std::fs::remove_file(&temporary);
         }
     }

@@ -56,21 +56,22 @@ impl Frontend for RustFrontend {
         let pack = {
             let _loading = crate::timings::phase("parse pack load");
             disk.load_blob(&format!("{run}.parses"))
-                .and_then(|bytes| postcard::from_bytes::<ParsePack>(&bytes).ok())
+                .map(ParsePack::read)
                 .unwrap_or_default()
-                .sorted()
         };
         let analysis = analyze_all(workspace, files, tree, cache, keep, &pack);
         drop(pack);
         let _storing = crate::timings::phase("snapshot store");
-        let parses = ParsePack {
-            parses: analysis
-                .keys
-                .iter()
-                .zip(analysis.encoded)
-                .filter_map(|(key, encoded)| Some((key.as_ref().copied()?, encoded?)))
-                .collect(),
-        };
+        let parses: Vec<(u128, Vec<u8>)> = analysis
+            .keys
+            .iter()
+            .zip(analysis.encoded)
+            .filter_map(|(key, encoded)| Some(((*key)?, encoded?)))
+            .collect();
+        disk.store_with(&format!("{run}.parses"), &mut |out| {
+            ParsePack::write(out, parses.iter().map(|(key, encoded)| (*key, encoded.as_slice())))
+        });
+        drop(parses);
         let snapshot = Snapshot {
             layout,
             files: analysis
@@ -88,12 +89,7 @@ impl Frontend for RustFrontend {
                 .collect(),
             aliases: analysis.aliases,
         };
-        if let (Ok(snapshot), Some(index), Ok(parses)) = (
-            postcard::to_stdvec(&snapshot),
-            snapshot::encode_index(&analysis.index),
-            postcard::to_stdvec(&parses),
-        ) {
-            disk.store_blob(&format!("{run}.parses"), &parses);
+        if let (Ok(snapshot), Some(index)) = (postcard::to_stdvec(&snapshot), snapshot::encode_index(&analysis.index)) {
             disk.store_blob(&format!("{run}.index"), &index);
             disk.store_blob(&format!("{run}.snapshot"), &snapshot);
         }

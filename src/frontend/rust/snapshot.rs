@@ -74,25 +74,64 @@ const SNAPSHOT_VERSION: &str = "snapshot-2";
 
 /// The parses of the last full run, by content key, each still encoded: a later full run (after a
 /// structural change) decodes those of unchanged files instead of parsing them again.
-#[derive(Debug, Default, Serialize, Deserialize)]
+///
+/// Stored as `PACK_MAGIC`, then per parse its key (16 bytes), length (4 bytes, little-endian) and
+/// encoding: written as a stream (no second copy of tens of megabytes) and read as one buffer indexed
+/// in place.
+#[derive(Debug, Default)]
 pub(crate) struct ParsePack {
-    /// Content key and encoded [`ParsedFile`].
-    pub parses: Vec<(u128, Vec<u8>)>,
+    bytes: Vec<u8>,
+    /// Key and where its encoding lies in `bytes`, sorted by key.
+    entries: Vec<(u128, std::ops::Range<usize>)>,
 }
 
+const PACK_MAGIC: &[u8; 8] = b"ssotpk01";
+
 impl ParsePack {
-    /// The parse for `key`, and its encoding, if the pack has it and it decodes.
-    pub fn get(&self, key: u128) -> Option<(ParsedFile, &[u8])> {
-        let at = self.parses.binary_search_by_key(&key, |(k, _)| *k).ok()?;
-        let encoded = &self.parses[at].1;
-        Some((postcard::from_bytes(encoded).ok()?, encoded))
+    /// Reads a pack written by [`ParsePack::write`]; an empty pack if it is damaged.
+    pub fn read(bytes: Vec<u8>) -> Self {
+        let Some(mut rest) = bytes.strip_prefix(PACK_MAGIC) else {
+            return ParsePack::default();
+        };
+        let mut entries = Vec::new();
+        while !rest.is_empty() {
+            let (Some(key), Some(length)) = (rest.get(..16), rest.get(16..20)) else {
+                return ParsePack::default();
+            };
+            let key = u128::from_le_bytes(key.try_into().unwrap_or_default());
+            let length = u32::from_le_bytes(length.try_into().unwrap_or_default()) as usize;
+            let start = bytes.len() - rest.len() + 20;
+            if rest.len() < 20 + length {
+                return ParsePack::default();
+            }
+            entries.push((key, start..start + length));
+            rest = &rest[20 + length..];
+        }
+        entries.sort_by_key(|(key, _)| *key);
+        entries.dedup_by_key(|(key, _)| *key);
+        ParsePack { bytes, entries }
     }
 
-    /// Sorts by key (and drops duplicates), so [`ParsePack::get`] can search.
-    pub fn sorted(mut self) -> Self {
-        self.parses.sort_by_key(|(key, _)| *key);
-        self.parses.dedup_by_key(|(key, _)| *key);
-        self
+    /// Writes parses (content key and encoding) in the pack's format.
+    pub fn write<'p>(
+        out: &mut dyn std::io::Write,
+        parses: impl Iterator<Item = (u128, &'p [u8])>,
+    ) -> std::io::Result<()> {
+        out.write_all(PACK_MAGIC)?;
+        for (key, encoded) in parses {
+            let length = u32::try_from(encoded.len()).map_err(std::io::Error::other)?;
+            out.write_all(&key.to_le_bytes())?;
+            out.write_all(&length.to_le_bytes())?;
+            out.write_all(encoded)?;
+        }
+        Ok(())
+    }
+
+    /// The parse for `key`, and its encoding, if the pack has it and it decodes.
+    pub fn get(&self, key: u128) -> Option<(ParsedFile, &[u8])> {
+        let at = self.entries.binary_search_by_key(&key, |(k, _)| *k).ok()?;
+        let encoded = &self.bytes[self.entries[at].1.clone()];
+        Some((postcard::from_bytes(encoded).ok()?, encoded))
     }
 }
 
@@ -145,4 +184,30 @@ pub(crate) fn encode_index(index: &WorkspaceIndex) -> Option<Vec<u8>> {
 /// Reads an index written by [`encode_index`].
 pub(crate) fn decode_index(bytes: &[u8]) -> Option<WorkspaceIndex> {
     postcard::from_bytes(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pack_round_trips_and_a_damaged_one_is_empty() {
+        let parsed = super::super::syntax::parse("pub struct A;", &crate::frontend::BodyWords::default());
+        let encoded = postcard::to_stdvec(&parsed).expect("encodes");
+        let mut bytes = Vec::new();
+        ParsePack::write(
+            &mut bytes,
+            [(7u128, encoded.as_slice()), (3, b"x".as_slice())].into_iter(),
+        )
+        .expect("writes");
+        let pack = ParsePack::read(bytes.clone());
+        let (hit, raw) = pack.get(7).expect("present");
+        assert_eq!(hit.definitions.len(), 1);
+        assert_eq!(raw, encoded.as_slice());
+        assert!(pack.get(3).is_none(), "an entry that does not decode is a miss");
+        assert!(pack.get(9).is_none());
+        bytes.truncate(bytes.len() - 1);
+        assert!(ParsePack::read(bytes).get(7).is_none(), "a truncated pack is empty");
+        assert!(ParsePack::read(b"garbage".to_vec()).get(7).is_none());
+    }
 }
