@@ -4,6 +4,7 @@
 //! file's `mod` declarations have been read. So this pass records, for each path, the lexical scope it was
 //! written in, and `resolve` finishes the job. The syntax tree is dropped when this pass returns.
 
+use rayon::prelude::*;
 use rustc_hash::FxHashSet as HashSet;
 
 use proc_macro2::Span as TokenSpan;
@@ -215,18 +216,71 @@ fn collect_pieces(source: &str, cuts: &[usize], offset: usize) -> Option<ParsedF
         return None;
     }
     bounds.push(source.len());
-    let mut collector = Collector::new(source, offset);
+    // Pieces are parsed in parallel, each into its own collector (they all start at the file's top
+    // level), and merged in order.
+    let mut starts = Vec::with_capacity(bounds.len() - 1);
+    let mut lines = 0u32;
     for piece in bounds.windows(2) {
-        let text = &source[piece[0]..piece[1]];
-        let tokens: proc_macro2::TokenStream = text.parse().ok()?;
-        collector.offset = offset + piece[0];
-        collector.lines = Lines::new(text);
-        collect_into(&mut collector, tokens).ok()?;
-        collector.line_offset += text.bytes().filter(|b| *b == b'\n').count() as u32;
-        proc_macro2::extra::invalidate_current_thread_spans();
+        starts.push((piece[0], piece[1], lines));
+        lines += memchr::memchr_iter(b'\n', &source.as_bytes()[piece[0]..piece[1]]).count() as u32;
     }
-    collector.offset = offset;
-    Some(collector.out)
+    let pieces: Vec<Option<ParsedFile>> = starts
+        .into_par_iter()
+        .map(|(start, end, lines)| {
+            let text = &source[start..end];
+            let tokens: proc_macro2::TokenStream = text.parse().ok()?;
+            let mut collector = Collector::new(text, offset + start);
+            collector.line_offset = lines;
+            let collected = collect_into(&mut collector, tokens);
+            // Nothing holds a span of this piece any more (another piece or file may run on this thread).
+            proc_macro2::extra::invalidate_current_thread_spans();
+            collected.ok().map(|()| collector.out)
+        })
+        .collect();
+    let mut pieces = pieces.into_iter();
+    let mut whole = pieces.next()??;
+    for piece in pieces {
+        append_piece(&mut whole, piece?);
+    }
+    Some(whole)
+}
+
+/// Appends the facts of a later piece of the same file: its root scope is the file's root, its other
+/// scopes and enclosing items are numbered after those already there.
+fn append_piece(whole: &mut ParsedFile, piece: ParsedFile) {
+    let base = whole.scopes.len() - 1;
+    let scope = |id: usize| if id == 0 { 0 } else { base + id };
+    let enclosings = whole.enclosings.len() as u32;
+    let mut scopes = piece.scopes.into_iter();
+    if let Some(root) = scopes.next() {
+        whole.scopes[0].items.extend(root.items);
+    }
+    whole.scopes.extend(scopes.map(|s| Scope {
+        parent: s.parent.map(scope),
+        ..s
+    }));
+    whole.enclosings.extend(piece.enclosings);
+    whole
+        .definitions
+        .extend(piece.definitions.into_iter().map(|d| RawDefinition {
+            scope: scope(d.scope),
+            ..d
+        }));
+    whole.imports.extend(piece.imports.into_iter().map(|i| RawImport {
+        scope: scope(i.scope),
+        ..i
+    }));
+    whole
+        .references
+        .extend(piece.references.into_iter().map(|r| RawReference {
+            scope: scope(r.scope),
+            enclosing: r.enclosing + enclosings,
+            ..r
+        }));
+    whole.modules.extend(piece.modules.into_iter().map(|m| RawModule {
+        scope: scope(m.scope),
+        ..m
+    }));
 }
 
 /// Parses a whole file's text at once; a file that does not parse as a whole is recovered item by item.
@@ -1076,31 +1130,54 @@ mod tests {
         let mut text = String::from("//! Generated.\n#![allow(dead_code)]\nuse std::fmt;\n");
         for i in 0..3000 {
             text.push_str(&format!(
-                "/// Item {i}, «ünïcode».\n#[derive(Debug)]\npub struct S{i} {{ f: fmt::Result }}\n\
-                 impl S{i} {{ pub fn m(&self) -> std::sync::Arc<u8> {{ todo!() }} }}\nconst C{i}: &str = \"é\"; fn g{i}() {{}}\n"
+                "// Item {i}, «ünïcode».\n#[derive(Debug)]\npub struct S{i} {{ f: fmt::Result }}\n\
+                 impl S{i} {{ pub fn m(&self) -> std::sync::Arc<u8> {{ use std::mem; mem::drop(1); a::b() }} }}\n\
+                 mod m{i} {{ pub enum E {{ A, B }} fn g() {{ super::S{i}::m; }} }}\nconst C{i}: &str = \"é\";\n"
             ));
         }
         assert!(text.len() > 3 * PIECE_BYTES);
+        let cuts = super::super::skim::skim(&text, &crate::frontend::BodyWords::default()).cuts;
+        assert!(cuts.len() > 3000, "the file is cut between items");
         let pieces = parse(&text);
         let whole = collect_items(&text, text.parse().expect("lexes"), 0).expect("parses");
         proc_macro2::extra::invalidate_current_thread_spans();
         let facts = |p: &ParsedFile| {
-            let definitions: Vec<_> = p
-                .definitions
+            let scopes: Vec<String> = p
+                .scopes
                 .iter()
-                .map(|d| (d.name.clone(), d.span, d.scope))
+                .map(|s| {
+                    let mut items: Vec<&String> = s.items.iter().collect();
+                    items.sort();
+                    format!("{:?} {:?} {:?} {items:?}", s.parent, s.kind, s.rel_path)
+                })
                 .collect();
-            let references: Vec<_> = p
+            // Each piece keeps its own table of enclosing items: compare the item each reference is in.
+            let references: Vec<String> = p
                 .references
                 .iter()
-                .map(|r| (r.path.segments.join("::"), r.span))
+                .map(|r| {
+                    format!(
+                        "{:?} in {:?}",
+                        RawReference {
+                            enclosing: 0,
+                            ..r.clone()
+                        },
+                        p.enclosings[r.enclosing as usize]
+                    )
+                })
                 .collect();
-            (definitions, references, p.scopes.len(), p.imports.len())
+            format!(
+                "{scopes:?}\n{:?}\n{:?}\n{references:?}\n{:?}",
+                p.definitions, p.imports, p.modules
+            )
         };
-        assert_eq!(facts(&pieces), facts(&whole));
-        assert_eq!(pieces.definitions.len(), 4 * 3000);
-        let cuts = super::super::skim::skim(&text, &crate::frontend::BodyWords::default()).cuts;
-        assert!(cuts.len() > 3000, "the file is cut between items");
+        assert!(facts(&pieces) == facts(&whole), "pieces and whole differ");
+        assert_eq!(
+            pieces.definitions.len(),
+            5 * 3000,
+            "struct, method, enum, fn and const per round"
+        );
+        assert_eq!(pieces.references.len(), whole.references.len());
     }
 
     fn names(parsed: &ParsedFile) -> Vec<(DefinitionKind, String, bool, bool)> {
