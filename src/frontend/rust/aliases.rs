@@ -7,8 +7,12 @@
 //! are found here, over every file's imports, until no re-export adds one; files that mention one are
 //! then parsed again with the wider set of words.
 
+use super::load::{Loaded, load};
 use super::modules::FileModule;
+use super::snapshot::ParsePack;
 use super::syntax::{ParsedFile, ScopeKind};
+use crate::frontend::{BodyWords, ParseCache};
+use crate::workspace::{FileTree, SourceFile};
 
 /// The names re-exports give to what `words` (or a name found before) name, in the order found; empty
 /// when there are none.
@@ -55,6 +59,52 @@ fn module_name(file: &ParsedFile, scope: usize, module: &FileModule) -> Option<S
         scope = current.parent;
     }
     module.path.rsplit("::").next().map(str::to_owned)
+}
+
+/// Skimming left out the bodies that mention none of the words; a body can still reach an interesting item
+/// through another file's re-export under a new name (see [`reexported_names`]). A file with skipped bodies that
+/// mentions such a name is parsed again, with the names added to the words.
+pub(super) struct Widening {
+    wider: BodyWords,
+    finder: aho_corasick::AhoCorasick,
+}
+
+impl Widening {
+    /// `None` when there are no names to widen with.
+    pub fn new(words: &BodyWords, names: &[String]) -> Option<Self> {
+        if names.is_empty() || !words.skips_bodies() {
+            return None;
+        }
+        let finder = aho_corasick::AhoCorasick::new(names).ok()?;
+        let wider = BodyWords::new(Some(words.words().iter().chain(names).cloned().collect()))
+            .following(words.followed().iter().chain(names).cloned().collect());
+        Some(Widening { wider, finder })
+    }
+
+    /// Parses `file` again with the wider words if it skipped bodies and mentions one of the names.
+    pub fn apply(
+        &self,
+        file: &mut Loaded,
+        source: &SourceFile,
+        tree: &dyn FileTree,
+        cache: &ParseCache,
+        pack: &ParsePack,
+    ) {
+        if file.skeleton.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes)) {
+            // The file is still known by its content key with the run's own words.
+            let key = file.key;
+            *file = load(source, tree, cache, &self.wider, pack);
+            file.key = key;
+        }
+    }
+
+    /// Whether `bytes` holds one of the names as a whole identifier (not inside a longer one).
+    fn mentions(&self, bytes: &[u8]) -> bool {
+        let ident = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80);
+        self.finder
+            .find_overlapping_iter(bytes)
+            .any(|m| !ident(m.start().checked_sub(1).and_then(|at| bytes.get(at))) && !ident(bytes.get(m.end())))
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 
 mod aliases;
 mod lex;
+mod load;
 mod modules;
+mod quick_lex;
 mod resolve;
 mod skim;
 mod snapshot;
@@ -15,8 +17,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rayon::prelude::*;
 
 use super::{Frontend, ParseCache};
-use crate::facts::{FileFacts, FileProblem, Span};
+use crate::facts::{FileFacts, FileProblem};
 use crate::workspace::{FileTree, SourceFile, Workspace};
+use aliases::Widening;
+use load::{Loaded, load, parse_bytes};
 use snapshot::{ParsePack, Snapshot, SnapshotFile};
 use syntax::ParsedFile;
 use xxhash_rust::xxh3::xxh3_128_with_seed;
@@ -277,45 +281,6 @@ fn resolve_one(
     facts
 }
 
-/// Skimming left out the bodies that mention none of the words; a body can still reach an interesting item
-/// through another file's re-export under a new name (see `aliases`). A file with skipped bodies that
-/// mentions such a name is parsed again, with the names added to the words.
-struct Widening {
-    wider: super::BodyWords,
-    finder: aho_corasick::AhoCorasick,
-}
-
-impl Widening {
-    /// `None` when there are no names to widen with.
-    fn new(words: &super::BodyWords, names: &[String]) -> Option<Self> {
-        if names.is_empty() || !words.skips_bodies() {
-            return None;
-        }
-        let finder = aho_corasick::AhoCorasick::new(names).ok()?;
-        let wider = super::BodyWords::new(Some(words.words().iter().chain(names).cloned().collect()))
-            .following(words.followed().iter().chain(names).cloned().collect());
-        Some(Widening { wider, finder })
-    }
-
-    /// Parses `file` again with the wider words if it skipped bodies and mentions one of the names.
-    fn apply(&self, file: &mut Loaded, source: &SourceFile, tree: &dyn FileTree, cache: &ParseCache, pack: &ParsePack) {
-        if file.skeleton.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes)) {
-            // The file is still known by its content key with the run's own words.
-            let key = file.key;
-            *file = load(source, tree, cache, &self.wider, pack);
-            file.key = key;
-        }
-    }
-
-    /// Whether `bytes` holds one of the names as a whole identifier (not inside a longer one).
-    fn mentions(&self, bytes: &[u8]) -> bool {
-        let ident = |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80);
-        self.finder
-            .find_overlapping_iter(bytes)
-            .any(|m| !ident(m.start().checked_sub(1).and_then(|at| bytes.get(at))) && !ident(bytes.get(m.end())))
-    }
-}
-
 /// The facts of one file on its own (module `main`, no workspace around it), skipping the bodies that
 /// mention none of `words`: what fuzzing and property tests drive. Never panics: a failure is the
 /// file's problem.
@@ -333,142 +298,6 @@ pub fn analyze_source(bytes: &[u8], words: &super::BodyWords) -> FileFacts {
         resolve::resolve_file(&parsed, &module, &index, &|_| true)
     }));
     resolved.unwrap_or_else(|_| internal_error(module.path.clone()))
-}
-
-/// One file's parse, kept encoded between the phases of a full run, with the little that the phases
-/// over every file need of it.
-struct Loaded {
-    /// The content key (with the words); `None` when unread or read from a commit.
-    key: Option<u128>,
-    /// The parse, encoded.
-    encoded: Vec<u8>,
-    /// Whether the parse may be kept for later runs (an internal error is tried again instead).
-    keep: bool,
-    /// What module assignment and re-export naming read: the scopes (without their names), the `mod`
-    /// declarations and the `pub use` imports.
-    skeleton: ParsedFile,
-    /// The names the file declares, relative to its module (see `snapshot::relative_names`).
-    names: String,
-    /// See `snapshot::structure`.
-    structure: u64,
-    /// The file has `pub use` items: the index's re-exports need its whole parse.
-    reexports: bool,
-}
-
-impl Loaded {
-    /// Digests a parse; `encoded` is its encoding when already at hand.
-    fn new(parsed: &ParsedFile, key: Option<u128>, encoded: Option<Vec<u8>>) -> Self {
-        let names = snapshot::relative_names(parsed);
-        let skeleton = ParsedFile {
-            // Only module scopes matter to module assignment and re-export naming; the others stay as
-            // placeholders so that scope numbers keep their meaning.
-            scopes: parsed
-                .scopes
-                .iter()
-                .map(|scope| syntax::Scope {
-                    parent: scope.parent,
-                    kind: match &scope.kind {
-                        syntax::ScopeKind::Module(name) => syntax::ScopeKind::Module(name.clone()),
-                        _ => syntax::ScopeKind::Block,
-                    },
-                    rel_path: match scope.kind {
-                        syntax::ScopeKind::Module(_) => scope.rel_path.clone(),
-                        _ => Vec::new(),
-                    },
-                    items: Default::default(),
-                })
-                .collect(),
-            modules: parsed.modules.clone(),
-            imports: parsed.imports.iter().filter(|i| i.reexport).cloned().collect(),
-            skipped_bodies: parsed.skipped_bodies,
-            ..ParsedFile::default()
-        };
-        let internal = parsed
-            .problem
-            .as_ref()
-            .is_some_and(|p| p.kind == crate::facts::ProblemKind::InternalError);
-        let mut encoded = encoded.unwrap_or_else(|| postcard::to_stdvec(parsed).unwrap_or_default());
-        // Growing the encoding leaves up to half of it unused; all files' encodings are kept at once.
-        encoded.shrink_to_fit();
-        Loaded {
-            key,
-            keep: !internal && !encoded.is_empty(),
-            reexports: !skeleton.imports.is_empty(),
-            structure: snapshot::structure(parsed, &names),
-            encoded,
-            skeleton,
-            names,
-        }
-    }
-
-    /// The parse, decoded again (an encoding that does not decode is the file's internal error).
-    fn decode(&self) -> ParsedFile {
-        postcard::from_bytes(&self.encoded).unwrap_or_else(|_| {
-            ParsedFile::unparsable(FileProblem::internal(
-                "the analyzer failed while keeping this file's parse",
-            ))
-        })
-    }
-}
-
-/// A file's parse with `words`: from the in-memory cache by content id (git blobs), else from the last
-/// run's parse pack by content key, else parsed.
-fn load(
-    file: &SourceFile,
-    tree: &dyn FileTree,
-    cache: &ParseCache,
-    words: &super::BodyWords,
-    pack: &ParsePack,
-) -> Loaded {
-    if let Some(id) = tree.content_id(&file.abs) {
-        let id = format!("{id}/{:x}", words.fingerprint());
-        let parsed = cache.get_or_parse(Some(&id), || read_and_parse(file, tree, words));
-        return Loaded::new(&parsed, None, None);
-    }
-    let bytes = match tree.read(&file.abs) {
-        Ok(bytes) => bytes,
-        Err(error) => return Loaded::new(&unreadable(&error), None, None),
-    };
-    let key = xxh3_128_with_seed(&bytes, words.fingerprint());
-    if let Some((hit, encoded)) = pack.get(key) {
-        return Loaded::new(&hit, Some(key), Some(encoded.to_vec()));
-    }
-    cache.count_parse();
-    Loaded::new(&parse_bytes(&bytes, words), Some(key), None)
-}
-
-fn unreadable(error: &std::io::Error) -> ParsedFile {
-    ParsedFile::unparsable(FileProblem::parse(format!("cannot read file: {error}"), None))
-}
-
-fn read_and_parse(file: &SourceFile, tree: &dyn FileTree, words: &super::BodyWords) -> ParsedFile {
-    match tree.read(&file.abs) {
-        Ok(bytes) => parse_bytes(&bytes, words),
-        Err(error) => unreadable(&error),
-    }
-}
-
-/// Decodes and parses one file; a panic inside syn or the collector is that file's problem, not the run's.
-fn parse_bytes(bytes: &[u8], words: &super::BodyWords) -> ParsedFile {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => {
-            let at = error.valid_up_to();
-            let line = bytes[..at].iter().filter(|b| **b == b'\n').count() as u32 + 1;
-            let column = bytes[..at].iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
-            let span = Span {
-                line,
-                column,
-                start: at,
-                end: at + 1,
-            };
-            let message = format!("file is not valid UTF-8 (invalid byte at offset {at})");
-            return ParsedFile::unparsable(FileProblem::parse(message, Some(span)));
-        }
-    };
-    catch_unwind(AssertUnwindSafe(|| syntax::parse(text, words))).unwrap_or_else(|_| {
-        ParsedFile::unparsable(FileProblem::internal("the analyzer failed while parsing this file"))
-    })
 }
 
 fn internal_error(module: String) -> FileFacts {

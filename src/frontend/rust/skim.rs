@@ -12,6 +12,7 @@
 use std::ops::Range;
 
 use super::lex::MAX_NESTING;
+use super::quick_lex::{Lexer, Token};
 use crate::frontend::BodyWords;
 
 /// What the full parser can be spared in one file.
@@ -80,11 +81,7 @@ enum Outline {
 /// (walked into) and attributes. Blanking them leaves valid syntax (`fn f() {}`, `struct S {}`,
 /// `impl T for S {}`). `None` when the tokens are malformed (the parser reports it).
 fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
-    let mut lexer = Lexer {
-        bytes,
-        at: 0,
-        docs: Vec::new(),
-    };
+    let mut lexer = Lexer::new(bytes);
     let mut groups = Vec::new();
     let mut item: Option<Outline> = None;
     let mut parameters_seen = false;
@@ -94,7 +91,7 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
         let blank = match token {
             Token::Error => return None,
             Token::Ident => {
-                item = match &bytes[start..lexer.at] {
+                item = match &bytes[start..lexer.position()] {
                     b"mod" | b"enum" | b"extern" | b"use" if item != Some(Outline::Function) => Some(Outline::Open),
                     b"fn" => Some(Outline::Function),
                     b"struct" | b"union" | b"impl" | b"trait" | b"const" | b"static" | b"type" | b"macro_rules"
@@ -177,11 +174,7 @@ enum State {
 
 /// The scan itself: `None` when the tokens are malformed or nest too deeply (which the parser reports).
 fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
-    let mut lexer = Lexer {
-        bytes,
-        at: 0,
-        docs: Vec::new(),
-    };
+    let mut lexer = Lexer::new(bytes);
     let mut skipped = Vec::new();
     // A `use` item mentions a word: a rename or glob may bring it into any body of the file.
     let mut keep_all = false;
@@ -194,7 +187,7 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
     let mut cuts = Vec::new();
     while let Some((token, start)) = lexer.next() {
         let level = depth;
-        if item_ended && level == 0 && starts_item(bytes, token, start, lexer.at) {
+        if item_ended && level == 0 && starts_item(bytes, token, start, lexer.position()) {
             let line_start = bytes[..start].iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
             if line_start > 0 && bytes[line_start..start].iter().all(|b| *b == b' ' || *b == b'\t') {
                 cuts.push(line_start);
@@ -222,7 +215,7 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
             _ => false,
         };
         state = match (state, token) {
-            (State::Items, Token::Ident) => match &bytes[start..lexer.at] {
+            (State::Items, Token::Ident) => match &bytes[start..lexer.position()] {
                 b"fn" => State::AfterFn,
                 b"use" => State::Use { start, level },
                 b"impl" | b"trait" => State::Header { start, level },
@@ -261,7 +254,7 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
     }
     (depth == 0).then_some(Skim {
         bodies: skipped,
-        docs: lexer.docs,
+        docs: lexer.into_docs(),
         balanced: true,
         cuts,
     })
@@ -273,221 +266,6 @@ fn starts_item(bytes: &[u8], token: Token, start: usize, end: usize) -> bool {
         Token::Punct(b'#') => true,
         Token::Ident => !matches!(&bytes[start..end], b"else" | b"as" | b"where"),
         _ => false,
-    }
-}
-
-/// What the skimming lexer tells apart: enough to find items and match delimiters, nothing more.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Token {
-    Ident,
-    Open(u8),
-    Close(u8),
-    Punct(u8),
-    /// A string, character or number literal, or a lifetime.
-    Literal,
-    /// Something the real lexer will reject (an unterminated literal or comment).
-    Error,
-}
-
-struct Lexer<'a> {
-    bytes: &'a [u8],
-    at: usize,
-    /// The third character of each doc comment seen.
-    docs: Vec<usize>,
-}
-
-fn is_ident_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
-}
-
-impl Lexer<'_> {
-    fn peek(&self, ahead: usize) -> u8 {
-        self.bytes.get(self.at + ahead).copied().unwrap_or(0)
-    }
-
-    /// After an opening delimiter: skips to its matching closer and returns where that closer starts;
-    /// `None` if the group is malformed, unclosed or nests too deeply.
-    fn skip_group(&mut self) -> Option<usize> {
-        let mut depth = 1usize;
-        while let Some((token, start)) = self.next() {
-            match token {
-                Token::Open(_) => {
-                    depth += 1;
-                    if depth > MAX_NESTING {
-                        return None;
-                    }
-                }
-                Token::Close(_) => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(start);
-                    }
-                }
-                Token::Error => return None,
-                _ => {}
-            }
-        }
-        None
-    }
-
-    /// Skips whitespace and comments (doc comments included: they hold nothing this pass needs).
-    fn skip_trivia(&mut self) -> Result<(), ()> {
-        loop {
-            while self.at < self.bytes.len() && self.bytes[self.at].is_ascii_whitespace() {
-                self.at += 1;
-            }
-            match (self.peek(0), self.peek(1)) {
-                (b'/', b'/') => {
-                    if self.peek(2) == b'!' || (self.peek(2) == b'/' && self.peek(3) != b'/') {
-                        self.docs.push(self.at + 2);
-                    }
-                    self.at = memchr::memchr(b'\n', &self.bytes[self.at..]).map_or(self.bytes.len(), |n| self.at + n);
-                }
-                (b'/', b'*') => {
-                    if self.peek(2) == b'!' || (self.peek(2) == b'*' && !matches!(self.peek(3), b'*' | b'/')) {
-                        self.docs.push(self.at + 2);
-                    }
-                    self.at += 2;
-                    let mut depth = 1;
-                    while depth > 0 {
-                        let next = memchr::memchr2(b'*', b'/', &self.bytes[self.at..]).ok_or(())?;
-                        self.at += next;
-                        match (self.peek(0), self.peek(1)) {
-                            (b'*', b'/') => {
-                                depth -= 1;
-                                self.at += 2;
-                            }
-                            (b'/', b'*') => {
-                                depth += 1;
-                                self.at += 2;
-                            }
-                            _ => self.at += 1,
-                        }
-                    }
-                }
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    fn next(&mut self) -> Option<(Token, usize)> {
-        if self.skip_trivia().is_err() {
-            return Some((Token::Error, self.at));
-        }
-        let start = self.at;
-        let byte = *self.bytes.get(start)?;
-        self.at += 1;
-        let token = match byte {
-            b'(' | b'[' | b'{' => Token::Open(byte),
-            b')' | b']' | b'}' => Token::Close(byte),
-            b'"' => self.string(),
-            b'\'' => self.quote(),
-            b'0'..=b'9' => {
-                while is_ident_byte(self.peek(0)) || (self.peek(0) == b'.' && self.peek(1).is_ascii_digit()) {
-                    self.at += 1;
-                }
-                Token::Literal
-            }
-            _ if is_ident_byte(byte) => self.word(start),
-            _ => Token::Punct(byte),
-        };
-        Some((token, start))
-    }
-
-    /// An identifier, or the prefix of a raw, byte or C string, a byte character, or a raw identifier.
-    fn word(&mut self, start: usize) -> Token {
-        while is_ident_byte(self.peek(0)) {
-            self.at += 1;
-        }
-        match (&self.bytes[start..self.at], self.peek(0)) {
-            (b"r" | b"br" | b"cr", b'#' | b'"') if self.peek(0) == b'"' || matches!(self.peek(1), b'#' | b'"') => {
-                self.raw_string()
-            }
-            (b"r", b'#') => {
-                self.at += 1;
-                while is_ident_byte(self.peek(0)) {
-                    self.at += 1;
-                }
-                Token::Ident
-            }
-            (b"b" | b"c", b'"') => {
-                self.at += 1;
-                self.string()
-            }
-            (b"b", b'\'') => {
-                self.at += 1;
-                self.quote()
-            }
-            _ => Token::Ident,
-        }
-    }
-
-    /// The rest of a string after its opening quote.
-    fn string(&mut self) -> Token {
-        loop {
-            let Some(next) = memchr::memchr2(b'"', b'\\', &self.bytes[self.at..]) else {
-                self.at = self.bytes.len();
-                return Token::Error;
-            };
-            self.at += next + 1;
-            if self.bytes[self.at - 1] == b'"' {
-                return Token::Literal;
-            }
-            self.at += 1;
-        }
-    }
-
-    /// `r#"..."#` after its prefix letters.
-    fn raw_string(&mut self) -> Token {
-        let hashes = self.bytes[self.at..].iter().take_while(|b| **b == b'#').count();
-        self.at += hashes;
-        if self.peek(0) != b'"' {
-            return Token::Error;
-        }
-        self.at += 1;
-        loop {
-            let Some(next) = memchr::memchr(b'"', &self.bytes[self.at..]) else {
-                self.at = self.bytes.len();
-                return Token::Error;
-            };
-            self.at += next + 1;
-            let closing = &self.bytes[self.at..];
-            if closing.len() >= hashes && closing[..hashes].iter().all(|b| *b == b'#') {
-                self.at += hashes;
-                return Token::Literal;
-            }
-        }
-    }
-
-    /// After `'`: a character literal (`'a'`, `'\n'`, `'\u{1F600}'`) or a lifetime or label (`'a`).
-    fn quote(&mut self) -> Token {
-        if self.peek(0) == b'\\' {
-            self.at += 2;
-            return match memchr::memchr(b'\'', &self.bytes[self.at.min(self.bytes.len())..]) {
-                Some(next) => {
-                    self.at += next + 1;
-                    Token::Literal
-                }
-                None => {
-                    self.at = self.bytes.len();
-                    Token::Error
-                }
-            };
-        }
-        let width = match self.peek(0) {
-            0..0x80 => 1,
-            0xc0..0xe0 => 2,
-            0xe0..0xf0 => 3,
-            _ => 4,
-        };
-        if self.peek(width) == b'\'' {
-            self.at += width + 1;
-            return Token::Literal;
-        }
-        while is_ident_byte(self.peek(0)) {
-            self.at += 1;
-        }
-        Token::Literal
     }
 }
 

@@ -1,0 +1,148 @@
+//! Getting one file's parse: from the in-memory cache (commits), the last run's parse pack, or the
+//! parser; and keeping it encoded, with the little the phases over every file need of it.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use xxhash_rust::xxh3::xxh3_128_with_seed;
+
+use super::snapshot::{self, ParsePack};
+use super::syntax::{self, ParsedFile};
+use crate::facts::{FileProblem, Span};
+use crate::frontend::{BodyWords, ParseCache};
+use crate::workspace::{FileTree, SourceFile};
+
+/// One file's parse, kept encoded between the phases of a full run, with the little that the phases
+/// over every file need of it.
+pub(super) struct Loaded {
+    /// The content key (with the words); `None` when unread or read from a commit.
+    pub key: Option<u128>,
+    /// The parse, encoded.
+    pub encoded: Vec<u8>,
+    /// Whether the parse may be kept for later runs (an internal error is tried again instead).
+    pub keep: bool,
+    /// What module assignment and re-export naming read: the scopes (without their names), the `mod`
+    /// declarations and the `pub use` imports.
+    pub skeleton: ParsedFile,
+    /// The names the file declares, relative to its module (see `snapshot::relative_names`).
+    pub names: String,
+    /// See `snapshot::structure`.
+    pub structure: u64,
+    /// The file has `pub use` items: the index's re-exports need its whole parse.
+    pub reexports: bool,
+}
+
+impl Loaded {
+    /// Digests a parse; `encoded` is its encoding when already at hand.
+    pub fn new(parsed: &ParsedFile, key: Option<u128>, encoded: Option<Vec<u8>>) -> Self {
+        let names = snapshot::relative_names(parsed);
+        let skeleton = ParsedFile {
+            // Only module scopes matter to module assignment and re-export naming; the others stay as
+            // placeholders so that scope numbers keep their meaning.
+            scopes: parsed
+                .scopes
+                .iter()
+                .map(|scope| syntax::Scope {
+                    parent: scope.parent,
+                    kind: match &scope.kind {
+                        syntax::ScopeKind::Module(name) => syntax::ScopeKind::Module(name.clone()),
+                        _ => syntax::ScopeKind::Block,
+                    },
+                    rel_path: match scope.kind {
+                        syntax::ScopeKind::Module(_) => scope.rel_path.clone(),
+                        _ => Vec::new(),
+                    },
+                    items: Default::default(),
+                })
+                .collect(),
+            modules: parsed.modules.clone(),
+            imports: parsed.imports.iter().filter(|i| i.reexport).cloned().collect(),
+            skipped_bodies: parsed.skipped_bodies,
+            ..ParsedFile::default()
+        };
+        let internal = parsed
+            .problem
+            .as_ref()
+            .is_some_and(|p| p.kind == crate::facts::ProblemKind::InternalError);
+        let mut encoded = encoded.unwrap_or_else(|| postcard::to_stdvec(parsed).unwrap_or_default());
+        // Growing the encoding leaves up to half of it unused; all files' encodings are kept at once.
+        encoded.shrink_to_fit();
+        Loaded {
+            key,
+            keep: !internal && !encoded.is_empty(),
+            reexports: !skeleton.imports.is_empty(),
+            structure: snapshot::structure(parsed, &names),
+            encoded,
+            skeleton,
+            names,
+        }
+    }
+
+    /// The parse, decoded again (an encoding that does not decode is the file's internal error).
+    pub fn decode(&self) -> ParsedFile {
+        postcard::from_bytes(&self.encoded).unwrap_or_else(|_| {
+            ParsedFile::unparsable(FileProblem::internal(
+                "the analyzer failed while keeping this file's parse",
+            ))
+        })
+    }
+}
+
+/// A file's parse with `words`: from the in-memory cache by content id (git blobs), else from the last
+/// run's parse pack by content key, else parsed.
+pub(super) fn load(
+    file: &SourceFile,
+    tree: &dyn FileTree,
+    cache: &ParseCache,
+    words: &BodyWords,
+    pack: &ParsePack,
+) -> Loaded {
+    if let Some(id) = tree.content_id(&file.abs) {
+        let id = format!("{id}/{:x}", words.fingerprint());
+        let parsed = cache.get_or_parse(Some(&id), || read_and_parse(file, tree, words));
+        return Loaded::new(&parsed, None, None);
+    }
+    let bytes = match tree.read(&file.abs) {
+        Ok(bytes) => bytes,
+        Err(error) => return Loaded::new(&unreadable(&error), None, None),
+    };
+    let key = xxh3_128_with_seed(&bytes, words.fingerprint());
+    if let Some((hit, encoded)) = pack.get(key) {
+        return Loaded::new(&hit, Some(key), Some(encoded.to_vec()));
+    }
+    cache.count_parse();
+    Loaded::new(&parse_bytes(&bytes, words), Some(key), None)
+}
+
+fn unreadable(error: &std::io::Error) -> ParsedFile {
+    ParsedFile::unparsable(FileProblem::parse(format!("cannot read file: {error}"), None))
+}
+
+fn read_and_parse(file: &SourceFile, tree: &dyn FileTree, words: &BodyWords) -> ParsedFile {
+    match tree.read(&file.abs) {
+        Ok(bytes) => parse_bytes(&bytes, words),
+        Err(error) => unreadable(&error),
+    }
+}
+
+/// Decodes and parses one file; a panic inside syn or the collector is that file's problem, not the run's.
+pub(super) fn parse_bytes(bytes: &[u8], words: &BodyWords) -> ParsedFile {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let at = error.valid_up_to();
+            let line = bytes[..at].iter().filter(|b| **b == b'\n').count() as u32 + 1;
+            let column = bytes[..at].iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
+            let span = Span {
+                line,
+                column,
+                start: at,
+                end: at + 1,
+            };
+            let message = format!("file is not valid UTF-8 (invalid byte at offset {at})");
+            return ParsedFile::unparsable(FileProblem::parse(message, Some(span)));
+        }
+    };
+    catch_unwind(AssertUnwindSafe(|| syntax::parse(text, words))).unwrap_or_else(|_| {
+        ParsedFile::unparsable(FileProblem::internal("the analyzer failed while parsing this file"))
+    })
+}

@@ -1,0 +1,246 @@
+//! The skimming lexer: tells identifiers, delimiters, punctuation and literals apart, skipping
+//! whitespace and comments, at memchr speed and without allocating. Enough to find items, bodies and
+//! matching delimiters; the real lexing is proc-macro2's.
+
+use super::lex::MAX_NESTING;
+
+/// What the skimming lexer tells apart: enough to find items and match delimiters, nothing more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Token {
+    /// An identifier or keyword (raw identifiers included).
+    Ident,
+    /// `(`, `[` or `{`.
+    Open(u8),
+    /// `)`, `]` or `}`.
+    Close(u8),
+    /// Any other single punctuation byte.
+    Punct(u8),
+    /// A string, character or number literal, or a lifetime.
+    Literal,
+    /// Something the real lexer will reject (an unterminated literal or comment).
+    Error,
+}
+
+/// A lexer over bytes; it never fails, an [`Token::Error`] says where the real lexer will.
+pub(super) struct Lexer<'a> {
+    bytes: &'a [u8],
+    /// Where the next token (or trivia) starts.
+    at: usize,
+    /// The third character of each doc comment seen.
+    docs: Vec<usize>,
+}
+
+/// Whether a byte continues an identifier (any non-ASCII byte does: Unicode identifiers).
+fn is_ident_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer at the start of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Lexer {
+            bytes,
+            at: 0,
+            docs: Vec::new(),
+        }
+    }
+
+    /// Where the next token (or trivia) starts: just past the last token returned.
+    pub fn position(&self) -> usize {
+        self.at
+    }
+
+    /// The third character of each doc comment passed so far (see `skim::Skim::docs`).
+    pub fn into_docs(self) -> Vec<usize> {
+        self.docs
+    }
+
+    fn peek(&self, ahead: usize) -> u8 {
+        self.bytes.get(self.at + ahead).copied().unwrap_or(0)
+    }
+
+    /// After an opening delimiter: skips to its matching closer and returns where that closer starts;
+    /// `None` if the group is malformed, unclosed or nests too deeply.
+    pub fn skip_group(&mut self) -> Option<usize> {
+        let mut depth = 1usize;
+        while let Some((token, start)) = self.next() {
+            match token {
+                Token::Open(_) => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return None;
+                    }
+                }
+                Token::Close(_) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(start);
+                    }
+                }
+                Token::Error => return None,
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Skips whitespace and comments (doc comments included: they hold nothing this pass needs).
+    fn skip_trivia(&mut self) -> Result<(), ()> {
+        loop {
+            while self.at < self.bytes.len() && self.bytes[self.at].is_ascii_whitespace() {
+                self.at += 1;
+            }
+            match (self.peek(0), self.peek(1)) {
+                (b'/', b'/') => {
+                    if self.peek(2) == b'!' || (self.peek(2) == b'/' && self.peek(3) != b'/') {
+                        self.docs.push(self.at + 2);
+                    }
+                    self.at = memchr::memchr(b'\n', &self.bytes[self.at..]).map_or(self.bytes.len(), |n| self.at + n);
+                }
+                (b'/', b'*') => {
+                    if self.peek(2) == b'!' || (self.peek(2) == b'*' && !matches!(self.peek(3), b'*' | b'/')) {
+                        self.docs.push(self.at + 2);
+                    }
+                    self.at += 2;
+                    let mut depth = 1;
+                    while depth > 0 {
+                        let next = memchr::memchr2(b'*', b'/', &self.bytes[self.at..]).ok_or(())?;
+                        self.at += next;
+                        match (self.peek(0), self.peek(1)) {
+                            (b'*', b'/') => {
+                                depth -= 1;
+                                self.at += 2;
+                            }
+                            (b'/', b'*') => {
+                                depth += 1;
+                                self.at += 2;
+                            }
+                            _ => self.at += 1,
+                        }
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    pub fn next(&mut self) -> Option<(Token, usize)> {
+        if self.skip_trivia().is_err() {
+            return Some((Token::Error, self.at));
+        }
+        let start = self.at;
+        let byte = *self.bytes.get(start)?;
+        self.at += 1;
+        let token = match byte {
+            b'(' | b'[' | b'{' => Token::Open(byte),
+            b')' | b']' | b'}' => Token::Close(byte),
+            b'"' => self.string(),
+            b'\'' => self.quote(),
+            b'0'..=b'9' => {
+                while is_ident_byte(self.peek(0)) || (self.peek(0) == b'.' && self.peek(1).is_ascii_digit()) {
+                    self.at += 1;
+                }
+                Token::Literal
+            }
+            _ if is_ident_byte(byte) => self.word(start),
+            _ => Token::Punct(byte),
+        };
+        Some((token, start))
+    }
+
+    /// An identifier, or the prefix of a raw, byte or C string, a byte character, or a raw identifier.
+    fn word(&mut self, start: usize) -> Token {
+        while is_ident_byte(self.peek(0)) {
+            self.at += 1;
+        }
+        match (&self.bytes[start..self.at], self.peek(0)) {
+            (b"r" | b"br" | b"cr", b'#' | b'"') if self.peek(0) == b'"' || matches!(self.peek(1), b'#' | b'"') => {
+                self.raw_string()
+            }
+            (b"r", b'#') => {
+                self.at += 1;
+                while is_ident_byte(self.peek(0)) {
+                    self.at += 1;
+                }
+                Token::Ident
+            }
+            (b"b" | b"c", b'"') => {
+                self.at += 1;
+                self.string()
+            }
+            (b"b", b'\'') => {
+                self.at += 1;
+                self.quote()
+            }
+            _ => Token::Ident,
+        }
+    }
+
+    /// The rest of a string after its opening quote.
+    fn string(&mut self) -> Token {
+        loop {
+            let Some(next) = memchr::memchr2(b'"', b'\\', &self.bytes[self.at..]) else {
+                self.at = self.bytes.len();
+                return Token::Error;
+            };
+            self.at += next + 1;
+            if self.bytes[self.at - 1] == b'"' {
+                return Token::Literal;
+            }
+            self.at += 1;
+        }
+    }
+
+    /// `r#"..."#` after its prefix letters.
+    fn raw_string(&mut self) -> Token {
+        let hashes = self.bytes[self.at..].iter().take_while(|b| **b == b'#').count();
+        self.at += hashes;
+        if self.peek(0) != b'"' {
+            return Token::Error;
+        }
+        self.at += 1;
+        loop {
+            let Some(next) = memchr::memchr(b'"', &self.bytes[self.at..]) else {
+                self.at = self.bytes.len();
+                return Token::Error;
+            };
+            self.at += next + 1;
+            let closing = &self.bytes[self.at..];
+            if closing.len() >= hashes && closing[..hashes].iter().all(|b| *b == b'#') {
+                self.at += hashes;
+                return Token::Literal;
+            }
+        }
+    }
+
+    /// After `'`: a character literal (`'a'`, `'\n'`, `'\u{1F600}'`) or a lifetime or label (`'a`).
+    fn quote(&mut self) -> Token {
+        if self.peek(0) == b'\\' {
+            self.at += 2;
+            return match memchr::memchr(b'\'', &self.bytes[self.at.min(self.bytes.len())..]) {
+                Some(next) => {
+                    self.at += next + 1;
+                    Token::Literal
+                }
+                None => {
+                    self.at = self.bytes.len();
+                    Token::Error
+                }
+            };
+        }
+        let width = match self.peek(0) {
+            0..0x80 => 1,
+            0xc0..0xe0 => 2,
+            0xe0..0xf0 => 3,
+            _ => 4,
+        };
+        if self.peek(width) == b'\'' {
+            self.at += width + 1;
+            return Token::Literal;
+        }
+        while is_ident_byte(self.peek(0)) {
+            self.at += 1;
+        }
+        Token::Literal
+    }
+}
