@@ -148,6 +148,15 @@ fn the_fact_cache_changes_nothing_but_speed() {
     // An edit inside a body leaves the structure: only the file is parsed again (the incremental path).
     write(root, "b.rs", b"pub struct Other;\nfn body() { let y = 2; }\n");
     assert_eq!(common::run_in(root, &args), uncached());
+    // An index that is not the snapshot's (a concurrent run replaced it) is not used: a full run instead.
+    for index in walk(cache.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "index"))
+    {
+        std::fs::write(index, b"\x00").expect("replace");
+    }
+    write(root, "b.rs", b"pub struct Other;\nfn body() { let z = 3; }\n");
+    assert_eq!(common::run_in(root, &args), uncached());
     // A changed file is parsed again: its content has a new key, and its structure changed.
     write(root, "b.rs", b"pub struct MessageRouter;\n");
     let (code, changed) = common::run_in(root, &args);
@@ -175,4 +184,60 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+#[test]
+fn a_snapshot_is_only_resolved_against_its_own_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("cache dir");
+    let root = dir.path();
+    let rules = "[[rule]]\nid = \"no-legacy\"\nkind = \"banned-import\"\nmessage = \"m\"\npaths = [\"app::legacy\"]\n";
+    write(root, "rules.toml", rules.as_bytes());
+    write(root, "Cargo.toml", b"[package]\nname = \"app\"\n");
+    write(
+        root,
+        "src/lib.rs",
+        b"pub mod a;\npub mod b;\npub mod legacy;\npub mod other;\n",
+    );
+    write(root, "src/legacy.rs", b"pub fn make() {}\n");
+    write(root, "src/other.rs", b"pub fn make() {}\n");
+    write(root, "src/a.rs", b"pub use crate::legacy as old;\n");
+    // The comment keeps the body parsed whatever `old` stands for.
+    write(
+        root,
+        "src/b.rs",
+        b"pub fn run() { crate::a::old::make(); /* not legacy */ }\n",
+    );
+    let cache_dir = cache.path().to_str().expect("UTF-8");
+    let args = [
+        ".",
+        "--rules",
+        "rules.toml",
+        "--format",
+        "json",
+        "--cache-dir",
+        cache_dir,
+    ];
+    let uncached = || common::run_in(root, &[".", "--rules", "rules.toml", "--format", "json", "--no-cache"]);
+    assert_eq!(common::run_in(root, &args), uncached());
+    let index_of = |dir: &Path| {
+        walk(dir)
+            .into_iter()
+            .find(|p| p.extension().is_some_and(|e| e == "index"))
+            .expect("an index")
+    };
+    let first_index = std::fs::read(index_of(cache.path())).expect("index");
+    // A structural change: a full run writes a new snapshot and index, where `old` is `other`.
+    write(root, "src/a.rs", b"pub use crate::other as old;\n");
+    assert_eq!(common::run_in(root, &args), uncached());
+    // A concurrent run's index (valid, but not the snapshot's) lands beside the snapshot.
+    std::fs::write(index_of(cache.path()), first_index).expect("replace");
+    write(
+        root,
+        "src/b.rs",
+        b"pub fn run() { crate::a::old::make(); let _ = 1; /* not legacy */ }\n",
+    );
+    let (code, report) = common::run_in(root, &args);
+    assert_eq!((code, report), uncached(), "the stale index is not used");
+    assert_eq!(code, 0, "`old` is `other` now: nothing banned");
 }

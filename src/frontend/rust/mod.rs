@@ -76,6 +76,9 @@ impl Frontend for RustFrontend {
             ParsePack::write(out, parses.iter().map(|(key, encoded)| (*key, encoded.as_slice())))
         });
         drop(parses);
+        let Some(index) = snapshot::encode_index(&analysis.index) else {
+            return analysis.facts;
+        };
         let snapshot = Snapshot {
             layout,
             files: analysis
@@ -92,8 +95,9 @@ impl Frontend for RustFrontend {
                 })
                 .collect(),
             aliases: analysis.aliases,
+            index: snapshot::index_hash(&index),
         };
-        if let (Ok(snapshot), Some(index)) = (postcard::to_stdvec(&snapshot), snapshot::encode_index(&analysis.index)) {
+        if let Ok(snapshot) = postcard::to_stdvec(&snapshot) {
             disk.store_blob(&format!("{run}.index"), &index);
             disk.store_blob(&format!("{run}.snapshot"), &snapshot);
         }
@@ -238,7 +242,7 @@ fn analyze_changed(
                 })
                 .collect()
         },
-        || snapshot::decode_index(&disk.load_blob(&format!("{run}.index"))?),
+        || snapshot::decode_index(&disk.load_blob(&format!("{run}.index"))?, previous.index),
     );
     let same_structure = parsed
         .iter()

@@ -37,6 +37,9 @@ pub(crate) struct Snapshot {
     pub files: Vec<SnapshotFile>,
     /// Names re-exports give to what the words name (see `aliases`).
     pub aliases: Vec<String>,
+    /// The hash of the index these files were resolved against: the index is stored beside the
+    /// snapshot, and a concurrent run may have replaced one and not yet the other.
+    pub index: u64,
 }
 
 /// Names the runs over the same scanned folders with the same settings (words and rules): where their
@@ -70,7 +73,7 @@ pub(crate) fn layout_key(crates: &[CrateInfo], files: &[SourceFile]) -> u64 {
 }
 
 /// Bumped whenever the snapshot layout or what it depends on changes.
-const SNAPSHOT_VERSION: &str = "snapshot-2";
+const SNAPSHOT_VERSION: &str = "snapshot-3";
 
 /// The parses of the last full run, by content key, each still encoded: a later full run (after a
 /// structural change) decodes those of unchanged files instead of parsing them again.
@@ -181,9 +184,16 @@ pub(crate) fn encode_index(index: &WorkspaceIndex) -> Option<Vec<u8>> {
     postcard::to_stdvec(index).ok()
 }
 
-/// Reads an index written by [`encode_index`].
-pub(crate) fn decode_index(bytes: &[u8]) -> Option<WorkspaceIndex> {
-    postcard::from_bytes(bytes).ok()
+/// Reads an index written by [`encode_index`], if it is the one with hash `expected`.
+pub(crate) fn decode_index(bytes: &[u8], expected: u64) -> Option<WorkspaceIndex> {
+    (index_hash(bytes) == expected)
+        .then(|| postcard::from_bytes(bytes).ok())
+        .flatten()
+}
+
+/// Identifies an encoded index.
+pub(crate) fn index_hash(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 #[cfg(test)]
