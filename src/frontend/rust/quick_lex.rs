@@ -30,6 +30,30 @@ pub(super) struct Lexer<'a> {
     docs: Vec<usize>,
 }
 
+/// How deeply delimiters are open, refusing (with `None`) a closer too many or nesting deeper than
+/// [`MAX_NESTING`], which the parser's recursion could not take.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Nesting(usize);
+
+impl Nesting {
+    /// Opens one level.
+    pub fn enter(&mut self) -> Option<()> {
+        self.0 += 1;
+        (self.0 <= MAX_NESTING).then_some(())
+    }
+
+    /// Closes one level.
+    pub fn leave(&mut self) -> Option<()> {
+        self.0 = self.0.checked_sub(1)?;
+        Some(())
+    }
+
+    /// How many levels are open.
+    pub fn depth(self) -> usize {
+        self.0
+    }
+}
+
 /// Whether a byte continues an identifier (any non-ASCII byte does: Unicode identifiers).
 fn is_ident_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80
@@ -62,18 +86,14 @@ impl<'a> Lexer<'a> {
     /// After an opening delimiter: skips to its matching closer and returns where that closer starts;
     /// `None` if the group is malformed, unclosed or nests too deeply.
     pub fn skip_group(&mut self) -> Option<usize> {
-        let mut depth = 1usize;
+        let mut nesting = Nesting::default();
+        nesting.enter()?;
         while let Some((token, start)) = self.next() {
             match token {
-                Token::Open(_) => {
-                    depth += 1;
-                    if depth > MAX_NESTING {
-                        return None;
-                    }
-                }
+                Token::Open(_) => nesting.enter()?,
                 Token::Close(_) => {
-                    depth -= 1;
-                    if depth == 0 {
+                    nesting.leave()?;
+                    if nesting.depth() == 0 {
                         return Some(start);
                     }
                 }

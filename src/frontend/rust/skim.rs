@@ -11,8 +11,7 @@
 
 use std::ops::Range;
 
-use super::lex::MAX_NESTING;
-use super::quick_lex::{Lexer, Token};
+use super::quick_lex::{Lexer, Nesting, Token};
 use crate::frontend::BodyWords;
 
 /// What the full parser can be spared in one file.
@@ -86,7 +85,8 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
     let mut item: Option<Outline> = None;
     let mut parameters_seen = false;
     let mut previous = [Token::Punct(0); 2];
-    let mut open_groups = 0usize;
+    // Only the groups walked into (module, enum, `extern`, `use`, attributes): blanked ones are skipped whole.
+    let mut open_groups = Nesting::default();
     while let Some((token, start)) = lexer.next() {
         let blank = match token {
             Token::Error => return None,
@@ -110,16 +110,13 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
             }
             Token::Close(_) => {
                 // Only the groups walked into close here: the end of a module, enum or `use` group.
-                open_groups = open_groups.checked_sub(1)?;
+                open_groups.leave()?;
                 item = None;
                 parameters_seen = false;
                 false
             }
             Token::Open(b'{') if item == Some(Outline::Open) => {
-                open_groups += 1;
-                if open_groups > MAX_NESTING {
-                    return None;
-                }
+                open_groups.enter()?;
                 item = None;
                 false
             }
@@ -131,10 +128,7 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
             }
             Token::Open(b'[') if previous[1] == Token::Punct(b'!') && previous[0] != Token::Punct(b'#') => true,
             Token::Open(_) => {
-                open_groups += 1;
-                if open_groups > MAX_NESTING {
-                    return None;
-                }
+                open_groups.enter()?;
                 false
             }
             _ => false,
@@ -152,7 +146,7 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
             }
         }
     }
-    (open_groups == 0).then_some(groups)
+    (open_groups.depth() == 0).then_some(groups)
 }
 
 /// What the scan is in the middle of.
@@ -178,7 +172,7 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
     let mut skipped = Vec::new();
     // A `use` item mentions a word: a rename or glob may bring it into any body of the file.
     let mut keep_all = false;
-    let mut depth = 0usize;
+    let mut nesting = Nesting::default();
     // Inside an `impl`/`trait` block whose header mentions a word: every body in it is kept.
     let mut kept_block: Option<usize> = None;
     let mut state = State::Items;
@@ -186,7 +180,7 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
     let mut item_ended = false;
     let mut cuts = Vec::new();
     while let Some((token, start)) = lexer.next() {
-        let level = depth;
+        let level = nesting.depth();
         if item_ended && level == 0 && starts_item(bytes, token, start, lexer.position()) {
             let line_start = bytes[..start].iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
             if line_start > 0 && bytes[line_start..start].iter().all(|b| *b == b' ' || *b == b'\t') {
@@ -194,21 +188,17 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
             }
         }
         match token {
-            Token::Open(_) => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return None;
-                }
-            }
+            Token::Open(_) => nesting.enter()?,
             Token::Close(_) => {
-                depth = depth.checked_sub(1)?;
-                if kept_block.is_some_and(|inside| depth < inside) {
+                nesting.leave()?;
+                if kept_block.is_some_and(|inside| nesting.depth() < inside) {
                     kept_block = None;
                 }
             }
             Token::Error => return None,
             _ => {}
         }
+        let depth = nesting.depth();
         item_ended = match token {
             Token::Punct(b';') => level == 0,
             Token::Close(b'}') => depth == 0,
@@ -252,7 +242,7 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
     if keep_all {
         skipped.clear();
     }
-    (depth == 0).then_some(Skim {
+    (nesting.depth() == 0).then_some(Skim {
         bodies: skipped,
         docs: lexer.into_docs(),
         balanced: true,
