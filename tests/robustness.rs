@@ -120,18 +120,8 @@ fn the_fact_cache_changes_nothing_but_speed() {
     write(root, "rules.toml", RULES.as_bytes());
     write(root, "a.rs", b"pub struct MessageRouter;\n");
     write(root, "b.rs", b"pub struct Other;\nfn body() { let x = 1; }\n");
-    let cache_dir = cache.path().to_str().expect("UTF-8");
-    let args = [
-        ".",
-        "--rules",
-        "rules.toml",
-        "--format",
-        "json",
-        "--cache-dir",
-        cache_dir,
-    ];
-    let uncached = || common::run_in(root, &[".", "--rules", "rules.toml", "--format", "json", "--no-cache"]);
-    let (_, cold) = common::run_in(root, &args);
+    let (cached, uncached) = (|| run_cached(root, cache.path()), || run_uncached(root));
+    let (_, cold) = cached();
     let mut entries: Vec<String> = walk(cache.path())
         .iter()
         .filter_map(|p| Some(p.extension()?.to_string_lossy().into_owned()))
@@ -142,12 +132,12 @@ fn the_fact_cache_changes_nothing_but_speed() {
         ["index", "parses", "snapshot"],
         "the run's snapshot, index and parses"
     );
-    let (_, warm) = common::run_in(root, &args);
+    let (_, warm) = cached();
     assert_eq!(cold, warm);
     assert_eq!(cold, uncached().1);
     // An edit inside a body leaves the structure: only the file is parsed again (the incremental path).
     write(root, "b.rs", b"pub struct Other;\nfn body() { let y = 2; }\n");
-    assert_eq!(common::run_in(root, &args), uncached());
+    assert_eq!(cached(), uncached());
     // An index that is not the snapshot's (a concurrent run replaced it) is not used: a full run instead.
     for index in walk(cache.path())
         .into_iter()
@@ -156,21 +146,35 @@ fn the_fact_cache_changes_nothing_but_speed() {
         std::fs::write(index, b"\x00").expect("replace");
     }
     write(root, "b.rs", b"pub struct Other;\nfn body() { let z = 3; }\n");
-    assert_eq!(common::run_in(root, &args), uncached());
+    assert_eq!(cached(), uncached());
     // A changed file is parsed again: its content has a new key, and its structure changed.
     write(root, "b.rs", b"pub struct MessageRouter;\n");
-    let (code, changed) = common::run_in(root, &args);
+    let (code, changed) = cached();
     assert_eq!(code, 1, "{changed}");
     assert_eq!((code, changed), uncached());
     // A corrupt entry is a miss, not an error.
     for entry in walk(cache.path()) {
         std::fs::write(entry, b"\x01garbage").expect("corrupt");
     }
-    let (code, _) = common::run_in(root, &args);
+    let (code, _) = cached();
     assert_eq!(code, 1);
     // So is a file the snapshot no longer knows.
     write(root, "c.rs", b"pub struct MessageRouter;\n");
-    assert_eq!(common::run_in(root, &args), uncached());
+    assert_eq!(cached(), uncached());
+}
+
+/// The JSON report of `root` with its cache in `cache`.
+fn run_cached(root: &Path, cache: &Path) -> (i32, String) {
+    let cache = cache.to_str().expect("UTF-8");
+    common::run_in(
+        root,
+        &[".", "--rules", "rules.toml", "--format", "json", "--cache-dir", cache],
+    )
+}
+
+/// The JSON report of `root` without a cache: what a cached run must equal.
+fn run_uncached(root: &Path) -> (i32, String) {
+    common::run_in(root, &[".", "--rules", "rules.toml", "--format", "json", "--no-cache"])
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -208,18 +212,8 @@ fn a_snapshot_is_only_resolved_against_its_own_index() {
         "src/b.rs",
         b"pub fn run() { crate::a::old::make(); /* not legacy */ }\n",
     );
-    let cache_dir = cache.path().to_str().expect("UTF-8");
-    let args = [
-        ".",
-        "--rules",
-        "rules.toml",
-        "--format",
-        "json",
-        "--cache-dir",
-        cache_dir,
-    ];
-    let uncached = || common::run_in(root, &[".", "--rules", "rules.toml", "--format", "json", "--no-cache"]);
-    assert_eq!(common::run_in(root, &args), uncached());
+    let (cached, uncached) = (|| run_cached(root, cache.path()), || run_uncached(root));
+    assert_eq!(cached(), uncached());
     let index_of = |dir: &Path| {
         walk(dir)
             .into_iter()
@@ -229,7 +223,7 @@ fn a_snapshot_is_only_resolved_against_its_own_index() {
     let first_index = std::fs::read(index_of(cache.path())).expect("index");
     // A structural change: a full run writes a new snapshot and index, where `old` is `other`.
     write(root, "src/a.rs", b"pub use crate::other as old;\n");
-    assert_eq!(common::run_in(root, &args), uncached());
+    assert_eq!(cached(), uncached());
     // A concurrent run's index (valid, but not the snapshot's) lands beside the snapshot.
     std::fs::write(index_of(cache.path()), first_index).expect("replace");
     write(
@@ -237,7 +231,7 @@ fn a_snapshot_is_only_resolved_against_its_own_index() {
         "src/b.rs",
         b"pub fn run() { crate::a::old::make(); let _ = 1; /* not legacy */ }\n",
     );
-    let (code, report) = common::run_in(root, &args);
+    let (code, report) = cached();
     assert_eq!((code, report), uncached(), "the stale index is not used");
     assert_eq!(code, 0, "`old` is `other` now: nothing banned");
 }
