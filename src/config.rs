@@ -107,19 +107,21 @@ pub struct Config {
 impl Config {
     /// What a function body must contain to matter to some rule: bodies with none of it are not parsed.
     pub fn body_words(&self) -> crate::frontend::BodyWords {
-        let words: Option<Vec<Vec<String>>> = self.rules.iter().map(|rule| rule.check.body_words()).collect();
-        let followed = self
+        let each: Vec<(Option<Vec<String>>, bool)> = self
             .rules
             .iter()
-            .filter(|rule| rule.check.reads_references())
-            .filter_map(|rule| rule.check.body_words())
+            .map(|rule| (rule.check.body_words(), rule.check.reads_references()))
+            .collect();
+        let followed = each
+            .iter()
+            .filter(|(_, reads)| *reads)
+            .filter_map(|(words, _)| words.clone())
             .flatten()
             .collect();
+        let words: Option<Vec<Vec<String>>> = each.into_iter().map(|(words, _)| words).collect();
         crate::frontend::BodyWords::new(words.map(|w| w.concat())).following(followed)
     }
-}
 
-impl Config {
     /// Identifies the rules (ids, kinds and settings): what facts they use.
     pub fn fingerprint(&self) -> u64 {
         let text: String = self

@@ -90,12 +90,23 @@ impl Widening {
         cache: &ParseCache,
         pack: &ParsePack,
     ) {
-        if file.skeleton.skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes)) {
+        if self.wanted(file.skeleton.skipped_bodies, source, tree) {
             // The file is still known by its content key with the run's own words.
             let key = file.key;
             *file = load(source, tree, cache, &self.wider, pack);
             file.key = key;
         }
+    }
+
+    /// Whether a file whose parse skipped bodies (or not) must be parsed again with [`Widening::wider`]:
+    /// it did, and it mentions one of the names.
+    pub fn wanted(&self, skipped_bodies: bool, source: &SourceFile, tree: &dyn FileTree) -> bool {
+        skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes))
+    }
+
+    /// The run's words with the names added.
+    pub fn wider(&self) -> &BodyWords {
+        &self.wider
     }
 
     /// Whether `bytes` holds one of the names as a whole identifier (not inside a longer one).

@@ -117,7 +117,8 @@ fn unreadable(error: &std::io::Error) -> ParsedFile {
     ParsedFile::unparsable(FileProblem::parse(format!("cannot read file: {error}"), None))
 }
 
-fn read_and_parse(file: &SourceFile, tree: &dyn FileTree, words: &BodyWords) -> ParsedFile {
+/// Reads and parses one file (an unreadable file is that file's problem).
+pub(super) fn read_and_parse(file: &SourceFile, tree: &dyn FileTree, words: &BodyWords) -> ParsedFile {
     match tree.read(&file.abs) {
         Ok(bytes) => parse_bytes(&bytes, words),
         Err(error) => unreadable(&error),

@@ -20,7 +20,7 @@ use super::{Frontend, ParseCache};
 use crate::facts::{FileFacts, FileProblem};
 use crate::workspace::{FileTree, SourceFile, Workspace};
 use aliases::Widening;
-use load::{Loaded, load, parse_bytes};
+use load::{Loaded, load, parse_bytes, read_and_parse};
 use snapshot::{ParsePack, Snapshot, SnapshotFile};
 use syntax::ParsedFile;
 use xxhash_rust::xxh3::xxh3_128_with_seed;
@@ -63,45 +63,51 @@ impl Frontend for RustFrontend {
                 .map(ParsePack::read)
                 .unwrap_or_default()
         };
-        let analysis = analyze_all(workspace, files, tree, cache, keep, &pack);
+        let mut analysis = analyze_all(workspace, files, tree, cache, keep, &pack);
         drop(pack);
-        let _storing = crate::timings::phase("snapshot store");
-        let parses: Vec<(u128, Vec<u8>)> = analysis
+        store_run(disk, &run, layout, &mut analysis);
+        analysis.facts
+    }
+}
+
+/// Keeps what a full run learned for the next run: the parses (streamed), the index, and the snapshot,
+/// which names the index by its hash and is written last.
+fn store_run(disk: &crate::cache::FactCache, run: &str, layout: u64, analysis: &mut Analysis) {
+    let _storing = crate::timings::phase("snapshot store");
+    let encoded = std::mem::take(&mut analysis.encoded);
+    let parses = analysis
+        .keys
+        .iter()
+        .zip(&encoded)
+        .filter_map(|(key, encoded)| Some(((*key)?, encoded.as_deref()?)));
+    disk.store_with(&format!("{run}.parses"), &mut |out| {
+        ParsePack::write(out, parses.clone())
+    });
+    drop(encoded);
+    let Some(index) = snapshot::encode_index(&analysis.index) else {
+        return;
+    };
+    let snapshot = Snapshot {
+        layout,
+        files: analysis
             .keys
             .iter()
-            .zip(analysis.encoded)
-            .filter_map(|(key, encoded)| Some(((*key)?, encoded?)))
-            .collect();
-        disk.store_with(&format!("{run}.parses"), &mut |out| {
-            ParsePack::write(out, parses.iter().map(|(key, encoded)| (*key, encoded.as_slice())))
-        });
-        drop(parses);
-        let Some(index) = snapshot::encode_index(&analysis.index) else {
-            return analysis.facts;
-        };
-        let snapshot = Snapshot {
-            layout,
-            files: analysis
-                .keys
-                .into_iter()
-                .zip(analysis.modules)
-                .zip(analysis.structures)
-                .zip(&analysis.facts)
-                .map(|(((key, module), structure), facts)| SnapshotFile {
-                    key,
-                    module,
-                    structure,
-                    facts: facts.clone(),
-                })
-                .collect(),
-            aliases: analysis.aliases,
-            index: snapshot::index_hash(&index),
-        };
-        if let Ok(snapshot) = postcard::to_stdvec(&snapshot) {
-            disk.store_blob(&format!("{run}.index"), &index);
-            disk.store_blob(&format!("{run}.snapshot"), &snapshot);
-        }
-        analysis.facts
+            .zip(&analysis.modules)
+            .zip(&analysis.structures)
+            .zip(&analysis.facts)
+            .map(|(((key, module), structure), facts)| SnapshotFile {
+                key: *key,
+                module: module.clone(),
+                structure: *structure,
+                facts: facts.clone(),
+            })
+            .collect(),
+        aliases: std::mem::take(&mut analysis.aliases),
+        index: snapshot::index_hash(&index),
+    };
+    if let Ok(snapshot) = postcard::to_stdvec(&snapshot) {
+        disk.store_blob(&format!("{run}.index"), &index);
+        disk.store_blob(&format!("{run}.snapshot"), &snapshot);
     }
 }
 
@@ -226,37 +232,42 @@ fn analyze_changed(
     }
     let _incremental = crate::timings::phase("incremental");
     let widening = Widening::new(words, &previous.aliases);
-    let none = ParsePack::default();
     let disk = cache.disk()?;
     // The index is read while the changed files are parsed: most incremental runs need it.
+    // Changed files are parsed and resolved directly: unlike a full run's, their parses are not kept.
+    // The index is read meanwhile: most incremental runs need it.
     let (parsed, index) = rayon::join(
-        || -> Vec<(usize, Loaded)> {
+        || -> Vec<(usize, ParsedFile, u64)> {
             changed
                 .par_iter()
                 .map(|&i| {
-                    let mut loaded = load(&files[i], tree, cache, words, &none);
-                    if let Some(widening) = &widening {
-                        widening.apply(&mut loaded, &files[i], tree, cache, &none);
+                    cache.count_parse();
+                    let mut parsed = read_and_parse(&files[i], tree, words);
+                    if let Some(widening) = &widening
+                        && widening.wanted(parsed.skipped_bodies, &files[i], tree)
+                    {
+                        parsed = read_and_parse(&files[i], tree, widening.wider());
                     }
-                    (i, loaded)
+                    let structure = snapshot::structure(&parsed, &snapshot::relative_names(&parsed));
+                    (i, parsed, structure)
                 })
                 .collect()
         },
         || snapshot::decode_index(&disk.load_blob(&format!("{run}.index"))?, previous.index),
     );
-    let same_structure = parsed
+    if parsed
         .iter()
-        .all(|(i, file)| file.structure == previous.files[*i].structure);
-    if !same_structure {
+        .any(|(i, _, structure)| *structure != previous.files[*i].structure)
+    {
         return None;
     }
     let index = index?;
     let resolved: Vec<(usize, FileFacts)> = parsed
         .into_par_iter()
-        .map(|(i, file)| {
+        .map(|(i, file, _)| {
             (
                 i,
-                resolve_one(&file.decode(), &previous.files[i].module, &files[i], &index, keep),
+                resolve_one(&file, &previous.files[i].module, &files[i], &index, keep),
             )
         })
         .collect();
