@@ -103,7 +103,8 @@ fn strict_turns_partial_analysis_into_a_failure() {
     write(
         root,
         "old.rs",
-        b"type Action = Fn(&u8) + Send;\npub struct MessageRouter;\n",
+        // The item syn refuses names what the rule looks for, so syn must read it.
+        b"type Action = Fn(&MessageRouter) + Send;\npub struct MessageRouter;\n",
     );
     let (code, report) = check(root);
     assert_eq!(code, 0, "a warning alone passes: {report}");

@@ -5,6 +5,7 @@ mod aliases;
 mod lex;
 mod load;
 mod modules;
+mod quick_items;
 mod quick_lex;
 mod resolve;
 mod skim;

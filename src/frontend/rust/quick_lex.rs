@@ -79,6 +79,20 @@ impl<'a> Lexer<'a> {
         self.docs
     }
 
+    /// The next token with its start and end, without moving past it.
+    pub fn peek_token(&mut self) -> Option<(Token, usize, usize)> {
+        let (at, docs) = (self.at, self.docs.len());
+        let next = self.next().map(|(token, start)| (token, start, self.at));
+        self.at = at;
+        self.docs.truncate(docs);
+        next
+    }
+
+    /// Moves back (or on) to byte `at`, a token boundary seen before.
+    pub fn rewind(&mut self, at: usize) {
+        self.at = at;
+    }
+
     fn peek(&self, ahead: usize) -> u8 {
         self.bytes.get(self.at + ahead).copied().unwrap_or(0)
     }

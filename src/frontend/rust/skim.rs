@@ -28,6 +28,11 @@ pub(crate) struct Skim {
     /// Line starts where a top-level item begins (after the previous one ended, with nothing but
     /// indentation before it on its line): a large file can be parsed in pieces cut there.
     pub cuts: Vec<usize>,
+    /// Where the words occur, ascending.
+    pub words_at: Vec<usize>,
+    /// Whether items that mention no word may be read without the parser (see `quick_items`): the
+    /// words are known, the file is well formed, and no `use` item brings a word in under another name.
+    pub items_readable: bool,
 }
 
 impl Skim {
@@ -51,6 +56,7 @@ pub(crate) fn skim(text: &str, words: &BodyWords) -> Skim {
     };
     if !words.skips_bodies() {
         skim.bodies.clear();
+        skim.items_readable = false;
     } else if positions.is_empty() {
         // Nothing in the file is any rule's business: what other files need of it is its outline.
         match outline(bytes) {
@@ -58,6 +64,7 @@ pub(crate) fn skim(text: &str, words: &BodyWords) -> Skim {
             None => return Skim::default(),
         }
     }
+    skim.words_at = positions;
     skim
 }
 
@@ -85,12 +92,19 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
     let mut item: Option<Outline> = None;
     let mut parameters_seen = false;
     let mut previous = [Token::Punct(0); 2];
+    // Inside a `use` item: every brace group in it is walked into (`use a::{b::{c, d}, e};`).
+    let mut in_use = false;
     // Only the groups walked into (module, enum, `extern`, `use`, attributes): blanked ones are skipped whole.
     let mut open_groups = Nesting::default();
+    // For each group walked into, whether it is an item's body (its end ends the item), not an attribute's
+    // or a generic default's (`enum E<T = ()> {`).
+    let mut bodies: Vec<bool> = Vec::new();
     while let Some((token, start)) = lexer.next() {
         let blank = match token {
             Token::Error => return None,
+            Token::Ident if in_use => false,
             Token::Ident => {
+                in_use = &bytes[start..lexer.position()] == b"use" && item != Some(Outline::Function);
                 item = match &bytes[start..lexer.position()] {
                     b"mod" | b"enum" | b"extern" | b"use" if item != Some(Outline::Function) => Some(Outline::Open),
                     b"fn" => Some(Outline::Function),
@@ -106,17 +120,26 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
             Token::Punct(b';') => {
                 item = None;
                 parameters_seen = false;
+                in_use = false;
                 false
             }
             Token::Close(_) => {
                 // Only the groups walked into close here: the end of a module, enum or `use` group.
                 open_groups.leave()?;
-                item = None;
-                parameters_seen = false;
+                if bodies.pop()? && !in_use {
+                    item = None;
+                    parameters_seen = false;
+                }
+                false
+            }
+            Token::Open(b'{') if in_use => {
+                open_groups.enter()?;
+                bodies.push(false);
                 false
             }
             Token::Open(b'{') if item == Some(Outline::Open) => {
                 open_groups.enter()?;
+                bodies.push(true);
                 item = None;
                 false
             }
@@ -129,6 +152,7 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
             Token::Open(b'[') if previous[1] == Token::Punct(b'!') && previous[0] != Token::Punct(b'#') => true,
             Token::Open(_) => {
                 open_groups.enter()?;
+                bodies.push(false);
                 false
             }
             _ => false,
@@ -247,6 +271,8 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
         docs: lexer.into_docs(),
         balanced: true,
         cuts,
+        words_at: Vec::new(),
+        items_readable: !keep_all,
     })
 }
 
@@ -268,16 +294,7 @@ pub(crate) fn blank(text: &str, skim: &Skim) -> Option<String> {
     let mut copied = 0;
     for body in &skim.bodies {
         out.extend_from_slice(&text.as_bytes()[copied..body.start]);
-        for c in text[body.clone()].chars() {
-            match c.len_utf8() {
-                1 if c == '\n' || c == '\r' => out.push(c as u8),
-                1 => out.push(b' '),
-                // NEXT LINE and LEFT-TO-RIGHT MARK: whitespace to the lexer, and not line breaks.
-                2 => out.extend_from_slice("\u{85}".as_bytes()),
-                3 => out.extend_from_slice("\u{200e}".as_bytes()),
-                _ => return None,
-            }
-        }
+        blank_into(&text[body.clone()], &mut out)?;
         copied = body.end;
     }
     out.extend_from_slice(&text.as_bytes()[copied..]);
@@ -285,6 +302,22 @@ pub(crate) fn blank(text: &str, skim: &Skim) -> Option<String> {
         out[at] = b' ';
     }
     String::from_utf8(out).ok()
+}
+
+/// Appends `text` blanked: each character becomes whitespace of the same length in bytes, line breaks
+/// stay. `None` for a character no whitespace has the width of (four bytes).
+pub(crate) fn blank_into(text: &str, out: &mut Vec<u8>) -> Option<()> {
+    for c in text.chars() {
+        match c.len_utf8() {
+            1 if c == '\n' || c == '\r' => out.push(c as u8),
+            1 => out.push(b' '),
+            // NEXT LINE and LEFT-TO-RIGHT MARK: whitespace to the lexer, and not line breaks.
+            2 => out.extend_from_slice("\u{85}".as_bytes()),
+            3 => out.extend_from_slice("\u{200e}".as_bytes()),
+            _ => return None,
+        }
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -389,8 +422,8 @@ mod tests {
 
     #[test]
     fn a_file_without_the_words_keeps_only_its_outline() {
-        let text = "#![allow(x)]\nuse a::{b, c};\nmod m { pub struct S { f: u8 } fn g(x: u8) -> u8 { x } }\n\
-                    enum E { A = { 1 }, B { x: u8 } }\nimpl T for S { fn h() {} }\nconst C: S = S { f: 1 };\n\
+        let text = "#![allow(x)]\nuse a::{b::{c, d}, e::{f}};\nmod m { pub struct S { f: u8 } fn g(x: u8) -> u8 { x } }\n\
+                    enum E<T = ()> { A = { 1 }, B { x: u8 } }\nimpl T for S { fn h() {} }\nconst C: S = S { f: 1 };\n\
                     extern \"C\" { fn ext(a: i32); }\nm!(x y);\n#[cfg(test)]\nfn t() {}\n";
         let skimmed = skim(text, &BodyWords::new(Some(vec!["zzz".to_owned()])));
         let blanked = blank(text, &skimmed).expect("blanks");
@@ -402,7 +435,7 @@ mod tests {
             .replace("( )", "()");
         assert_eq!(
             squeezed,
-            "#![allow(x)] use a::{b, c}; mod m { pub struct S {} fn g() -> u8 {} } enum E { A = {}, B {} } \
+            "#![allow(x)] use a::{b::{c, d}, e::{f}}; mod m { pub struct S {} fn g() -> u8 {} } enum E<T = ()> { A = {}, B {} } \
              impl T for S {} const C: S = S {}; extern \"C\" { fn ext(); } m!(); #[cfg(test)] fn t() {}"
         );
     }

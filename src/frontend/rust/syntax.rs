@@ -130,6 +130,14 @@ pub(crate) struct ParsedFile {
 }
 
 impl ParsedFile {
+    /// Nothing yet: only the root scope.
+    pub fn empty() -> Self {
+        ParsedFile {
+            scopes: vec![root_scope()],
+            ..ParsedFile::default()
+        }
+    }
+
     /// A file that could not be parsed at all: it has a root scope and a problem, nothing else.
     pub fn unparsable(problem: FileProblem) -> Self {
         ParsedFile {
@@ -156,6 +164,12 @@ pub(crate) const PANIC_FOR_TESTS: &str = "ssot-check test: panic here";
 /// Parses one file's text and extracts its raw facts, skipping the function bodies that contain none of
 /// `words`.
 pub(crate) fn parse(text: &str, words: &crate::frontend::BodyWords) -> ParsedFile {
+    parse_reading(text, words, true)
+}
+
+/// [`parse`], reading the items that mention no word without the parser only if `reading` (tests
+/// compare both ways).
+pub(crate) fn parse_reading(text: &str, words: &crate::frontend::BodyWords, reading: bool) -> ParsedFile {
     // Fault injection for the test that proves a panic stays inside its file.
     #[cfg(test)]
     if text.contains(PANIC_FOR_TESTS) {
@@ -174,21 +188,29 @@ pub(crate) fn parse(text: &str, words: &crate::frontend::BodyWords) -> ParsedFil
         None => super::skim::skim(&prepared, words),
         Some(_) => super::skim::Skim::default(),
     };
-    let blanked = (!skim.is_empty())
-        .then(|| super::skim::blank(&prepared, &skim))
+    let read = (reading && literals.is_none() && skim.items_readable)
+        .then(|| read_items(&prepared, &skim, offset))
         .flatten();
-    let skipped_bodies = blanked.is_some() && !skim.bodies.is_empty();
-    let source = blanked.as_deref().unwrap_or(&prepared);
-    let pieces = (literals.is_none() && source.len() > PIECE_BYTES)
-        .then(|| collect_pieces(source, &skim.cuts, offset))
-        .flatten();
-    let mut parsed = match pieces {
+    let mut parsed = match read {
         Some(parsed) => parsed,
-        None => parse_whole(source, literals.as_mut(), skim.balanced, offset),
+        None => {
+            let blanked = (!skim.is_empty())
+                .then(|| super::skim::blank(&prepared, &skim))
+                .flatten();
+            let source = blanked.as_deref().unwrap_or(&prepared);
+            let pieces = (literals.is_none() && source.len() > PIECE_BYTES)
+                .then(|| collect_pieces(source, &skim.cuts, offset))
+                .flatten();
+            let mut parsed = match pieces {
+                Some(parsed) => parsed,
+                None => parse_whole(source, literals.as_mut(), skim.balanced, offset),
+            };
+            parsed.skipped_bodies = blanked.is_some() && !skim.bodies.is_empty();
+            parsed
+        }
     };
     // proc-macro2 keeps every parsed file's text for span lookups on this thread; nothing needs it now.
     proc_macro2::extra::invalidate_current_thread_spans();
-    parsed.skipped_bodies = skipped_bodies;
     parsed.suppressions = super::suppressions::find(text, literals.as_deref().unwrap_or_default())
         .into_iter()
         .map(|s| crate::facts::Suppression {
@@ -202,6 +224,79 @@ pub(crate) fn parse(text: &str, words: &crate::frontend::BodyWords) -> ParsedFil
 /// Files larger than this are parsed in pieces of about this size, cut between top-level items: the
 /// tokens of a whole generated file take dozens of times its size.
 const PIECE_BYTES: usize = 64 * 1024;
+
+/// Reads the top-level items that mention none of the words without the parser (see `quick_items`) and
+/// parses the others, in pieces. `None` when no item could be read that way, or a piece does not parse
+/// on its own: the file is then parsed as usual (which also reports the error).
+fn read_items(prepared: &str, skim: &super::skim::Skim, offset: usize) -> Option<ParsedFile> {
+    use super::quick_items::Part;
+    let mentions = |range: std::ops::Range<usize>| {
+        let first = skim.words_at.partition_point(|&p| p < range.start);
+        skim.words_at.get(first).is_some_and(|&p| p < range.end)
+    };
+    let parts = super::quick_items::plan(prepared, offset, &mentions);
+    if !parts.iter().any(|part| matches!(part, Part::Read(_))) {
+        return None;
+    }
+    let blanked = match parts.iter().any(|part| matches!(part, Part::Parse(_))) {
+        true => Some(super::skim::blank(prepared, skim)?),
+        false => None,
+    };
+    let source = blanked.as_deref().unwrap_or(prepared);
+    let line_starts: Vec<usize> = match blanked {
+        Some(_) => std::iter::once(0)
+            .chain(memchr::memchr_iter(b'\n', source.as_bytes()).map(|at| at + 1))
+            .collect(),
+        None => Vec::new(),
+    };
+    let to_facts = |part: Part| match part {
+        Part::Read(facts) => Some(*facts),
+        Part::Parse(range) => {
+            let line = line_starts.partition_point(|&at| at <= range.start) - 1;
+            parse_piece(source, range, line_starts[line], line as u32, offset)
+        }
+    };
+    let pieces: Vec<Option<ParsedFile>> = match prepared.len() > PIECE_BYTES {
+        true => parts.into_par_iter().map(to_facts).collect(),
+        false => parts.into_iter().map(to_facts).collect(),
+    };
+    let mut pieces = pieces.into_iter();
+    let mut whole = pieces.next()??;
+    for piece in pieces {
+        append_piece(&mut whole, piece?);
+    }
+    whole.skipped_bodies = true;
+    Some(whole)
+}
+
+/// Parses the items of `source[range]` on their own, as a piece of the file (its root scope is the
+/// file's), given where the line of its start begins and how many lines come before. `None` if the
+/// piece does not lex or parse on its own.
+fn parse_piece(
+    source: &str,
+    range: std::ops::Range<usize>,
+    line_start: usize,
+    lines_before: u32,
+    offset: usize,
+) -> Option<ParsedFile> {
+    // A piece that starts inside a line is given that line's start blanked, so columns stay right.
+    let text: std::borrow::Cow<'_, str> = match line_start == range.start {
+        true => std::borrow::Cow::Borrowed(&source[range]),
+        false => {
+            let mut padded = Vec::with_capacity(range.end - line_start);
+            super::skim::blank_into(&source[line_start..range.start], &mut padded)?;
+            padded.extend_from_slice(&source.as_bytes()[range]);
+            std::borrow::Cow::Owned(String::from_utf8(padded).ok()?)
+        }
+    };
+    let tokens: proc_macro2::TokenStream = text.parse().ok()?;
+    let mut collector = Collector::new(&text, offset + line_start);
+    collector.line_offset = lines_before;
+    let collected = collect_into(&mut collector, tokens);
+    // Nothing holds a span of this piece any more (another piece or file may run on this thread).
+    proc_macro2::extra::invalidate_current_thread_spans();
+    collected.ok().map(|()| collector.out)
+}
 
 /// Parses `source` in pieces cut at `cuts` (see `skim`), into one collector. `None` if a piece does
 /// not lex or parse on its own: the whole file is then parsed at once, which also reports the error.
@@ -226,16 +321,7 @@ fn collect_pieces(source: &str, cuts: &[usize], offset: usize) -> Option<ParsedF
     }
     let pieces: Vec<Option<ParsedFile>> = starts
         .into_par_iter()
-        .map(|(start, end, lines)| {
-            let text = &source[start..end];
-            let tokens: proc_macro2::TokenStream = text.parse().ok()?;
-            let mut collector = Collector::new(text, offset + start);
-            collector.line_offset = lines;
-            let collected = collect_into(&mut collector, tokens);
-            // Nothing holds a span of this piece any more (another piece or file may run on this thread).
-            proc_macro2::extra::invalidate_current_thread_spans();
-            collected.ok().map(|()| collector.out)
-        })
+        .map(|(start, end, lines)| parse_piece(source, start..end, start, lines, offset))
         .collect();
     let mut pieces = pieces.into_iter();
     let mut whole = pieces.next()??;
@@ -247,7 +333,7 @@ fn collect_pieces(source: &str, cuts: &[usize], offset: usize) -> Option<ParsedF
 
 /// Appends the facts of a later piece of the same file: its root scope is the file's root, its other
 /// scopes and enclosing items are numbered after those already there.
-fn append_piece(whole: &mut ParsedFile, piece: ParsedFile) {
+pub(super) fn append_piece(whole: &mut ParsedFile, piece: ParsedFile) {
     let base = whole.scopes.len() - 1;
     let scope = |id: usize| if id == 0 { 0 } else { base + id };
     let enclosings = whole.enclosings.len() as u32;
@@ -689,7 +775,7 @@ fn parse_matches_body(input: syn::parse::ParseStream<'_>) -> syn::Result<(syn::E
     Ok((expr, pat, guard))
 }
 
-fn leaf_segments(prefix: &[String], ident: String) -> (Vec<String>, Option<String>) {
+pub(super) fn leaf_segments(prefix: &[String], ident: String) -> (Vec<String>, Option<String>) {
     if ident == "self" {
         let binding = prefix.last().cloned();
         (prefix.to_vec(), binding)
@@ -1094,7 +1180,7 @@ mod tests {
     #[test]
     fn bodies_without_the_words_are_not_parsed_and_the_rest_is_unchanged() {
         let text = "use std::fmt;\nfn a() -> fmt::Result { std::sync::mpsc::channel::<u8>(); Ok(()) }\n\
-                    fn b() { other::call(); }\nstruct After(fmt::Error);";
+                    fn b() { other::call(); }\nstruct After(fmt::Error, mpsc::Sender<u8>);\nstruct Plain(fmt::Error);";
         let words = crate::frontend::BodyWords::new(Some(vec!["mpsc".to_owned()]));
         let skimmed = super::parse(text, &words);
         let whole = parse(text);
@@ -1106,8 +1192,8 @@ mod tests {
         };
         assert_eq!(
             paths(&skimmed),
-            ["fmt::Result", "std::sync::mpsc::channel", "fmt::Error"],
-            "b's body is skipped"
+            ["fmt::Result", "std::sync::mpsc::channel", "fmt::Error", "mpsc::Sender"],
+            "b's body is skipped, and so is all of `Plain` but its name (it mentions no word)"
         );
         assert!(paths(&whole).contains(&"other::call".to_owned()));
         let spans = |p: &ParsedFile| p.definitions.iter().map(|d| d.span).collect::<Vec<_>>();
