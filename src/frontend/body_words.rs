@@ -64,6 +64,11 @@ impl BodyWords {
         &self.words
     }
 
+    /// Whether a word occurs in `text`.
+    pub(crate) fn mentioned_in(&self, text: &str) -> bool {
+        !self.positions(text.as_bytes()).is_empty()
+    }
+
     /// Where the words start in `text`, ascending. A match right after `'` is a lifetime (`'static`).
     pub(crate) fn positions(&self, text: &[u8]) -> Vec<usize> {
         let Some(searcher) = &self.searcher else {

@@ -4,8 +4,9 @@
 //! files need of it only what it declares (item names, enum variants, `use`s, `mod`s), to resolve their
 //! own paths. Those are read here from the skimming lexer's tokens, at a fraction of the cost of lexing
 //! with proc-macro2 and parsing with syn. The facts are those syn's pass records for the same item,
-//! less the paths used inside it, the methods and `impl` blocks it holds, and the scopes of its
-//! functions and `impl` blocks: none of them declares a name another file can see. An item of a shape
+//! less the paths used inside it, the methods and `impl` blocks it holds, the scopes of its functions
+//! and `impl` blocks (none of them declares a name another file can see), and its definitions other than
+//! enums (no rule can select them: see [`Reader::define`]). An item of a shape
 //! not recognised here goes to syn, so an unusual item costs time, never a fact.
 
 use std::ops::Range;
@@ -40,10 +41,10 @@ pub(super) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) ->
         return vec![Part::Parse(0..text.len())];
     }
     let mut parts: Vec<Part> = Vec::new();
-    let mut at = reader.lexer.position();
-    while reader.lexer.peek_token().is_some() {
+    let mut at = reader.position();
+    while reader.peek().is_some() {
         let read = reader.item();
-        let mut end = reader.lexer.position();
+        let mut end = reader.position();
         let facts = std::mem::replace(&mut reader.out, ParsedFile::empty());
         if read.is_some() && !mentions(at..end) {
             match parts.last_mut() {
@@ -52,18 +53,37 @@ pub(super) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) ->
             }
         } else {
             if read.is_none() {
-                reader.lexer.rewind(at);
-                end = item_end(&mut reader.lexer).unwrap_or(text.len());
-                reader.lexer.rewind(end);
+                reader.rewind(at);
+                end = item_end(&mut reader.tokens).unwrap_or(text.len());
+                reader.rewind(end);
             }
+            // Runs are kept short: a syntax tree takes dozens of times the size of its text.
             match parts.last_mut() {
-                Some(Part::Parse(run)) => run.end = end,
+                Some(Part::Parse(run)) if run.len() < syntax::PIECE_BYTES => run.end = end,
                 _ => parts.push(Part::Parse(at..end)),
             }
         }
         at = end;
     }
     parts
+}
+
+/// The leaves of the `use` item `text` (from `use` to its `;`): each path as written and the name it
+/// binds (`None` for a glob or `_`). `None` when the item is of a shape not recognised here.
+pub(super) fn use_leaves(text: &str) -> Option<Vec<(Vec<String>, Option<String>)>> {
+    let mut reader = Reader::new(text, 0);
+    if reader.word()?.0 != "use" {
+        return None;
+    }
+    reader.use_item(&Attributes::default(), false)?;
+    Some(
+        reader
+            .out
+            .imports
+            .into_iter()
+            .map(|i| (i.path.segments, i.binding))
+            .collect(),
+    )
 }
 
 /// Where an item not recognised here most likely ends: after a `;`, or after a brace group that no `;`
@@ -99,7 +119,10 @@ struct Attributes {
 /// Reads items from tokens into facts; every method returns `None` on a shape it does not recognise.
 struct Reader<'t> {
     text: &'t str,
-    lexer: Lexer<'t>,
+    tokens: Lexer<'t>,
+    /// The next token when looked at already (see [`Reader::peek`]), and where the lexer was before it.
+    peeked: Option<(Token, usize, usize)>,
+    peeked_from: usize,
     /// Where each line starts, for line and column numbers.
     line_starts: Vec<usize>,
     offset: usize,
@@ -112,7 +135,9 @@ impl<'t> Reader<'t> {
     fn new(text: &'t str, offset: usize) -> Self {
         Reader {
             text,
-            lexer: Lexer::new(text.as_bytes()),
+            tokens: Lexer::new(text.as_bytes()),
+            peeked: None,
+            peeked_from: 0,
             line_starts: std::iter::once(0)
                 .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|at| at + 1))
                 .collect(),
@@ -143,9 +168,9 @@ impl<'t> Reader<'t> {
 
     /// The next token if it is `token` (consumed).
     fn eat(&mut self, token: Token) -> Option<usize> {
-        match self.lexer.peek_token() {
+        match self.peek() {
             Some((next, start, end)) if next == token => {
-                self.lexer.rewind(end);
+                self.rewind(end);
                 Some(start)
             }
             _ => None,
@@ -154,9 +179,9 @@ impl<'t> Reader<'t> {
 
     /// The next token if it is the keyword or name `word` (consumed).
     fn eat_word(&mut self, word: &str) -> bool {
-        match self.lexer.peek_token() {
+        match self.peek() {
             Some((Token::Ident, start, end)) if &self.text[start..end] == word => {
-                self.lexer.rewind(end);
+                self.rewind(end);
                 true
             }
             _ => false,
@@ -165,9 +190,9 @@ impl<'t> Reader<'t> {
 
     /// `::` (two adjacent colons), consumed.
     fn path_separator(&mut self) -> bool {
-        match self.lexer.peek_token() {
+        match self.peek() {
             Some((Token::Punct(b':'), start, _)) if self.text.as_bytes().get(start + 1) == Some(&b':') => {
-                self.lexer.rewind(start + 2);
+                self.rewind(start + 2);
                 true
             }
             _ => false,
@@ -176,8 +201,8 @@ impl<'t> Reader<'t> {
 
     /// The next token as a keyword or name as written (raw identifiers keep their `r#`).
     fn word(&mut self) -> Option<(&'t str, usize)> {
-        match self.lexer.next()? {
-            (Token::Ident, start) => Some((&self.text[start..self.lexer.position()], start)),
+        match self.next()? {
+            (Token::Ident, start) => Some((&self.text[start..self.position()], start)),
             _ => None,
         }
     }
@@ -197,12 +222,49 @@ impl<'t> Reader<'t> {
 
     /// After an opening delimiter: past its closer.
     fn skip_group(&mut self) -> Option<()> {
-        self.lexer.skip_group().map(|_| ())
+        if self.peeked.is_some() {
+            self.rewind(self.peeked_from);
+        }
+        self.tokens.skip_group().map(|_| ())
+    }
+
+    /// The next token with its start and end, lexed once however often it is looked at.
+    fn peek(&mut self) -> Option<(Token, usize, usize)> {
+        if self.peeked.is_none() {
+            self.peeked_from = self.tokens.position();
+            self.peeked = self
+                .tokens
+                .next()
+                .map(|(token, start)| (token, start, self.tokens.position()));
+        }
+        self.peeked
+    }
+
+    /// The next token and its start, consumed.
+    fn next(&mut self) -> Option<(Token, usize)> {
+        match self.peeked.take() {
+            Some((token, start, _)) => Some((token, start)),
+            None => self.tokens.next(),
+        }
+    }
+
+    /// Just past the last token consumed.
+    fn position(&self) -> usize {
+        match self.peeked {
+            Some(_) => self.peeked_from,
+            None => self.tokens.position(),
+        }
+    }
+
+    /// Moves back (or on) to byte `at`, a token boundary.
+    fn rewind(&mut self, at: usize) {
+        self.peeked = None;
+        self.tokens.rewind(at);
     }
 
     /// `#![...]` attributes, skipped.
     fn inner_attributes(&mut self) -> Option<()> {
-        while let Some((Token::Punct(b'#'), start, _)) = self.lexer.peek_token() {
+        while let Some((Token::Punct(b'#'), start, _)) = self.peek() {
             if self.text.as_bytes()[start + 1..]
                 .iter()
                 .find(|b| !b.is_ascii_whitespace())
@@ -210,7 +272,7 @@ impl<'t> Reader<'t> {
             {
                 break;
             }
-            self.lexer.next();
+            self.next();
             self.eat(Token::Punct(b'!'))?;
             self.eat(Token::Open(b'['))?;
             self.skip_group()?;
@@ -232,15 +294,15 @@ impl<'t> Reader<'t> {
             }
             let path = segments.join("::");
             attributes.test |= segments.last().is_some_and(|s| s == "test");
-            match self.lexer.peek_token() {
+            match self.peek() {
                 Some((Token::Open(_), _, _)) if path == "cfg" => {
-                    self.lexer.next();
+                    self.next();
                     attributes.test |= self.cfg_mentions_test()?;
                 }
                 Some((Token::Punct(b'='), _, _)) if path == "path" => {
-                    self.lexer.next();
-                    let (token, start) = self.lexer.next()?;
-                    let literal = &self.text[start..self.lexer.position()];
+                    self.next();
+                    let (token, start) = self.next()?;
+                    let literal = &self.text[start..self.position()];
                     // Only a plain string: escapes and raw strings are left to syn.
                     let value = literal.strip_prefix('"').and_then(|l| l.strip_suffix('"'));
                     match value {
@@ -253,7 +315,7 @@ impl<'t> Reader<'t> {
                 _ => {}
             }
             loop {
-                match self.lexer.next()?.0 {
+                match self.next()?.0 {
                     Token::Open(_) => self.skip_group()?,
                     Token::Close(b']') => break,
                     Token::Close(_) | Token::Error => return None,
@@ -270,10 +332,10 @@ impl<'t> Reader<'t> {
         let mut found = false;
         let mut previous_was_not = false;
         loop {
-            let (token, start) = self.lexer.next()?;
+            let (token, start) = self.next()?;
             match token {
                 Token::Ident => {
-                    let word = &self.text[start..self.lexer.position()];
+                    let word = &self.text[start..self.position()];
                     found |= word == "test";
                     previous_was_not = word == "not";
                 }
@@ -329,7 +391,7 @@ impl<'t> Reader<'t> {
                 "use" => return self.use_item(&attributes, public),
                 "mod" => return self.module(&attributes),
                 "struct" => return self.structure(DefinitionKind::Struct, &attributes),
-                "union" if matches!(self.lexer.peek_token(), Some((Token::Ident, _, _))) => {
+                "union" if matches!(self.peek(), Some((Token::Ident, _, _))) => {
                     return self.structure(DefinitionKind::Union, &attributes);
                 }
                 "enum" => return self.enumeration(&attributes),
@@ -347,7 +409,7 @@ impl<'t> Reader<'t> {
 
     /// Whether the next token is one of `words`.
     fn peek_any(&mut self, words: &[&str]) -> bool {
-        match self.lexer.peek_token() {
+        match self.peek() {
             Some((Token::Ident, start, end)) => words.contains(&&self.text[start..end]),
             _ => false,
         }
@@ -361,8 +423,14 @@ impl<'t> Reader<'t> {
         (!KEYWORDS.contains(&raw) && (underscore || raw != "_")).then_some(name)
     }
 
+    /// Declares `name` in the current scope. Only an enum is recorded as a definition too (its variants
+    /// are names other files use): no rule can select a definition whose item mentions none of its
+    /// words, so the others would only be dropped once resolved.
     fn define(&mut self, kind: DefinitionKind, (name, start, end): (String, usize, usize), attributes: &Attributes) {
         self.out.scopes[self.scope].items.insert(name.clone());
+        if kind != DefinitionKind::Enum {
+            return;
+        }
         let span = self.span(start, end);
         self.out.definitions.push(RawDefinition {
             scope: self.scope,
@@ -385,7 +453,7 @@ impl<'t> Reader<'t> {
         let mut angles = 0usize;
         let mut arrow_at = None;
         loop {
-            let (token, start) = self.lexer.next()?;
+            let (token, start) = self.next()?;
             match token {
                 _ if angles == 0 && ends.contains(&token) => return Some(token),
                 Token::Open(_) => self.skip_group()?,
@@ -449,22 +517,22 @@ impl<'t> Reader<'t> {
                 return None;
             }
             variants.push(variant);
-            if let Some((Token::Open(b'(' | b'{'), _, _)) = self.lexer.peek_token() {
-                self.lexer.next();
+            if let Some((Token::Open(b'(' | b'{'), _, _)) = self.peek() {
+                self.next();
                 self.skip_group()?;
             }
             if self.eat(Token::Punct(b'=')).is_some() {
                 // A discriminant: an expression up to the `,` (a `<` might be a generic's, whose
                 // commas do not end it: left to syn).
-                while !matches!(self.lexer.peek_token()?.0, Token::Punct(b',') | Token::Close(b'}')) {
-                    match self.lexer.next()?.0 {
+                while !matches!(self.peek()?.0, Token::Punct(b',') | Token::Close(b'}')) {
+                    match self.next()?.0 {
                         Token::Open(_) => self.skip_group()?,
                         Token::Punct(b'<') | Token::Close(_) | Token::Error => return None,
                         _ => {}
                     }
                 }
             }
-            match self.lexer.next()?.0 {
+            match self.next()?.0 {
                 Token::Punct(b',') => {}
                 Token::Close(b'}') => break,
                 _ => return None,
@@ -481,7 +549,7 @@ impl<'t> Reader<'t> {
     fn up_to_semicolon(&mut self, kind: DefinitionKind, attributes: &Attributes) -> Option<()> {
         let name = self.item_name(kind == DefinitionKind::Const)?;
         loop {
-            match self.lexer.next()?.0 {
+            match self.next()?.0 {
                 Token::Punct(b';') => break,
                 Token::Open(_) => self.skip_group()?,
                 Token::Close(_) | Token::Error => return None,
@@ -494,7 +562,7 @@ impl<'t> Reader<'t> {
 
     fn macro_rules(&mut self, attributes: &Attributes) -> Option<()> {
         let name = self.item_name(false)?;
-        match self.lexer.next()?.0 {
+        match self.next()?.0 {
             Token::Open(b'{') => self.skip_group()?,
             Token::Open(_) => {
                 self.skip_group()?;
@@ -513,7 +581,7 @@ impl<'t> Reader<'t> {
             self.name()?;
         }
         self.eat(Token::Punct(b'!'))?;
-        match self.lexer.next()?.0 {
+        match self.next()?.0 {
             Token::Open(b'{') => self.skip_group(),
             Token::Open(_) => {
                 self.skip_group()?;
@@ -562,15 +630,15 @@ impl<'t> Reader<'t> {
     }
 
     fn use_tree(&mut self, tree: &mut UseTree) -> Option<()> {
-        match self.lexer.peek_token()? {
+        match self.peek()? {
             (Token::Open(b'{'), _, _) => {
-                self.lexer.next();
+                self.next();
                 loop {
                     if self.eat(Token::Close(b'}')).is_some() {
                         return Some(());
                     }
                     self.use_tree(tree)?;
-                    match self.lexer.next()?.0 {
+                    match self.next()?.0 {
                         Token::Punct(b',') => {}
                         Token::Close(b'}') => return Some(()),
                         _ => return None,
@@ -578,7 +646,7 @@ impl<'t> Reader<'t> {
                 }
             }
             (Token::Punct(b'*'), start, _) => {
-                self.lexer.next();
+                self.next();
                 let segments = tree.prefix.clone();
                 self.import(tree, segments, None, true, start, start + 1);
                 Some(())
@@ -633,7 +701,7 @@ impl<'t> Reader<'t> {
     fn module(&mut self, attributes: &Attributes) -> Option<()> {
         let (name, start, end) = self.item_name(false)?;
         let in_test = self.in_test || attributes.test;
-        let inline = match self.lexer.next()?.0 {
+        let inline = match self.next()?.0 {
             Token::Punct(b';') => false,
             Token::Open(b'{') => true,
             _ => return None,
@@ -694,7 +762,7 @@ mod tests {
     }
 
     /// What other files can see of a parse, scopes named by their path: module scopes and their items,
-    /// the definitions other than methods and `impl` blocks, imports and `mod` declarations.
+    /// enums (with their variants), imports and `mod` declarations.
     fn declared(parsed: &ParsedFile) -> Vec<String> {
         // The path of a module scope that only modules enclose (items inside a function are its own).
         let module = |id: usize| {
@@ -719,7 +787,7 @@ mod tests {
             }
         }
         for d in &parsed.definitions {
-            if matches!(d.kind, DefinitionKind::Method | DefinitionKind::Impl) || module(d.scope).is_none() {
+            if d.kind != DefinitionKind::Enum || module(d.scope).is_none() {
                 continue;
             }
             let RawDefinition {

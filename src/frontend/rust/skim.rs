@@ -44,14 +44,31 @@ impl Skim {
 
 /// Skims `text`: nothing to spare when the file is malformed or nests too deeply (the parser should say
 /// so), and no bodies when a `use` item mentions a word or every body matters.
+#[cfg(test)]
 pub(crate) fn skim(text: &str, words: &BodyWords) -> Skim {
+    skim_at(text, words, words.positions(text.as_bytes()))
+}
+
+/// [`skim`], given where the words occur in `text` (ascending).
+pub(crate) fn skim_at(text: &str, words: &BodyWords, positions: Vec<usize>) -> Skim {
     let bytes = text.as_bytes();
-    let positions = words.positions(bytes);
     let mentions = |range: Range<usize>| {
         let first = positions.partition_point(|&p| p < range.start);
         positions.get(first).is_some_and(|&p| p < range.end)
     };
-    let Some(mut skim) = scan(bytes, &mentions) else {
+    // A `use` item hides a word when a leaf whose path mentions one binds a name that does not (a glob,
+    // a rename, `use std::sync::mpsc::Sender;`): code can then name what the word names without saying
+    // it. A use that is not understood is taken to hide one.
+    let hides = |range: Range<usize>| {
+        mentions(range.clone())
+            && super::quick_items::use_leaves(&text[range]).is_none_or(|leaves| {
+                leaves.iter().any(|(path, binding)| {
+                    path.iter().any(|segment| words.mentioned_in(segment))
+                        && !binding.as_ref().is_some_and(|name| words.mentioned_in(name))
+                })
+            })
+    };
+    let Some(mut skim) = scan(bytes, &mentions, &hides) else {
         return Skim::default();
     };
     if !words.skips_bodies() {
@@ -191,10 +208,10 @@ enum State {
 }
 
 /// The scan itself: `None` when the tokens are malformed or nest too deeply (which the parser reports).
-fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
+fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool, hides: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
     let mut lexer = Lexer::new(bytes);
     let mut skipped = Vec::new();
-    // A `use` item mentions a word: a rename or glob may bring it into any body of the file.
+    // A `use` item hides a word (see `skim_at`): any body of the file may use it unsaid.
     let mut keep_all = false;
     let mut nesting = Nesting::default();
     // Inside an `impl`/`trait` block whose header mentions a word: every body in it is kept.
@@ -247,7 +264,7 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool) -> Option<Skim> {
                 State::Items
             }
             (State::Use { start: from, level: at }, Token::Punct(b';')) if level == at => {
-                keep_all |= mentions(from..start);
+                keep_all = keep_all || hides(from..start + 1);
                 State::Items
             }
             (State::Use { level: at, .. }, Token::Close(_)) if depth < at => State::Items,
@@ -352,6 +369,24 @@ mod tests {
     fn a_use_that_mentions_a_word_keeps_every_body() {
         assert!(skipped("use legacy::*;\nfn a() { f() }", &["legacy"]).is_empty());
         assert_eq!(skipped("use other::*;\nfn a() { f() }", &["legacy"]), ["f()"]);
+    }
+
+    #[test]
+    fn a_use_keeps_every_body_only_when_it_hides_a_word() {
+        // The name bound says the word: code using it says it too.
+        assert_eq!(
+            skipped("use std::cmp::Ordering;\nfn a() { f() }", &["Ordering"]),
+            ["f()"]
+        );
+        assert_eq!(
+            skipped("use std::sync::{mpsc::{self}, Arc};\nfn a() { f() }", &["mpsc"]),
+            ["f()"]
+        );
+        // The name bound does not: a leaf, a rename, a glob.
+        assert!(skipped("use std::sync::mpsc::Sender;\nfn a() { f() }", &["mpsc"]).is_empty());
+        assert!(skipped("use std::cmp::Ordering as O;\nfn a() { f() }", &["Ordering"]).is_empty());
+        assert!(skipped("use std::cmp::Ordering::*;\nfn a() { f() }", &["Ordering"]).is_empty());
+        assert!(skipped("use a::{b, legacy::{c as d}};\nfn a() { f() }", &["legacy"]).is_empty());
     }
 
     #[test]

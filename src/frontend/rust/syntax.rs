@@ -184,13 +184,20 @@ pub(crate) fn parse_reading(text: &str, words: &crate::frontend::BodyWords, read
     let mut literals = text.contains(super::suppressions::MARKER).then(Vec::new);
     let prepared = super::lex::blank_preamble(text);
     // Suppressions need every literal's span, which a skipped body would hide: such files are parsed whole.
-    let skim = match literals {
-        None => super::skim::skim(&prepared, words),
-        Some(_) => super::skim::Skim::default(),
+    let positions = match literals {
+        None => words.positions(prepared.as_bytes()),
+        Some(_) => Vec::new(),
     };
-    let read = (reading && literals.is_none() && skim.items_readable)
-        .then(|| read_items(&prepared, &skim, offset))
-        .flatten();
+    // A file that mentions no word is read without skimming first: most are read whole that way.
+    let wordless = reading && literals.is_none() && words.skips_bodies() && positions.is_empty();
+    let mut read = wordless.then(|| read_wordless(&prepared, offset)).flatten();
+    let skim = match read.is_none() && literals.is_none() {
+        true => super::skim::skim_at(&prepared, words, positions),
+        false => super::skim::Skim::default(),
+    };
+    if read.is_none() && reading && literals.is_none() && skim.items_readable {
+        read = read_items(&prepared, &skim, offset);
+    }
     let mut parsed = match read {
         Some(parsed) => parsed,
         None => {
@@ -223,7 +230,7 @@ pub(crate) fn parse_reading(text: &str, words: &crate::frontend::BodyWords, read
 
 /// Files larger than this are parsed in pieces of about this size, cut between top-level items: the
 /// tokens of a whole generated file take dozens of times its size.
-const PIECE_BYTES: usize = 64 * 1024;
+pub(super) const PIECE_BYTES: usize = 64 * 1024;
 
 /// Reads the top-level items that mention none of the words without the parser (see `quick_items`) and
 /// parses the others, in pieces. `None` when no item could be read that way, or a piece does not parse
@@ -264,6 +271,23 @@ fn read_items(prepared: &str, skim: &super::skim::Skim, offset: usize) -> Option
     let mut whole = pieces.next()??;
     for piece in pieces {
         append_piece(&mut whole, piece?);
+    }
+    whole.skipped_bodies = true;
+    Some(whole)
+}
+
+/// A file that mentions no word, when every top-level item can be read without the parser (see
+/// `quick_items`); `None` otherwise.
+fn read_wordless(prepared: &str, offset: usize) -> Option<ParsedFile> {
+    let mut parts = super::quick_items::plan(prepared, offset, &|_| false).into_iter();
+    let mut whole = match parts.next() {
+        Some(super::quick_items::Part::Read(facts)) => *facts,
+        None => ParsedFile::empty(),
+        Some(super::quick_items::Part::Parse(_)) => return None,
+    };
+    // Consecutive items read are one part: a second part would be one left to the parser.
+    if parts.next().is_some() {
+        return None;
     }
     whole.skipped_bodies = true;
     Some(whole)
@@ -1196,8 +1220,20 @@ mod tests {
             "b's body is skipped, and so is all of `Plain` but its name (it mentions no word)"
         );
         assert!(paths(&whole).contains(&"other::call".to_owned()));
-        let spans = |p: &ParsedFile| p.definitions.iter().map(|d| d.span).collect::<Vec<_>>();
-        assert_eq!(spans(&skimmed), spans(&whole), "spans are unchanged by skipping");
+        // Items read without the parser declare their names but record no definition (see quick_items).
+        assert_eq!(
+            skimmed.scopes[0].items, whole.scopes[0].items,
+            "the same names are declared"
+        );
+        for definition in &skimmed.definitions {
+            let same = whole.definitions.iter().find(|d| d.name == definition.name);
+            assert_eq!(
+                same.map(|d| d.span),
+                Some(definition.span),
+                "spans are unchanged by skipping"
+            );
+        }
+        assert_eq!(skimmed.definitions.len(), 2, "a and After: {:?}", skimmed.definitions);
     }
 
     #[test]
