@@ -11,7 +11,25 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use ssot_check::{Env, Error, cli::Cli};
 
+/// mimalloc's `mi_option_purge_delay`: its place in `mi_option_t` (mimalloc.h; retired options keep
+/// their places, so the number is stable). The test below checks it against the option's default.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Milliseconds before freed memory goes back to the system. Parsing a file frees nearly all it
+/// allocated; mimalloc's default (a second) kept a third of a run's peak memory in freed pages
+/// (bench/run: 82-90 MiB at 1000 ms, 62 MiB at 50 ms, no measurable time; 0 ms costs a fifth more).
+const PURGE_DELAY_MS: std::ffi::c_long = 50;
+
+/// Sets the allocator's purge delay; called first thing, before any other thread exists.
+#[allow(unsafe_code)]
+fn return_freed_memory_sooner() {
+    // SAFETY: `mi_option_set` takes plain integers and only stores the option's value; an option
+    // number mimalloc does not know is ignored by it.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+}
+
 fn main() -> ExitCode {
+    return_freed_memory_sooner();
     // A bug must not greet the user with a backtrace: one line, and exit 2 below.
     std::panic::set_hook(Box::new(|info| {
         eprintln!("ssot-check: internal error: {info}\nThis is a bug in ssot-check; please report it.");
@@ -44,5 +62,19 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(_) => ExitCode::from(2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The option number names the purge delay: the only option whose default is 1000 (ms).
+    #[test]
+    #[allow(unsafe_code)]
+    fn the_option_set_is_the_purge_delay() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            // SAFETY: reads an allocator option; no pointers are involved.
+            let default = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+            assert_eq!(default, 1000);
+        }
     }
 }
