@@ -144,13 +144,18 @@ fn analyze_all(
     drop(loading);
     let indexing = crate::timings::phase("modules+index");
     let skeletons: Vec<&ParsedFile> = loaded.iter().map(|l| &l.skeleton).collect();
+    let assigning = crate::timings::phase("index: modules");
     let modules = modules::assign(workspace, files, &skeletons);
+    drop(assigning);
+    let naming = crate::timings::phase("index: re-exported names");
     let aliases = if words.skips_bodies() {
         aliases::reexported_names(&skeletons, &modules, words.followed())
     } else {
         Vec::new()
     };
+    drop(naming);
     drop(skeletons);
+    let widening_phase = crate::timings::phase("index: widening");
     if let Some(widening) = Widening::new(words, &aliases) {
         loaded
             .par_iter_mut()
@@ -165,9 +170,16 @@ fn analyze_all(
         crates: crates.collect(),
         ..Default::default()
     };
-    for (file, module) in loaded.iter().zip(&modules) {
-        snapshot::add_relative_names(&mut index, module, &file.names);
-    }
+    drop(widening_phase);
+    let names_phase = crate::timings::phase("index: names");
+    let keys: Vec<Vec<u64>> = loaded
+        .par_iter()
+        .zip(&modules)
+        .map(|(file, module)| snapshot::relative_name_keys(module, &file.names))
+        .collect();
+    index.add_name_keys(&keys);
+    drop(names_phase);
+    let reexports_phase = crate::timings::phase("index: re-exports");
     let reexports: Vec<_> = loaded
         .par_iter()
         .zip(&modules)
@@ -176,6 +188,7 @@ fn analyze_all(
         .collect();
     index.add_reexports(reexports.into_iter().flatten());
     let structures = loaded.iter().map(|file| file.structure).collect();
+    drop(reexports_phase);
     drop(indexing);
     let _resolving = crate::timings::phase("resolve");
     let results: Vec<(FileFacts, Option<u128>, Option<Vec<u8>>)> = loaded

@@ -170,13 +170,23 @@ pub(crate) fn relative_names(file: &ParsedFile) -> String {
     names
 }
 
-/// Adds names written by [`relative_names`] for a file in `module` to the index.
-pub(crate) fn add_relative_names(index: &mut WorkspaceIndex, module: &FileModule, names: &str) {
-    let absolute = names.lines().filter_map(|line| {
-        let (relative, name) = line.split_once('\t')?;
-        Some((crate::facts::join_path(&module.path, relative), name.to_owned()))
-    });
-    index.add_names(absolute.collect());
+/// The index keys of names written by [`relative_names`] for a file in `module`.
+pub(crate) fn relative_name_keys(module: &FileModule, names: &str) -> Vec<u64> {
+    let mut keys = Vec::new();
+    // Names come grouped by module: each module path is joined once.
+    let mut last: Option<(&str, String)> = None;
+    for (relative, name) in names.lines().filter_map(|line| line.split_once('\t')) {
+        let absolute = match &last {
+            Some((seen, absolute)) if *seen == relative => absolute,
+            _ => {
+                &last
+                    .insert((relative, crate::facts::join_path(&module.path, relative)))
+                    .1
+            }
+        };
+        keys.push(resolve::name_key(absolute, name));
+    }
+    keys
 }
 
 /// Serializes the index, for a later incremental run.
