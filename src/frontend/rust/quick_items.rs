@@ -6,8 +6,8 @@
 //! with proc-macro2 and parsing with syn. The facts are those syn's pass records for the same item,
 //! less the paths used inside it, the methods and `impl` blocks it holds, the scopes of its functions
 //! and `impl` blocks (none of them declares a name another file can see), and its definitions other than
-//! enums (no rule can select them: see [`Reader::define`]). An item of a shape
-//! not recognised here goes to syn, so an unusual item costs time, never a fact.
+//! enums (no rule can select them: see [`Reader::define`]). An item of a shape not recognised here goes
+//! to syn, so an unusual item costs time, never a fact.
 
 use std::ops::Range;
 

@@ -221,7 +221,8 @@ impl<'a> Lexer<'a> {
             if self.bytes[self.at - 1] == b'"' {
                 return Token::Literal;
             }
-            self.at += 1;
+            // Past the escaped character, which a backslash ending the text does not have.
+            self.at = (self.at + 1).min(self.bytes.len());
         }
     }
 
@@ -276,5 +277,50 @@ impl<'a> Lexer<'a> {
             self.at += 1;
         }
         Token::Literal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every token of `text`, as `(token, start)`.
+    fn tokens(text: &str) -> Vec<(Token, usize)> {
+        let mut lexer = Lexer::new(text.as_bytes());
+        std::iter::from_fn(|| lexer.next()).collect()
+    }
+
+    #[test]
+    fn unterminated_literals_and_comments_are_errors_not_panics() {
+        // Found by the fuzzer: a string whose last byte is a backslash read past the end.
+        for text in ["mod \"a\\", "\"\\", "'\\", "b'\\", "r#\"x", "/* x", "\"x"] {
+            let found = tokens(text);
+            assert!(found.iter().any(|t| t.0 == Token::Error), "{text:?}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_told_apart_and_trivia_skipped() {
+        let found: Vec<Token> = tokens("fn r#a(x: 'b) { \"}\" /* } */ 1.5 } // x")
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        use Token::*;
+        assert_eq!(
+            found,
+            [
+                Ident,
+                Ident,
+                Open(b'('),
+                Ident,
+                Punct(b':'),
+                Literal,
+                Close(b')'),
+                Open(b'{'),
+                Literal,
+                Literal,
+                Close(b'}')
+            ]
+        );
     }
 }
