@@ -4,10 +4,13 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
 fn ssot_check(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ssot-check"))
         .args(args)
         .current_dir(cwd)
+        .env("SSOT_CHECK_CACHE_DIR", common::cache_dir())
         .env("RUST_BACKTRACE", "1")
         .env("NO_COLOR", "1")
         .output()
@@ -159,6 +162,7 @@ fn a_closed_stdout_is_not_an_error() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ssot-check"))
         .args(["fixtures/legacy-gateway", "--format", "json"])
         .current_dir(root())
+        .env("SSOT_CHECK_CACHE_DIR", common::cache_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

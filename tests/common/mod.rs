@@ -14,7 +14,18 @@ pub fn root() -> PathBuf {
 /// Runs with `args` from `cwd` and returns the exit code (2 for a tool error) and what was printed
 /// (the rendered error, for a tool error).
 pub fn run_in(cwd: &Path, args: &[&str]) -> (i32, String) {
-    let cli = match Cli::try_parse_from(std::iter::once("ssot-check").chain(args.iter().copied())) {
+    let parse = |args: &[&str]| Cli::try_parse_from(std::iter::once("ssot-check").chain(args.iter().copied()));
+    // Unless the test chooses, runs use this process's own cache folder: the default one outlives the
+    // code that wrote it, and a test must not pass on what an older build left there.
+    let own_cache = cache_dir();
+    let chooses = args.iter().any(|a| *a == "--no-cache" || *a == "--cache-dir");
+    let with_cache: Vec<&str> = args.iter().copied().chain(["--cache-dir", &own_cache]).collect();
+    let parsed = match chooses {
+        true => parse(args),
+        // Subcommands without a cache are parsed as given.
+        false => parse(&with_cache).or_else(|_| parse(args)),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) => return (2, error.to_string()),
     };
@@ -35,6 +46,17 @@ pub fn run_in(cwd: &Path, args: &[&str]) -> (i32, String) {
             (2, text)
         }
     }
+}
+
+/// A cache folder for this test process, empty when the process starts using it.
+pub fn cache_dir() -> String {
+    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir.to_string_lossy().into_owned()
+    })
+    .clone()
 }
 
 /// Runs from the repository root.
