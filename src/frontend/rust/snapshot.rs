@@ -48,6 +48,7 @@ pub(crate) fn run_key(files: &[SourceFile], settings: u64) -> u64 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(settings);
     hasher.update(SNAPSHOT_VERSION.as_bytes());
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update(&build_fingerprint().to_le_bytes());
     let mut roots: Vec<&std::path::Path> = files.iter().map(|f| f.root.as_path()).collect();
     roots.sort();
     roots.dedup();
@@ -55,6 +56,27 @@ pub(crate) fn run_key(files: &[SourceFile], settings: u64) -> u64 {
         hasher.update(root.as_os_str().as_encoded_bytes());
         hasher.update(&[0]);
     }
+    hasher.digest()
+}
+
+/// Identifies the running build (its executable's path, size and modification time): a snapshot left
+/// by another build of the same version, which may parse differently, is not this build's.
+fn build_fingerprint() -> u64 {
+    let Ok(exe) = std::env::current_exe() else {
+        return 0;
+    };
+    let Ok(metadata) = std::fs::metadata(&exe) else {
+        return 0;
+    };
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_nanos());
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(exe.as_os_str().as_encoded_bytes());
+    hasher.update(&metadata.len().to_le_bytes());
+    hasher.update(&modified.to_le_bytes());
     hasher.digest()
 }
 
