@@ -601,17 +601,9 @@ impl<'t> Reader<'t> {
         self.eat(Token::Punct(b';'))?;
         let span = self.span(start, end);
         self.out.imports.push(RawImport {
-            scope: self.scope,
-            path: RawPath {
-                leading_colon: true,
-                segments: vec![name],
-            },
-            binding: Some(binding).filter(|b| b != "_"),
-            glob: false,
             reexport: public,
-            extern_crate: true,
-            span,
             in_test: self.in_test || attributes.test,
+            ..RawImport::extern_crate(self.scope, name, binding, span)
         });
         Some(())
     }

@@ -87,6 +87,26 @@ pub(crate) struct RawImport {
     pub in_test: bool,
 }
 
+impl RawImport {
+    /// `extern crate name as binding;` in `scope` (a binding `_` binds nothing), neither a re-export nor in
+    /// a test until said otherwise.
+    pub fn extern_crate(scope: usize, name: String, binding: String, span: Span) -> Self {
+        RawImport {
+            scope,
+            path: RawPath {
+                leading_colon: true,
+                segments: vec![name],
+            },
+            binding: Some(binding).filter(|b| b != "_"),
+            glob: false,
+            reexport: false,
+            extern_crate: true,
+            span,
+            in_test: false,
+        }
+    }
+}
+
 /// A path used in code before resolution.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RawReference {
@@ -190,14 +210,25 @@ pub(crate) fn parse_reading(text: &str, words: &crate::frontend::BodyWords, read
     };
     // A file that mentions no word is read without skimming first: most are read whole that way.
     let wordless = reading && literals.is_none() && words.skips_bodies() && positions.is_empty();
-    let mut read = wordless.then(|| read_wordless(&prepared, offset)).flatten();
-    let skim = match read.is_none() && literals.is_none() {
+    let mut parts = wordless.then(|| super::quick_items::plan(&prepared, offset, &|_| false));
+    let all_read = parts.as_ref().is_some_and(|parts| {
+        parts
+            .iter()
+            .all(|part| matches!(part, super::quick_items::Part::Read(_)))
+    });
+    // Skimming is for what syn will see: bodies to blank, and the words items mention.
+    let skim = match !all_read && literals.is_none() {
         true => super::skim::skim_at(&prepared, words, positions),
         false => super::skim::Skim::default(),
     };
-    if read.is_none() && reading && literals.is_none() && skim.items_readable {
-        read = read_items(&prepared, &skim, offset);
+    if parts.is_none() && reading && literals.is_none() && skim.items_readable {
+        let mentions = |range: std::ops::Range<usize>| {
+            let first = skim.words_at.partition_point(|&p| p < range.start);
+            skim.words_at.get(first).is_some_and(|&p| p < range.end)
+        };
+        parts = Some(super::quick_items::plan(&prepared, offset, &mentions));
     }
+    let read = parts.and_then(|parts| assemble(&prepared, parts, &skim, offset));
     let mut parsed = match read {
         Some(parsed) => parsed,
         None => {
@@ -232,16 +263,16 @@ pub(crate) fn parse_reading(text: &str, words: &crate::frontend::BodyWords, read
 /// tokens of a whole generated file take dozens of times its size.
 pub(super) const PIECE_BYTES: usize = 64 * 1024;
 
-/// Reads the top-level items that mention none of the words without the parser (see `quick_items`) and
-/// parses the others, in pieces. `None` when no item could be read that way, or a piece does not parse
-/// on its own: the file is then parsed as usual (which also reports the error).
-fn read_items(prepared: &str, skim: &super::skim::Skim, offset: usize) -> Option<ParsedFile> {
+/// The facts of a file planned by `quick_items::plan`: the items read, and the others parsed in pieces
+/// (with the bodies `skim` found blanked). `None` when no item was read, or a piece does not parse on its
+/// own: the file is then parsed as usual (which also reports the error).
+fn assemble(
+    prepared: &str,
+    parts: Vec<super::quick_items::Part>,
+    skim: &super::skim::Skim,
+    offset: usize,
+) -> Option<ParsedFile> {
     use super::quick_items::Part;
-    let mentions = |range: std::ops::Range<usize>| {
-        let first = skim.words_at.partition_point(|&p| p < range.start);
-        skim.words_at.get(first).is_some_and(|&p| p < range.end)
-    };
-    let parts = super::quick_items::plan(prepared, offset, &mentions);
     if !parts.iter().any(|part| matches!(part, Part::Read(_))) {
         return None;
     }
@@ -271,23 +302,6 @@ fn read_items(prepared: &str, skim: &super::skim::Skim, offset: usize) -> Option
     let mut whole = pieces.next()??;
     for piece in pieces {
         append_piece(&mut whole, piece?);
-    }
-    whole.skipped_bodies = true;
-    Some(whole)
-}
-
-/// A file that mentions no word, when every top-level item can be read without the parser (see
-/// `quick_items`); `None` otherwise.
-fn read_wordless(prepared: &str, offset: usize) -> Option<ParsedFile> {
-    let mut parts = super::quick_items::plan(prepared, offset, &|_| false).into_iter();
-    let mut whole = match parts.next() {
-        Some(super::quick_items::Part::Read(facts)) => *facts,
-        None => ParsedFile::empty(),
-        Some(super::quick_items::Part::Parse(_)) => return None,
-    };
-    // Consecutive items read are one part: a second part would be one left to the parser.
-    if parts.next().is_some() {
-        return None;
     }
     whole.skipped_bodies = true;
     Some(whole)
@@ -1016,19 +1030,12 @@ impl<'ast> Visit<'ast> for Collector<'_> {
                     Some((_, rename)) => rename.unraw().to_string(),
                     None => name.clone(),
                 };
-                self.out.imports.push(RawImport {
-                    scope: self.scope,
-                    path: RawPath {
-                        leading_colon: true,
-                        segments: vec![name],
-                    },
-                    binding: Some(binding).filter(|b| b != "_"),
-                    glob: false,
+                let import = RawImport {
                     reexport: !matches!(i.vis, syn::Visibility::Inherited),
-                    extern_crate: true,
-                    span: self.span(i.ident.span()),
                     in_test: self.in_test || is_test_item(&i.attrs),
-                });
+                    ..RawImport::extern_crate(self.scope, name, binding, self.span(i.ident.span()))
+                };
+                self.out.imports.push(import);
             }
             syn::Item::Macro(i) => {
                 if let Some(ident) = &i.ident
