@@ -63,7 +63,7 @@ impl Loaded {
             .problem
             .as_ref()
             .is_some_and(|p| p.kind == crate::facts::ProblemKind::InternalError);
-        let mut encoded = encoded.unwrap_or_else(|| postcard::to_stdvec(parsed).unwrap_or_default());
+        let mut encoded = encoded.unwrap_or_else(|| encode(parsed));
         // Growing the encoding leaves up to half of it unused; all files' encodings are kept at once.
         encoded.shrink_to_fit();
         Loaded {
@@ -79,12 +79,31 @@ impl Loaded {
 
     /// The parse, decoded again (an encoding that does not decode is the file's internal error).
     pub fn decode(&self) -> ParsedFile {
-        postcard::from_bytes(&self.encoded).unwrap_or_else(|_| {
+        decode(&self.encoded).ok_or(()).unwrap_or_else(|_| {
             ParsedFile::unparsable(FileProblem::internal(
                 "the analyzer failed while keeping this file's parse",
             ))
         })
     }
+}
+
+/// A parse as kept between phases and in the parse pack: postcard, compressed with LZ4. Parses repeat
+/// themselves (paths, names, spans); compressed, those of a whole run take about a third of the memory,
+/// and a larger workspace's run slows down less for holding them.
+pub(super) fn encode(parsed: &ParsedFile) -> Vec<u8> {
+    postcard::to_stdvec(parsed).map_or_else(|_| Vec::new(), |bytes| lz4_flex::block::compress_prepend_size(&bytes))
+}
+
+/// A parse written by [`encode`]; `None` if the bytes are damaged. The length they claim is checked
+/// against what LZ4 can expand to before anything is allocated for it.
+pub(super) fn decode(encoded: &[u8]) -> Option<ParsedFile> {
+    let (length, compressed) = encoded.split_first_chunk::<4>()?;
+    let length = u32::from_le_bytes(*length) as usize;
+    if length > compressed.len().saturating_mul(255) + 16 {
+        return None;
+    }
+    let bytes = lz4_flex::block::decompress(compressed, length).ok()?;
+    postcard::from_bytes(&bytes).ok()
 }
 
 /// A file's parse with `words`: from the in-memory cache by content id (git blobs), else from the last
@@ -146,4 +165,23 @@ pub(super) fn parse_bytes(bytes: &[u8], words: &BodyWords) -> ParsedFile {
     catch_unwind(AssertUnwindSafe(|| syntax::parse(text, words))).unwrap_or_else(|_| {
         ParsedFile::unparsable(FileProblem::internal("the analyzer failed while parsing this file"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_encoded_parse_round_trips_and_damage_is_refused() {
+        let parsed = syntax::parse("pub struct A;\nfn f() { a::b(); }", &BodyWords::default());
+        let encoded = encode(&parsed);
+        let decoded = decode(&encoded).expect("decodes");
+        assert_eq!(postcard::to_stdvec(&decoded).ok(), postcard::to_stdvec(&parsed).ok());
+        // A length no LZ4 block of this size can expand to is refused before anything is allocated.
+        let mut claims_too_much = encoded.clone();
+        claims_too_much[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&claims_too_much).is_none());
+        assert!(decode(&encoded[..encoded.len() / 2]).is_none());
+        assert!(decode(&[]).is_none());
+    }
 }

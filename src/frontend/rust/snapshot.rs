@@ -94,8 +94,9 @@ pub(crate) fn layout_key(crates: &[CrateInfo], files: &[SourceFile]) -> u64 {
     hasher.digest()
 }
 
-/// Bumped whenever the snapshot layout or what it depends on changes (4: items read without syn).
-const SNAPSHOT_VERSION: &str = "snapshot-4";
+/// Bumped whenever the snapshot layout or what it depends on changes (4: items read without syn; 5:
+/// parses compressed).
+const SNAPSHOT_VERSION: &str = "snapshot-5";
 
 /// The parses of the last full run, by content key, each still encoded: a later full run (after a
 /// structural change) decodes those of unchanged files instead of parsing them again.
@@ -156,7 +157,7 @@ impl ParsePack {
     pub fn get(&self, key: u128) -> Option<(ParsedFile, &[u8])> {
         let at = self.entries.binary_search_by_key(&key, |(k, _)| *k).ok()?;
         let encoded = &self.bytes[self.entries[at].1.clone()];
-        Some((postcard::from_bytes(encoded).ok()?, encoded))
+        Some((super::load::decode(encoded)?, encoded))
     }
 }
 
@@ -235,7 +236,7 @@ mod tests {
     #[test]
     fn a_pack_round_trips_and_a_damaged_one_is_empty() {
         let parsed = super::super::syntax::parse("pub struct A;", &crate::frontend::BodyWords::default());
-        let encoded = postcard::to_stdvec(&parsed).expect("encodes");
+        let encoded = super::super::load::encode(&parsed);
         let mut bytes = Vec::new();
         ParsePack::write(
             &mut bytes,
