@@ -16,8 +16,9 @@ use ssot_check::{Env, Error, cli::Cli};
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Milliseconds before freed memory goes back to the system. Parsing a file frees nearly all it
-/// allocated; mimalloc's default (a second) kept a third of a run's peak memory in freed pages
-/// (bench/run: 82-90 MiB at 1000 ms, 62 MiB at 50 ms, no measurable time; 0 ms costs a fifth more).
+/// allocated; mimalloc's default (a second) kept a third of a run's peak memory in freed pages (five
+/// cold runs on the bench corpus each: 75-96 MiB at 1000 ms, 61-66 MiB at 50 ms in the same time; 0 ms
+/// took about 15% longer).
 const PURGE_DELAY_MS: std::ffi::c_long = 50;
 
 /// Sets the allocator's purge delay; called first thing, before any other thread exists.

@@ -138,9 +138,7 @@ impl<'t> Reader<'t> {
             tokens: Lexer::new(text.as_bytes()),
             peeked: None,
             peeked_from: 0,
-            line_starts: std::iter::once(0)
-                .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|at| at + 1))
-                .collect(),
+            line_starts: syntax::line_starts(text),
             offset,
             out: ParsedFile::empty(),
             scope: 0,

@@ -52,10 +52,7 @@ pub(crate) fn skim(text: &str, words: &BodyWords) -> Skim {
 /// [`skim`], given where the words occur in `text` (ascending).
 pub(crate) fn skim_at(text: &str, words: &BodyWords, positions: Vec<usize>) -> Skim {
     let bytes = text.as_bytes();
-    let mentions = |range: Range<usize>| {
-        let first = positions.partition_point(|&p| p < range.start);
-        positions.get(first).is_some_and(|&p| p < range.end)
-    };
+    let mentions = |range: Range<usize>| any_within(&positions, range);
     // A `use` item hides a word when a leaf whose path mentions one binds a name that does not (a glob,
     // a rename, `use std::sync::mpsc::Sender;`): code can then name what the word names without saying
     // it. A use that is not understood is taken to hide one.
@@ -83,6 +80,12 @@ pub(crate) fn skim_at(text: &str, words: &BodyWords, positions: Vec<usize>) -> S
     }
     skim.words_at = positions;
     skim
+}
+
+/// Whether one of `positions` (ascending) lies within `range`.
+pub(crate) fn any_within(positions: &[usize], range: Range<usize>) -> bool {
+    let first = positions.partition_point(|&p| p < range.start);
+    positions.get(first).is_some_and(|&p| p < range.end)
 }
 
 /// What an item's keyword says about the groups of the item.

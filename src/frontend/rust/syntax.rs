@@ -222,10 +222,7 @@ pub(crate) fn parse_reading(text: &str, words: &crate::frontend::BodyWords, read
         false => super::skim::Skim::default(),
     };
     if parts.is_none() && reading && literals.is_none() && skim.items_readable {
-        let mentions = |range: std::ops::Range<usize>| {
-            let first = skim.words_at.partition_point(|&p| p < range.start);
-            skim.words_at.get(first).is_some_and(|&p| p < range.end)
-        };
+        let mentions = |range| super::skim::any_within(&skim.words_at, range);
         parts = Some(super::quick_items::plan(&prepared, offset, &mentions));
     }
     let read = parts.and_then(|parts| assemble(&prepared, parts, &skim, offset));
@@ -282,9 +279,7 @@ fn assemble(
     };
     let source = blanked.as_deref().unwrap_or(prepared);
     let line_starts: Vec<usize> = match blanked {
-        Some(_) => std::iter::once(0)
-            .chain(memchr::memchr_iter(b'\n', source.as_bytes()).map(|at| at + 1))
-            .collect(),
+        Some(_) => line_starts(source),
         None => Vec::new(),
     };
     let to_facts = |part: Part| match part {
@@ -529,6 +524,13 @@ fn shifted(span: Span, offset: usize) -> Span {
     }
 }
 
+/// The byte offset where each line of `text` starts (the first is 0).
+pub(super) fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|at| at + 1))
+        .collect()
+}
+
 /// Where each line of a text starts, to turn a token position (line, column in characters) into a byte
 /// offset: proc-macro2's own conversion keeps a map per file and costs more than the parse's lookups.
 struct Lines<'t> {
@@ -538,10 +540,10 @@ struct Lines<'t> {
 
 impl<'t> Lines<'t> {
     fn new(text: &'t str) -> Self {
-        let starts = std::iter::once(0)
-            .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|at| at + 1))
-            .collect();
-        Lines { text, starts }
+        Lines {
+            text,
+            starts: line_starts(text),
+        }
     }
 
     /// The byte offset of a position (1-based line, 0-based column in characters).
