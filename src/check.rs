@@ -91,19 +91,6 @@ pub const BUILT_INS: &[BuiltIn] = &[
     },
 ];
 
-/// A loaded rule, as reports describe it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RuleInfo {
-    /// The id.
-    pub id: String,
-    /// The kind.
-    pub kind: &'static str,
-    /// Why the rule exists.
-    pub message: String,
-    /// Its severity.
-    pub severity: Severity,
-}
-
 /// How a run treats accepted findings.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -125,7 +112,7 @@ pub struct Outcome {
     /// How many source files were analyzed.
     pub files_checked: usize,
     /// The rules that ran.
-    pub rules: Vec<RuleInfo>,
+    pub rules: Vec<crate::rules::RuleMeta>,
     /// Baseline entries that no longer occur.
     pub stale: Vec<BaselineKey>,
     /// Whether a baseline was in use.
@@ -168,14 +155,7 @@ impl Outcome {
 
 /// Checks `paths` (relative to `base`) against the configured rules.
 pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions) -> Result<Outcome, WorkspaceError> {
-    let scanning = crate::timings::phase("scan");
-    let workspace = workspace::scan(base, paths, &config.excludes)?;
-    drop(scanning);
-    let cache =
-        crate::frontend::ParseCache::with_disk(options.cache_dir.as_deref().and_then(crate::cache::FactCache::open))
-            .with_words(config.body_words())
-            .with_rules(config.fingerprint());
-    let facts = crate::frontend::analyze_tree(&workspace, &workspace::Disk, &cache, &|fact| config.uses(fact));
+    let (workspace, facts) = analyze(base, paths, config, options, Needs::Rules)?;
     let mut findings: Vec<Finding> = workspace
         .problems
         .iter()
@@ -192,7 +172,7 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
     let rules_phase = crate::timings::phase("rules");
     findings.extend(evaluate(&facts, config, options.strict));
     drop(rules_phase);
-    let rules = rule_infos(config);
+    let rules = config.rules.iter().map(|r| r.meta.clone()).collect();
     let mut outcome = Outcome {
         findings,
         files_checked: facts.len(),
@@ -207,18 +187,40 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
     Ok(outcome)
 }
 
-/// The rules' descriptions.
-pub fn rule_infos(config: &Config) -> Vec<RuleInfo> {
-    config
-        .rules
-        .iter()
-        .map(|r| RuleInfo {
-            id: r.meta.id.clone(),
-            kind: r.meta.kind,
-            message: r.meta.message.clone(),
-            severity: r.meta.severity,
-        })
-        .collect()
+/// Which facts a run keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// What the rules use: bodies and facts no rule can find anything in are skipped.
+    Rules,
+    /// What the rules use and every import and path besides: the whole module graph.
+    Graph,
+}
+
+/// Scans `paths` and extracts the facts `needs` asks for, through the run's cache.
+pub fn analyze(
+    base: &Path,
+    paths: &[PathBuf],
+    config: &Config,
+    options: &RunOptions,
+    needs: Needs,
+) -> Result<(workspace::Workspace, Vec<FileFacts>), WorkspaceError> {
+    let scanning = crate::timings::phase("scan");
+    let workspace = workspace::scan(base, paths, &config.excludes)?;
+    drop(scanning);
+    let disk = options.cache_dir.as_deref().and_then(crate::cache::FactCache::open);
+    let (words, settings) = match needs {
+        Needs::Rules => (config.body_words(), config.fingerprint()),
+        // Every body matters to the graph; the settings keep its snapshot apart from the rules' one.
+        Needs::Graph => (crate::frontend::BodyWords::new(None), !config.fingerprint()),
+    };
+    let cache = crate::frontend::ParseCache::with_disk(disk)
+        .with_words(words)
+        .with_rules(settings);
+    let keep = |fact: crate::facts::Fact<'_>| {
+        config.uses(fact) || (needs == Needs::Graph && !matches!(fact, crate::facts::Fact::Definition(_)))
+    };
+    let facts = crate::frontend::analyze_tree(&workspace, &workspace::Disk, &cache, &keep);
+    Ok((workspace, facts))
 }
 
 /// Runs the rules over facts and applies inline suppressions: the findings, sorted.
@@ -236,7 +238,7 @@ pub fn evaluate(facts: &[FileFacts], config: &Config, strict: bool) -> Vec<Findi
             }));
             run.unwrap_or_else(|_| {
                 let at = Location {
-                    path: rule.defined_at.clone(),
+                    path: rule.meta.defined_at.clone(),
                     span: None,
                     label: String::new(),
                     member: None,

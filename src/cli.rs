@@ -35,6 +35,51 @@ pub enum Command {
     Baseline(BaselineArgs),
     /// Findings per rule for each commit of the current git repository (first-parent).
     History(HistoryArgs),
+    /// The module import graph (DOT, Mermaid or JSON), with the edges that break a contract in red.
+    Graph(GraphArgs),
+}
+
+/// `graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Files or folders to draw. Default: the current directory.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Where the rules come from (their `layers`, `independence` and `acyclic` contracts mark edges red).
+    /// Without rules found, the graph is drawn plain.
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Draw modules only this many path segments deep (`--depth 2`: `app::web`, not `app::web::auth`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub depth: Option<u16>,
+    /// Only modules a path pattern covers (`app::store`, `**::legacy`), and the modules they import or
+    /// are imported by.
+    #[arg(long, value_name = "PATTERN")]
+    pub module: Option<String>,
+    /// Draw the imports of test code too.
+    #[arg(long)]
+    pub include_tests: bool,
+    /// Write the output to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Parse every file, neither reading nor writing the fact cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// Graph output formats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (`dot -Tsvg`).
+    #[default]
+    Dot,
+    /// A Mermaid flowchart, which GitHub renders in Markdown.
+    Mermaid,
+    /// JSON: modules, and edges with every site.
+    Json,
 }
 
 /// `baseline write` / `baseline update`.

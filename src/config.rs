@@ -79,8 +79,6 @@ pub struct Rule {
     pub kind: &'static RuleKind,
     /// The kind's check, built from the rule's keys.
     pub check: Box<dyn Check>,
-    /// Where the rule is defined (`rules/routing.toml:3`).
-    pub defined_at: String,
 }
 
 impl std::fmt::Debug for Rule {
@@ -88,7 +86,6 @@ impl std::fmt::Debug for Rule {
         f.debug_struct("Rule")
             .field("meta", &self.meta)
             .field("check", &self.check)
-            .field("defined_at", &self.defined_at)
             .finish()
     }
 }
@@ -127,7 +124,14 @@ impl Config {
         let text: String = self
             .rules
             .iter()
-            .map(|rule| format!("{:?}{:?}\n", rule.meta, rule.check))
+            .map(|rule| {
+                let meta = &rule.meta;
+                // Where a rule is written does not change what facts it uses.
+                format!(
+                    "{}{}{}{:?}{:?}\n",
+                    meta.id, meta.kind, meta.message, meta.severity, rule.check
+                )
+            })
             .collect();
         xxhash_rust::xxh3::xxh3_64(text.as_bytes())
     }
@@ -366,10 +370,10 @@ impl Loader {
                 kind: kind.name,
                 message,
                 severity,
+                defined_at,
             },
             kind,
             check,
-            defined_at,
         });
         Ok(())
     }
@@ -520,7 +524,7 @@ name = "MessageRouter"
         let config = load_text(GOOD).expect("loads");
         assert_eq!(config.rules.len(), 1);
         assert_eq!(config.rules[0].meta.severity, Severity::Error);
-        assert!(config.rules[0].defined_at.ends_with("rules.toml:3"));
+        assert!(config.rules[0].meta.defined_at.ends_with("rules.toml:3"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod facts;
 pub mod finding;
 pub mod frontend;
 pub mod git;
+pub mod graph;
 pub mod history;
 pub mod pattern;
 pub mod report;
@@ -23,7 +24,10 @@ pub mod workspace;
 use std::io::Write;
 use std::path::PathBuf;
 
-use cli::{BaselineAction, CheckArgs, Cli, Color, Command, Format, HistoryArgs, HistoryFormat, RulesArgs};
+use cli::{
+    BaselineAction, CheckArgs, Cli, Color, Command, Format, GraphArgs, GraphFormat, HistoryArgs, HistoryFormat,
+    RulesArgs,
+};
 
 /// How a run ended, as the process exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +67,15 @@ pub enum Error {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// A path pattern given as a flag is not valid.
+    #[error("invalid `{flag}`: {message}")]
+    #[diagnostic(code(ssot_check::pattern))]
+    Pattern {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong with the pattern.
+        message: String,
+    },
     /// The `--output` file could not be written.
     #[error("cannot write `{path}`: {source}")]
     #[diagnostic(code(ssot_check::output))]
@@ -98,6 +111,7 @@ pub fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error
             BaselineAction::Update { accept_new, check } => write_baseline(check, accept_new, false, env, out),
         },
         Some(Command::History(args)) => history(&args, env, out),
+        Some(Command::Graph(args)) => draw_graph(&args, env, out),
     }
 }
 
@@ -257,6 +271,67 @@ fn history(args: &HistoryArgs, env: &Env, out: &mut dyn Write) -> Result<ExitSta
     Ok(ExitStatus::Success)
 }
 
+/// `graph`: the module import graph of the paths, cut to a depth and a module if asked, with the edges
+/// that break the loaded contracts in red.
+fn draw_graph(args: &GraphArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
+    let config = match load_config(&args.rules, env) {
+        Err(Error::Config(config::ConfigError::NotFound(_))) if args.rules.rules.is_empty() => {
+            config::Config::default()
+        }
+        loaded => loaded?,
+    };
+    let focus = args
+        .module
+        .as_deref()
+        .map(pattern::PathPattern::new)
+        .transpose()
+        .map_err(|message| Error::Pattern {
+            flag: "--module",
+            message,
+        })?;
+    let options = check::RunOptions {
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            cache::FactCache::default_dir()
+        },
+        ..check::RunOptions::default()
+    };
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let pool = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK).build()?;
+    let (_, facts) = pool.install(|| check::analyze(&env.cwd, &paths, &config, &options, check::Needs::Graph))?;
+    let full = graph::ModuleGraph::build(&facts, args.include_tests);
+    let depth = args.depth.map_or(usize::MAX, usize::from);
+    let shown = |m: &str| graph::render::at_depth(m, depth).to_owned();
+    let focused = |m: &str| focus.as_ref().is_none_or(|p| p.covers(m));
+    let neighbours: std::collections::BTreeSet<&str> = full
+        .edges()
+        .filter(|(from, to, _)| focused(from) || focused(to))
+        .flat_map(|(from, to, _)| [from, to])
+        .collect();
+    let drawn = full
+        .without(|from, to, _| !(focused(from) || focused(to)))
+        .collapse(|m| (focused(m) || neighbours.contains(m)).then(|| shown(m)));
+    let broken: graph::render::Broken = config
+        .rules
+        .iter()
+        .flat_map(|rule| rule.check.broken_edges(&facts))
+        .map(|(from, to)| (shown(&from), shown(&to)))
+        .filter(|(from, to)| from != to)
+        .collect();
+    let text = match args.format {
+        GraphFormat::Dot => graph::render::dot(&drawn, &broken),
+        GraphFormat::Mermaid => graph::render::mermaid(&drawn, &broken),
+        GraphFormat::Json => graph::render::json(&drawn, &broken),
+    };
+    emit(&text, args.output.as_deref(), env, out)?;
+    Ok(ExitStatus::Success)
+}
+
 fn explain(kind: Option<&str>, out: &mut dyn Write) -> Result<ExitStatus, Error> {
     match kind {
         None => {
@@ -276,7 +351,7 @@ fn explain(kind: Option<&str>, out: &mut dyn Write) -> Result<ExitStatus, Error>
 fn list_rules(args: &RulesArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
     let config = load_config(args, env)?;
     for rule in &config.rules {
-        let at = workspace::display_path(&env.cwd, std::path::Path::new(&rule.defined_at));
+        let at = workspace::display_path(&env.cwd, std::path::Path::new(&rule.meta.defined_at));
         writeln!(
             out,
             "{:<36} {:<18} {:<8} {}",

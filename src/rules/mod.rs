@@ -3,7 +3,11 @@
 //! A kind is one file: its parameters (read from the `[[rule]]` table), its documentation (what
 //! `ssot-check explain KIND` prints), its check over the workspace's facts, and its unit tests.
 
+pub mod acyclic;
 pub mod banned_import;
+mod contract;
+pub mod independence;
+pub mod layers;
 pub mod no_global_state;
 pub mod removed_module;
 pub mod single_definition;
@@ -26,6 +30,9 @@ pub const KINDS: &[&RuleKind] = &[
     &removed_module::KIND,
     &single_dispatch::KIND,
     &no_global_state::KIND,
+    &layers::KIND,
+    &independence::KIND,
+    &acyclic::KIND,
 ];
 
 /// Finds a rule kind by name.
@@ -63,6 +70,12 @@ pub trait Check: Send + Sync + fmt::Debug {
     /// Whether the rule reads paths used in code (references and imports), which can reach what its
     /// words name through a re-export under another name.
     fn reads_references(&self) -> bool;
+
+    /// For a contract over the module import graph: the edges (`from`, `to` modules) that break it, which
+    /// `ssot-check graph` draws in red. Other kinds have none.
+    fn broken_edges(&self, _files: &[FileFacts]) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 pub use crate::facts::Fact;
@@ -83,6 +96,8 @@ pub struct RuleMeta {
     pub message: String,
     /// Error (fails the run) or warning.
     pub severity: Severity,
+    /// Where the rule is defined (`rules/routing.toml:3`).
+    pub defined_at: String,
 }
 
 impl RuleMeta {
@@ -260,6 +275,7 @@ pub(crate) mod testing {
             kind: kind.name,
             message: "rule message".into(),
             severity: Severity::Error,
+            defined_at: "rules.toml:1".into(),
         };
         let mut out = Vec::new();
         check.check(&meta, &facts(files), &mut out);

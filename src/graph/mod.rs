@@ -1,0 +1,264 @@
+//! The module import graph: which workspace module depends on which, and where it says so.
+//!
+//! An edge `a -> b` is one or more sites in module `a` (a resolved `use`, followed through re-exports and
+//! globs, or a qualified path in code) that lead to an item of module `b`. Only modules of the scanned
+//! workspace are nodes: what leads outside it (`std`, dependencies) is no edge. The graph is built from
+//! facts alone, so the contract rules and `ssot-check graph` read the same edges.
+//!
+//! Layer invariant: reads [`crate::facts`] and [`crate::pattern`], nothing above them.
+
+pub mod cycles;
+pub mod render;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::facts::{FileFacts, Span, path_is_under};
+
+/// One place in the code that makes a module depend on another.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Site {
+    /// The file, as reported.
+    pub file: String,
+    /// Where in the file.
+    pub span: Span,
+    /// The path the code imports or names, resolved (`app::store::EventStore`).
+    pub target: String,
+    /// A `use` (or `extern crate`) rather than a path in code.
+    pub import: bool,
+}
+
+/// The dependencies between the workspace's modules.
+#[derive(Clone, Debug, Default)]
+pub struct ModuleGraph {
+    modules: BTreeSet<String>,
+    edges: BTreeMap<(String, String), Vec<Site>>,
+}
+
+impl ModuleGraph {
+    /// The graph of `files`: test code (test targets, `#[cfg(test)]`) is left out unless `include_tests`.
+    pub fn build(files: &[FileFacts], include_tests: bool) -> Self {
+        let mut graph = ModuleGraph::default();
+        for file in files.iter().filter(|f| include_tests || !f.in_test) {
+            graph.modules.insert(file.module.clone());
+            for module in file.modules.iter().filter(|m| include_tests || !m.in_test) {
+                graph.modules.insert(module.path.clone());
+            }
+        }
+        for file in files.iter().filter(|f| include_tests || !f.in_test) {
+            for import in file.imports.iter().filter(|i| include_tests || !i.in_test) {
+                // A re-export chain is followed to where it ends; an import of a module's own item that
+                // is re-exported elsewhere still depends on the module it names first.
+                graph.add(&file.path, &import.module, &import.target, import.span, true);
+            }
+            for reference in file.references.iter().filter(|r| include_tests || !r.in_test) {
+                // A name that came through an import leads where the import does, an edge already
+                // counted; one that came through a glob or a module import may lead further.
+                let same_as_import = reference
+                    .via_import
+                    .as_deref()
+                    .is_some_and(|via| graph.module_of(via) == graph.module_of(&reference.path));
+                if !same_as_import {
+                    graph.add(&file.path, &reference.enclosing, &reference.path, reference.span, false);
+                }
+            }
+        }
+        for sites in graph.edges.values_mut() {
+            sites.sort();
+            sites.dedup();
+        }
+        graph
+    }
+
+    fn add(&mut self, file: &str, from: &str, target: &str, span: Span, import: bool) {
+        let (Some(from), Some(to)) = (self.module_of(from), self.module_of(target)) else {
+            return;
+        };
+        if from == to {
+            return;
+        }
+        let site = Site {
+            file: file.to_owned(),
+            span,
+            target: target.to_owned(),
+            import,
+        };
+        let key = (from.to_owned(), to.to_owned());
+        self.edges.entry(key).or_default().push(site);
+    }
+
+    /// The innermost workspace module that `path` is, or lies in.
+    pub fn module_of(&self, path: &str) -> Option<&str> {
+        let mut found = None;
+        for (end, _) in path.match_indices("::").chain(std::iter::once((path.len(), ""))) {
+            if let Some(module) = self.modules.get(&path[..end]) {
+                found = Some(module.as_str());
+            }
+        }
+        found
+    }
+
+    /// Every module, sorted.
+    pub fn modules(&self) -> impl Iterator<Item = &str> {
+        self.modules.iter().map(String::as_str)
+    }
+
+    /// Every edge with its sites, sorted by its two modules.
+    pub fn edges(&self) -> impl Iterator<Item = (&str, &str, &[Site])> {
+        self.edges
+            .iter()
+            .map(|((from, to), sites)| (from.as_str(), to.as_str(), sites.as_slice()))
+    }
+
+    /// The sites of the edge `from -> to`, if there is one.
+    pub fn sites(&self, from: &str, to: &str) -> Option<&[Site]> {
+        self.edges.get(&(from.to_owned(), to.to_owned())).map(Vec::as_slice)
+    }
+
+    /// The graph without the sites `drop` rejects (edges left with no site disappear).
+    pub fn without(&self, drop: impl Fn(&str, &str, &Site) -> bool) -> Self {
+        let edges = self
+            .edges
+            .iter()
+            .filter_map(|((from, to), sites)| {
+                let kept: Vec<Site> = sites.iter().filter(|s| !drop(from, to, s)).cloned().collect();
+                (!kept.is_empty()).then(|| ((from.clone(), to.clone()), kept))
+            })
+            .collect();
+        ModuleGraph {
+            modules: self.modules.clone(),
+            edges,
+        }
+    }
+
+    /// The graph with each module replaced by what `group` maps it to (modules mapped to `None` drop out,
+    /// with their edges); edges inside one group disappear and parallel ones merge their sites.
+    pub fn collapse(&self, group: impl Fn(&str) -> Option<String>) -> Self {
+        let mut collapsed = ModuleGraph {
+            modules: self.modules.iter().filter_map(|m| group(m)).collect(),
+            edges: BTreeMap::new(),
+        };
+        for ((from, to), sites) in &self.edges {
+            let (Some(from), Some(to)) = (group(from), group(to)) else {
+                continue;
+            };
+            if from != to {
+                collapsed
+                    .edges
+                    .entry((from, to))
+                    .or_default()
+                    .extend(sites.iter().cloned());
+            }
+        }
+        for sites in collapsed.edges.values_mut() {
+            sites.sort();
+            sites.dedup();
+        }
+        collapsed
+    }
+
+    /// The graph of the direct children of `parent`: a module below a child counts as that child.
+    pub fn children_of(&self, parent: &str) -> Self {
+        self.collapse(|module| child_of(parent, module).map(str::to_owned))
+    }
+
+    /// The modules reachable from `from` (itself excluded), each with the edge that first reached it,
+    /// in breadth-first order: the shortest chains.
+    pub fn reachable(&self, from: &[&str]) -> BTreeMap<String, (String, String)> {
+        let mut outgoing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (a, b) in self.edges.keys() {
+            outgoing.entry(a.as_str()).or_default().push(b.as_str());
+        }
+        let mut reached: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut queue: std::collections::VecDeque<&str> = from.iter().copied().collect();
+        let start: BTreeSet<&str> = from.iter().copied().collect();
+        while let Some(node) = queue.pop_front() {
+            for &next in outgoing.get(node).into_iter().flatten() {
+                if start.contains(next) || reached.contains_key(next) {
+                    continue;
+                }
+                reached.insert(next.to_owned(), (node.to_owned(), next.to_owned()));
+                queue.push_back(next);
+            }
+        }
+        reached
+    }
+}
+
+/// The direct child of `parent` that `module` is or lies in; `None` for `parent` itself and outside it.
+pub fn child_of<'m>(parent: &str, module: &'m str) -> Option<&'m str> {
+    if parent.is_empty() {
+        return Some(module.split("::").next().unwrap_or(module));
+    }
+    if module == parent || !path_is_under(module, parent) {
+        return None;
+    }
+    let rest = &module[parent.len() + 2..];
+    let end = rest.find("::").map_or(module.len(), |i| parent.len() + 2 + i);
+    Some(&module[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::facts;
+
+    fn graph(files: &[(&str, &str)]) -> ModuleGraph {
+        ModuleGraph::build(&facts(files), false)
+    }
+
+    fn edges(graph: &ModuleGraph) -> Vec<String> {
+        graph
+            .edges()
+            .map(|(a, b, sites)| format!("{a} -> {b} ({})", sites.len()))
+            .collect()
+    }
+
+    #[test]
+    fn imports_and_qualified_paths_are_edges_and_outside_paths_are_not() {
+        let g = graph(&[
+            ("src/lib.rs", "pub mod a; pub mod b; pub mod c;"),
+            (
+                "src/a.rs",
+                "use crate::b::B; use std::fmt; fn f() { crate::c::run(); B; }",
+            ),
+            ("src/b.rs", "pub struct B; pub fn own() { own(); }"),
+            ("src/c.rs", "pub fn run() {} #[cfg(test)] mod tests { use crate::a; }"),
+        ]);
+        assert_eq!(edges(&g), vec!["app::a -> app::b (1)", "app::a -> app::c (1)"]);
+        assert_eq!(g.module_of("app::b::B"), Some("app::b"));
+        assert_eq!(g.module_of("std::fmt"), None);
+    }
+
+    #[test]
+    fn reexports_lead_to_where_the_item_lives() {
+        let g = graph(&[
+            ("src/lib.rs", "pub mod a; pub mod facade; mod inner;"),
+            ("src/facade.rs", "pub use crate::inner::Thing;"),
+            ("src/inner.rs", "pub struct Thing;"),
+            ("src/a.rs", "use crate::facade::Thing;"),
+        ]);
+        assert_eq!(
+            edges(&g),
+            vec!["app::a -> app::inner (1)", "app::facade -> app::inner (1)"]
+        );
+    }
+
+    #[test]
+    fn children_collapse_deeper_modules_and_drop_inner_edges() {
+        let g = graph(&[
+            ("src/lib.rs", "pub mod x; pub mod y;"),
+            ("src/x/mod.rs", "pub mod deep; pub mod other;"),
+            ("src/x/deep.rs", "use crate::y::Y; use super::other::O;"),
+            ("src/x/other.rs", "pub struct O;"),
+            ("src/y.rs", "pub struct Y;"),
+        ]);
+        assert_eq!(edges(&g.children_of("app")), vec!["app::x -> app::y (1)"]);
+        assert_eq!(
+            edges(&g.children_of("app::x")),
+            vec!["app::x::deep -> app::x::other (1)"]
+        );
+        assert_eq!(child_of("app", "app::x::deep"), Some("app::x"));
+        assert_eq!(child_of("app", "app"), None);
+        assert_eq!(child_of("app", "application::x"), None);
+    }
+}
