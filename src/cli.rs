@@ -68,6 +68,9 @@ pub struct GraphArgs {
     /// Parse every file, neither reading nor writing the fact cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Where the fact cache lives [default: $SSOT_CHECK_CACHE_DIR, else ~/.cache/ssot-check].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Graph output formats.

@@ -12,11 +12,13 @@ pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::facts::{FileFacts, Span, path_is_under};
+use crate::facts::{FileFacts, ReferenceContext, Span, path_is_under};
 
 /// One place in the code that makes a module depend on another.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Site {
+    /// The module the code is in (in a collapsed graph, a module inside the edge's first node).
+    pub module: String,
     /// The file, as reported.
     pub file: String,
     /// Where in the file.
@@ -37,64 +39,82 @@ pub struct ModuleGraph {
 impl ModuleGraph {
     /// The graph of `files`: test code (test targets, `#[cfg(test)]`) is left out unless `include_tests`.
     pub fn build(files: &[FileFacts], include_tests: bool) -> Self {
-        let mut graph = ModuleGraph::default();
-        for file in files.iter().filter(|f| include_tests || !f.in_test) {
-            graph.modules.insert(file.module.clone());
+        let files: Vec<&FileFacts> = files.iter().filter(|f| include_tests || !f.in_test).collect();
+        let mut modules = BTreeSet::new();
+        for file in &files {
+            modules.insert(file.module.clone());
             for module in file.modules.iter().filter(|m| include_tests || !m.in_test) {
-                graph.modules.insert(module.path.clone());
+                modules.insert(module.path.clone());
             }
         }
-        for file in files.iter().filter(|f| include_tests || !f.in_test) {
-            for import in file.imports.iter().filter(|i| include_tests || !i.in_test) {
-                // A re-export chain is followed to where it ends; an import of a module's own item that
-                // is re-exported elsewhere still depends on the module it names first.
-                graph.add(&file.path, &import.module, &import.target, import.span, true);
+        let mut edges: BTreeMap<(String, String), Vec<Site>> = BTreeMap::new();
+        let mut add = |from: &str, to: Option<&str>, site: Site| {
+            if let Some(to) = to.filter(|&to| to != from) {
+                edges.entry((from.to_owned(), to.to_owned())).or_default().push(site);
             }
-            for reference in file.references.iter().filter(|r| include_tests || !r.in_test) {
-                // A name that came through an import leads where the import does, an edge already
-                // counted; one that came through a glob or a module import may lead further.
-                let same_as_import = reference
-                    .via_import
-                    .as_deref()
-                    .is_some_and(|via| graph.module_of(via) == graph.module_of(&reference.path));
-                if !same_as_import {
-                    graph.add(&file.path, &reference.enclosing, &reference.path, reference.span, false);
-                }
-            }
-        }
-        for sites in graph.edges.values_mut() {
-            sites.sort();
-            sites.dedup();
-        }
-        graph
-    }
-
-    fn add(&mut self, file: &str, from: &str, target: &str, span: Span, import: bool) {
-        let (Some(from), Some(to)) = (self.module_of(from), self.module_of(target)) else {
-            return;
         };
-        if from == to {
-            return;
-        }
-        let site = Site {
-            file: file.to_owned(),
+        let site = |module: &str, file: &FileFacts, target: &str, span: Span, import: bool| Site {
+            module: module.to_owned(),
+            file: file.path.clone(),
             span,
             target: target.to_owned(),
             import,
         };
-        let key = (from.to_owned(), to.to_owned());
-        self.edges.entry(key).or_default().push(site);
+        for file in &files {
+            for import in file.imports.iter().filter(|i| include_tests || !i.in_test) {
+                // A re-export chain is followed to where it ends.
+                let to = innermost(&modules, &import.target);
+                add(
+                    &import.module,
+                    to,
+                    site(&import.module, file, &import.target, import.span, true),
+                );
+            }
+            // Code lies in the file's module or in an inline module written in the file. Its enclosing
+            // item names it, but a function may share its name with a module (`fn check` beside
+            // `mod check`), so only those modules are candidates.
+            let inline: Vec<&str> = file
+                .modules
+                .iter()
+                .filter(|m| m.inline)
+                .map(|m| m.path.as_str())
+                .collect();
+            for reference in file.references.iter().filter(|r| include_tests || !r.in_test) {
+                // A name that came through an import leads where the import does, an edge already
+                // counted; one that came through a glob or a module import may lead further.
+                let to = innermost(&modules, &reference.path);
+                let via = reference.via_import.as_deref();
+                if via.is_some_and(|via| innermost(&modules, via) == to) {
+                    continue;
+                }
+                // A module is never a value: a call of `crate::check` is the function beside `mod check`.
+                let value = matches!(reference.context, ReferenceContext::Expr | ReferenceContext::Pattern);
+                let to = match to {
+                    Some(module) if value && module == reference.path => reference
+                        .path
+                        .rsplit_once("::")
+                        .and_then(|(parent, _)| innermost(&modules, parent)),
+                    to => to,
+                };
+                let from = inline
+                    .iter()
+                    .copied()
+                    .filter(|m| path_is_under(&reference.enclosing, m))
+                    .max_by_key(|m| m.len())
+                    .unwrap_or(file.module.as_str());
+                add(from, to, site(from, file, &reference.path, reference.span, false));
+            }
+        }
+        for sites in edges.values_mut() {
+            sites.sort();
+            sites.dedup();
+        }
+        ModuleGraph { modules, edges }
     }
 
     /// The innermost workspace module that `path` is, or lies in.
     pub fn module_of(&self, path: &str) -> Option<&str> {
-        let mut found = None;
-        for (end, _) in path.match_indices("::").chain(std::iter::once((path.len(), ""))) {
-            if let Some(module) = self.modules.get(&path[..end]) {
-                found = Some(module.as_str());
-            }
-        }
-        found
+        innermost(&self.modules, path)
     }
 
     /// Every module, sorted.
@@ -184,6 +204,17 @@ impl ModuleGraph {
     }
 }
 
+/// The longest of `modules` that `path` is or lies in (whole segments).
+fn innermost<'m>(modules: &'m BTreeSet<String>, path: &str) -> Option<&'m str> {
+    let mut found = None;
+    for (end, _) in path.match_indices("::").chain(std::iter::once((path.len(), ""))) {
+        if let Some(module) = modules.get(&path[..end]) {
+            found = Some(module.as_str());
+        }
+    }
+    found
+}
+
 /// The direct child of `parent` that `module` is or lies in; `None` for `parent` itself and outside it.
 pub fn child_of<'m>(parent: &str, module: &'m str) -> Option<&'m str> {
     if parent.is_empty() {
@@ -227,6 +258,23 @@ mod tests {
         assert_eq!(edges(&g), vec!["app::a -> app::b (1)", "app::a -> app::c (1)"]);
         assert_eq!(g.module_of("app::b::B"), Some("app::b"));
         assert_eq!(g.module_of("std::fmt"), None);
+    }
+
+    #[test]
+    fn a_function_named_like_a_module_is_not_that_module() {
+        // `fn check` in the crate root calls the report; `mod check` is imported by the report.
+        let g = graph(&[
+            (
+                "src/lib.rs",
+                "pub mod check; pub mod report; fn check() { report::render(); crate::check(); }",
+            ),
+            ("src/check.rs", "pub struct Outcome;"),
+            ("src/report.rs", "use crate::check::Outcome; pub fn render() {}"),
+        ]);
+        assert_eq!(
+            edges(&g),
+            vec!["app -> app::report (1)", "app::report -> app::check (1)"]
+        );
     }
 
     #[test]

@@ -84,20 +84,21 @@ impl IgnoreImports {
     /// A warning for each exception that matched nothing: a stale exception would hide the next real one.
     pub(crate) fn report_unused(unused: &[&str], rule: &RuleMeta, out: &mut Vec<Finding>) {
         for text in unused {
-            let (file, line) = rule
+            // The rule file is the place to fix; findings point at files by path alone.
+            let file = rule
                 .defined_at
                 .rsplit_once(':')
-                .map_or((rule.defined_at.as_str(), ""), |(f, l)| (f, l));
+                .map_or(rule.defined_at.as_str(), |(f, _)| f);
             let mut finding = rule.finding(
                 format!(
-                    "ignored import `{text}` matches no import: remove it from rule `{}`",
-                    rule.id
+                    "ignored import `{text}` matches no import: remove it from rule `{}` ({})",
+                    rule.id, rule.defined_at
                 ),
                 format!("unused ignore {text}"),
                 Location {
                     path: file.to_owned(),
                     span: None,
-                    label: format!("rule defined at line {line}"),
+                    label: String::new(),
                     member: None,
                 },
                 None,
@@ -136,23 +137,21 @@ pub(crate) fn chain_finding(
 ) -> Option<Finding> {
     let (from, to) = *chain.get(primary_edge)?;
     let sites = graph.sites(from, to)?;
-    let label = |from: &str, to: &str, site: &Site| {
+    // The target lies in the edge's second module, so naming it says where the edge leads.
+    let label = |site: &Site| {
         let how = if site.import { "imports" } else { "names" };
-        format!("`{from}` {how} `{}` (-> `{to}`)", site.target)
+        format!("`{}` {how} `{}`", site.module, site.target)
     };
     let first = sites.first()?;
-    let mut finding = rule.finding(message, symbol, site_location(first, label(from, to, first)), help);
+    let mut finding = rule.finding(message, symbol, site_location(first, label(first)), help);
     for (i, &(a, b)) in chain.iter().enumerate() {
         let Some(sites) = graph.sites(a, b) else {
             continue;
         };
         let skip = usize::from(i == primary_edge);
-        finding.related.extend(
-            sites
-                .iter()
-                .skip(skip)
-                .map(|site| site_location(site, label(a, b, site))),
-        );
+        finding
+            .related
+            .extend(sites.iter().skip(skip).map(|site| site_location(site, label(site))));
     }
     Some(finding)
 }

@@ -171,11 +171,12 @@ impl Check for Independence {
                 )
             } else {
                 let path: Vec<&str> = std::iter::once(first.0).chain(chain.iter().map(|e| e.1)).collect();
+                let between = chain.len() - 1;
                 format!(
-                    "`{}` depends on `{}` through {}: {}",
+                    "`{}` depends on `{}` through {between} other module{}: {}",
                     coupling.from,
                     coupling.to,
-                    chain.len() - 1,
+                    if between == 1 { "" } else { "s" },
                     path.join(" -> ")
                 )
             };
@@ -236,7 +237,7 @@ mod tests {
         assert_eq!(
             messages(r#"modules = "app::agents::*", transitive = true"#),
             vec![
-                "`app::agents::calc` depends on `app::agents::clock` through 1: app::agents::calc -> app::shared -> app::agents::clock",
+                "`app::agents::calc` depends on `app::agents::clock` through 1 other module: app::agents::calc -> app::shared -> app::agents::clock",
                 "`app::agents::search` imports `app::agents::calc`; `app::agents::search` and `app::agents::calc` must be independent",
             ]
         );
