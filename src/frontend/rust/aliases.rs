@@ -9,8 +9,8 @@
 
 use super::load::{Loaded, load};
 use super::modules::FileModule;
-use super::snapshot::ParsePack;
-use super::syntax::{ParsedFile, ScopeKind};
+use super::pack::ParsePack;
+use super::raw::{ParsedFile, ScopeKind};
 use crate::frontend::{BodyWords, ParseCache};
 use crate::workspace::{FileTree, SourceFile};
 
@@ -125,7 +125,7 @@ mod tests {
     fn names(files: &[(&str, &str)], words: &[&str]) -> Vec<String> {
         let parsed: Vec<ParsedFile> = files
             .iter()
-            .map(|(_, text)| super::super::syntax::parse(text, &crate::frontend::BodyWords::default()))
+            .map(|(_, text)| super::super::read::parse(text, &crate::frontend::BodyWords::default()))
             .collect();
         let borrowed: Vec<&ParsedFile> = parsed.iter().collect();
         let modules: Vec<FileModule> = files

@@ -5,8 +5,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
-use super::snapshot::{self, ParsePack};
-use super::syntax::{self, ParsedFile};
+use super::pack::{ParsePack, decode, encode};
+use super::raw::{ParsedFile, Scope, ScopeKind};
+use super::read;
 use crate::facts::{FileProblem, Span};
 use crate::frontend::{BodyWords, ParseCache};
 use crate::workspace::{FileTree, SourceFile};
@@ -23,9 +24,9 @@ pub(super) struct Loaded {
     /// What module assignment and re-export naming read: the scopes (without their names), the `mod`
     /// declarations and the `pub use` imports.
     pub skeleton: ParsedFile,
-    /// The names the file declares, relative to its module (see `snapshot::relative_names`).
+    /// The names the file declares, relative to its module (see [`relative_names`]).
     pub names: String,
-    /// See `snapshot::structure`.
+    /// See [`structure`].
     pub structure: u64,
     /// The file has `pub use` items: the index's re-exports need its whole parse.
     pub reexports: bool,
@@ -34,21 +35,21 @@ pub(super) struct Loaded {
 impl Loaded {
     /// Digests a parse; `encoded` is its encoding when already at hand.
     pub fn new(parsed: &ParsedFile, key: Option<u128>, encoded: Option<Vec<u8>>) -> Self {
-        let names = snapshot::relative_names(parsed);
+        let names = relative_names(parsed);
         let skeleton = ParsedFile {
             // Only module scopes matter to module assignment and re-export naming; the others stay as
             // placeholders so that scope numbers keep their meaning.
             scopes: parsed
                 .scopes
                 .iter()
-                .map(|scope| syntax::Scope {
+                .map(|scope| Scope {
                     parent: scope.parent,
                     kind: match &scope.kind {
-                        syntax::ScopeKind::Module(name) => syntax::ScopeKind::Module(name.clone()),
-                        _ => syntax::ScopeKind::Block,
+                        ScopeKind::Module(name) => ScopeKind::Module(name.clone()),
+                        _ => ScopeKind::Block,
                     },
                     rel_path: match scope.kind {
-                        syntax::ScopeKind::Module(_) => scope.rel_path.clone(),
+                        ScopeKind::Module(_) => scope.rel_path.clone(),
                         _ => Vec::new(),
                     },
                     items: Default::default(),
@@ -70,7 +71,7 @@ impl Loaded {
             key,
             keep: !internal && !encoded.is_empty(),
             reexports: !skeleton.imports.is_empty(),
-            structure: snapshot::structure(parsed, &names),
+            structure: structure(parsed, &names),
             encoded,
             skeleton,
             names,
@@ -87,23 +88,32 @@ impl Loaded {
     }
 }
 
-/// A parse as kept between phases and in the parse pack: postcard, compressed with LZ4. Parses repeat
-/// themselves (paths, names, spans); compressed, those of the bench corpus take 5.6 MB instead of 12,
-/// and a larger workspace's run slows down less for holding them.
-pub(super) fn encode(parsed: &ParsedFile) -> Vec<u8> {
-    postcard::to_stdvec(parsed).map_or_else(|_| Vec::new(), |bytes| lz4_flex::block::compress_prepend_size(&bytes))
+/// What other files' facts depend on in this one: the names it declares (relative to its module, as
+/// [`relative_names`] gives them), its imports (re-exports are resolved through them), its scopes'
+/// shape and its `mod` declarations. Edits inside function bodies and comments leave it unchanged.
+pub(crate) fn structure(file: &ParsedFile, names: &str) -> u64 {
+    let scopes: Vec<_> = file.scopes.iter().map(|s| (s.parent, &s.kind, &s.rel_path)).collect();
+    let shape = (
+        names,
+        &scopes,
+        &file.imports,
+        &file.modules,
+        &file.problem.as_ref().map(|p| p.kind),
+    );
+    postcard::to_stdvec(&shape).map_or(0, |bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
 }
 
-/// A parse written by [`encode`]; `None` if the bytes are damaged. The length they claim is checked
-/// against what LZ4 can expand to before anything is allocated for it.
-pub(super) fn decode(encoded: &[u8]) -> Option<ParsedFile> {
-    let (length, compressed) = encoded.split_first_chunk::<4>()?;
-    let length = u32::from_le_bytes(*length) as usize;
-    if length > compressed.len().saturating_mul(255) + 16 {
-        return None;
+/// The names a file declares (see [`ParsedFile::declared_names`]), relative to the file's module, one
+/// `relative module path TAB name` per line: compact, and known before modules are assigned.
+pub(crate) fn relative_names(file: &ParsedFile) -> String {
+    let mut names = String::new();
+    for (module, name) in file.declared_names("") {
+        names.push_str(&module);
+        names.push('\t');
+        names.push_str(&name);
+        names.push('\n');
     }
-    let bytes = lz4_flex::block::decompress(compressed, length).ok()?;
-    postcard::from_bytes(&bytes).ok()
+    names
 }
 
 /// A file's parse with `words`: from the in-memory cache by content id (git blobs), else from the last
@@ -162,7 +172,7 @@ pub(super) fn parse_bytes(bytes: &[u8], words: &BodyWords) -> ParsedFile {
             return ParsedFile::unparsable(FileProblem::parse(message, Some(span)));
         }
     };
-    catch_unwind(AssertUnwindSafe(|| syntax::parse(text, words))).unwrap_or_else(|_| {
+    catch_unwind(AssertUnwindSafe(|| read::parse(text, words))).unwrap_or_else(|_| {
         ParsedFile::unparsable(FileProblem::internal("the analyzer failed while parsing this file"))
     })
 }
@@ -173,7 +183,7 @@ mod tests {
 
     #[test]
     fn an_encoded_parse_round_trips_and_damage_is_refused() {
-        let parsed = syntax::parse("pub struct A;\nfn f() { a::b(); }", &BodyWords::default());
+        let parsed = read::parse("pub struct A;\nfn f() { a::b(); }", &BodyWords::default());
         let encoded = encode(&parsed);
         let decoded = decode(&encoded).expect("decodes");
         assert_eq!(postcard::to_stdvec(&decoded).ok(), postcard::to_stdvec(&parsed).ok());

@@ -2,16 +2,17 @@
 //! and name resolution makes every path absolute.
 
 mod aliases;
-mod lex;
+mod fast;
 mod load;
 mod modules;
-mod quick_items;
-mod quick_lex;
+mod pack;
+mod raw;
+mod read;
 mod resolve;
-mod skim;
 mod snapshot;
 mod suppressions;
-mod syntax;
+mod syn_reader;
+mod text;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -22,8 +23,9 @@ use crate::facts::{FileFacts, FileProblem};
 use crate::workspace::{FileTree, SourceFile, Workspace};
 use aliases::Widening;
 use load::{Loaded, load, parse_bytes, read_and_parse};
-use snapshot::{ParsePack, Snapshot, SnapshotFile};
-use syntax::ParsedFile;
+use pack::ParsePack;
+use raw::ParsedFile;
+use snapshot::{Snapshot, SnapshotFile};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 /// Reads `.rs` files with syn.
@@ -262,7 +264,7 @@ fn analyze_changed(
                     {
                         parsed = read_and_parse(&files[i], tree, widening.wider());
                     }
-                    let structure = snapshot::structure(&parsed, &snapshot::relative_names(&parsed));
+                    let structure = load::structure(&parsed, &load::relative_names(&parsed));
                     (i, parsed, structure)
                 })
                 .collect()
@@ -321,7 +323,7 @@ pub fn analyze_source(bytes: &[u8], words: &super::BodyWords) -> FileFacts {
     };
     let mut index = resolve::WorkspaceIndex::default();
     let resolved = catch_unwind(AssertUnwindSafe(|| {
-        index.add_names(resolve::declared_names(&parsed, &module));
+        index.add_names(parsed.declared_names(&module.path));
         let reexports = resolve::reexports(&parsed, &module, &index);
         index.add_reexports(reexports);
         resolve::resolve_file(&parsed, &module, &index, &|_| true)
@@ -344,7 +346,7 @@ mod tests {
     #[test]
     fn a_panic_while_parsing_one_file_is_that_files_internal_error() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("bad.rs"), format!("// {}\n", syntax::PANIC_FOR_TESTS)).expect("write");
+        std::fs::write(dir.path().join("bad.rs"), format!("// {}\n", read::PANIC_FOR_TESTS)).expect("write");
         std::fs::write(dir.path().join("good.rs"), "pub struct Fine;\n").expect("write");
         let workspace = crate::workspace::scan(dir.path(), &[std::path::PathBuf::from(".")], &[]).expect("scan");
         let facts = crate::frontend::analyze(&workspace);

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::syntax::{ParsedFile, ScopeKind};
+use super::raw::{ParsedFile, ScopeKind};
 use crate::workspace::{SourceFile, Workspace};
 
 /// The module a file is, and whether it is test code.

@@ -9,10 +9,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::RefCell;
 
 use super::modules::FileModule;
-use super::syntax::{ParsedFile, RawPath, ScopeKind};
-use crate::facts::{
-    Definition, DefinitionKind, Fact, FileFacts, Import, ModuleDecl, Reference, StaticFacts, join_path,
-};
+use super::raw::{ParsedFile, RawPath, ScopeKind};
+use crate::facts::{Definition, Fact, FileFacts, Import, ModuleDecl, Reference, StaticFacts, join_path};
 
 /// How deep an import may lead through other imports before it is left as written (cycles end here).
 const MAX_DEPTH: usize = 16;
@@ -119,21 +117,12 @@ impl<'a> FileResolver<'a> {
 
     /// Absolute path of scope `scope` (the file's module plus inline modules, functions and impl types).
     fn scope_path(&self, scope: usize) -> String {
-        self.file.scopes[scope]
-            .rel_path
-            .iter()
-            .fold(self.module.to_owned(), |p, s| join_path(&p, s))
+        self.file.scope_path(self.module, scope)
     }
 
     /// Absolute path of the module a scope is in.
-    fn module_of(&self, mut scope: usize) -> String {
-        loop {
-            let s = &self.file.scopes[scope];
-            match (&s.kind, s.parent) {
-                (ScopeKind::Module(_), _) | (_, None) => return self.scope_path(scope),
-                (_, Some(parent)) => scope = parent,
-            }
-        }
+    fn module_of(&self, scope: usize) -> String {
+        self.file.module_of_scope(self.module, scope)
     }
 
     fn resolve(&self, scope: usize, raw: &RawPath, skip: Option<usize>, depth: usize) -> Resolved {
@@ -278,35 +267,6 @@ fn longest_reexported_prefix<'i>(index: &'i WorkspaceIndex, path: &str) -> Optio
         }
         end = path[..end].rfind("::")?;
     }
-}
-
-/// The names a file declares, as `(module or enum path, name)`: items and modules of each module scope,
-/// each enum's variants, and the names its `pub use` items bind. Needs no resolution.
-pub(crate) fn declared_names(file: &ParsedFile, module: &FileModule) -> Vec<(String, String)> {
-    let empty = WorkspaceIndex::default();
-    let resolver = FileResolver {
-        file,
-        module: &module.path,
-        index: &empty,
-        imports: RefCell::new(Vec::new()),
-    };
-    let mut names: Vec<(String, String)> = Vec::new();
-    for (id, scope) in file.scopes.iter().enumerate() {
-        if matches!(scope.kind, ScopeKind::Module(_)) {
-            let path = resolver.scope_path(id);
-            names.extend(scope.items.iter().map(|item| (path.clone(), item.clone())));
-        }
-    }
-    for definition in file.definitions.iter().filter(|d| d.kind == DefinitionKind::Enum) {
-        let path = join_path(&resolver.scope_path(definition.scope), &definition.name);
-        names.extend(definition.variants.iter().map(|v| (path.clone(), v.clone())));
-    }
-    for import in file.imports.iter().filter(|i| i.reexport) {
-        if let Some(binding) = &import.binding {
-            names.push((resolver.module_of(import.scope), binding.clone()));
-        }
-    }
-    names
 }
 
 /// The file's `pub use` re-exports, `(module::binding, what it re-exports)`, resolved against an index
@@ -478,7 +438,7 @@ mod tests {
         }
     }
 
-    use super::super::syntax::parse;
+    use super::super::read::parse;
     use super::*;
     use crate::facts::ReferenceContext;
 
@@ -492,7 +452,7 @@ mod tests {
             crates: crates.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
         };
-        index.add_names(declared_names(&parsed, &module));
+        index.add_names(parsed.declared_names(&module.path));
         let reexports = reexports(&parsed, &module, &index);
         index.add_reexports(reexports);
         resolve_file(&parsed, &module, &index, &|_| true)

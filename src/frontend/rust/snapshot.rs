@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use super::modules::FileModule;
 use super::resolve::{self, WorkspaceIndex};
-use super::syntax::ParsedFile;
 use crate::facts::FileFacts;
 use crate::workspace::{CrateInfo, SourceFile};
 
@@ -98,101 +97,6 @@ pub(crate) fn layout_key(crates: &[CrateInfo], files: &[SourceFile]) -> u64 {
 /// parses compressed).
 const SNAPSHOT_VERSION: &str = "snapshot-5";
 
-/// The parses of the last full run, by content key, each still encoded: a later full run (after a
-/// structural change) decodes those of unchanged files instead of parsing them again.
-///
-/// Stored as `PACK_MAGIC`, then per parse its key (16 bytes), length (4 bytes, little-endian) and
-/// encoding: written as a stream (no second copy of tens of megabytes) and read as one buffer indexed
-/// in place.
-#[derive(Debug, Default)]
-pub(crate) struct ParsePack {
-    bytes: Vec<u8>,
-    /// Key and where its encoding lies in `bytes`, sorted by key.
-    entries: Vec<(u128, std::ops::Range<usize>)>,
-}
-
-const PACK_MAGIC: &[u8; 8] = b"ssotpk01";
-
-impl ParsePack {
-    /// Reads a pack written by [`ParsePack::write`]; an empty pack if it is damaged.
-    pub fn read(bytes: Vec<u8>) -> Self {
-        let Some(mut rest) = bytes.strip_prefix(PACK_MAGIC) else {
-            return ParsePack::default();
-        };
-        let mut entries = Vec::new();
-        while !rest.is_empty() {
-            let (Some(key), Some(length)) = (rest.get(..16), rest.get(16..20)) else {
-                return ParsePack::default();
-            };
-            let key = u128::from_le_bytes(key.try_into().unwrap_or_default());
-            let length = u32::from_le_bytes(length.try_into().unwrap_or_default()) as usize;
-            let start = bytes.len() - rest.len() + 20;
-            if rest.len() < 20 + length {
-                return ParsePack::default();
-            }
-            entries.push((key, start..start + length));
-            rest = &rest[20 + length..];
-        }
-        entries.sort_by_key(|(key, _)| *key);
-        entries.dedup_by_key(|(key, _)| *key);
-        ParsePack { bytes, entries }
-    }
-
-    /// Writes parses (content key and encoding) in the pack's format.
-    pub fn write<'p>(
-        out: &mut dyn std::io::Write,
-        parses: impl Iterator<Item = (u128, &'p [u8])>,
-    ) -> std::io::Result<()> {
-        out.write_all(PACK_MAGIC)?;
-        for (key, encoded) in parses {
-            let length = u32::try_from(encoded.len()).map_err(std::io::Error::other)?;
-            out.write_all(&key.to_le_bytes())?;
-            out.write_all(&length.to_le_bytes())?;
-            out.write_all(encoded)?;
-        }
-        Ok(())
-    }
-
-    /// The parse for `key`, and its encoding, if the pack has it and it decodes.
-    pub fn get(&self, key: u128) -> Option<(ParsedFile, &[u8])> {
-        let at = self.entries.binary_search_by_key(&key, |(k, _)| *k).ok()?;
-        let encoded = &self.bytes[self.entries[at].1.clone()];
-        Some((super::load::decode(encoded)?, encoded))
-    }
-}
-
-/// What other files' facts depend on in this one: the names it declares (relative to its module, as
-/// [`relative_names`] gives them), its imports (re-exports are resolved through them), its scopes'
-/// shape and its `mod` declarations. Edits inside function bodies and comments leave it unchanged.
-pub(crate) fn structure(file: &ParsedFile, names: &str) -> u64 {
-    let scopes: Vec<_> = file.scopes.iter().map(|s| (s.parent, &s.kind, &s.rel_path)).collect();
-    let shape = (
-        names,
-        &scopes,
-        &file.imports,
-        &file.modules,
-        &file.problem.as_ref().map(|p| p.kind),
-    );
-    postcard::to_stdvec(&shape).map_or(0, |bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
-}
-
-/// The names a file declares (see [`resolve::declared_names`]), relative to the file's module, one
-/// `relative module path TAB name` per line: compact, and known before modules are assigned.
-pub(crate) fn relative_names(file: &ParsedFile) -> String {
-    let here = FileModule {
-        path: String::new(),
-        in_test: false,
-    };
-    let mut names = String::new();
-    for (module, name) in resolve::declared_names(file, &here) {
-        names.push_str(&module);
-        names.push('\t');
-        names.push_str(&name);
-        names.push('\n');
-    }
-    names
-}
-
 /// The index keys of names written by [`relative_names`] for a file in `module`.
 pub(crate) fn relative_name_keys(module: &FileModule, names: &str) -> Vec<u64> {
     let mut keys = Vec::new();
@@ -227,30 +131,4 @@ pub(crate) fn decode_index(bytes: &[u8], expected: u64) -> Option<WorkspaceIndex
 /// Identifies an encoded index.
 pub(crate) fn index_hash(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_pack_round_trips_and_a_damaged_one_is_empty() {
-        let parsed = super::super::syntax::parse("pub struct A;", &crate::frontend::BodyWords::default());
-        let encoded = super::super::load::encode(&parsed);
-        let mut bytes = Vec::new();
-        ParsePack::write(
-            &mut bytes,
-            [(7u128, encoded.as_slice()), (3, b"x".as_slice())].into_iter(),
-        )
-        .expect("writes");
-        let pack = ParsePack::read(bytes.clone());
-        let (hit, raw) = pack.get(7).expect("present");
-        assert_eq!(hit.definitions.len(), 1);
-        assert_eq!(raw, encoded.as_slice());
-        assert!(pack.get(3).is_none(), "an entry that does not decode is a miss");
-        assert!(pack.get(9).is_none());
-        bytes.truncate(bytes.len() - 1);
-        assert!(ParsePack::read(bytes).get(7).is_none(), "a truncated pack is empty");
-        assert!(ParsePack::read(b"garbage".to_vec()).get(7).is_none());
-    }
 }

@@ -2,11 +2,13 @@
 //! whitespace and comments, at memchr speed and without allocating. Enough to find items, bodies and
 //! matching delimiters; the real lexing is proc-macro2's.
 
-use super::lex::MAX_NESTING;
+/// How deeply delimiters may nest before a file is refused. Real code stays far below; the limit keeps
+/// syn's recursive descent (and the drop of its tree) within the worker's stack on generated input.
+pub(crate) const MAX_NESTING: usize = 256;
 
 /// What the skimming lexer tells apart: enough to find items and match delimiters, nothing more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Token {
+pub(crate) enum Token {
     /// An identifier or keyword (raw identifiers included).
     Ident,
     /// `(`, `[` or `{`.
@@ -22,7 +24,7 @@ pub(super) enum Token {
 }
 
 /// A lexer over bytes; it never fails, an [`Token::Error`] says where the real lexer will.
-pub(super) struct Lexer<'a> {
+pub(crate) struct Lexer<'a> {
     bytes: &'a [u8],
     /// Where the next token (or trivia) starts.
     at: usize,
@@ -33,7 +35,7 @@ pub(super) struct Lexer<'a> {
 /// How deeply delimiters are open, refusing (with `None`) a closer too many or nesting deeper than
 /// [`MAX_NESTING`], which the parser's recursion could not take.
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct Nesting(usize);
+pub(crate) struct Nesting(usize);
 
 impl Nesting {
     /// Opens one level.

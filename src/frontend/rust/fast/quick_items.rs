@@ -11,8 +11,11 @@
 
 use std::ops::Range;
 
-use super::quick_lex::{Lexer, Token};
-use super::syntax::{self, ParsedFile, RawDefinition, RawImport, RawModule, RawPath, Scope, ScopeKind};
+use super::super::raw::{
+    self, PIECE_BYTES, ParsedFile, RawDefinition, RawImport, RawModule, RawPath, Scope, ScopeKind,
+};
+use super::super::text::lexer::{Lexer, Token};
+use super::super::text::lines::LineTable;
 use crate::facts::{DefinitionKind, Span};
 
 /// Words that cannot name an item (written raw, `r#type`, they can).
@@ -25,7 +28,7 @@ const KEYWORDS: &[&str] = &[
 
 /// A run of a file's top-level items.
 #[derive(Debug)]
-pub(super) enum Part {
+pub(crate) enum Part {
     /// Items read here: their facts, as a piece of the file (its root scope is the file's).
     Read(Box<ParsedFile>),
     /// Items that mention a word, or of a shape not recognised here: for syn, by byte range.
@@ -34,7 +37,7 @@ pub(super) enum Part {
 
 /// Splits `text` (the whole file) into runs of top-level items, reading those that do not `mention`
 /// a word. `offset` is added to every byte offset (a byte-order mark before `text`).
-pub(super) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) -> bool) -> Vec<Part> {
+pub(crate) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) -> bool) -> Vec<Part> {
     let mut reader = Reader::new(text, offset);
     // The file's inner attributes (`#![...]`) are not recorded by syn's pass either.
     if reader.inner_attributes().is_none() {
@@ -48,7 +51,7 @@ pub(super) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) ->
         let facts = std::mem::replace(&mut reader.out, ParsedFile::empty());
         if read.is_some() && !mentions(at..end) {
             match parts.last_mut() {
-                Some(Part::Read(run)) => syntax::append_piece(run, facts),
+                Some(Part::Read(run)) => raw::append_piece(run, facts),
                 _ => parts.push(Part::Read(Box::new(facts))),
             }
         } else {
@@ -59,7 +62,7 @@ pub(super) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) ->
             }
             // Runs are kept short: a syntax tree takes dozens of times the size of its text.
             match parts.last_mut() {
-                Some(Part::Parse(run)) if run.len() < syntax::PIECE_BYTES => run.end = end,
+                Some(Part::Parse(run)) if run.len() < PIECE_BYTES => run.end = end,
                 _ => parts.push(Part::Parse(at..end)),
             }
         }
@@ -70,7 +73,7 @@ pub(super) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) ->
 
 /// The leaves of the `use` item `text` (from `use` to its `;`): each path as written and the name it
 /// binds (`None` for a glob or `_`). `None` when the item is of a shape not recognised here.
-pub(super) fn use_leaves(text: &str) -> Option<Vec<(Vec<String>, Option<String>)>> {
+pub(crate) fn use_leaves(text: &str) -> Option<Vec<(Vec<String>, Option<String>)>> {
     let mut reader = Reader::new(text, 0);
     if reader.word()?.0 != "use" {
         return None;
@@ -124,7 +127,7 @@ struct Reader<'t> {
     peeked: Option<(Token, usize, usize)>,
     peeked_from: usize,
     /// Where each line starts, for line and column numbers.
-    line_starts: Vec<usize>,
+    lines: LineTable<'t>,
     offset: usize,
     out: ParsedFile,
     scope: usize,
@@ -138,7 +141,7 @@ impl<'t> Reader<'t> {
             tokens: Lexer::new(text.as_bytes()),
             peeked: None,
             peeked_from: 0,
-            line_starts: syntax::line_starts(text),
+            lines: LineTable::new(text),
             offset,
             out: ParsedFile::empty(),
             scope: 0,
@@ -148,17 +151,10 @@ impl<'t> Reader<'t> {
 
     /// The span of `start..end`, with the line and column (in characters) of `start`.
     fn span(&self, start: usize, end: usize) -> Span {
-        let line = self.line_starts.partition_point(|&at| at <= start);
-        let line_start = self.line_starts[line - 1];
-        let before = &self.text.as_bytes()[line_start..start];
-        let column = if before.is_ascii() {
-            before.len()
-        } else {
-            self.text[line_start..start].chars().count()
-        };
+        let (line, column) = self.lines.position(start);
         Span {
-            line: line as u32,
-            column: column as u32 + 1,
+            line,
+            column,
             start: self.offset + start,
             end: self.offset + end,
         }
@@ -649,7 +645,7 @@ impl<'t> Reader<'t> {
                     tree.prefix.pop();
                     return read;
                 }
-                let (segments, binding) = syntax::leaf_segments(&tree.prefix, name);
+                let (segments, binding) = raw::leaf_segments(&tree.prefix, name);
                 if self.eat_word("as") {
                     let (rename, start, end) = self.name()?;
                     let binding = Some(rename).filter(|b| b != "_");
@@ -831,8 +827,8 @@ mod tests {
     /// Asserts that reading without the parser gives what the parser gives, and returns how many of the
     /// top-level items were read that way.
     fn same_as_parser(text: &str) -> usize {
-        let read = syntax::parse_reading(text, &no_words(), true);
-        let parsed = syntax::parse_reading(text, &no_words(), false);
+        let read = super::super::super::read::parse_reading(text, &no_words(), true);
+        let parsed = super::super::super::read::parse_reading(text, &no_words(), false);
         // An item syn refuses may be read here (`type A = Fn(&u8) + Send;`, edition 2015): the parser's
         // problem is then not the reader's, and its facts are short of that item.
         if parsed.problem.is_none() {
@@ -976,7 +972,7 @@ mod unit_tests { use super::*; struct InTest; }
             {
                 if entry.path().extension().is_some_and(|e| e == "rs")
                     && let Ok(text) = std::fs::read_to_string(entry.path())
-                    && !text.contains(syntax::PANIC_FOR_TESTS)
+                    && !text.contains(super::super::super::read::PANIC_FOR_TESTS)
                 {
                     files += 1;
                     read += usize::from(same_as_parser(&text) > 0);

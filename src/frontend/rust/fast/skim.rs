@@ -11,7 +11,8 @@
 
 use std::ops::Range;
 
-use super::quick_lex::{Lexer, Nesting, Token};
+use super::super::text::blank::blank_into;
+use super::super::text::lexer::{Lexer, Nesting, Token};
 use crate::frontend::BodyWords;
 
 /// What the full parser can be spared in one file.
@@ -322,22 +323,6 @@ pub(crate) fn blank(text: &str, skim: &Skim) -> Option<String> {
         out[at] = b' ';
     }
     String::from_utf8(out).ok()
-}
-
-/// Appends `text` blanked: each character becomes whitespace of the same length in bytes, line breaks
-/// stay. `None` for a character no whitespace has the width of (four bytes).
-pub(crate) fn blank_into(text: &str, out: &mut Vec<u8>) -> Option<()> {
-    for c in text.chars() {
-        match c.len_utf8() {
-            1 if c == '\n' || c == '\r' => out.push(c as u8),
-            1 => out.push(b' '),
-            // NEXT LINE and LEFT-TO-RIGHT MARK: whitespace to the lexer, and not line breaks.
-            2 => out.extend_from_slice("\u{85}".as_bytes()),
-            3 => out.extend_from_slice("\u{200e}".as_bytes()),
-            _ => return None,
-        }
-    }
-    Some(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,262 @@
+//! The raw fact model: what a reader learns of one file, with paths still as written.
+//!
+//! Paths cannot be made absolute yet: that needs the file's module path, which is only known once every
+//! file's `mod` declarations have been read. So each fact records the lexical scope it was written in,
+//! and `resolve` finishes the job. Both readers (the fast one in `fast/`, syn's in `syn_reader/`) fill
+//! this model, and everything above them reads only it.
+//!
+//! Layer invariant: imports nothing of the frontend but `text`; knows no parser.
+
+use rustc_hash::FxHashSet as HashSet;
+
+use crate::facts::{DefinitionKind, FileProblem, ReferenceContext, Span, join_path};
+
+/// A path as written: `::a::b` has a leading colon, `Self`, `self`, `super` and `crate` are kept as segments.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub(crate) struct RawPath {
+    /// Written with a leading `::` (an external crate in edition 2018+).
+    pub leading_colon: bool,
+    /// The segments, raw identifiers unescaped.
+    pub segments: Vec<String>,
+}
+
+/// What opened a lexical scope.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub(crate) enum ScopeKind {
+    /// The file itself, or an inline `mod name { }` (with its name).
+    Module(Option<String>),
+    /// A block with items or `use`s in it; names declared there are visible only inside it.
+    Block,
+    /// An `impl` or `trait` block: it gives `Self` a meaning and nothing else.
+    SelfType(RawPath),
+}
+
+/// One lexical scope of the file.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Scope {
+    /// The enclosing scope; `None` only for the file's root.
+    pub parent: Option<usize>,
+    /// What opened it.
+    pub kind: ScopeKind,
+    /// Path of the scope relative to the file's module (inline modules, functions, impl types).
+    pub rel_path: Vec<String>,
+    /// Names of items and modules declared directly in it.
+    pub items: HashSet<String>,
+}
+
+/// A definition before its path is resolved.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RawDefinition {
+    pub scope: usize,
+    pub kind: DefinitionKind,
+    pub name: String,
+    pub span: Span,
+    pub attributes: Vec<String>,
+    pub in_test: bool,
+    pub local: bool,
+    pub implements: Option<RawPath>,
+    pub self_type: Option<RawPath>,
+    pub variants: Vec<String>,
+    /// For statics: `static mut`, and every path named in the type.
+    pub static_type: Option<(bool, Vec<RawPath>)>,
+}
+
+/// A `use` leaf or `extern crate` before resolution.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RawImport {
+    pub scope: usize,
+    pub path: RawPath,
+    pub binding: Option<String>,
+    pub glob: bool,
+    pub reexport: bool,
+    pub extern_crate: bool,
+    pub span: Span,
+    pub in_test: bool,
+}
+
+impl RawImport {
+    /// `extern crate name as binding;` in `scope` (a binding `_` binds nothing), neither a re-export nor in
+    /// a test until said otherwise.
+    pub fn extern_crate(scope: usize, name: String, binding: String, span: Span) -> Self {
+        RawImport {
+            scope,
+            path: RawPath {
+                leading_colon: true,
+                segments: vec![name],
+            },
+            binding: Some(binding).filter(|b| b != "_"),
+            glob: false,
+            reexport: false,
+            extern_crate: true,
+            span,
+            in_test: false,
+        }
+    }
+}
+
+/// A path used in code before resolution.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RawReference {
+    pub scope: usize,
+    pub path: RawPath,
+    pub context: ReferenceContext,
+    /// A lone identifier in a pattern: a binding unless an import says it is a unit variant or constant.
+    pub maybe_binding: bool,
+    /// Innermost enclosing item: an index into [`ParsedFile::enclosings`].
+    pub enclosing: u32,
+    pub span: Span,
+    pub in_test: bool,
+}
+
+/// A `mod` declaration before resolution.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RawModule {
+    pub scope: usize,
+    pub name: String,
+    pub inline: bool,
+    /// The `#[path = "..."]` attribute, if any.
+    pub path_attr: Option<String>,
+    pub span: Span,
+    pub in_test: bool,
+}
+
+/// Everything the first pass learns about a file.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, Default)]
+pub(crate) struct ParsedFile {
+    pub scopes: Vec<Scope>,
+    /// Enclosing item paths, relative to the file's module, shared by the references inside them.
+    pub enclosings: Vec<Vec<String>>,
+    pub definitions: Vec<RawDefinition>,
+    pub imports: Vec<RawImport>,
+    pub references: Vec<RawReference>,
+    pub modules: Vec<RawModule>,
+    pub suppressions: Vec<crate::facts::Suppression>,
+    pub problem: Option<FileProblem>,
+    /// Some function bodies were skimmed over (they mentioned none of the words).
+    pub skipped_bodies: bool,
+}
+
+impl ParsedFile {
+    /// Nothing yet: only the root scope.
+    pub fn empty() -> Self {
+        ParsedFile {
+            scopes: vec![root_scope()],
+            ..ParsedFile::default()
+        }
+    }
+
+    /// Absolute path of a scope, for a file whose module is `module`.
+    pub fn scope_path(&self, module: &str, scope: usize) -> String {
+        self.scopes[scope]
+            .rel_path
+            .iter()
+            .fold(module.to_owned(), |p, s| join_path(&p, s))
+    }
+
+    /// Absolute path of the module a scope is in (the scope itself, or an inline module around it).
+    pub fn module_of_scope(&self, module: &str, mut scope: usize) -> String {
+        loop {
+            let s = &self.scopes[scope];
+            match (&s.kind, s.parent) {
+                (ScopeKind::Module(_), _) | (_, None) => return self.scope_path(module, scope),
+                (_, Some(parent)) => scope = parent,
+            }
+        }
+    }
+
+    /// The names the file declares, as `(module or enum path, name)` for a file whose module is
+    /// `module`: items and modules of each module scope, each enum's variants, and the names its
+    /// `pub use` items bind. Needs no resolution: what a glob import of a module brings in.
+    pub fn declared_names(&self, module: &str) -> Vec<(String, String)> {
+        let mut names: Vec<(String, String)> = Vec::new();
+        for (id, scope) in self.scopes.iter().enumerate() {
+            if matches!(scope.kind, ScopeKind::Module(_)) {
+                let path = self.scope_path(module, id);
+                names.extend(scope.items.iter().map(|item| (path.clone(), item.clone())));
+            }
+        }
+        for definition in self.definitions.iter().filter(|d| d.kind == DefinitionKind::Enum) {
+            let path = join_path(&self.scope_path(module, definition.scope), &definition.name);
+            names.extend(definition.variants.iter().map(|v| (path.clone(), v.clone())));
+        }
+        for import in self.imports.iter().filter(|i| i.reexport) {
+            if let Some(binding) = &import.binding {
+                names.push((self.module_of_scope(module, import.scope), binding.clone()));
+            }
+        }
+        names
+    }
+
+    /// A file that could not be parsed at all: it has a root scope and a problem, nothing else.
+    pub fn unparsable(problem: FileProblem) -> Self {
+        ParsedFile {
+            scopes: vec![root_scope()],
+            problem: Some(problem),
+            ..ParsedFile::default()
+        }
+    }
+}
+
+/// The root scope of a file: its module.
+pub(crate) fn root_scope() -> Scope {
+    Scope {
+        parent: None,
+        kind: ScopeKind::Module(None),
+        rel_path: Vec::new(),
+        items: HashSet::default(),
+    }
+}
+
+/// Files larger than this are parsed in pieces of about this size, cut between top-level items: the
+/// tokens of a whole generated file take dozens of times its size.
+pub(crate) const PIECE_BYTES: usize = 64 * 1024;
+
+/// Appends the facts of a later piece of the same file: its root scope is the file's root, its other
+/// scopes and enclosing items are numbered after those already there.
+pub(crate) fn append_piece(whole: &mut ParsedFile, piece: ParsedFile) {
+    let base = whole.scopes.len() - 1;
+    let scope = |id: usize| if id == 0 { 0 } else { base + id };
+    let enclosings = whole.enclosings.len() as u32;
+    let mut scopes = piece.scopes.into_iter();
+    if let Some(root) = scopes.next() {
+        whole.scopes[0].items.extend(root.items);
+    }
+    whole.scopes.extend(scopes.map(|s| Scope {
+        parent: s.parent.map(scope),
+        ..s
+    }));
+    whole.enclosings.extend(piece.enclosings);
+    whole
+        .definitions
+        .extend(piece.definitions.into_iter().map(|d| RawDefinition {
+            scope: scope(d.scope),
+            ..d
+        }));
+    whole.imports.extend(piece.imports.into_iter().map(|i| RawImport {
+        scope: scope(i.scope),
+        ..i
+    }));
+    whole
+        .references
+        .extend(piece.references.into_iter().map(|r| RawReference {
+            scope: scope(r.scope),
+            enclosing: r.enclosing + enclosings,
+            ..r
+        }));
+    whole.modules.extend(piece.modules.into_iter().map(|m| RawModule {
+        scope: scope(m.scope),
+        ..m
+    }));
+}
+
+/// The segments and binding of a `use` leaf under `prefix`: `self` names the prefix itself.
+pub(crate) fn leaf_segments(prefix: &[String], ident: String) -> (Vec<String>, Option<String>) {
+    if ident == "self" {
+        let binding = prefix.last().cloned();
+        (prefix.to_vec(), binding)
+    } else {
+        let mut segments = prefix.to_vec();
+        segments.push(ident.clone());
+        (segments, Some(ident))
+    }
+}

@@ -1,0 +1,665 @@
+//! The collector: walks syn's syntax tree, one item at a time, into raw facts whose paths are still as
+//! written (see `raw`). The syntax tree is dropped as soon as an item is collected.
+
+use rustc_hash::FxHashSet as HashSet;
+
+use proc_macro2::Span as TokenSpan;
+use syn::ext::IdentExt;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+
+use super::super::raw::{
+    ParsedFile, RawDefinition, RawImport, RawModule, RawPath, RawReference, Scope, ScopeKind, leaf_segments, root_scope,
+};
+use super::super::text::lines::LineTable;
+use crate::facts::{DefinitionKind, ReferenceContext, Span};
+
+/// Walks the syntax tree, keeping the scope, enclosing item and test context it is in.
+pub(super) struct Collector<'t> {
+    out: ParsedFile,
+    /// The text syn saw (this piece of it), for byte offsets.
+    lines: LineTable<'t>,
+    /// Index in `out.enclosings` of `enclosing`, once some reference needed it.
+    enclosing_index: Option<u32>,
+    /// Bytes before the text syn saw (a byte-order mark, and the pieces before this one).
+    offset: usize,
+    /// Lines before the text syn saw (the pieces before this one).
+    line_offset: u32,
+    scope: usize,
+    enclosing: Vec<String>,
+    in_test: bool,
+}
+
+impl<'t> Collector<'t> {
+    /// A collector for `text`, which starts `offset` bytes into the file.
+    pub fn new(text: &'t str, offset: usize) -> Self {
+        Collector {
+            lines: LineTable::new(text),
+            enclosing_index: None,
+            offset,
+            line_offset: 0,
+            out: ParsedFile {
+                scopes: vec![root_scope()],
+                ..ParsedFile::default()
+            },
+            scope: 0,
+            enclosing: Vec::new(),
+            in_test: false,
+        }
+    }
+
+    fn span(&self, span: TokenSpan) -> Span {
+        let (start, end) = (span.start(), span.end());
+        Span {
+            line: start.line as u32 + self.line_offset,
+            column: start.column as u32 + 1,
+            start: self.offset + self.lines.byte(start.line, start.column),
+            end: self.offset + self.lines.byte(end.line, end.column),
+        }
+    }
+
+    /// The text starts this many lines into the file (a piece after others).
+    pub fn set_line_offset(&mut self, lines: u32) {
+        self.line_offset = lines;
+    }
+
+    /// The facts collected.
+    pub fn finish(self) -> ParsedFile {
+        self.out
+    }
+
+    fn open_scope(&mut self, kind: ScopeKind, name: Option<&str>) -> usize {
+        let mut rel_path = self.out.scopes[self.scope].rel_path.clone();
+        rel_path.extend(name.map(str::to_owned));
+        self.out.scopes.push(Scope {
+            parent: Some(self.scope),
+            kind,
+            rel_path,
+            items: HashSet::default(),
+        });
+        self.out.scopes.len() - 1
+    }
+
+    /// Runs `body` inside scope `scope` with `name` pushed on the enclosing item path.
+    fn within(&mut self, scope: usize, name: Option<&str>, in_test: bool, body: impl FnOnce(&mut Self)) {
+        let saved = (self.scope, self.in_test, self.enclosing.len(), self.enclosing_index);
+        self.scope = scope;
+        self.in_test = in_test;
+        if let Some(name) = name {
+            self.enclosing.push(name.to_owned());
+            self.enclosing_index = None;
+        }
+        body(self);
+        self.scope = saved.0;
+        self.in_test = saved.1;
+        self.enclosing.truncate(saved.2);
+        self.enclosing_index = saved.3;
+    }
+
+    fn local(&self) -> bool {
+        let mut scope = Some(self.scope);
+        while let Some(id) = scope {
+            match self.out.scopes[id].kind {
+                ScopeKind::Block => return true,
+                ScopeKind::Module(_) => return false,
+                ScopeKind::SelfType(_) => scope = self.out.scopes[id].parent,
+            }
+        }
+        false
+    }
+
+    fn define(&mut self, kind: DefinitionKind, ident: &syn::Ident, attrs: &[syn::Attribute]) -> &mut RawDefinition {
+        self.define_named(kind, ident.unraw().to_string(), ident.span(), attrs)
+    }
+
+    fn define_named(
+        &mut self,
+        kind: DefinitionKind,
+        name: String,
+        span: TokenSpan,
+        attrs: &[syn::Attribute],
+    ) -> &mut RawDefinition {
+        if !matches!(kind, DefinitionKind::Method | DefinitionKind::Impl) {
+            self.out.scopes[self.scope].items.insert(name.clone());
+        }
+        let definition = RawDefinition {
+            scope: self.scope,
+            kind,
+            name,
+            span: self.span(span),
+            attributes: attribute_paths(attrs),
+            in_test: self.in_test || is_test_item(attrs),
+            local: self.local(),
+            implements: None,
+            self_type: None,
+            variants: Vec::new(),
+            static_type: None,
+        };
+        self.out.definitions.push(definition);
+        self.out.definitions.last_mut().expect("just pushed")
+    }
+
+    /// The index of the current enclosing item path, added to the table on first use.
+    fn enclosing_id(&mut self) -> u32 {
+        if let Some(index) = self.enclosing_index {
+            return index;
+        }
+        self.out.enclosings.push(self.enclosing.clone());
+        let index = u32::try_from(self.out.enclosings.len() - 1).unwrap_or(u32::MAX);
+        self.enclosing_index = Some(index);
+        index
+    }
+
+    /// Records a qualified path. A lone identifier in a type or an expression (a local variable, a
+    /// name brought in by a `use`) is not recorded: the item or import it names is its own fact, and
+    /// such identifiers are most of a program's paths.
+    fn reference(&mut self, path: &syn::Path, context: ReferenceContext) {
+        let lone = path.leading_colon.is_none() && path.segments.len() == 1;
+        if lone && matches!(context, ReferenceContext::Expr | ReferenceContext::Type) {
+            return;
+        }
+        let enclosing = self.enclosing_id();
+        self.out.references.push(RawReference {
+            scope: self.scope,
+            path: raw_path(path),
+            context,
+            maybe_binding: false,
+            enclosing,
+            span: self.span(path.span()),
+            in_test: self.in_test,
+        });
+    }
+
+    fn use_tree(&mut self, tree: &syn::UseTree, prefix: &mut Vec<String>, leading_colon: bool, reexport: bool) {
+        let push = |this: &mut Self, segments: Vec<String>, binding: Option<String>, glob: bool, span: TokenSpan| {
+            this.out.imports.push(RawImport {
+                scope: this.scope,
+                path: RawPath {
+                    leading_colon,
+                    segments,
+                },
+                binding,
+                glob,
+                reexport,
+                extern_crate: false,
+                span: this.span(span),
+                in_test: this.in_test,
+            });
+        };
+        match tree {
+            syn::UseTree::Path(path) => {
+                prefix.push(path.ident.unraw().to_string());
+                self.use_tree(&path.tree, prefix, leading_colon, reexport);
+                prefix.pop();
+            }
+            syn::UseTree::Name(name) => {
+                let ident = name.ident.unraw().to_string();
+                let (segments, binding) = leaf_segments(prefix, ident);
+                push(self, segments, binding, false, name.ident.span());
+            }
+            syn::UseTree::Rename(rename) => {
+                let (segments, _) = leaf_segments(prefix, rename.ident.unraw().to_string());
+                let binding = Some(rename.rename.unraw().to_string()).filter(|b| b != "_");
+                push(self, segments, binding, false, rename.rename.span());
+            }
+            syn::UseTree::Glob(glob) => push(self, prefix.clone(), None, true, glob.star_token.span()),
+            syn::UseTree::Group(group) => {
+                for tree in &group.items {
+                    self.use_tree(tree, prefix, leading_colon, reexport);
+                }
+            }
+        }
+    }
+
+    /// Visits a function's signature and body, the body in a block scope of its own.
+    fn function(&mut self, name: &str, attrs: &[syn::Attribute], sig: &syn::Signature, block: Option<&syn::Block>) {
+        let in_test = self.in_test || is_test_item(attrs);
+        let scope = self.open_scope(ScopeKind::Block, Some(name));
+        self.within(scope, Some(name), in_test, |this| {
+            this.visit_signature(sig);
+            if let Some(block) = block {
+                this.declare_block_items(block);
+                for stmt in &block.stmts {
+                    this.visit_stmt(stmt);
+                }
+            }
+        });
+    }
+
+    /// Items in a block are visible in the whole block, so their names are known before its statements.
+    fn declare_block_items(&mut self, block: &syn::Block) {
+        for stmt in &block.stmts {
+            if let syn::Stmt::Item(item) = stmt
+                && let Some(ident) = item_ident(item)
+            {
+                self.out.scopes[self.scope].items.insert(ident);
+            }
+        }
+    }
+
+    /// Macro bodies are not expanded; those that read as a list of expressions (`vec!`, `println!`,
+    /// `assert_eq!`, ...) are visited as such, so a path inside them still counts.
+    fn macro_body(&mut self, mac: &syn::Macro) {
+        self.reference(&mac.path, ReferenceContext::Macro);
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if matches!(name.as_str(), "matches" | "assert_matches" | "debug_assert_matches")
+            && let Ok((expr, pat, guard)) = mac.parse_body_with(parse_matches_body)
+        {
+            self.visit_expr(&expr);
+            self.visit_pat(&pat);
+            if let Some(guard) = &guard {
+                self.visit_expr(guard);
+            }
+            return;
+        }
+        if let Ok(exprs) = mac.parse_body_with(Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated) {
+            for expr in &exprs {
+                self.visit_expr(expr);
+            }
+        }
+    }
+}
+
+/// The body of `matches!(expr, pattern if guard)`: the pattern is a pattern, not an expression.
+fn parse_matches_body(input: syn::parse::ParseStream<'_>) -> syn::Result<(syn::Expr, syn::Pat, Option<syn::Expr>)> {
+    let expr: syn::Expr = input.parse()?;
+    input.parse::<syn::Token![,]>()?;
+    let pat = syn::Pat::parse_multi_with_leading_vert(input)?;
+    let guard = if input.peek(syn::Token![if]) {
+        input.parse::<syn::Token![if]>()?;
+        Some(input.parse()?)
+    } else {
+        None
+    };
+    input.parse::<Option<syn::Token![,]>>()?;
+    Ok((expr, pat, guard))
+}
+
+/// A syn path as written.
+fn raw_path(path: &syn::Path) -> RawPath {
+    RawPath {
+        leading_colon: path.leading_colon.is_some(),
+        segments: path.segments.iter().map(|s| s.ident.unraw().to_string()).collect(),
+    }
+}
+
+fn item_ident(item: &syn::Item) -> Option<String> {
+    let ident = match item {
+        syn::Item::Const(i) => &i.ident,
+        syn::Item::Enum(i) => &i.ident,
+        syn::Item::Fn(i) => &i.sig.ident,
+        syn::Item::Mod(i) => &i.ident,
+        syn::Item::Static(i) => &i.ident,
+        syn::Item::Struct(i) => &i.ident,
+        syn::Item::Trait(i) => &i.ident,
+        syn::Item::TraitAlias(i) => &i.ident,
+        syn::Item::Type(i) => &i.ident,
+        syn::Item::Union(i) => &i.ident,
+        syn::Item::Macro(i) => i.ident.as_ref()?,
+        _ => return None,
+    };
+    Some(ident.unraw().to_string())
+}
+
+/// The path of every attribute, as written (`cfg`, `derive`, `tokio::main`).
+fn attribute_paths(attrs: &[syn::Attribute]) -> Vec<String> {
+    attrs
+        .iter()
+        .map(|attr| {
+            let segments: Vec<String> = attr
+                .path()
+                .segments
+                .iter()
+                .map(|s| s.ident.unraw().to_string())
+                .collect();
+            segments.join("::")
+        })
+        .collect()
+}
+
+/// `#[cfg(test)]` (also inside `all(...)`/`any(...)`, not under `not(...)`), or a test function
+/// attribute such as `#[test]` or `#[tokio::test]`.
+fn is_test_item(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        let path = attr.path();
+        if path.segments.last().is_some_and(|s| s.ident == "test") {
+            return true;
+        }
+        if !path.is_ident("cfg") {
+            return false;
+        }
+        let syn::Meta::List(list) = &attr.meta else {
+            return false;
+        };
+        cfg_mentions_test(list.tokens.clone())
+    })
+}
+
+fn cfg_mentions_test(tokens: proc_macro2::TokenStream) -> bool {
+    let mut previous_was_not = false;
+    for token in tokens {
+        match token {
+            proc_macro2::TokenTree::Ident(ident) => {
+                if ident == "test" {
+                    return true;
+                }
+                previous_was_not = ident == "not";
+            }
+            proc_macro2::TokenTree::Group(group) => {
+                if !previous_was_not && cfg_mentions_test(group.stream()) {
+                    return true;
+                }
+                previous_was_not = false;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+fn path_attribute(attrs: &[syn::Attribute]) -> Option<String> {
+    attrs.iter().find_map(|attr| match &attr.meta {
+        syn::Meta::NameValue(nv) if nv.path.is_ident("path") => match &nv.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s), ..
+            }) => Some(s.value()),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// Every path named in a type (`LazyLock<Mutex<HashMap<K, V>>>` names four), outermost first.
+fn type_paths(ty: &syn::Type) -> Vec<RawPath> {
+    struct Paths(Vec<RawPath>);
+    impl<'ast> Visit<'ast> for Paths {
+        fn visit_type_path(&mut self, node: &'ast syn::TypePath) {
+            self.0.push(raw_path(&node.path));
+            visit::visit_type_path(self, node);
+        }
+    }
+    let mut paths = Paths(Vec::new());
+    paths.visit_type(ty);
+    paths.0
+}
+
+/// The path of an impl's self type, if it is a path (`impl Trait for Foo<T>` gives `Foo`).
+fn self_type_path(ty: &syn::Type) -> Option<RawPath> {
+    match ty {
+        syn::Type::Path(p) if p.qself.is_none() => Some(raw_path(&p.path)),
+        syn::Type::Reference(r) => self_type_path(&r.elem),
+        syn::Type::Paren(p) => self_type_path(&p.elem),
+        syn::Type::Group(g) => self_type_path(&g.elem),
+        _ => None,
+    }
+}
+
+impl<'ast> Visit<'ast> for Collector<'_> {
+    fn visit_item(&mut self, item: &'ast syn::Item) {
+        use DefinitionKind as K;
+        match item {
+            syn::Item::Struct(i) => {
+                self.define(K::Struct, &i.ident, &i.attrs);
+                self.with_item_test(&i.attrs, |this| visit::visit_item_struct(this, i));
+            }
+            syn::Item::Enum(i) => {
+                let variants = i.variants.iter().map(|v| v.ident.unraw().to_string()).collect();
+                self.define(K::Enum, &i.ident, &i.attrs).variants = variants;
+                self.with_item_test(&i.attrs, |this| visit::visit_item_enum(this, i));
+            }
+            syn::Item::Union(i) => {
+                self.define(K::Union, &i.ident, &i.attrs);
+                self.with_item_test(&i.attrs, |this| visit::visit_item_union(this, i));
+            }
+            syn::Item::Type(i) => {
+                self.define(K::TypeAlias, &i.ident, &i.attrs);
+                self.with_item_test(&i.attrs, |this| visit::visit_item_type(this, i));
+            }
+            syn::Item::Const(i) => {
+                self.define(K::Const, &i.ident, &i.attrs);
+                self.with_item_test(&i.attrs, |this| visit::visit_item_const(this, i));
+            }
+            syn::Item::Static(i) => {
+                let mutable = matches!(i.mutability, syn::StaticMutability::Mut(_));
+                self.define(K::Static, &i.ident, &i.attrs).static_type = Some((mutable, type_paths(&i.ty)));
+                self.with_item_test(&i.attrs, |this| visit::visit_item_static(this, i));
+            }
+            syn::Item::Fn(i) => {
+                let name = i.sig.ident.unraw().to_string();
+                self.define(K::Fn, &i.sig.ident, &i.attrs);
+                self.function(&name, &i.attrs, &i.sig, Some(&i.block));
+            }
+            syn::Item::Trait(i) => {
+                let name = i.ident.unraw().to_string();
+                self.define(K::Trait, &i.ident, &i.attrs);
+                let in_test = self.in_test || is_test_item(&i.attrs);
+                let own = RawPath {
+                    leading_colon: false,
+                    segments: vec![name.clone()],
+                };
+                let scope = self.open_scope(ScopeKind::SelfType(own.clone()), Some(&name));
+                self.within(scope, Some(&name), in_test, |this| {
+                    for bound in &i.supertraits {
+                        this.visit_type_param_bound(bound);
+                    }
+                    for trait_item in &i.items {
+                        if let syn::TraitItem::Fn(f) = trait_item {
+                            let method = f.sig.ident.unraw().to_string();
+                            this.define(K::Method, &f.sig.ident, &f.attrs).self_type = Some(own.clone());
+                            this.function(&method, &f.attrs, &f.sig, f.default.as_ref());
+                        } else {
+                            this.visit_trait_item(trait_item);
+                        }
+                    }
+                });
+            }
+            syn::Item::Impl(i) => self.visit_impl(i),
+            syn::Item::Mod(i) => {
+                let name = i.ident.unraw().to_string();
+                self.out.scopes[self.scope].items.insert(name.clone());
+                let in_test = self.in_test || is_test_item(&i.attrs);
+                self.out.modules.push(RawModule {
+                    scope: self.scope,
+                    name: name.clone(),
+                    inline: i.content.is_some(),
+                    path_attr: path_attribute(&i.attrs),
+                    span: self.span(i.ident.span()),
+                    in_test,
+                });
+                if let Some((_, items)) = &i.content {
+                    let scope = self.open_scope(ScopeKind::Module(Some(name.clone())), Some(&name));
+                    self.within(scope, Some(&name), in_test, |this| {
+                        for item in items {
+                            this.visit_item(item);
+                        }
+                    });
+                }
+            }
+            syn::Item::Use(i) => {
+                let reexport = !matches!(i.vis, syn::Visibility::Inherited);
+                let in_test = self.in_test;
+                self.with_item_test(&i.attrs, |this| {
+                    this.use_tree(&i.tree, &mut Vec::new(), i.leading_colon.is_some(), reexport);
+                });
+                self.in_test = in_test;
+            }
+            syn::Item::ExternCrate(i) => {
+                let name = i.ident.unraw().to_string();
+                let binding = match &i.rename {
+                    Some((_, rename)) => rename.unraw().to_string(),
+                    None => name.clone(),
+                };
+                let import = RawImport {
+                    reexport: !matches!(i.vis, syn::Visibility::Inherited),
+                    in_test: self.in_test || is_test_item(&i.attrs),
+                    ..RawImport::extern_crate(self.scope, name, binding, self.span(i.ident.span()))
+                };
+                self.out.imports.push(import);
+            }
+            syn::Item::Macro(i) => {
+                if let Some(ident) = &i.ident
+                    && i.mac.path.is_ident("macro_rules")
+                {
+                    self.define(K::Macro, ident, &i.attrs);
+                    return;
+                }
+                self.with_item_test(&i.attrs, |this| this.macro_body(&i.mac));
+            }
+            _ => visit::visit_item(self, item),
+        }
+    }
+
+    fn visit_stmt_macro(&mut self, node: &'ast syn::StmtMacro) {
+        self.with_item_test(&node.attrs, |this| this.macro_body(&node.mac));
+    }
+
+    fn visit_expr_macro(&mut self, node: &'ast syn::ExprMacro) {
+        self.macro_body(&node.mac);
+    }
+
+    fn visit_block(&mut self, block: &'ast syn::Block) {
+        if block.stmts.iter().any(|s| matches!(s, syn::Stmt::Item(_))) {
+            let scope = self.open_scope(ScopeKind::Block, None);
+            self.within(scope, None, self.in_test, |this| {
+                this.declare_block_items(block);
+                visit::visit_block(this, block);
+            });
+        } else {
+            visit::visit_block(self, block);
+        }
+    }
+
+    fn visit_type_path(&mut self, node: &'ast syn::TypePath) {
+        if node.qself.is_none() {
+            self.reference(&node.path, ReferenceContext::Type);
+        }
+        visit::visit_type_path(self, node);
+    }
+
+    fn visit_trait_bound(&mut self, node: &'ast syn::TraitBound) {
+        self.reference(&node.path, ReferenceContext::Type);
+        visit::visit_trait_bound(self, node);
+    }
+
+    fn visit_expr_path(&mut self, node: &'ast syn::ExprPath) {
+        if node.qself.is_none() {
+            self.reference(&node.path, ReferenceContext::Expr);
+        }
+        visit::visit_expr_path(self, node);
+    }
+
+    fn visit_expr_struct(&mut self, node: &'ast syn::ExprStruct) {
+        if node.qself.is_none() {
+            self.reference(&node.path, ReferenceContext::Expr);
+        }
+        visit::visit_expr_struct(self, node);
+    }
+
+    fn visit_pat(&mut self, pat: &'ast syn::Pat) {
+        match pat {
+            syn::Pat::Path(p) if p.qself.is_none() => self.reference(&p.path, ReferenceContext::Pattern),
+            syn::Pat::Ident(p) if p.subpat.is_none() && p.by_ref.is_none() && p.mutability.is_none() => {
+                let enclosing = self.enclosing_id();
+                self.out.references.push(RawReference {
+                    scope: self.scope,
+                    path: RawPath {
+                        leading_colon: false,
+                        segments: vec![p.ident.unraw().to_string()],
+                    },
+                    context: ReferenceContext::Pattern,
+                    maybe_binding: true,
+                    enclosing,
+                    span: self.span(p.ident.span()),
+                    in_test: self.in_test,
+                });
+            }
+            _ => visit::visit_pat(self, pat),
+        }
+    }
+
+    fn visit_pat_tuple_struct(&mut self, node: &'ast syn::PatTupleStruct) {
+        if node.qself.is_none() {
+            self.reference(&node.path, ReferenceContext::Pattern);
+        }
+        for elem in &node.elems {
+            self.visit_pat(elem);
+        }
+    }
+
+    fn visit_pat_struct(&mut self, node: &'ast syn::PatStruct) {
+        if node.qself.is_none() {
+            self.reference(&node.path, ReferenceContext::Pattern);
+        }
+        for field in &node.fields {
+            self.visit_pat(&field.pat);
+        }
+    }
+
+    fn visit_attribute(&mut self, _: &'ast syn::Attribute) {
+        // Attribute arguments are not code; derives and cfgs are recorded on the definition.
+    }
+}
+
+impl Collector<'_> {
+    fn with_item_test(&mut self, attrs: &[syn::Attribute], body: impl FnOnce(&mut Self)) {
+        let saved = self.in_test;
+        self.in_test = saved || is_test_item(attrs);
+        body(self);
+        self.in_test = saved;
+    }
+
+    fn visit_impl(&mut self, i: &syn::ItemImpl) {
+        let self_path = self_type_path(&i.self_ty);
+        let type_name = self_path
+            .as_ref()
+            .and_then(|p| p.segments.last().cloned())
+            .unwrap_or_else(|| "_".to_owned());
+        let in_test = self.in_test || is_test_item(&i.attrs);
+        if let Some((_, trait_path, _)) = &i.trait_ {
+            let definition = self.define_named(DefinitionKind::Impl, type_name.clone(), trait_path.span(), &i.attrs);
+            definition.implements = Some(raw_path(trait_path));
+            definition.self_type = self_path.clone();
+        }
+        let self_kind = ScopeKind::SelfType(self_path.clone().unwrap_or(RawPath {
+            leading_colon: false,
+            segments: vec![type_name.clone()],
+        }));
+        let scope = self.open_scope(self_kind, Some(&type_name));
+        self.within(scope, Some(&type_name), in_test, |this| {
+            this.visit_generics(&i.generics);
+            if let Some((_, trait_path, _)) = &i.trait_ {
+                this.reference(trait_path, ReferenceContext::Type);
+                for segment in &trait_path.segments {
+                    this.visit_path_arguments(&segment.arguments);
+                }
+            }
+            this.visit_type(&i.self_ty);
+            for item in &i.items {
+                match item {
+                    syn::ImplItem::Fn(f) => {
+                        let method = f.sig.ident.unraw().to_string();
+                        this.define(DefinitionKind::Method, &f.sig.ident, &f.attrs).self_type = self_path.clone();
+                        this.function(&method, &f.attrs, &f.sig, Some(&f.block));
+                    }
+                    other => this.with_item_test(impl_item_attrs(other), |this| this.visit_impl_item(other)),
+                }
+            }
+        });
+    }
+}
+
+fn impl_item_attrs(item: &syn::ImplItem) -> &[syn::Attribute] {
+    match item {
+        syn::ImplItem::Const(i) => &i.attrs,
+        syn::ImplItem::Fn(i) => &i.attrs,
+        syn::ImplItem::Type(i) => &i.attrs,
+        syn::ImplItem::Macro(i) => &i.attrs,
+        _ => &[],
+    }
+}

@@ -1,0 +1,8 @@
+//! Text: the layer under both readers. A byte lexer that tells tokens apart without allocating, line
+//! tables, and blanking that keeps offsets.
+//!
+//! Layer invariant: imports nothing of the frontend, and neither `syn` nor `proc_macro2`.
+
+pub(crate) mod blank;
+pub(crate) mod lexer;
+pub(crate) mod lines;
