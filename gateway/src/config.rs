@@ -1,7 +1,7 @@
 //! Configuration: command-line flags, `GATEWAY_*` environment variables and an optional TOML file, in that
 //! order of precedence, resolved into one validated [`Config`]. `gateway --help` documents every setting.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -39,6 +39,33 @@ pub enum Command {
         #[command(flatten)]
         settings: Settings,
     },
+}
+
+/// The value of each setting nobody set: the one place defaults are written. `--help` repeats them in
+/// its text, and a test checks that it says the same.
+pub mod defaults {
+    use super::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+    /// Listen address.
+    pub const BIND: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
+    /// SQLite file.
+    pub const DATABASE: &str = "gateway.db";
+    /// Where a generated HS256 secret is kept.
+    pub const JWT_SECRET_FILE: &str = "gateway.secret";
+    /// Algorithm of a public key.
+    pub const JWT_ALGORITHM: &str = "RS256";
+    /// Frame size limit in bytes.
+    pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+    /// Sustained messages per second per connection.
+    pub const RATE_LIMIT_PER_SECOND: u32 = 20;
+    /// Burst of messages per connection.
+    pub const RATE_LIMIT_BURST: u32 = 40;
+    /// Seconds between heartbeats.
+    pub const HEARTBEAT_SECONDS: u64 = 30;
+    /// Seconds runs may finish on shutdown.
+    pub const SHUTDOWN_GRACE_SECONDS: u64 = 10;
+    /// Pause between the default agent's steps, in milliseconds.
+    pub const AGENT_STEP_DELAY_MS: u64 = 150;
 }
 
 /// Every setting. Each may also be set in the `--config` file (same name, snake_case) or the environment.
@@ -230,7 +257,7 @@ impl Settings {
                     path: path.clone(),
                     source,
                 })?;
-                let algorithm = match s.jwt_algorithm.as_deref().unwrap_or("RS256") {
+                let algorithm = match s.jwt_algorithm.as_deref().unwrap_or(defaults::JWT_ALGORITHM) {
                     "RS256" => jsonwebtoken::Algorithm::RS256,
                     "ES256" => jsonwebtoken::Algorithm::ES256,
                     "EdDSA" => jsonwebtoken::Algorithm::EdDSA,
@@ -251,7 +278,9 @@ impl Settings {
             }
             (None, Some(secret)) => JwtKey::Secret(secret.as_bytes().to_vec()),
             (None, None) => JwtKey::Secret(secret_from_file(
-                s.jwt_secret_file.as_deref().unwrap_or(Path::new("gateway.secret")),
+                s.jwt_secret_file
+                    .as_deref()
+                    .unwrap_or(Path::new(defaults::JWT_SECRET_FILE)),
             )?),
         };
         let positive = |setting: &'static str, value: u64| {
@@ -265,20 +294,29 @@ impl Settings {
             }
         };
         Ok(Config {
-            bind: s.bind.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            database: s.database.unwrap_or_else(|| PathBuf::from("gateway.db")),
+            bind: s.bind.unwrap_or(defaults::BIND),
+            database: s.database.unwrap_or_else(|| PathBuf::from(defaults::DATABASE)),
             jwt_key,
             jwt_issuer: s.jwt_issuer,
             jwt_audience: s.jwt_audience,
-            max_frame_bytes: positive("max_frame_bytes", s.max_frame_bytes.unwrap_or(64 * 1024) as u64)? as usize,
+            max_frame_bytes: positive(
+                "max_frame_bytes",
+                s.max_frame_bytes.unwrap_or(defaults::MAX_FRAME_BYTES) as u64,
+            )? as usize,
             rate_limit_per_second: positive(
                 "rate_limit_per_second",
-                u64::from(s.rate_limit_per_second.unwrap_or(20)),
+                u64::from(s.rate_limit_per_second.unwrap_or(defaults::RATE_LIMIT_PER_SECOND)),
             )? as u32,
-            rate_limit_burst: positive("rate_limit_burst", u64::from(s.rate_limit_burst.unwrap_or(40)))? as u32,
-            heartbeat: Duration::from_secs(positive("heartbeat_seconds", s.heartbeat_seconds.unwrap_or(30))?),
-            shutdown_grace: Duration::from_secs(s.shutdown_grace_seconds.unwrap_or(10)),
-            agent_step_delay: Duration::from_millis(s.agent_step_delay_ms.unwrap_or(150)),
+            rate_limit_burst: positive(
+                "rate_limit_burst",
+                u64::from(s.rate_limit_burst.unwrap_or(defaults::RATE_LIMIT_BURST)),
+            )? as u32,
+            heartbeat: Duration::from_secs(positive(
+                "heartbeat_seconds",
+                s.heartbeat_seconds.unwrap_or(defaults::HEARTBEAT_SECONDS),
+            )?),
+            shutdown_grace: Duration::from_secs(s.shutdown_grace_seconds.unwrap_or(defaults::SHUTDOWN_GRACE_SECONDS)),
+            agent_step_delay: Duration::from_millis(s.agent_step_delay_ms.unwrap_or(defaults::AGENT_STEP_DELAY_MS)),
         })
     }
 
@@ -328,6 +366,30 @@ fn secret_from_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn help_states_the_defaults_resolve_uses() {
+        use clap::CommandFactory;
+        let help = super::Cli::command().render_long_help().to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for shown in [
+            super::defaults::BIND.to_string(),
+            super::defaults::DATABASE.to_owned(),
+            super::defaults::JWT_SECRET_FILE.to_owned(),
+            super::defaults::JWT_ALGORITHM.to_owned(),
+            super::defaults::MAX_FRAME_BYTES.to_string(),
+            super::defaults::RATE_LIMIT_PER_SECOND.to_string(),
+            super::defaults::RATE_LIMIT_BURST.to_string(),
+            super::defaults::HEARTBEAT_SECONDS.to_string(),
+            super::defaults::SHUTDOWN_GRACE_SECONDS.to_string(),
+            super::defaults::AGENT_STEP_DELAY_MS.to_string(),
+        ] {
+            assert!(
+                help.contains(&format!("[default: {shown}]")),
+                "--help does not say [default: {shown}]"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

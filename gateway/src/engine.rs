@@ -59,6 +59,24 @@ pub struct ExecutionEngine {
     active: Arc<Mutex<HashMap<String, ActiveRun>>>,
 }
 
+/// What an engine is made of: the one store, notifier, agents and tools of the gateway.
+pub struct EngineParts {
+    /// The event store.
+    pub store: Store,
+    /// Stamps, stores and sends each event.
+    pub notifier: Notifier,
+    /// The agents runs may name.
+    pub agents: Agents,
+    /// The tools agents may call.
+    pub tools: Tools,
+    /// Run counts and durations.
+    pub metrics: Metrics,
+    /// Draining and the runs in flight.
+    pub lifecycle: Lifecycle,
+    /// The pause an agent takes between its steps.
+    pub step_delay: Duration,
+}
+
 /// How a run ended, before it is reported.
 enum Outcome {
     Answered(String),
@@ -68,15 +86,16 @@ enum Outcome {
 
 impl ExecutionEngine {
     /// An engine over the given parts.
-    pub fn new(
-        store: Store,
-        notifier: Notifier,
-        agents: Agents,
-        tools: Tools,
-        metrics: Metrics,
-        lifecycle: Lifecycle,
-        step_delay: Duration,
-    ) -> Self {
+    pub fn new(parts: EngineParts) -> Self {
+        let EngineParts {
+            store,
+            notifier,
+            agents,
+            tools,
+            metrics,
+            lifecycle,
+            step_delay,
+        } = parts;
         ExecutionEngine {
             store,
             notifier,
@@ -204,6 +223,7 @@ impl ExecutionEngine {
         Ok(interrupted.len())
     }
 
+    /// One run, start to end: `agent_started`, the agent's steps and tool calls, `agent_completed`.
     async fn execute(&self, context: ExecutionContext, agent: Arc<dyn crate::agent::Agent>) {
         let started = Instant::now();
         let target = context.target();
@@ -212,6 +232,13 @@ impl ExecutionEngine {
             target: &target,
             run_id: &context.run_id,
         };
+        self.begin(&emitter, &context, agent.name()).await;
+        let (outcome, steps) = self.drive(&emitter, &context, agent).await;
+        self.complete(&emitter, &context, outcome, steps, started).await;
+    }
+
+    /// Stores the user's message and emits `agent_started`.
+    async fn begin(&self, emitter: &Emitter<'_>, context: &ExecutionContext, agent_name: &str) {
         // The request becomes part of the thread's conversation, which the search tool reads.
         if let Err(error) = self.store.add_message(&context.thread_id, "user", &context.task).await {
             tracing::error!(run_id = %context.run_id, %error, "cannot store the user's message");
@@ -219,10 +246,19 @@ impl ExecutionEngine {
         emitter
             .emit(
                 EventType::AgentStarted,
-                json!({ "agent_name": agent.name(), "task_description": context.task }),
+                json!({ "agent_name": agent_name, "task_description": context.task }),
             )
             .await;
+    }
 
+    /// Runs the agent, answering its requests to think and to call tools, until it ends or is cancelled
+    /// (aborted after a grace period): how it ended, and how many steps it reasoned.
+    async fn drive(
+        &self,
+        emitter: &Emitter<'_>,
+        context: &ExecutionContext,
+        agent: Arc<dyn crate::agent::Agent>,
+    ) -> (Outcome, u64) {
         let (requests, mut incoming) = mpsc::channel(8);
         let task = AgentTask {
             text: context.task.clone(),
@@ -237,7 +273,6 @@ impl ExecutionEngine {
         };
         let mut steps = 0u64;
         let mut abort_at: Option<tokio::time::Instant> = None;
-
         let outcome = loop {
             tokio::select! {
                 biased;
@@ -248,7 +283,7 @@ impl ExecutionEngine {
                         let _ = reply.send(());
                     }
                     SessionRequest::Tool { name, params, reply } => {
-                        let result = self.call_tool(&emitter, &tool_context, &context, &name, params).await;
+                        let result = self.call_tool(emitter, &tool_context, context, &name, params).await;
                         let _ = reply.send(result);
                     }
                 },
@@ -268,7 +303,19 @@ impl ExecutionEngine {
                 }
             }
         };
+        (outcome, steps)
+    }
 
+    /// Ends the run: a reasoning step if there was none, then exactly one `agent_completed`, the run's
+    /// status, the answer in the conversation, and the metrics.
+    async fn complete(
+        &self,
+        emitter: &Emitter<'_>,
+        context: &ExecutionContext,
+        outcome: Outcome,
+        steps: u64,
+        started: Instant,
+    ) {
         let (status, final_response) = match outcome {
             Outcome::Answered(answer) => (RunStatus::Completed, answer),
             Outcome::Failed(reason) => (RunStatus::Failed, format!("The run failed: {reason}")),
@@ -292,7 +339,7 @@ impl ExecutionEngine {
         };
         if let Err(error) = self
             .notifier
-            .emit_then(&target, EventType::AgentCompleted, data, release)
+            .emit_then(emitter.target, EventType::AgentCompleted, data, release)
             .await
         {
             tracing::error!(run_id = %context.run_id, %error, "cannot store the end of a run");

@@ -1,4 +1,5 @@
-//! The one HTTP error type: a status and `{"code": "...", "message": "..."}`, never internals.
+//! The errors clients see: the HTTP error (a status and `{"code": "...", "message": "..."}`) and a
+//! refused WebSocket request (an `error` event's code and message). Neither ever carries internals.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -48,5 +49,30 @@ impl From<AuthError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         (self.status, Json(json!({ "code": self.code, "message": self.message }))).into_response()
+    }
+}
+
+/// A request refused, with the error code the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// The protocol error code.
+    pub code: ErrorCode,
+    /// What to tell the client (never internals).
+    pub message: String,
+}
+
+impl Reject {
+    /// A refusal.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Reject {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An internal failure: logged in full, answered with nothing but `INTERNAL`.
+    pub fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%error, "internal error while handling a message");
+        Reject::new(ErrorCode::Internal, "internal error")
     }
 }

@@ -8,16 +8,17 @@ pub mod config;
 pub mod context;
 pub mod engine;
 pub mod error;
+pub mod hub;
 pub mod lifecycle;
 pub mod metrics;
 pub mod notifier;
 pub mod protocol;
+pub mod state;
 pub mod store;
 pub mod tools;
 pub mod ws;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -27,74 +28,8 @@ use axum::routing::get;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use agent::Agents;
-use auth::{AuthError, Authenticator};
-use config::Config;
-use context::ExecutionContextFactory;
-use engine::ExecutionEngine;
 use error::AppError;
-use lifecycle::Lifecycle;
-use metrics::Metrics;
-use notifier::Notifier;
-use store::Store;
-use tools::Tools;
-use ws::handler::MessageHandler;
-use ws::hub::Hub;
-use ws::router::MessageRouter;
-
-/// Everything a request handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// The resolved configuration.
-    pub config: Arc<Config>,
-    /// Token verification.
-    pub auth: Authenticator,
-    /// The event store.
-    pub store: Store,
-    /// Thread subscriptions.
-    pub hub: Hub,
-    /// The message router.
-    pub router: MessageRouter,
-    /// The execution engine.
-    pub engine: ExecutionEngine,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Shutdown state.
-    pub lifecycle: Lifecycle,
-}
-
-impl AppState {
-    /// Wires the gateway's components together: one of each.
-    pub fn new(config: Config, store: Store, agents: Agents, tools: Tools) -> Result<Self, AuthError> {
-        let auth = Authenticator::new(&config)?;
-        let hub = Hub::default();
-        let metrics = Metrics::new();
-        let lifecycle = Lifecycle::default();
-        let notifier = Notifier::new(store.clone(), hub.clone());
-        let engine = ExecutionEngine::new(
-            store.clone(),
-            notifier,
-            agents,
-            tools,
-            metrics.clone(),
-            lifecycle.clone(),
-            config.agent_step_delay,
-        );
-        let factory = ExecutionContextFactory::new(lifecycle.runs.clone());
-        let handler = MessageHandler::new(store.clone(), hub.clone(), engine.clone(), factory);
-        let router = MessageRouter::new(handler, engine.clone(), metrics.clone());
-        Ok(AppState {
-            config: Arc::new(config),
-            auth,
-            store,
-            hub,
-            router,
-            engine,
-            metrics,
-            lifecycle,
-        })
-    }
-}
+pub use state::AppState;
 
 /// The HTTP routes: `/v1/ws`, `/healthz`, `/readyz`, `/metrics`.
 pub fn app(state: AppState) -> Router {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::hub::Hub;
 use crate::protocol::{Event, EventType};
 use crate::store::{Store, StoreError};
-use crate::ws::hub::Hub;
 
 /// Where a run's events go.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,11 +13,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::ConnectionContext;
-use super::hub::Outbound;
 use super::rate_limit::TokenBucket;
-use crate::AppState;
+use super::router::MessageRouter;
 use crate::auth::Principal;
+use crate::hub::Outbound;
 use crate::protocol::{self, ErrorCode, Event};
+use crate::state::AppState;
 
 /// Queued messages per connection before it counts as too slow and is closed (it can resume).
 const QUEUE: usize = 1024;
@@ -64,7 +65,8 @@ where
         reader_done.clone(),
         writer_done.clone(),
     ));
-    read_loop(stream, &connection, &state, &writer_done).await;
+    let router = MessageRouter::for_state(&state);
+    read_loop(stream, &connection, &state, &router, &writer_done).await;
     reader_done.cancel();
     state.hub.unsubscribe_connection(&connection.connection_id);
     let _ = writer.await;
@@ -72,8 +74,13 @@ where
     tracing::info!(connection_id = %connection.connection_id, "disconnected");
 }
 
-async fn read_loop<R>(mut stream: R, connection: &ConnectionContext, state: &AppState, writer_done: &CancellationToken)
-where
+async fn read_loop<R>(
+    mut stream: R,
+    connection: &ConnectionContext,
+    state: &AppState,
+    router: &MessageRouter,
+    writer_done: &CancellationToken,
+) where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let mut bucket = TokenBucket::new(state.config.rate_limit_per_second, state.config.rate_limit_burst);
@@ -119,7 +126,7 @@ where
                     ))
                     .await;
             }
-            Some(Ok(Message::Text(text))) => state.router.route(connection, text.as_str()).await,
+            Some(Ok(Message::Text(text))) => router.route(connection, text.as_str()).await,
             Some(Err(error)) => {
                 let (code, reason) = close_for(&error);
                 tracing::info!(connection_id = %connection.connection_id, %error, "protocol violation");

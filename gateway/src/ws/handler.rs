@@ -2,35 +2,11 @@
 
 use crate::context::{ExecutionContextFactory, RunRequest};
 use crate::engine::{ExecutionEngine, StartError};
+use crate::error::Reject;
+use crate::hub::Hub;
 use crate::protocol::ErrorCode;
 use crate::store::Store;
 use crate::ws::ConnectionContext;
-use crate::ws::hub::Hub;
-
-/// A request refused, with the error code the client gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    /// The protocol error code.
-    pub code: ErrorCode,
-    /// What to tell the client (never internals).
-    pub message: String,
-}
-
-impl Reject {
-    /// A refusal.
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Reject {
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// An internal failure: logged in full, answered with nothing but `INTERNAL`.
-    pub fn internal(error: &dyn std::fmt::Display) -> Self {
-        tracing::error!(%error, "internal error while handling a message");
-        Reject::new(ErrorCode::Internal, "internal error")
-    }
-}
 
 /// A message that starts a run, as the router decoded it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 
 pub mod connection;
 pub mod handler;
-pub mod hub;
 pub mod rate_limit;
 pub mod router;
 
@@ -15,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::AppState;
 use crate::error::AppError;
+use crate::hub::{Outbound, Subscriber};
 use crate::protocol::SUBPROTOCOL;
-use hub::{Outbound, Subscriber};
+use crate::state::AppState;
 
 /// One authenticated connection, as the router and handler see it.
 #[derive(Clone, Debug)]

@@ -3,23 +3,40 @@
 //! `start_agent`.
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::ConnectionContext;
-use super::handler::{MessageHandler, Reject, RunMessage};
-use super::hub::Outbound;
+use super::handler::{MessageHandler, RunMessage};
 use crate::engine::ExecutionEngine;
+use crate::error::Reject;
+use crate::hub::Outbound;
 use crate::metrics::Metrics;
 use crate::protocol::{self, ErrorCode};
+use crate::state::AppState;
 
-/// A client message, aliases resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A client message. Legacy names are serde aliases of the canonical ones, so an unknown `type` is a
+/// decoding error by construction: no second table of names can drift from this one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Start a run of the named (or default) agent.
-    StartAgent(RunMessage),
+    #[serde(alias = "execute_agent", alias = "run_agent")]
+    StartAgent {
+        /// The user's text.
+        text: String,
+        /// An existing thread, or a new one.
+        thread_id: Option<String>,
+        /// The agent; the default one when absent.
+        agent: Option<String>,
+    },
     /// Start a run of the default agent.
-    UserMessage(RunMessage),
+    #[serde(alias = "chat", alias = "message", alias = "chat_message")]
+    UserMessage {
+        /// The user's text.
+        text: String,
+        /// An existing thread, or a new one.
+        thread_id: Option<String>,
+    },
     /// Replay a thread's events after `after_seq`, then continue live.
     Resume {
         /// The thread.
@@ -41,49 +58,6 @@ pub enum ClientMessage {
     },
     /// Answered by `pong`.
     Ping,
-}
-
-/// The canonical message type for a type name, legacy aliases included.
-fn canonical_type(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "start_agent" | "execute_agent" | "run_agent" => "start_agent",
-        "user_message" | "chat" | "message" | "chat_message" => "user_message",
-        "resume" => "resume",
-        "ack" => "ack",
-        "cancel" => "cancel",
-        "ping" => "ping",
-        _ => return None,
-    })
-}
-
-#[derive(Deserialize)]
-struct StartAgentFields {
-    text: String,
-    thread_id: Option<String>,
-    agent: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct UserMessageFields {
-    text: String,
-    thread_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ResumeFields {
-    thread_id: String,
-    after_seq: u64,
-}
-
-#[derive(Deserialize)]
-struct AckFields {
-    thread_id: String,
-    seq: u64,
-}
-
-#[derive(Deserialize)]
-struct CancelFields {
-    run_id: String,
 }
 
 /// A frame that is not a valid message: the rejection and the request id, if one could be read.
@@ -122,7 +96,7 @@ pub fn decode(text: &str) -> Result<(ClientMessage, Option<String>), Undecodable
         }
     };
     let kind = match object.get("type") {
-        Some(Value::String(kind)) => kind.as_str(),
+        Some(Value::String(kind)) => kind.chars().take(64).collect::<String>(),
         Some(_) => {
             return Err(fail(
                 ErrorCode::InvalidMessage,
@@ -138,60 +112,20 @@ pub fn decode(text: &str) -> Result<(ClientMessage, Option<String>), Undecodable
             ));
         }
     };
-    let Some(canonical) = canonical_type(kind) else {
-        let shown: String = kind.chars().take(64).collect();
-        return Err(fail(
+    match ClientMessage::deserialize(&value) {
+        Ok(message) => Ok((message, request_id)),
+        // The tag is the only enum in a message, so an unknown variant is an unknown type.
+        Err(error) if error.to_string().starts_with("unknown variant") => Err(fail(
             ErrorCode::UnknownMessageType,
-            format!("unknown message type `{shown}`"),
+            format!("unknown message type `{kind}`"),
             request_id,
-        ));
-    };
-    fn fields<T: DeserializeOwned>(value: &Value, kind: &str, request_id: &Option<String>) -> Result<T, Undecodable> {
-        T::deserialize(value).map_err(|e| Undecodable {
-            reject: Reject::new(ErrorCode::InvalidMessage, format!("invalid `{kind}`: {e}")),
-            request_id: request_id.clone(),
-        })
+        )),
+        Err(error) => Err(fail(
+            ErrorCode::InvalidMessage,
+            format!("invalid `{kind}`: {error}"),
+            request_id,
+        )),
     }
-    let message = match canonical {
-        "start_agent" => {
-            let f: StartAgentFields = fields(&value, canonical, &request_id)?;
-            ClientMessage::StartAgent(RunMessage {
-                text: f.text,
-                thread_id: f.thread_id,
-                agent: f.agent,
-                request_id: request_id.clone(),
-            })
-        }
-        "user_message" => {
-            let f: UserMessageFields = fields(&value, canonical, &request_id)?;
-            ClientMessage::UserMessage(RunMessage {
-                text: f.text,
-                thread_id: f.thread_id,
-                agent: None,
-                request_id: request_id.clone(),
-            })
-        }
-        "resume" => {
-            let f: ResumeFields = fields(&value, canonical, &request_id)?;
-            ClientMessage::Resume {
-                thread_id: f.thread_id,
-                after_seq: f.after_seq,
-            }
-        }
-        "ack" => {
-            let f: AckFields = fields(&value, canonical, &request_id)?;
-            ClientMessage::Ack {
-                thread_id: f.thread_id,
-                seq: f.seq,
-            }
-        }
-        "cancel" => {
-            let f: CancelFields = fields(&value, canonical, &request_id)?;
-            ClientMessage::Cancel { run_id: f.run_id }
-        }
-        _ => ClientMessage::Ping,
-    };
-    Ok((message, request_id))
 }
 
 /// Routes decoded messages to the handler, the engine or the connection's writer.
@@ -203,6 +137,17 @@ pub struct MessageRouter {
 }
 
 impl MessageRouter {
+    /// The router over the gateway's one handler, engine and metrics.
+    pub fn for_state(state: &AppState) -> Self {
+        let handler = MessageHandler::new(
+            state.store.clone(),
+            state.hub.clone(),
+            state.engine.clone(),
+            state.factory.clone(),
+        );
+        MessageRouter::new(handler, state.engine.clone(), state.metrics.clone())
+    }
+
     /// A router over the given parts.
     pub fn new(handler: MessageHandler, engine: ExecutionEngine, metrics: Metrics) -> Self {
         MessageRouter {
@@ -221,7 +166,22 @@ impl MessageRouter {
             }
         };
         let result = match message {
-            ClientMessage::StartAgent(run) | ClientMessage::UserMessage(run) => {
+            ClientMessage::StartAgent { text, thread_id, agent } => {
+                let run = RunMessage {
+                    text,
+                    thread_id,
+                    agent,
+                    request_id: request_id.clone(),
+                };
+                self.handler.handle(connection, run).await
+            }
+            ClientMessage::UserMessage { text, thread_id } => {
+                let run = RunMessage {
+                    text,
+                    thread_id,
+                    agent: None,
+                    request_id: request_id.clone(),
+                };
                 self.handler.handle(connection, run).await
             }
             ClientMessage::Resume { thread_id, after_seq } => {
@@ -282,16 +242,25 @@ mod tests {
     fn legacy_aliases_resolve_to_the_canonical_messages() {
         for alias in ["user_message", "chat", "message", "chat_message"] {
             let (message, _) = decode(&format!(r#"{{"type":"{alias}","text":"hi"}}"#)).expect("decodes");
-            assert!(matches!(message, ClientMessage::UserMessage(_)), "{alias}");
+            assert!(matches!(message, ClientMessage::UserMessage { .. }), "{alias}");
         }
-        for alias in ["start_agent", "execute_agent"] {
+        for alias in ["start_agent", "execute_agent", "run_agent"] {
             let (message, _) =
                 decode(&format!(r#"{{"type":"{alias}","text":"hi","agent":"supervisor"}}"#)).expect("decodes");
             assert!(
-                matches!(message, ClientMessage::StartAgent(RunMessage { agent: Some(_), .. })),
+                matches!(message, ClientMessage::StartAgent { agent: Some(_), .. }),
                 "{alias}"
             );
         }
+        // A user message names no agent, whatever else the frame holds.
+        let (message, _) = decode(r#"{"type":"chat","text":"hi","agent":"other"}"#).expect("decodes");
+        assert_eq!(
+            message,
+            ClientMessage::UserMessage {
+                text: "hi".into(),
+                thread_id: None
+            }
+        );
     }
 
     #[test]
@@ -316,6 +285,9 @@ mod tests {
         assert_eq!(code(r#"{"text":"no type"}"#), ErrorCode::InvalidMessage);
         assert_eq!(code(r#"{"type":7}"#), ErrorCode::InvalidMessage);
         assert_eq!(code(r#"{"type":"dance"}"#), ErrorCode::UnknownMessageType);
+        // A near miss of a known type is unknown, never a ping.
+        assert_eq!(code(r#"{"type":"pong"}"#), ErrorCode::UnknownMessageType);
+        assert_eq!(code(r#"{"type":""}"#), ErrorCode::UnknownMessageType);
         assert_eq!(code(r#"{"type":"user_message"}"#), ErrorCode::InvalidMessage);
         assert_eq!(code(r#"{"type":"user_message","text":5}"#), ErrorCode::InvalidMessage);
         assert_eq!(
