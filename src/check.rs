@@ -113,6 +113,8 @@ pub struct Outcome {
     pub files_checked: usize,
     /// The rules that ran.
     pub rules: Vec<crate::rules::RuleMeta>,
+    /// The ids of the rules that had nothing to check (see [`crate::rules::Check::applies`]).
+    pub not_applicable: Vec<String>,
     /// Baseline entries that no longer occur.
     pub stale: Vec<BaselineKey>,
     /// Whether a baseline was in use.
@@ -140,7 +142,7 @@ impl Outcome {
         self.findings.iter().filter(|f| f.is_active())
     }
 
-    /// Rules with no unsuppressed finding, and the number of rules.
+    /// Applicable rules with no unsuppressed finding, and the number of applicable rules.
     pub fn compliance(&self) -> (usize, usize) {
         let failing: HashSet<&str> = self
             .findings
@@ -148,8 +150,13 @@ impl Outcome {
             .filter(|f| f.suppression.is_none())
             .map(|f| f.rule.as_str())
             .collect();
-        let compliant = self.rules.iter().filter(|r| !failing.contains(r.id.as_str())).count();
-        (compliant, self.rules.len())
+        let applicable: Vec<&crate::rules::RuleMeta> = self
+            .rules
+            .iter()
+            .filter(|r| !self.not_applicable.contains(&r.id))
+            .collect();
+        let compliant = applicable.iter().filter(|r| !failing.contains(r.id.as_str())).count();
+        (compliant, applicable.len())
     }
 }
 
@@ -173,10 +180,17 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
     findings.extend(evaluate(&facts, config, options.strict));
     drop(rules_phase);
     let rules = config.rules.iter().map(|r| r.meta.clone()).collect();
+    let not_applicable = config
+        .rules
+        .iter()
+        .filter(|rule| !rule.check.applies(&facts))
+        .map(|rule| rule.meta.id.clone())
+        .collect();
     let mut outcome = Outcome {
         findings,
         files_checked: facts.len(),
         rules,
+        not_applicable,
         ..Outcome::default()
     };
     if let Some(baseline) = &options.baseline {

@@ -108,43 +108,52 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 fn the_gateway_passes_and_a_second_of_anything_fails_the_gate() {
     let (code, human) = common::run(&["gateway", "--color", "never"]);
     assert_eq!(code, 0, "{human}");
-    let cases = [
-        ("src/engine.rs", "\npub struct MessageRouter;\n", "one-message-router"),
+    let cases: [(&str, &str, &[&str]); 9] = [
+        (
+            "src/engine.rs",
+            "\npub struct MessageRouter;\n",
+            &["one-message-router"],
+        ),
         (
             "src/agent/supervisor.rs",
             "\npub struct LegacyMessageHandler;\n",
-            "one-message-handler",
+            &["one-message-handler"],
         ),
-        ("src/store.rs", "\npub struct WebSocketNotifier;\n", "one-notifier"),
+        ("src/store.rs", "\npub struct WebSocketNotifier;\n", &["one-notifier"]),
         (
             "src/context.rs",
             "\npub struct AgentExecutionContextFactory;\n",
-            "one-execution-context-factory",
+            &["one-execution-context-factory"],
         ),
         (
             "src/ws/handler.rs",
             "\npub struct ExecutionEngine;\n",
-            "one-execution-engine",
+            &["one-execution-engine"],
         ),
-        ("src/ws/connection.rs", "\npub struct ReplayStore;\n", "one-event-store"),
+        (
+            "src/ws/connection.rs",
+            "\npub struct ReplayStore;\n",
+            &["one-event-store"],
+        ),
         (
             "src/engine.rs",
             "\npub fn authenticate_again(token: &str) -> bool { token.is_empty() }\n",
-            "one-auth-path",
+            &["one-auth-path"],
         ),
         (
             "src/ws/handler.rs",
             "\nfn sneaky(m: crate::ws::router::ClientMessage) { if let crate::ws::router::ClientMessage::Ping = m {} }\n",
-            "client-messages-dispatched-once",
+            // The handler naming the router, which imports the handler, is an import cycle too.
+            &["no-import-cycles", "client-messages-dispatched-once"],
         ),
         (
             "src/metrics.rs",
             "\nstatic SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());\n",
-            "no-global-user-state",
+            &["no-global-user-state"],
         ),
     ];
-    for (file, addition, rule) in cases {
+    for (file, addition, rules) in cases {
         let report = check_edited_gateway(file, addition);
-        assert_eq!(common::rule_ids(&report), vec![rule], "{file}: {addition}");
+        assert_eq!(common::rule_ids(&report), rules, "{file}: {addition}");
     }
 }

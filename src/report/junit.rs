@@ -26,9 +26,10 @@ pub fn render(outcome: &Outcome) -> String {
     }
     let failed = |findings: &[&Finding]| findings.iter().any(|f| f.severity == Severity::Error);
     let failures = cases.values().filter(|(_, f)| failed(f)).count();
+    let skipped = outcome.not_applicable.len();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     xml.push_str(&format!(
-        "<testsuites name=\"ssot-check\" tests=\"{}\" failures=\"{failures}\">\n  <testsuite name=\"ssot-check\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n",
+        "<testsuites name=\"ssot-check\" tests=\"{}\" failures=\"{failures}\">\n  <testsuite name=\"ssot-check\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">\n",
         order.len(),
         order.len()
     ));
@@ -39,6 +40,10 @@ pub fn render(outcome: &Outcome) -> String {
             escape(id),
             escape(kind)
         ));
+        if findings.is_empty() && outcome.not_applicable.iter().any(|n| n == id) {
+            xml.push_str(">\n      <skipped message=\"its modules are not in the files checked\"/>\n    </testcase>\n");
+            continue;
+        }
         if findings.is_empty() {
             xml.push_str("/>\n");
             continue;

@@ -46,19 +46,27 @@ pub struct Summary {
 pub struct Compliance {
     /// Rules with no unsuppressed finding (baselined findings still count against a rule).
     pub compliant_rules: usize,
-    /// Rules loaded.
+    /// Rules loaded that apply to the files checked.
     pub rules: usize,
-    /// `compliant_rules / rules` in percent, one decimal; 100 when no rule is loaded.
+    /// `compliant_rules / rules` in percent, one decimal; 100 when no rule applies.
     pub percent: f64,
+    /// Rules loaded that had nothing to check here (a contract whose modules are not in the files
+    /// checked): counted neither as kept nor as broken.
+    pub not_applicable: usize,
 }
 
 impl Compliance {
     /// `SSOT compliance: 7/9 rules (77.8%)`.
     pub fn line(&self) -> String {
-        format!(
+        let line = format!(
             "SSOT compliance: {}/{} rules ({:.1}%)",
             self.compliant_rules, self.rules, self.percent
-        )
+        );
+        match self.not_applicable {
+            0 => line,
+            1 => format!("{line}; 1 rule not applicable (its modules are not in the files checked)"),
+            n => format!("{line}; {n} rules not applicable (their modules are not in the files checked)"),
+        }
     }
 }
 
@@ -85,6 +93,7 @@ impl Summary {
                 compliant_rules,
                 rules,
                 percent,
+                not_applicable: outcome.not_applicable.len(),
             },
             ..Summary::default()
         };

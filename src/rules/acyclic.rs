@@ -148,6 +148,10 @@ impl Check for Acyclic {
         broken
     }
 
+    fn applies(&self, files: &[FileFacts]) -> bool {
+        super::contract::any_module(files, |module| self.parents.iter().any(|p| p.matches(module)))
+    }
+
     fn body_words(&self) -> Option<Vec<String>> {
         None
     }

@@ -109,6 +109,14 @@ impl IgnoreImports {
     }
 }
 
+/// Whether any module of `files` (a file's module or a declared one) is one `matches` accepts.
+pub(crate) fn any_module(files: &[crate::facts::FileFacts], matches: impl Fn(&str) -> bool) -> bool {
+    files
+        .iter()
+        .flat_map(|f| std::iter::once(f.module.as_str()).chain(f.modules.iter().map(|m| m.path.as_str())))
+        .any(matches)
+}
+
 /// Whether a contract reads `fact`: every import, path and module (the graph needs them all).
 pub(crate) fn uses(fact: Fact<'_>) -> bool {
     !matches!(fact, Fact::Definition(_))

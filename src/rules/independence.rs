@@ -191,6 +191,10 @@ impl Check for Independence {
         self.couplings(&graph).into_iter().flat_map(|c| c.chain).collect()
     }
 
+    fn applies(&self, files: &[FileFacts]) -> bool {
+        super::contract::any_module(files, |module| self.member(module).is_some())
+    }
+
     fn body_words(&self) -> Option<Vec<String>> {
         None
     }

@@ -307,6 +307,19 @@ impl Check for Layers {
         self.breaches(&graph).into_iter().map(|(a, b, _)| (a, b)).collect()
     }
 
+    fn applies(&self, files: &[FileFacts]) -> bool {
+        if !self.containers.is_empty() {
+            return super::contract::any_module(files, |module| self.containers.iter().any(|c| c.matches(module)));
+        }
+        let patterns: Vec<PathPattern> = self
+            .layers
+            .iter()
+            .flat_map(|layer| &layer.patterns)
+            .filter_map(|p| PathPattern::new(p).ok())
+            .collect();
+        super::contract::any_module(files, |module| patterns.iter().any(|p| p.covers(module)))
+    }
+
     fn body_words(&self) -> Option<Vec<String>> {
         None
     }

@@ -76,6 +76,13 @@ pub trait Check: Send + Sync + fmt::Debug {
     fn broken_edges(&self, _files: &[FileFacts]) -> Vec<(String, String)> {
         Vec::new()
     }
+
+    /// Whether the rule has anything to check in these files. A contract whose modules are all absent
+    /// (the architecture of another workspace, a scan of one folder) says nothing about them: it is not
+    /// applicable, and left out of the compliance figure rather than counted as kept.
+    fn applies(&self, _files: &[FileFacts]) -> bool {
+        true
+    }
 }
 
 pub use crate::facts::Fact;

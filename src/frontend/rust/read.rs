@@ -77,8 +77,7 @@ pub(crate) fn parse_reading(text: &str, words: &BodyWords, reading: bool) -> Par
             parsed
         }
     };
-    // proc-macro2 keeps every parsed file's text for span lookups on this thread; nothing needs it now.
-    proc_macro2::extra::invalidate_current_thread_spans();
+    syn_reader::release_spans();
     parsed.suppressions = suppressions::find(text, literals.as_deref().unwrap_or_default())
         .into_iter()
         .map(|s| crate::facts::Suppression {
@@ -194,7 +193,7 @@ mod tests {
         assert!(cuts.len() > 3000, "the file is cut between items");
         let pieces = parse(&text);
         let whole = syn_reader::collect_items(&text, text.parse().expect("lexes"), 0).expect("parses");
-        proc_macro2::extra::invalidate_current_thread_spans();
+        syn_reader::release_spans();
         let facts = |p: &ParsedFile| {
             let scopes: Vec<String> = p
                 .scopes

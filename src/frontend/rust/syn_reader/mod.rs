@@ -15,7 +15,13 @@ use super::text::blank::blank_into;
 use super::text::lines::shifted;
 use crate::facts::FileProblem;
 use collect::Collector;
-pub(crate) use tokens::span_of;
+use tokens::span_of;
+
+/// Lets proc-macro2 drop the text it keeps of every file parsed on this thread for span lookups, once
+/// nothing holds a span of it any more.
+pub(crate) fn release_spans() {
+    proc_macro2::extra::invalidate_current_thread_spans();
+}
 
 /// Parses the items of `source[range]` on their own, as a piece of the file (its root scope is the
 /// file's), given where the line of its start begins and how many lines come before. `None` if the
