@@ -55,10 +55,12 @@ pub struct GraphArgs {
     /// Draw modules only this many path segments deep (`--depth 2`: `app::web`, not `app::web::auth`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub depth: Option<u16>,
-    /// Only modules a path pattern covers (`app::store`, `**::legacy`), and the modules they import or
-    /// are imported by.
+    /// Only the modules a path pattern covers (`app::store`, `**::legacy`).
     #[arg(long, value_name = "PATTERN")]
     pub module: Option<String>,
+    /// With `--module`, also the modules they import or are imported by (who still reaches `legacy`).
+    #[arg(long, requires = "module")]
+    pub with_neighbours: bool,
     /// Draw the imports of test code too.
     #[arg(long)]
     pub include_tests: bool,

@@ -310,12 +310,10 @@ fn draw_graph(args: &GraphArgs, env: &Env, out: &mut dyn Write) -> Result<ExitSt
     let focused = |m: &str| focus.as_ref().is_none_or(|p| p.covers(m));
     let neighbours: std::collections::BTreeSet<&str> = full
         .edges()
-        .filter(|(from, to, _)| focused(from) || focused(to))
+        .filter(|(from, to, _)| args.with_neighbours && (focused(from) || focused(to)))
         .flat_map(|(from, to, _)| [from, to])
         .collect();
-    let drawn = full
-        .without(|from, to, _| !(focused(from) || focused(to)))
-        .collapse(|m| (focused(m) || neighbours.contains(m)).then(|| shown(m)));
+    let drawn = full.collapse(|m| (focused(m) || neighbours.contains(m)).then(|| shown(m)));
     let broken: graph::render::Broken = config
         .rules
         .iter()

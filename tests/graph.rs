@@ -27,19 +27,20 @@ fn dot_at_a_depth_merges_deeper_modules() {
     assert!(!text.contains("cycles::parse::lex"), "modules below depth 2 are merged");
 }
 
+/// The graph of the cycles fixture as JSON, filtered to `module` (and its neighbours if asked).
+fn json_graph(module: &str, with_neighbours: bool) -> serde_json::Value {
+    let mut args = vec![CYCLES, "--rules", CYCLE_RULES, "--format", "json", "--module", module];
+    if with_neighbours {
+        args.push("--with-neighbours");
+    }
+    let (code, text) = graph(&args);
+    assert_eq!(code, 0, "{text}");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
 #[test]
 fn json_filtered_to_a_module_keeps_its_neighbours_and_every_site() {
-    let (code, text) = graph(&[
-        CYCLES,
-        "--rules",
-        CYCLE_RULES,
-        "--format",
-        "json",
-        "--module",
-        "cycles::check",
-    ]);
-    assert_eq!(code, 0, "{text}");
-    let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let json = json_graph("cycles::check", true);
     let edges: Vec<String> = json["edges"]
         .as_array()
         .expect("edges")
@@ -61,11 +62,28 @@ fn json_filtered_to_a_module_keeps_its_neighbours_and_every_site() {
             "cycles::check -> cycles::rules broken=true",
             "cycles::report -> cycles::check broken=false",
             "cycles::rules -> cycles::check broken=true",
+            // Between two neighbours: drawn, since both are.
+            "cycles::rules -> cycles::facts broken=false",
         ]
     );
     let site = &json["edges"][2]["sites"][0];
     assert_eq!(site["file"], "fixtures/acyclic/cycles/src/check.rs");
     assert_eq!(site["line"], 2);
+}
+
+#[test]
+fn a_module_filter_alone_keeps_only_what_lies_in_it() {
+    let json = json_graph("cycles::parse", false);
+    assert_eq!(
+        json["modules"],
+        serde_json::json!([
+            "cycles::parse",
+            "cycles::parse::lex",
+            "cycles::parse::spans",
+            "cycles::parse::syntax"
+        ])
+    );
+    assert_eq!(json["edges"].as_array().map(Vec::len), Some(4), "{json}");
 }
 
 #[test]
