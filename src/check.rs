@@ -7,89 +7,11 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::baseline::Baseline;
+use crate::built_in::BuiltIn;
 use crate::config::Config;
 use crate::facts::{FileFacts, ProblemKind};
 use crate::finding::{self, BaselineKey, Finding, Location, Severity};
 use crate::workspace::{self, WorkspaceError};
-
-/// The built-in check for files that could not be parsed or read.
-pub const PARSE_ERROR: &str = "parse-error";
-/// The built-in check for malformed suppression comments.
-pub const INVALID_SUPPRESSION: &str = "invalid-suppression";
-/// The built-in check for suppressions naming a rule that is not loaded.
-pub const UNKNOWN_SUPPRESSION: &str = "unknown-suppression";
-/// The built-in check for suppressions that suppress nothing.
-pub const UNUSED_SUPPRESSION: &str = "unused-suppression";
-
-/// A check the tool makes itself rather than a configured rule: its name (rule id and kind), how the
-/// summary counts it, the help its findings carry, and whether a suppression may name it.
-#[derive(Clone, Copy, Debug)]
-pub struct BuiltIn {
-    /// The rule id and kind of its findings.
-    pub name: &'static str,
-    /// Singular and plural, for the summary line.
-    pub noun: (&'static str, &'static str),
-    /// What to do about a finding.
-    pub help: &'static str,
-    /// Whether `allow(...)` may name it (the suppression checks themselves cannot be suppressed).
-    pub suppressible: bool,
-}
-
-const FIX_THE_FILE: &str = "fix the file so it can be analyzed: definitions in it are not counted until then";
-const HOW_TO_SUPPRESS: &str =
-    "write suppressions as `// ssot-check: allow(rule-id) reason: <why>` on or above the item";
-
-/// Every built-in check: the one list the summary, the help texts and suppressions read.
-pub const BUILT_INS: &[BuiltIn] = &[
-    BuiltIn {
-        name: PARSE_ERROR,
-        noun: ("unparsable file", "unparsable files"),
-        help: FIX_THE_FILE,
-        suppressible: true,
-    },
-    BuiltIn {
-        name: "partially-analyzed",
-        noun: ("partially analyzed file", "partially analyzed files"),
-        help: "items that could not be parsed are not counted; `--strict` makes this an error",
-        suppressible: true,
-    },
-    BuiltIn {
-        name: "internal-error",
-        noun: ("internal error", "internal errors"),
-        help: "this is a bug in ssot-check; the rest of the report stands",
-        suppressible: true,
-    },
-    BuiltIn {
-        name: "manifest-error",
-        noun: ("invalid manifest", "invalid manifests"),
-        help: FIX_THE_FILE,
-        suppressible: true,
-    },
-    BuiltIn {
-        name: "io-error",
-        noun: ("unreadable path", "unreadable paths"),
-        help: FIX_THE_FILE,
-        suppressible: true,
-    },
-    BuiltIn {
-        name: INVALID_SUPPRESSION,
-        noun: ("invalid suppression", "invalid suppressions"),
-        help: HOW_TO_SUPPRESS,
-        suppressible: false,
-    },
-    BuiltIn {
-        name: UNKNOWN_SUPPRESSION,
-        noun: ("suppression of an unknown rule", "suppressions of unknown rules"),
-        help: HOW_TO_SUPPRESS,
-        suppressible: false,
-    },
-    BuiltIn {
-        name: UNUSED_SUPPRESSION,
-        noun: ("unused suppression", "unused suppressions"),
-        help: HOW_TO_SUPPRESS,
-        suppressible: false,
-    },
-];
 
 /// How a run treats accepted findings.
 #[derive(Clone, Debug, Default)]
@@ -258,7 +180,7 @@ pub fn evaluate(facts: &[FileFacts], config: &Config, strict: bool) -> Vec<Findi
                     member: None,
                 };
                 vec![built_in(
-                    "internal-error",
+                    BuiltIn::InternalError,
                     Severity::Error,
                     format!("rule `{}` failed; its findings are missing", rule.meta.id),
                     at,
@@ -286,7 +208,7 @@ fn suppress(facts: &[FileFacts], mut findings: Vec<Finding>, known: &HashSet<&st
             };
             if let Some(problem) = &suppression.problem {
                 extra.push(built_in(
-                    INVALID_SUPPRESSION,
+                    BuiltIn::InvalidSuppression,
                     Severity::Error,
                     format!("invalid suppression: {problem}"),
                     at,
@@ -299,7 +221,12 @@ fn suppress(facts: &[FileFacts], mut findings: Vec<Finding>, known: &HashSet<&st
                 if !known.contains(rule.as_str()) && !is_built_in(rule) {
                     names_unknown = true;
                     let message = format!("suppression names unknown rule `{rule}`");
-                    extra.push(built_in(UNKNOWN_SUPPRESSION, Severity::Warning, message, at.clone()));
+                    extra.push(built_in(
+                        BuiltIn::UnknownSuppression,
+                        Severity::Warning,
+                        message,
+                        at.clone(),
+                    ));
                     continue;
                 }
                 for finding in findings
@@ -316,7 +243,7 @@ fn suppress(facts: &[FileFacts], mut findings: Vec<Finding>, known: &HashSet<&st
             // A suppression naming an unknown rule is already reported as such.
             if !used && !names_unknown {
                 let message = "this suppression suppresses nothing".to_owned();
-                extra.push(built_in(UNUSED_SUPPRESSION, Severity::Warning, message, at));
+                extra.push(built_in(BuiltIn::UnusedSuppression, Severity::Warning, message, at));
             }
         }
     }
@@ -325,7 +252,7 @@ fn suppress(facts: &[FileFacts], mut findings: Vec<Finding>, known: &HashSet<&st
 }
 
 fn is_built_in(rule: &str) -> bool {
-    BUILT_INS.iter().any(|b| b.name == rule && b.suppressible)
+    BuiltIn::named(rule).is_some_and(BuiltIn::suppressible)
 }
 
 /// A file that could not be parsed is a finding: a second handler must not hide in an unparsable file.
@@ -338,7 +265,7 @@ fn problem_finding(file: &FileFacts, strict: bool) -> Option<Finding> {
         ProblemKind::ParseError | ProblemKind::InternalError => (Severity::Error, "could not be analyzed"),
     };
     Some(built_in(
-        problem.kind.as_str(),
+        BuiltIn::from(problem.kind),
         severity,
         format!("`{}` {what}: {}", file.path, problem.message),
         Location {
@@ -350,15 +277,14 @@ fn problem_finding(file: &FileFacts, strict: bool) -> Option<Finding> {
     ))
 }
 
-fn built_in(kind: &str, severity: Severity, message: String, primary: Location) -> Finding {
-    let help = BUILT_INS.iter().find(|b| b.name == kind).map_or("", |b| b.help);
+fn built_in(check: BuiltIn, severity: Severity, message: String, primary: Location) -> Finding {
     Finding {
-        rule: kind.to_owned(),
-        kind: kind.to_owned(),
+        rule: check.name().to_owned(),
+        kind: check.name().to_owned(),
         severity,
         symbol: primary.path.clone(),
         message,
-        help: Some(help.into()),
+        help: Some(check.help().into()),
         primary,
         related: Vec::new(),
         suppression: None,

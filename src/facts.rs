@@ -234,17 +234,6 @@ pub enum ProblemKind {
     InternalError,
 }
 
-impl ProblemKind {
-    /// The built-in check's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ParseError => "parse-error",
-            Self::PartiallyAnalyzed => "partially-analyzed",
-            Self::InternalError => "internal-error",
-        }
-    }
-}
-
 impl FileProblem {
     /// A file that could not be analyzed at all.
     pub fn parse(message: impl Into<String>, span: Option<Span>) -> Self {

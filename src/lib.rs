@@ -5,6 +5,7 @@
 //! the [`rules`] read the facts and produce [`finding`]s, and [`report`] prints them.
 
 pub mod baseline;
+pub mod built_in;
 pub mod cache;
 pub mod check;
 pub mod cli;

@@ -4,6 +4,7 @@
 //! configuration's excludes (never to a path named on the command line), and reads each `Cargo.toml`
 //! for its crate name and target roots, so the Rust frontend can follow `mod` declarations from them.
 
+use crate::built_in::BuiltIn;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -31,8 +32,8 @@ pub struct ScanProblem {
     pub path: String,
     /// What went wrong.
     pub message: String,
-    /// `manifest-error` or `io-error`.
-    pub kind: &'static str,
+    /// [`BuiltIn::ManifestError`] or [`BuiltIn::IoError`].
+    pub kind: BuiltIn,
 }
 
 /// One source file to analyze.
@@ -133,7 +134,7 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
                             lock().2.push(ScanProblem {
                                 path: error_path(&error).map(|p| display_path(base, &p)).unwrap_or_default(),
                                 message: error.to_string(),
-                                kind: "io-error",
+                                kind: BuiltIn::IoError,
                             });
                             return ignore::WalkState::Continue;
                         }
@@ -194,7 +195,7 @@ pub fn assemble(
             Err(message) => workspace.problems.push(ScanProblem {
                 path: display_path(base, manifest),
                 message,
-                kind: "manifest-error",
+                kind: BuiltIn::ManifestError,
             }),
         }
     }
@@ -423,7 +424,7 @@ mod tests {
         let ws = scan(dir.path(), &[PathBuf::from(".")], &[]).expect("scan");
         assert_eq!(ws.files.len(), 1);
         assert_eq!(ws.problems.len(), 1);
-        assert_eq!(ws.problems[0].kind, "manifest-error");
+        assert_eq!(ws.problems[0].kind, BuiltIn::ManifestError);
     }
 
     #[test]

@@ -149,7 +149,11 @@ impl Summary {
             );
         }
         let mut kinds: Vec<(&str, &str, &str)> = rules::KINDS.iter().map(|k| (k.name, k.noun.0, k.noun.1)).collect();
-        kinds.extend(crate::check::BUILT_INS.iter().map(|b| (b.name, b.noun.0, b.noun.1)));
+        kinds.extend(
+            crate::built_in::BuiltIn::ALL
+                .iter()
+                .map(|b| (b.name(), b.noun().0, b.noun().1)),
+        );
         let mut parts: Vec<String> = kinds
             .iter()
             .filter_map(|(name, one, many)| {

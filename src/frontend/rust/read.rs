@@ -24,6 +24,35 @@ pub(crate) fn parse(text: &str, words: &BodyWords) -> ParsedFile {
     parse_reading(text, words, true)
 }
 
+/// How a file is read: the one decision [`parse_reading`] makes before reading anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// The file has suppression comments: syn reads all of it, keeping every literal's span so that a
+    /// marker inside a string is not taken for a comment (a skipped body would hide literals).
+    WholeWithLiterals,
+    /// No rule word occurs anywhere: items are planned at once, most of them read without syn, and
+    /// the file is skimmed only if some item is left to syn.
+    Wordless,
+    /// Rule words occur: skim first (bodies to blank, where the words are), then plan the items that
+    /// mention none when `read_items` (tests turn it off to compare the readers).
+    Skimmed {
+        /// Whether items that mention no word may be read without syn.
+        read_items: bool,
+    },
+}
+
+impl Route {
+    fn of(has_suppressions: bool, reading: bool, words: &BodyWords, positions: &[usize]) -> Self {
+        if has_suppressions {
+            Route::WholeWithLiterals
+        } else if reading && words.skips_bodies() && positions.is_empty() {
+            Route::Wordless
+        } else {
+            Route::Skimmed { read_items: reading }
+        }
+    }
+}
+
 /// [`parse`], reading the items that mention no word without the parser only if `reading` (tests
 /// compare both ways).
 pub(crate) fn parse_reading(text: &str, words: &BodyWords, reading: bool) -> ParsedFile {
@@ -37,29 +66,34 @@ pub(crate) fn parse_reading(text: &str, words: &BodyWords, reading: bool) -> Par
         Some(rest) => (rest, '\u{feff}'.len_utf8()),
         None => (text, 0),
     };
-    // Literal spans are only needed to tell a suppression comment from text inside a string.
-    let mut literals = text.contains(suppressions::MARKER).then(Vec::new);
+    let has_suppressions = text.contains(suppressions::MARKER);
     let prepared = blank_preamble(text);
-    // Suppressions need every literal's span, which a skipped body would hide: such files are parsed whole.
-    let positions = match literals {
-        None => words.positions(prepared.as_bytes()),
-        Some(_) => Vec::new(),
+    let positions = match has_suppressions {
+        false => words.positions(prepared.as_bytes()),
+        true => Vec::new(),
     };
-    // A file that mentions no word is read without skimming first: most are read whole that way.
-    let wordless = reading && literals.is_none() && words.skips_bodies() && positions.is_empty();
-    let mut parts = wordless.then(|| quick_items::plan(&prepared, offset, &|_| false));
-    let all_read = parts
-        .as_ref()
-        .is_some_and(|parts| parts.iter().all(|part| matches!(part, Part::Read(_))));
-    // Skimming is for what syn will see: bodies to blank, and the words items mention.
-    let skim = match !all_read && literals.is_none() {
-        true => skim::skim_at(&prepared, words, positions),
-        false => skim::Skim::default(),
+    let route = Route::of(has_suppressions, reading, words, &positions);
+    let mut literals = (route == Route::WholeWithLiterals).then(Vec::new);
+    let (skim, parts) = match route {
+        Route::WholeWithLiterals => (Skim::default(), None),
+        Route::Wordless => {
+            let parts = quick_items::plan(&prepared, offset, &|_| false);
+            let all_read = parts.iter().all(|part| matches!(part, Part::Read(_)));
+            let skim = match all_read {
+                true => Skim::default(),
+                false => skim::skim_at(&prepared, words, positions),
+            };
+            (skim, Some(parts))
+        }
+        Route::Skimmed { read_items } => {
+            let skim = skim::skim_at(&prepared, words, positions);
+            let parts = (read_items && skim.items_readable).then(|| {
+                let mentions = |range| skim::any_within(&skim.words_at, range);
+                quick_items::plan(&prepared, offset, &mentions)
+            });
+            (skim, parts)
+        }
     };
-    if parts.is_none() && reading && literals.is_none() && skim.items_readable {
-        let mentions = |range| skim::any_within(&skim.words_at, range);
-        parts = Some(quick_items::plan(&prepared, offset, &mentions));
-    }
     let read = parts.and_then(|parts| assemble(&prepared, parts, &skim, offset));
     let mut parsed = match read {
         Some(parsed) => parsed,
