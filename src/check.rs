@@ -11,6 +11,7 @@ use crate::built_in::BuiltIn;
 use crate::config::Config;
 use crate::facts::{FileFacts, ProblemKind};
 use crate::finding::{self, BaselineKey, Finding, Location, Severity};
+use crate::frontend::{ParseCache, Reading};
 use crate::workspace::{self, WorkspaceError};
 
 /// How a run treats accepted findings.
@@ -85,21 +86,8 @@ impl Outcome {
 /// Checks `paths` (relative to `base`) against the configured rules.
 pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions) -> Result<Outcome, WorkspaceError> {
     let (workspace, facts) = analyze(base, paths, config, options, Needs::Rules)?;
-    let mut findings: Vec<Finding> = workspace
-        .problems
-        .iter()
-        .map(|p| {
-            let location = Location {
-                path: p.path.clone(),
-                span: None,
-                label: String::new(),
-                member: None,
-            };
-            built_in(p.kind, Severity::Error, p.message.clone(), location)
-        })
-        .collect();
     let rules_phase = crate::timings::phase("rules");
-    findings.extend(evaluate(&facts, config, options.strict));
+    let findings = findings(&workspace, &facts, config, options.strict);
     drop(rules_phase);
     let rules = config.rules.iter().map(|r| r.meta.clone()).collect();
     let not_applicable = config
@@ -132,6 +120,36 @@ pub enum Needs {
     Graph,
 }
 
+/// What a run reads of each file for what it `needs`.
+pub fn reading(config: &Config, needs: Needs) -> Reading {
+    match needs {
+        Needs::Rules => Reading {
+            words: config.body_words(),
+            rules: config.fingerprint(),
+        },
+        // Every body matters to the graph; other settings keep its snapshot apart from the rules' one.
+        Needs::Graph => Reading {
+            words: crate::frontend::BodyWords::new(None),
+            rules: !config.fingerprint(),
+        },
+    }
+}
+
+/// The facts of an assembled workspace that `needs` asks for, its files read through `tree` and
+/// `cache`: the one way `check`, `graph` and `history` get facts.
+pub fn facts(
+    workspace: &workspace::Workspace,
+    tree: &dyn workspace::FileTree,
+    cache: &ParseCache,
+    config: &Config,
+    needs: Needs,
+) -> Vec<FileFacts> {
+    let keep = |fact: crate::facts::Fact<'_>| {
+        config.uses(fact) || (needs == Needs::Graph && !matches!(fact, crate::facts::Fact::Definition(_)))
+    };
+    crate::frontend::analyze_tree(workspace, tree, cache, &reading(config, needs), &keep)
+}
+
 /// Scans `paths` and extracts the facts `needs` asks for, through the run's cache.
 pub fn analyze(
     base: &Path,
@@ -143,20 +161,36 @@ pub fn analyze(
     let scanning = crate::timings::phase("scan");
     let workspace = workspace::scan(base, paths, &config.excludes)?;
     drop(scanning);
-    let disk = options.cache_dir.as_deref().and_then(crate::cache::FactCache::open);
-    let (words, settings) = match needs {
-        Needs::Rules => (config.body_words(), config.fingerprint()),
-        // Every body matters to the graph; the settings keep its snapshot apart from the rules' one.
-        Needs::Graph => (crate::frontend::BodyWords::new(None), !config.fingerprint()),
-    };
-    let cache = crate::frontend::ParseCache::with_disk(disk)
-        .with_words(words)
-        .with_rules(settings);
-    let keep = |fact: crate::facts::Fact<'_>| {
-        config.uses(fact) || (needs == Needs::Graph && !matches!(fact, crate::facts::Fact::Definition(_)))
-    };
-    let facts = crate::frontend::analyze_tree(&workspace, &workspace::Disk, &cache, &keep);
+    let cache = ParseCache::with_disk(
+        options
+            .cache_dir
+            .as_deref()
+            .and_then(crate::blob_folder::BlobFolder::open),
+    );
+    let facts = facts(&workspace, &workspace::Disk, &cache, config, needs);
     Ok((workspace, facts))
+}
+
+/// Every finding of a workspace and its facts, sorted: what the scan could not use, the files that could
+/// not be analyzed, and the rules' findings with inline suppressions applied. What `check` and
+/// `history` both report.
+pub fn findings(workspace: &workspace::Workspace, facts: &[FileFacts], config: &Config, strict: bool) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = workspace
+        .problems
+        .iter()
+        .map(|p| {
+            let location = Location {
+                path: p.path.clone(),
+                span: None,
+                label: String::new(),
+                member: None,
+            };
+            built_in(p.kind, Severity::Error, p.message.clone(), location)
+        })
+        .collect();
+    findings.extend(evaluate(facts, config, strict));
+    finding::sort(&mut findings);
+    findings
 }
 
 /// Runs the rules over facts and applies inline suppressions: the findings, sorted.

@@ -11,10 +11,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
 
+use crate::check::Needs;
 use crate::config::Config;
 use crate::finding::{BaselineKey, Finding};
 use crate::frontend::ParseCache;
 use crate::git::{BlobReader, Commit, CommitTree, GitError, Repo};
+use crate::workspace::FileRole;
 
 /// The counts of one commit.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -73,7 +75,7 @@ impl<'a> Checker<'a> {
             config,
             cwd,
             reader,
-            cache: ParseCache::default().with_words(config.body_words()),
+            cache: ParseCache::default(),
         })
     }
 
@@ -84,22 +86,22 @@ impl<'a> Checker<'a> {
         let mut manifests = Vec::new();
         for (path, oid) in self.repo.tree(commit)? {
             let abs = self.repo.root.join(&path);
-            if path.split('/').any(|c| c == "target") || self.config.excludes.iter().any(|e| e.matches(&abs)) {
+            let Some(role) = crate::workspace::role_of(&path) else {
+                continue;
+            };
+            if self.config.excludes.iter().any(|e| e.matches(&abs)) {
                 continue;
             }
-            if path.ends_with(".rs") {
-                files.push((abs.clone(), self.repo.root.clone()));
-            } else if path == "Cargo.toml" || path.ends_with("/Cargo.toml") {
-                manifests.push(abs.clone());
-            } else {
-                continue;
+            match role {
+                FileRole::Source => files.push((abs.clone(), self.repo.root.clone())),
+                FileRole::Manifest => manifests.push(abs.clone()),
             }
             blobs.insert(abs, oid);
         }
         let tree = CommitTree::new(blobs, &self.reader);
         let workspace = crate::workspace::assemble(self.cwd, files, manifests, &tree, Vec::new());
-        let facts = crate::frontend::analyze_tree(&workspace, &tree, &self.cache, &|fact| self.config.uses(fact));
-        Ok(crate::check::evaluate(&facts, self.config, false))
+        let facts = crate::check::facts(&workspace, &tree, &self.cache, self.config, Needs::Rules);
+        Ok(crate::check::findings(&workspace, &facts, self.config, false))
     }
 }
 

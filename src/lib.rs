@@ -5,8 +5,8 @@
 //! the [`rules`] read the facts and produce [`finding`]s, and [`report`] prints them.
 
 pub mod baseline;
+pub mod blob_folder;
 pub mod built_in;
-pub mod cache;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -137,7 +137,7 @@ fn run_check(args: &CheckArgs, env: &Env, baseline: Option<baseline::Baseline>) 
         cache_dir: if args.no_cache {
             None
         } else {
-            args.cache_dir.clone().or_else(cache::FactCache::default_dir)
+            args.cache_dir.clone().or_else(blob_folder::BlobFolder::default_dir)
         },
     };
     let config = load_config(&args.rules, env)?;
@@ -294,7 +294,7 @@ fn draw_graph(args: &GraphArgs, env: &Env, out: &mut dyn Write) -> Result<ExitSt
         cache_dir: if args.no_cache {
             None
         } else {
-            cache::FactCache::default_dir()
+            blob_folder::BlobFolder::default_dir()
         },
         ..check::RunOptions::default()
     };

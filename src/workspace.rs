@@ -101,6 +101,38 @@ impl Excludes {
     }
 }
 
+/// What a file is to the scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileRole {
+    /// Source to analyze (`.rs`).
+    Source,
+    /// A package manifest (`Cargo.toml`).
+    Manifest,
+}
+
+/// Whether the scan leaves out a file or folder by its name: build output (`target`) and hidden ones.
+pub fn skips_name(name: &str) -> bool {
+    name == "target" || (name.starts_with('.') && name != "." && name != "..")
+}
+
+/// What the file at `path` (`/`-separated, relative to where the scan starts) is to the scan; `None` for
+/// what it does not read, in a folder it skips included. Git trees are read through this too, so
+/// `history` sees the files the scan would.
+pub fn role_of(path: &str) -> Option<FileRole> {
+    let mut parts = path.split('/');
+    let name = parts.next_back()?;
+    if skips_name(name) || parts.any(skips_name) {
+        return None;
+    }
+    if name.ends_with(".rs") {
+        Some(FileRole::Source)
+    } else if name == "Cargo.toml" {
+        Some(FileRole::Manifest)
+    } else {
+        None
+    }
+}
+
 /// Walks `paths` (relative to `base`) and gathers files, packages and problems.
 pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Workspace, WorkspaceError> {
     let mut problems = Vec::new();
@@ -122,7 +154,7 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
         let found = std::sync::Mutex::new((Vec::new(), Vec::new(), Vec::new()));
         ignore::WalkBuilder::new(&root)
             .require_git(false)
-            .filter_entry(|entry| entry.file_name() != "target")
+            .filter_entry(|entry| entry.depth() == 0 || !skips_name(&entry.file_name().to_string_lossy()))
             .threads(rayon::current_num_threads())
             .build_parallel()
             .run(|| {
@@ -144,10 +176,10 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
                         return ignore::WalkState::Skip;
                     }
                     if entry.file_type().is_some_and(|t| t.is_file()) {
-                        if entry_path.extension().is_some_and(|e| e == "rs") {
-                            lock().0.push(entry.into_path());
-                        } else if entry.file_name() == "Cargo.toml" {
-                            lock().1.push(entry.into_path());
+                        match role_of(&entry.file_name().to_string_lossy()) {
+                            Some(FileRole::Source) => lock().0.push(entry.into_path()),
+                            Some(FileRole::Manifest) => lock().1.push(entry.into_path()),
+                            None => {}
                         }
                     }
                     ignore::WalkState::Continue
@@ -386,6 +418,17 @@ fn read_manifest(manifest: &Path, tree: &dyn FileTree) -> Result<Option<CrateInf
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_skip_build_output_and_hidden_folders_as_the_walk_does() {
+        assert_eq!(role_of("src/lib.rs"), Some(FileRole::Source));
+        assert_eq!(role_of("gateway/Cargo.toml"), Some(FileRole::Manifest));
+        assert_eq!(role_of("target/debug/build/x.rs"), None);
+        assert_eq!(role_of("crate/target/gen.rs"), None);
+        assert_eq!(role_of(".github/scripts/x.rs"), None);
+        assert_eq!(role_of("src/.hidden.rs"), None);
+        assert_eq!(role_of("README.md"), None);
+    }
 
     fn write(dir: &Path, path: &str, text: &str) {
         let path = dir.join(path);

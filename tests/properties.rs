@@ -92,9 +92,9 @@ proptest! {
 
         // Skipping the bodies that mention no rule's words, and dropping the facts no rule uses, change
         // nothing in the findings.
-        let cache = ssot_check::frontend::ParseCache::default().with_words(config.body_words());
+        let cache = ssot_check::frontend::ParseCache::default();
         let tree = ssot_check::workspace::Disk;
-        let lean = ssot_check::frontend::analyze_tree(&workspace, &tree, &cache, &|fact| config.uses(fact));
+        let lean = ssot_check::check::facts(&workspace, &tree, &cache, &config, ssot_check::check::Needs::Rules);
         prop_assert_eq!(&forward, &ssot_check::check::evaluate(&lean, &config, false));
     }
 }

@@ -29,6 +29,7 @@ pub trait Frontend: Sync {
         files: &[SourceFile],
         tree: &dyn FileTree,
         cache: &ParseCache,
+        reading: &Reading,
         keep: &Keep<'_>,
     ) -> Vec<FileFacts>;
 }
@@ -36,52 +37,44 @@ pub trait Frontend: Sync {
 /// Whether a fact is wanted (facts nothing will read are dropped as soon as they are resolved).
 pub type Keep<'a> = dyn Fn(crate::facts::Fact<'_>) -> bool + Sync + 'a;
 
+/// What a run reads of each file: the words a function body must mention to be parsed, and the rules
+/// that decide which facts are kept. Parses and snapshots made with other settings are other entries.
+#[derive(Clone, Debug, Default)]
+pub struct Reading {
+    /// What a function body must contain to be parsed.
+    pub words: BodyWords,
+    /// Identifies the rules that pruned the facts (see `Config::fingerprint`).
+    pub rules: u64,
+}
+
+impl Reading {
+    /// What identifies the shape of a run's facts: the words and the rules that pruned them.
+    pub fn settings(&self) -> u64 {
+        self.rules ^ self.words.fingerprint().rotate_left(17)
+    }
+}
+
 /// Per-file parse results kept by content identity (a git blob id), so content seen before is never
-/// parsed again. Each frontend stores its own type of result.
+/// parsed again, and the blob store that keeps them across runs. Each frontend stores its own type of
+/// result.
 #[derive(Default)]
 pub struct ParseCache {
     entries: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
     parsed: AtomicUsize,
-    disk: Option<crate::cache::FactCache>,
-    words: BodyWords,
-    settings: u64,
+    disk: Option<crate::blob_folder::BlobFolder>,
 }
 
 impl ParseCache {
     /// A cache that also keeps parses on disk, across runs.
-    pub fn with_disk(disk: Option<crate::cache::FactCache>) -> Self {
+    pub fn with_disk(disk: Option<crate::blob_folder::BlobFolder>) -> Self {
         ParseCache {
             disk,
             ..ParseCache::default()
         }
     }
 
-    /// Parses skip the function bodies that contain none of `words`.
-    pub fn with_words(self, words: BodyWords) -> Self {
-        ParseCache { words, ..self }
-    }
-
-    /// Facts are pruned by the rules `rules` identifies (a fingerprint): a run snapshot is only reused by
-    /// runs with the same words and rules.
-    pub fn with_rules(self, rules: u64) -> Self {
-        ParseCache {
-            settings: rules,
-            ..self
-        }
-    }
-
-    /// What identifies the shape of a run's facts: the words and the rules that pruned them.
-    pub fn settings(&self) -> u64 {
-        self.settings ^ self.words.fingerprint().rotate_left(17)
-    }
-
-    /// What a function body must contain to be parsed.
-    pub fn words(&self) -> &BodyWords {
-        &self.words
-    }
-
-    /// The on-disk cache, if any.
-    pub fn disk(&self) -> Option<&crate::cache::FactCache> {
+    /// The blob store, if any.
+    pub fn disk(&self) -> Option<&crate::blob_folder::BlobFolder> {
         self.disk.as_ref()
     }
 
@@ -117,12 +110,24 @@ pub const FRONTENDS: &[&dyn Frontend] = &[&rust::RustFrontend];
 
 /// Runs every frontend over the workspace's files (read from disk) and returns the facts, sorted by path.
 pub fn analyze(workspace: &Workspace) -> Vec<FileFacts> {
-    analyze_tree(workspace, &crate::workspace::Disk, &ParseCache::default(), &|_| true)
+    analyze_tree(
+        workspace,
+        &crate::workspace::Disk,
+        &ParseCache::default(),
+        &Reading::default(),
+        &|_| true,
+    )
 }
 
 /// Like [`analyze`], reading files through `tree`, reusing `cache`, and keeping of each file's facts
 /// what `keep` wants.
-pub fn analyze_tree(workspace: &Workspace, tree: &dyn FileTree, cache: &ParseCache, keep: &Keep<'_>) -> Vec<FileFacts> {
+pub fn analyze_tree(
+    workspace: &Workspace,
+    tree: &dyn FileTree,
+    cache: &ParseCache,
+    reading: &Reading,
+    keep: &Keep<'_>,
+) -> Vec<FileFacts> {
     let mut facts = Vec::with_capacity(workspace.files.len());
     for frontend in FRONTENDS {
         let files: Vec<SourceFile> = workspace
@@ -131,7 +136,7 @@ pub fn analyze_tree(workspace: &Workspace, tree: &dyn FileTree, cache: &ParseCac
             .filter(|f| frontend.handles(f))
             .cloned()
             .collect();
-        facts.extend(frontend.analyze(workspace, &files, tree, cache, keep));
+        facts.extend(frontend.analyze(workspace, &files, tree, cache, reading, keep));
     }
     facts.sort_by(|a, b| a.path.cmp(&b.path));
     facts

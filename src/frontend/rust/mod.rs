@@ -18,7 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rayon::prelude::*;
 
-use super::{Frontend, ParseCache};
+use super::{Frontend, ParseCache, Reading};
 use crate::facts::{FileFacts, FileProblem};
 use crate::workspace::{FileTree, SourceFile, Workspace};
 use aliases::Widening;
@@ -42,12 +42,22 @@ impl Frontend for RustFrontend {
         files: &[SourceFile],
         tree: &dyn FileTree,
         cache: &ParseCache,
+        reading: &Reading,
         keep: &super::Keep<'_>,
     ) -> Vec<FileFacts> {
         let Some(disk) = cache.disk() else {
-            return analyze_all(workspace, files, tree, cache, keep, &ParsePack::default()).facts;
+            return analyze_all(
+                workspace,
+                files,
+                tree,
+                cache,
+                &reading.words,
+                keep,
+                &ParsePack::default(),
+            )
+            .facts;
         };
-        let run = format!("{:016x}", snapshot::run_key(files, cache.settings()));
+        let run = format!("{:016x}", snapshot::run_key(files, reading.settings()));
         let layout = snapshot::layout_key(&workspace.crates, files);
         let previous = {
             let _loading = crate::timings::phase("snapshot load");
@@ -56,7 +66,7 @@ impl Frontend for RustFrontend {
                 .filter(|snapshot| snapshot.layout == layout && snapshot.files.len() == files.len())
         };
         if let Some(previous) = previous
-            && let Some(facts) = analyze_changed(previous, files, tree, cache, keep, &run)
+            && let Some(facts) = analyze_changed(previous, files, tree, cache, &reading.words, keep, &run)
         {
             return facts;
         }
@@ -66,7 +76,7 @@ impl Frontend for RustFrontend {
                 .map(ParsePack::read)
                 .unwrap_or_default()
         };
-        let mut analysis = analyze_all(workspace, files, tree, cache, keep, &pack);
+        let mut analysis = analyze_all(workspace, files, tree, cache, &reading.words, keep, &pack);
         drop(pack);
         store_run(disk, &run, layout, &mut analysis);
         analysis.facts
@@ -75,7 +85,7 @@ impl Frontend for RustFrontend {
 
 /// Keeps what a full run learned for the next run: the parses (streamed), the index, and the snapshot,
 /// which names the index by its hash and is written last.
-fn store_run(disk: &crate::cache::FactCache, run: &str, layout: u64, analysis: &mut Analysis) {
+fn store_run(disk: &crate::blob_folder::BlobFolder, run: &str, layout: u64, analysis: &mut Analysis) {
     let _storing = crate::timings::phase("snapshot store");
     let encoded = std::mem::take(&mut analysis.encoded);
     let parses = analysis
@@ -134,11 +144,11 @@ fn analyze_all(
     files: &[SourceFile],
     tree: &dyn FileTree,
     cache: &ParseCache,
+    words: &super::BodyWords,
     keep: &super::Keep<'_>,
     pack: &ParsePack,
 ) -> Analysis {
     let loading = crate::timings::phase("load/parse");
-    let words = cache.words();
     let mut loaded: Vec<Loaded> = files
         .par_iter()
         .map(|file| load(file, tree, cache, words, pack))
@@ -229,10 +239,10 @@ fn analyze_changed(
     files: &[SourceFile],
     tree: &dyn FileTree,
     cache: &ParseCache,
+    words: &super::BodyWords,
     keep: &super::Keep<'_>,
     run: &str,
 ) -> Option<Vec<FileFacts>> {
-    let words = cache.words();
     let seed = words.fingerprint();
     let hashing = crate::timings::phase("read+hash");
     let keys: Vec<Option<u128>> = files

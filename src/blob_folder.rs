@@ -1,4 +1,4 @@
-//! The fact cache: a folder where each run keeps what the next one can reuse (the run's snapshot, its
+//! The blob folder: where each run keeps what the next one can reuse (the run's snapshot, its
 //! index and its parses; see `frontend::rust::snapshot`), under a folder named for this tool's version.
 //! Blobs are written to a temporary file and renamed into place, so concurrent runs see an old blob or a
 //! new one, never half of one; a blob that cannot be read or decoded only costs the speed it would give.
@@ -12,17 +12,17 @@ const VERSION: &str = concat!(env!("CARGO_PKG_NAME"), "-", env!("CARGO_PKG_VERSI
 
 /// A folder of named blobs.
 #[derive(Debug)]
-pub struct FactCache {
+pub struct BlobFolder {
     dir: PathBuf,
     counter: AtomicU64,
 }
 
-impl FactCache {
+impl BlobFolder {
     /// Opens (creating) the cache folder; `None` if it cannot be created (the run goes on uncached).
     pub fn open(dir: &Path) -> Option<Self> {
         let dir = dir.join(VERSION);
         std::fs::create_dir_all(&dir).ok()?;
-        Some(FactCache {
+        Some(BlobFolder {
             dir,
             counter: AtomicU64::new(0),
         })
@@ -74,7 +74,7 @@ mod tests {
     #[test]
     fn blobs_round_trip_and_replace_whole() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cache = FactCache::open(dir.path()).expect("opens");
+        let cache = BlobFolder::open(dir.path()).expect("opens");
         assert_eq!(cache.load_blob("run.snapshot"), None);
         cache.store_blob("run.snapshot", b"first");
         cache.store_blob("run.snapshot", b"second");
