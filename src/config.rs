@@ -49,6 +49,20 @@ pub enum ConfigError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Invalid(Box<InvalidRules>),
+    /// Several mistakes, each at its place: every one is reported, not only the first.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Several(Box<InvalidRuleSet>),
+}
+
+/// Every mistake found in the rule files, in the order they were read.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{} mistakes in the rule files", .mistakes.len())]
+#[diagnostic(code(ssot_check::config::invalid), help("each is shown below, at its place"))]
+pub struct InvalidRuleSet {
+    /// The mistakes.
+    #[related]
+    pub mistakes: Vec<InvalidRules>,
 }
 
 /// A mistake at a place in a rule file, with the file's text for the snippet.
@@ -167,7 +181,13 @@ pub fn load(paths: &[PathBuf], base: &Path) -> Result<Config, ConfigError> {
     for path in paths {
         loader.load_path(path)?;
     }
-    Ok(loader.config)
+    match loader.mistakes.len() {
+        0 => Ok(loader.config),
+        1 => Err(ConfigError::Invalid(Box::new(loader.mistakes.remove(0)))),
+        _ => Err(ConfigError::Several(Box::new(InvalidRuleSet {
+            mistakes: loader.mistakes,
+        }))),
+    }
 }
 
 #[derive(Default)]
@@ -176,9 +196,23 @@ struct Loader {
     config: Config,
     /// Rule id -> where it was first defined.
     ids: HashMap<String, String>,
+    /// Mistakes at places in rule files, collected so that all are reported at once (cargo-deny's
+    /// validation): a rule with a mistake is left out and the next one is read.
+    mistakes: Vec<InvalidRules>,
 }
 
 impl Loader {
+    /// Keeps a mistake at a place for the report and goes on; any other error stops the loading.
+    fn note(&mut self, result: Result<(), ConfigError>) -> Result<(), ConfigError> {
+        match result {
+            Err(ConfigError::Invalid(mistake)) => {
+                self.mistakes.push(*mistake);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     fn load_path(&mut self, path: &Path) -> Result<(), ConfigError> {
         let io = |source| ConfigError::Io {
             path: path.display().to_string(),
@@ -236,43 +270,45 @@ impl Loader {
         })?;
         let mut includes = Vec::new();
         for (key, value) in table.into_inner() {
-            match key.get_ref().as_ref() {
-                "rule" => {
-                    let DeValue::Array(array) = value.get_ref() else {
-                        return Err(file.error(
-                            value.span(),
-                            "`rule` must be an array of tables: write `[[rule]]`",
-                            "not [[rule]]",
-                            None,
-                        ));
-                    };
-                    for rule in array {
-                        self.load_rule(&file, rule)?;
+            let read = match key.get_ref().as_ref() {
+                "rule" => match value.get_ref() {
+                    DeValue::Array(array) => {
+                        for rule in array {
+                            let loaded = self.load_rule(&file, rule);
+                            self.note(loaded)?;
+                        }
+                        Ok(())
                     }
-                }
-                "rules" => includes = file.string_list(&value, "rules")?,
-                "scan" => self.config.excludes.extend(file.scan(&value)?),
-                other => {
-                    return Err(file.error(
-                        key.span(),
-                        format!("unknown key `{other}` in a rule file"),
-                        "unknown key",
-                        Some("a rule file holds `[[rule]]` tables, `rules = [...]` and `[scan]`".into()),
-                    ));
-                }
-            }
+                    _ => Err(file.error(
+                        value.span(),
+                        "`rule` must be an array of tables: write `[[rule]]`",
+                        "not [[rule]]",
+                        None,
+                    )),
+                },
+                "rules" => file.string_list(&value, "rules").map(|list| includes = list),
+                "scan" => file.scan(&value).map(|excludes| self.config.excludes.extend(excludes)),
+                other => Err(file.error(
+                    key.span(),
+                    format!("unknown key `{other}` in a rule file"),
+                    "unknown key",
+                    Some("a rule file holds `[[rule]]` tables, `rules = [...]` and `[scan]`".into()),
+                )),
+            };
+            self.note(read)?;
         }
         for (include, span) in includes {
             let target = file.dir.join(&include);
-            if !target.exists() {
-                return Err(file.error(
+            let found = match target.exists() {
+                true => self.load_path(&target),
+                false => Err(file.error(
                     span,
                     format!("`{include}` does not exist"),
                     "no such file or folder",
                     None,
-                ));
-            }
-            self.load_path(&target)?;
+                )),
+            };
+            self.note(found)?;
         }
         Ok(())
     }
@@ -500,6 +536,7 @@ mod tests {
 
     fn error_of(text: &str) -> (String, String) {
         match load_text(text) {
+            Err(ConfigError::Several(set)) => panic!("expected one mistake, got {:?}", set.mistakes),
             Err(ConfigError::Invalid(invalid)) => {
                 let (offset, len) = (invalid.span.offset(), invalid.span.len());
                 (
@@ -541,6 +578,32 @@ name = "MessageRouter"
         assert!(error_of("[[rule]\n").0.starts_with("invalid TOML"));
         assert_eq!(error_of("colour = 1\n").1, "colour");
         assert_eq!(error_of(&GOOD.replace("one-router", "one router")).1, "\"one router\"");
+    }
+
+    #[test]
+    fn every_mistake_of_a_file_is_reported_not_only_the_first() {
+        let text = format!(
+            "colour = 1\n{}\n{}\n{GOOD}",
+            GOOD.replace("name =", "nmae ="),
+            GOOD.replace("one-router", "two-router")
+                .replace("single-definition", "single-defn"),
+        );
+        let Err(ConfigError::Several(set)) = load_text(&text) else {
+            panic!("expected several mistakes");
+        };
+        let messages: Vec<&str> = set.mistakes.iter().map(|m| m.message.as_str()).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert_eq!(messages[0], "unknown key `colour` in a rule file");
+        assert!(messages[1].contains("unknown field `nmae`"), "{messages:?}");
+        assert_eq!(messages[2], "unknown rule kind `single-defn`");
+        let mut rendered = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .render_report(&mut rendered, &ConfigError::Several(set))
+            .expect("renders");
+        assert!(
+            rendered.contains("3 mistakes in the rule files") && rendered.contains("colour"),
+            "{rendered}"
+        );
     }
 
     #[test]
