@@ -6,6 +6,9 @@
 //! re-export in a module with another name (`mod compat { pub use crate::legacy::*; }`). Those new names
 //! are found here, over every file's imports, until no re-export adds one; files that mention one are
 //! then parsed again with the wider set of words.
+//!
+//! Layer invariant: the top of the per-run passes below `mod.rs`: reads `load`, `modules`, `pack`
+//! and `raw`.
 
 use super::load::{Loaded, load};
 use super::modules::FileModule;

@@ -1,5 +1,8 @@
 //! Getting one file's parse: from the in-memory cache (commits), the last run's parse pack, or the
 //! parser; and keeping it encoded, with the little the phases over every file need of it.
+//!
+//! Layer invariant: storage of one file's parse; reads `read` (the pipeline), `pack` and `raw`, and
+//! knows nothing of modules or resolution.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 

@@ -1,5 +1,10 @@
-//! The Rust frontend: syn parses each file in parallel, `mod` declarations give each file its module,
-//! and name resolution makes every path absolute.
+//! The Rust frontend: each file is read in parallel (by the fast reader, or by syn where an item
+//! mentions a rule's word), `mod` declarations give each file its module, and name resolution makes
+//! every path absolute.
+//!
+//! The modules below form layers, each importing only those under it (checked by this repository's
+//! `rules/architecture.toml`): `text` -> `raw` -> `fast`, `syn_reader`, `suppressions` -> `read` ->
+//! `pack` -> `load` -> `modules` -> `resolve` -> `snapshot` -> `aliases` -> this driver.
 
 mod aliases;
 mod fast;

@@ -3,6 +3,9 @@
 //! `mod foo;` in `src/a.rs` is `src/a/foo.rs` or `src/a/foo/mod.rs`; in `lib.rs`, `main.rs` or `mod.rs`
 //! it is a sibling. `#[path]` overrides both, and inline `mod x { mod y; }` adds `x/` to the directory.
 //! A file no crate root reaches gets a module path from where it lies.
+//!
+//! Layer invariant: reads the raw model's `mod` declarations and the workspace's crates; no parser, no
+//! resolution.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,8 @@
 //! looked up in the enclosing scopes (items, then `use` bindings, then glob imports of workspace modules),
 //! then among the workspace's crates; anything else (std, external crates, the prelude) stays as written.
 //! Imports that land on a `pub use` re-export inside the workspace are followed to what it re-exports.
+//!
+//! Layer invariant: reads `modules` and `raw`; nothing here reads text or parses.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::RefCell;

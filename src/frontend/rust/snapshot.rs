@@ -6,6 +6,9 @@
 //! declare) is unchanged, the modules and the index are too, so only they are resolved again and every
 //! other file's facts are reused. Anything else (files added or removed, a structural change, other
 //! manifests, rules or tool version) takes the full path, which writes a new snapshot.
+//!
+//! Layer invariant: above resolution (it keeps resolved facts and the index); reads `modules`,
+//! `resolve` and the facts, never a reader.
 
 use serde::{Deserialize, Serialize};
 

@@ -4,6 +4,8 @@
 //! the lexer's literal ranges say where those are). A comment with code before it on its line covers
 //! that line; a comment on a line of its own covers the next line that is not blank, a comment or an
 //! attribute (the item it stands above).
+//!
+//! Layer invariant: reads text only (beside the two readers, below the pipeline).
 
 use crate::facts::{Span, Suppression};
 
