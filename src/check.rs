@@ -25,6 +25,9 @@ pub struct RunOptions {
     pub strict: bool,
     /// Keep each file's parse in this folder, keyed by content (no cache when `None`).
     pub cache_dir: Option<PathBuf>,
+    /// Take no shortcut: every file read in full by syn, every fact kept, no cache. Findings must be the
+    /// same as with the shortcuts; this is how that is checked.
+    pub no_shortcuts: bool,
 }
 
 /// What a run found.
@@ -85,7 +88,12 @@ impl Outcome {
 
 /// Checks `paths` (relative to `base`) against the configured rules.
 pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions) -> Result<Outcome, WorkspaceError> {
-    let (workspace, facts) = analyze(base, paths, config, options, Needs::Rules)?;
+    let needs = if options.no_shortcuts {
+        Needs::Everything
+    } else {
+        Needs::Rules
+    };
+    let (workspace, facts) = analyze(base, paths, config, options, needs)?;
     let rules_phase = crate::timings::phase("rules");
     let findings = findings(&workspace, &facts, config, options.strict);
     drop(rules_phase);
@@ -118,6 +126,8 @@ pub enum Needs {
     Rules,
     /// What the rules use and every import and path besides: the whole module graph.
     Graph,
+    /// Everything, read the slow way: no body skipped, no item read without syn, no fact dropped.
+    Everything,
 }
 
 /// What a run reads of each file for what it `needs`.
@@ -128,7 +138,8 @@ pub fn reading(config: &Config, needs: Needs) -> Reading {
             rules: config.fingerprint(),
         },
         // Every body matters to the graph; other settings keep its snapshot apart from the rules' one.
-        Needs::Graph => Reading {
+        // Without words no body is skipped and no item is read without syn.
+        Needs::Graph | Needs::Everything => Reading {
             words: crate::frontend::BodyWords::new(None),
             rules: !config.fingerprint(),
         },
@@ -144,8 +155,10 @@ pub fn facts(
     config: &Config,
     needs: Needs,
 ) -> Vec<FileFacts> {
-    let keep = |fact: crate::facts::Fact<'_>| {
-        config.uses(fact) || (needs == Needs::Graph && !matches!(fact, crate::facts::Fact::Definition(_)))
+    let keep = |fact: crate::facts::Fact<'_>| match needs {
+        Needs::Rules => config.uses(fact),
+        Needs::Graph => config.uses(fact) || !matches!(fact, crate::facts::Fact::Definition(_)),
+        Needs::Everything => true,
     };
     crate::frontend::analyze_tree(workspace, tree, cache, &reading(config, needs), &keep)
 }

@@ -195,6 +195,10 @@ pub struct CheckArgs {
     /// Where the fact cache lives [default: $SSOT_CHECK_CACHE_DIR, else ~/.cache/ssot-check].
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
     pub cache_dir: Option<PathBuf>,
+    /// Take no speed shortcut: read every file in full with syn, keep every fact, use no cache. Slower;
+    /// the findings are the same (that is what it is for: checking the shortcuts).
+    #[arg(long)]
+    pub no_shortcuts: bool,
 }
 
 /// Output formats.

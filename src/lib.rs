@@ -134,6 +134,7 @@ fn run_check(args: &CheckArgs, env: &Env, baseline: Option<baseline::Baseline>) 
         baseline,
         strict_baseline: args.strict_baseline,
         strict: args.strict,
+        no_shortcuts: args.no_shortcuts,
         cache_dir: if args.no_cache {
             None
         } else {

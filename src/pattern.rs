@@ -75,6 +75,21 @@ impl PathPattern {
         })
     }
 
+    /// A word that an item this pattern selects by its name or path must contain: the longest run
+    /// without wildcards in the *last* segment, since that is the item's own name, written in the item.
+    /// A module segment is not written in the items of the module (`fn spawn` in `tokio/src/task.rs`
+    /// says neither `tokio` nor `task`), so a pattern whose last segment is all wildcards (`tokio::**`,
+    /// `app::pool::*`) has no word: every item may match.
+    pub fn name_word(&self) -> Option<&str> {
+        if self.text.contains(['?', '[', '{']) {
+            return None;
+        }
+        let last = self.text.rsplit("::").next().unwrap_or(&self.text);
+        last.split('*')
+            .filter(|run| !run.is_empty())
+            .max_by_key(|run| run.len())
+    }
+
     /// Whether the whole path matches.
     pub fn matches(&self, path: &str) -> bool {
         if !path.contains(&self.literal) {
@@ -148,6 +163,19 @@ mod tests {
         assert_eq!(pattern("*Builder").word(), Some("Builder"));
         assert_eq!(pattern("**").word(), None);
         assert_eq!(pattern("app::{legacy,old}").word(), None);
+    }
+
+    #[test]
+    fn a_name_word_comes_from_the_last_segment_only() {
+        assert_eq!(
+            pattern("**::ws::router::MessageRouter").name_word(),
+            Some("MessageRouter")
+        );
+        assert_eq!(pattern("*Router").name_word(), Some("Router"));
+        assert_eq!(pattern("tokio::**").name_word(), None);
+        assert_eq!(pattern("app::pool::*").name_word(), None);
+        assert_eq!(pattern("app::*::handle_*").name_word(), Some("handle_"));
+        assert_eq!(pattern("app::{a,b}::X").name_word(), None);
     }
 
     #[test]

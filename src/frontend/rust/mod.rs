@@ -195,6 +195,9 @@ fn analyze_all(
         .map(|(file, module)| snapshot::relative_name_keys(module, &file.names))
         .collect();
     index.add_name_keys(&keys);
+    for (file, module) in loaded.iter().zip(&modules) {
+        index.add_modules(&file.skeleton, module);
+    }
     drop(names_phase);
     let reexports_phase = crate::timings::phase("index: re-exports");
     let reexports: Vec<_> = loaded
@@ -338,9 +341,7 @@ pub fn analyze_source(bytes: &[u8], words: &super::BodyWords) -> FileFacts {
     };
     let mut index = resolve::WorkspaceIndex::default();
     let resolved = catch_unwind(AssertUnwindSafe(|| {
-        index.add_names(parsed.declared_names(&module.path));
-        let reexports = resolve::reexports(&parsed, &module, &index);
-        index.add_reexports(reexports);
+        index.add_file(&parsed, &module);
         resolve::resolve_file(&parsed, &module, &index, &|_| true)
     }));
     resolved.unwrap_or_else(|_| internal_error(module.path.clone()))

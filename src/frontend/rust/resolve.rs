@@ -29,6 +29,9 @@ pub(crate) struct WorkspaceIndex {
     pub reexports: HashMap<String, String>,
     /// The first segments (crates) of the re-exports' keys.
     pub reexport_roots: HashSet<String>,
+    /// Every module of the workspace (from files and inline `mod`s): a path under a module goes through
+    /// the module, even where a `pub use` binds a function or constant of the same name beside it.
+    pub modules: HashSet<String>,
 }
 
 /// Identifies `name` declared in `module` by a 64-bit hash: with a quarter of a million names in a set,
@@ -264,6 +267,12 @@ fn follow_reexports(index: &WorkspaceIndex, path: &str) -> String {
 fn longest_reexported_prefix<'i>(index: &'i WorkspaceIndex, path: &str) -> Option<(usize, &'i String)> {
     let mut end = path.len();
     loop {
+        // Modules and values have namespaces of their own: `pub use self::m::m;` binds the function `m`
+        // at the module's own path. What lies under a module is reached through the module (and so is
+        // everything under its parents, which are modules too).
+        if end < path.len() && index.modules.contains(&path[..end]) {
+            return None;
+        }
         if let Some(target) = index.reexports.get(&path[..end]) {
             return Some((end, target));
         }
@@ -302,6 +311,25 @@ impl WorkspaceIndex {
         self.names.reserve(groups.iter().map(Vec::len).sum());
         for keys in groups {
             self.names.extend(keys);
+        }
+    }
+
+    /// Adds everything one file contributes (its names, modules and re-exports): the index of a file
+    /// analyzed on its own.
+    pub(crate) fn add_file(&mut self, file: &ParsedFile, module: &FileModule) {
+        self.add_names(file.declared_names(&module.path));
+        self.add_modules(file, module);
+        let reexports = reexports(file, module, self);
+        self.add_reexports(reexports);
+    }
+
+    /// Adds the modules of a file: its own, and the inline `mod`s written in it.
+    pub(crate) fn add_modules(&mut self, file: &ParsedFile, module: &FileModule) {
+        self.modules.insert(module.path.clone());
+        for (id, scope) in file.scopes.iter().enumerate() {
+            if matches!(scope.kind, ScopeKind::Module(Some(_))) {
+                self.modules.insert(file.scope_path(&module.path, id));
+            }
         }
     }
 
@@ -454,9 +482,7 @@ mod tests {
             crates: crates.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
         };
-        index.add_names(parsed.declared_names(&module.path));
-        let reexports = reexports(&parsed, &module, &index);
-        index.add_reexports(reexports);
+        index.add_file(&parsed, &module);
         resolve_file(&parsed, &module, &index, &|_| true)
     }
 
@@ -503,6 +529,18 @@ mod tests {
     fn imports_through_other_imports_resolve_transitively() {
         let f = facts("app::m", "use crate::legacy; use legacy::factory::create;", &["app"]);
         assert_eq!(import_paths(&f), vec!["app::legacy", "app::legacy::factory::create"]);
+    }
+
+    #[test]
+    fn a_function_reexported_at_its_modules_path_does_not_capture_the_module() {
+        // axum's `pub use self::from_extractor::from_extractor;`: the function and the module share a path.
+        let f = facts(
+            "app",
+            "pub use self::m::m; pub mod m { pub fn m() {} pub struct Thing; } fn f() { let _ = crate::m::Thing; m(); }",
+            &["app"],
+        );
+        let paths: Vec<&str> = f.references.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, vec!["app::m::Thing"]);
     }
 
     #[test]

@@ -1,0 +1,289 @@
+//! Every speed shortcut is invisible: for rule packs drawn at random from what a tree defines, the
+//! findings with every shortcut on (bodies skipped, items read without syn, facts pruned, the cache cold
+//! and warm) equal the findings with none (`--no-shortcuts`).
+//!
+//! It runs on this repository's own code and fixtures. With `SSOT_CHECK_CORPUS=<dir>` it also runs on
+//! samples of the crates in that folder (CI points it at the vendored benchmark corpus):
+//! `SSOT_CHECK_CORPUS_ROUNDS` samples of `SSOT_CHECK_CORPUS_SAMPLE` crates each. `SSOT_CHECK_SHORTCUT_PACKS`
+//! sets how many packs are drawn per tree, `SSOT_CHECK_SHORTCUT_SEED` the seed (a failure prints both).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use ssot_check::check::{self, RunOptions};
+use ssot_check::facts::{DefinitionKind, FileFacts};
+
+/// A small deterministic generator (xorshift64*): the same seed draws the same packs.
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        (!items.is_empty()).then(|| &items[self.below(items.len())])
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// What a tree defines, to draw patterns from.
+struct Names {
+    definitions: Vec<(DefinitionKind, String, String)>,
+    modules: Vec<String>,
+    enums: Vec<String>,
+    imports: Vec<String>,
+}
+
+impl Names {
+    fn of(facts: &[FileFacts]) -> Self {
+        let mut definitions = BTreeSet::new();
+        let mut modules = BTreeSet::new();
+        let mut enums = BTreeSet::new();
+        let mut imports = BTreeSet::new();
+        for file in facts {
+            modules.insert(file.module.clone());
+            modules.extend(file.modules.iter().map(|m| m.path.clone()));
+            for d in &file.definitions {
+                definitions.insert((d.kind, d.name.clone(), d.path.clone()));
+                if d.kind == DefinitionKind::Enum {
+                    enums.insert(d.name.clone());
+                }
+            }
+            imports.extend(file.imports.iter().map(|i| i.path.clone()));
+        }
+        Names {
+            definitions: definitions.into_iter().filter(|d| d.1.chars().all(is_word)).collect(),
+            modules: modules
+                .into_iter()
+                .filter(|m| m.chars().all(|c| is_word(c) || c == ':'))
+                .collect(),
+            enums: enums.into_iter().collect(),
+            imports: imports
+                .into_iter()
+                .filter(|i| i.chars().all(|c| is_word(c) || c == ':'))
+                .collect(),
+        }
+    }
+}
+
+fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once("::").map_or(path, |(p, _)| p)
+}
+
+fn last(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+/// A pattern that selects `path` (a definition's or a module's), drawn among the shapes rule writers use.
+fn path_pattern(draw: &mut Draw, path: &str) -> String {
+    let name = last(path);
+    match draw.below(6) {
+        0 => name.to_owned(),
+        1 if name.len() > 3 => format!("*{}", &name[name.len() - 3..]),
+        2 => format!("{}::**", path.split("::").next().unwrap_or(path)),
+        3 => format!("{}::*", parent(path)),
+        4 => format!("**::{}::{name}", last(parent(path))),
+        _ => path.to_owned(),
+    }
+}
+
+/// One rule of a random kind, as TOML.
+fn rule(draw: &mut Draw, names: &Names, id: usize) -> Option<String> {
+    let head = |kind: &str| format!("[[rule]]\nid = \"r{id}\"\nkind = \"{kind}\"\nmessage = \"drawn\"\n");
+    Some(match draw.below(6) {
+        0 | 1 => {
+            let (kind, _, path) = draw.pick(&names.definitions)?;
+            let mut text = head("single-definition");
+            text += &format!("name = {:?}\n", path_pattern(draw, path));
+            if draw.chance(50) {
+                text += &format!("item-kind = [{:?}]\n", kind.as_str());
+            }
+            if draw.chance(50) {
+                text += "group-by = \"name\"\n";
+            }
+            if draw.chance(20) {
+                text += "include-tests = true\n";
+            }
+            text
+        }
+        2 => {
+            let target = match draw.chance(50) {
+                true => draw.pick(&names.modules)?,
+                false => draw.pick(&names.imports)?,
+            };
+            let pattern = match draw.below(3) {
+                0 => target.clone(),
+                1 => format!("**::{}", last(target)),
+                _ => format!("{target}::*"),
+            };
+            head("banned-import") + &format!("paths = [{pattern:?}]\n")
+        }
+        3 => {
+            let module = draw.pick(&names.modules)?;
+            let pattern = match draw.chance(50) {
+                true => format!("**::{}", last(module)),
+                false => format!("{}::*", parent(module)),
+            };
+            head("removed-module") + &format!("modules = [{pattern:?}]\n")
+        }
+        4 => {
+            let name = draw.pick(&names.enums)?;
+            let router = draw.pick(&names.modules)?;
+            head("single-dispatch") + &format!("enum = {name:?}\nrouter = {:?}\n", format!("**::{}", last(router)))
+        }
+        _ => {
+            let module = draw.pick(&names.modules)?;
+            let root = module.split("::").next().unwrap_or(module);
+            head("no-global-state") + &format!("modules = [{root:?}]\n")
+        }
+    })
+}
+
+/// Checks `paths` under `base` with a drawn pack, every shortcut on (cold and warm cache) and off.
+fn compare(base: &Path, paths: &[PathBuf], pack: &str, what: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, pack).expect("rules");
+    let config = ssot_check::config::load(&[rules], base).expect("a drawn pack is valid");
+    let run = |options: &RunOptions| check::run(base, paths, &config, options).expect("runs").findings;
+    let exhaustive = run(&RunOptions {
+        no_shortcuts: true,
+        ..RunOptions::default()
+    });
+    let cached = RunOptions {
+        cache_dir: Some(dir.path().join("cache")),
+        ..RunOptions::default()
+    };
+    // An item syn refuses but no rule can find anything in is read by the fast reader with shortcuts,
+    // and leaves its file partially analyzed without: shortcuts may analyze more, never less.
+    let partial = |findings: &[ssot_check::finding::Finding]| -> BTreeSet<String> {
+        findings
+            .iter()
+            .filter(|f| f.rule == "partially-analyzed")
+            .map(|f| f.primary.path.clone())
+            .collect()
+    };
+    let (exhaustive, fully_read): (Vec<_>, Vec<_>) =
+        exhaustive.into_iter().partition(|f| f.rule != "partially-analyzed");
+    let fully_read = partial(&fully_read);
+    for (label, findings) in [
+        ("no cache", run(&RunOptions::default())),
+        ("cold cache", run(&cached)),
+        ("warm cache", run(&cached)),
+    ] {
+        let (findings, read): (Vec<_>, Vec<_>) = findings.into_iter().partition(|f| f.rule != "partially-analyzed");
+        assert!(
+            partial(&read).is_subset(&fully_read),
+            "{what} ({label}): {:?}",
+            partial(&read)
+        );
+        assert!(
+            findings == exhaustive,
+            "{what}: with shortcuts ({label}) the findings differ from --no-shortcuts for this pack:\n{pack}\n\
+             with: {:#?}\nwithout: {:#?}",
+            findings.iter().map(|f| (&f.rule, &f.message)).collect::<Vec<_>>(),
+            exhaustive.iter().map(|f| (&f.rule, &f.message)).collect::<Vec<_>>()
+        );
+    }
+}
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Draws `packs` packs over the tree at `base`/`paths` and compares each, on worker threads with the
+/// large stack the binary gives them (syn recurses once per nesting level).
+fn check_tree(base: &Path, paths: &[PathBuf], packs: u64, what: &str) {
+    rayon::ThreadPoolBuilder::new()
+        .stack_size(64 * 1024 * 1024)
+        .build()
+        .expect("worker threads")
+        .install(|| check_tree_here(base, paths, packs, what));
+}
+
+fn check_tree_here(base: &Path, paths: &[PathBuf], packs: u64, what: &str) {
+    let seed = setting("SSOT_CHECK_SHORTCUT_SEED", 0x5eed_0001);
+    let workspace = ssot_check::workspace::scan(base, paths, &[]).expect("scan");
+    let names = Names::of(&ssot_check::frontend::analyze(&workspace));
+    let mut draw = Draw(seed | 1);
+    for n in 0..packs {
+        let pack: String = (0..4)
+            .filter_map(|id| rule(&mut draw, &names, id))
+            .collect::<Vec<_>>()
+            .join("\n");
+        compare(base, paths, &pack, &format!("{what}, pack {n} of seed {seed:#x}"));
+    }
+}
+
+#[test]
+fn shortcuts_change_no_finding_on_this_repository() {
+    let root = common::root();
+    let paths = [
+        PathBuf::from("src"),
+        PathBuf::from("gateway"),
+        PathBuf::from("fixtures"),
+    ];
+    check_tree(
+        &root,
+        &paths,
+        setting("SSOT_CHECK_SHORTCUT_PACKS", 40),
+        "this repository",
+    );
+}
+
+#[test]
+fn shortcuts_change_no_finding_on_the_corpus() {
+    let Some(corpus) = std::env::var_os("SSOT_CHECK_CORPUS") else {
+        eprintln!("SSOT_CHECK_CORPUS is not set: the corpus is not checked (CI sets it)");
+        return;
+    };
+    let corpus = PathBuf::from(corpus);
+    let mut crates: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .expect("the corpus folder")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("Cargo.toml").is_file())
+        .map(|entry| PathBuf::from(entry.file_name()))
+        .collect();
+    crates.sort();
+    assert!(!crates.is_empty(), "no crate in {}", corpus.display());
+    // A sample of crates per round keeps the run short; each round draws another sample and other packs.
+    let sample = setting("SSOT_CHECK_CORPUS_SAMPLE", 12) as usize;
+    let rounds = setting("SSOT_CHECK_CORPUS_ROUNDS", 4);
+    let mut draw = Draw(setting("SSOT_CHECK_SHORTCUT_SEED", 0x5eed_0001) | 1);
+    for round in 0..rounds {
+        let mut chosen: Vec<PathBuf> = Vec::new();
+        while chosen.len() < sample.min(crates.len()) {
+            let pick = crates[draw.below(crates.len())].clone();
+            if !chosen.contains(&pick) {
+                chosen.push(pick);
+            }
+        }
+        chosen.sort();
+        let what = format!(
+            "the corpus, round {round} ({})",
+            chosen
+                .iter()
+                .map(|c| c.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        check_tree(&corpus, &chosen, setting("SSOT_CHECK_SHORTCUT_PACKS", 3), &what);
+    }
+}
