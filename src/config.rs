@@ -156,14 +156,22 @@ impl Config {
     }
 }
 
-/// Finds the default configuration: the nearest `ssot.toml` or `rules/` folder at or above `dir`.
+/// Finds the default configuration: the nearest `ssot.toml`, or `rules/` folder holding a `.toml` file,
+/// at or above `dir` (a `rules/` folder of source code, like this crate's `src/rules`, is not one).
 pub fn discover(dir: &Path) -> Option<PathBuf> {
+    let holds_rules = |folder: &Path| {
+        std::fs::read_dir(folder).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        })
+    };
     dir.ancestors().find_map(|d| {
         let file = d.join(CONFIG_FILE);
         let folder = d.join(RULES_DIR);
         if file.is_file() {
             Some(file)
-        } else if folder.is_dir() {
+        } else if holds_rules(&folder) {
             Some(folder)
         } else {
             None
@@ -175,7 +183,8 @@ pub fn discover(dir: &Path) -> Option<PathBuf> {
 /// relative to `base` in messages.
 pub fn load(paths: &[PathBuf], base: &Path) -> Result<Config, ConfigError> {
     let mut loader = Loader {
-        base: base.to_path_buf(),
+        // Reported paths are relative to the canonical base (see `workspace::scan`).
+        base: std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf()),
         ..Loader::default()
     };
     for path in paths {
@@ -391,7 +400,12 @@ impl Loader {
                 Some(format!("first defined at {first}")),
             ));
         }
-        let check = (kind.build)(Params::new(Spanned::new(rule.span(), DeValue::Table(rest)))).map_err(|e| {
+        let check = (kind.build)(Params::new(
+            Spanned::new(rule.span(), DeValue::Table(rest)),
+            &file.dir,
+            &self.base,
+        ))
+        .map_err(|e| {
             file.error(
                 e.span,
                 format!("rule `{id}` ({}): {}", kind.name, e.message.trim_end()),
@@ -625,9 +639,19 @@ name = "MessageRouter"
     }
 
     #[test]
+    fn a_rules_folder_of_source_code_is_not_a_configuration() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("ssot.toml"), GOOD).expect("write");
+        std::fs::create_dir_all(dir.path().join("src/rules")).expect("mkdir");
+        std::fs::write(dir.path().join("src/rules/mod.rs"), "").expect("write");
+        assert_eq!(discover(&dir.path().join("src")), Some(dir.path().join("ssot.toml")));
+    }
+
+    #[test]
     fn discovery_prefers_the_nearest() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("rules")).expect("mkdir");
+        std::fs::write(dir.path().join("rules/a.toml"), GOOD).expect("write");
         std::fs::create_dir_all(dir.path().join("a/b")).expect("mkdir");
         assert_eq!(discover(&dir.path().join("a/b")), Some(dir.path().join("rules")));
         std::fs::write(dir.path().join("a/ssot.toml"), "").expect("write");

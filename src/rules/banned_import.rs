@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -51,7 +50,7 @@ paths = [
 ]
 reason = "..."          # default reason for entries without one
 use-instead = "..."     # default replacement
-allow-in = ["tests/**"] # file globs, relative to the reported paths
+allow-in = ["tests/**"] # file globs, relative to this rule file
 ```
 "#;
 
@@ -93,7 +92,7 @@ struct Banned {
 #[derive(Debug)]
 struct BannedImport {
     banned: Vec<Banned>,
-    allow_in: GlobSet,
+    allow_in: super::file_globs::FileGlobs,
 }
 
 fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
@@ -116,23 +115,8 @@ fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
         .collect::<Result<Vec<_>, ParamError>>()?;
     Ok(Box::new(BannedImport {
         banned,
-        allow_in: file_globs(raw.allow_in.as_ref())?,
+        allow_in: params.file_globs(raw.allow_in.as_ref())?,
     }))
-}
-
-/// Compiles file globs (`tests/**`), pointing at the list when one is invalid.
-pub(crate) fn file_globs(list: Option<&Spanned<OneOrMany>>) -> Result<GlobSet, ParamError> {
-    let mut builder = GlobSetBuilder::new();
-    if let Some(list) = list {
-        for text in &list.get_ref().0 {
-            let glob = Glob::new(text)
-                .map_err(|e| ParamError::at(list.span(), format!("`{text}` is not a valid file glob: {}", e.kind())))?;
-            builder.add(glob);
-        }
-    }
-    builder
-        .build()
-        .map_err(|e| ParamError::at(list.map(Spanned::span).unwrap_or(0..0), e.to_string()))
 }
 
 impl BannedImport {

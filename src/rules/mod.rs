@@ -6,6 +6,7 @@
 pub mod acyclic;
 pub mod banned_import;
 mod contract;
+mod file_globs;
 pub mod independence;
 pub mod layers;
 pub mod no_global_state;
@@ -136,21 +137,38 @@ impl RuleMeta {
     }
 }
 
-/// A kind's own keys, as the spanned TOML table they were written in.
+/// A kind's own keys, as the spanned TOML table they were written in, and where the rule file is.
 pub struct Params<'a> {
     value: toml::Spanned<toml::de::DeValue<'a>>,
+    /// The folder of the rule file (file globs are relative to it).
+    dir: std::path::PathBuf,
+    /// The folder reported paths are relative to.
+    base: std::path::PathBuf,
 }
 
 impl<'a> Params<'a> {
-    /// Wraps a rule table whose common keys (`id`, `kind`, `message`, `severity`) are already removed.
-    pub fn new(value: toml::Spanned<toml::de::DeValue<'a>>) -> Self {
-        Params { value }
+    /// Wraps a rule table whose common keys (`id`, `kind`, `message`, `severity`) are already removed,
+    /// written in a rule file in `dir`, for a run reporting paths relative to `base`.
+    pub fn new(value: toml::Spanned<toml::de::DeValue<'a>>, dir: &std::path::Path, base: &std::path::Path) -> Self {
+        Params {
+            value,
+            dir: dir.to_path_buf(),
+            base: base.to_path_buf(),
+        }
+    }
+
+    /// Compiles file globs written in this rule (relative to its rule file).
+    pub(crate) fn file_globs(
+        &self,
+        list: Option<&toml::Spanned<OneOrMany>>,
+    ) -> Result<file_globs::FileGlobs, ParamError> {
+        file_globs::FileGlobs::new(list, &self.dir, &self.base)
     }
 
     /// Deserializes the keys into the kind's parameter struct (which denies unknown fields).
-    pub fn parse<T: DeserializeOwned>(self) -> Result<T, ParamError> {
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ParamError> {
         let whole = self.value.span();
-        T::deserialize(toml::de::ValueDeserializer::from(self.value)).map_err(|error| ParamError {
+        T::deserialize(toml::de::ValueDeserializer::from(self.value.clone())).map_err(|error| ParamError {
             message: error.message().to_owned(),
             span: error.span().unwrap_or(whole),
         })
@@ -283,7 +301,8 @@ pub(crate) mod testing {
     pub fn run(kind: &RuleKind, params: &str, files: &[(&str, &str)]) -> Vec<Finding> {
         let text = format!("{{ {params} }}");
         let value = toml::de::DeValue::parse(&text).expect("valid TOML");
-        let check = (kind.build)(Params::new(value)).expect("valid params");
+        let check = (kind.build)(Params::new(value, std::path::Path::new("/"), std::path::Path::new("/")))
+            .expect("valid params");
         let meta = RuleMeta {
             id: "test-rule".into(),
             kind: kind.name,
@@ -301,7 +320,7 @@ pub(crate) mod testing {
     pub fn build_error(kind: &RuleKind, params: &str) -> String {
         let text = format!("{{ {params} }}");
         let value = toml::de::DeValue::parse(&text).expect("valid TOML");
-        match (kind.build)(Params::new(value)) {
+        match (kind.build)(Params::new(value, std::path::Path::new("/"), std::path::Path::new("/"))) {
             Ok(_) => panic!("expected an error"),
             Err(error) => error.message,
         }
