@@ -276,12 +276,18 @@ fn suppress(facts: &[FileFacts], mut findings: Vec<Finding>, known: &HashSet<&st
                     ));
                     continue;
                 }
-                for finding in findings
-                    .iter_mut()
-                    .filter(|f| &f.rule == rule && f.suppression.is_none())
-                {
-                    let line = finding.primary.span.map(|s| s.line);
-                    if finding.primary.path == file.path && line.is_some() && line == suppression.target_line {
+                let on_its_line = |l: &Location| {
+                    l.path == file.path && l.span.is_some_and(|s| Some(s.line) == suppression.target_line)
+                };
+                for finding in findings.iter_mut().filter(|f| &f.rule == rule) {
+                    if finding.has_members() {
+                        // A finding about several places left out the members its rule saw suppressed
+                        // (or is suppressed as a whole when too few were left): those are this
+                        // suppression's doing, and nothing more is hidden.
+                        used |= std::iter::once(&finding.primary)
+                            .chain(&finding.related)
+                            .any(on_its_line);
+                    } else if finding.suppression.is_none() && on_its_line(&finding.primary) {
                         finding.suppression = suppression.reason.clone();
                         used = true;
                     }

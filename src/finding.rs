@@ -84,6 +84,14 @@ impl Finding {
         format!("{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
     }
 
+    /// Whether the finding is about several things (the definitions of a duplicate, the places handling
+    /// a variant), each its own member.
+    pub fn has_members(&self) -> bool {
+        std::iter::once(&self.primary)
+            .chain(&self.related)
+            .any(|l| l.member.is_some())
+    }
+
     /// The baseline keys: one per member location if the finding has members, else one for the finding.
     pub fn baseline_keys(&self) -> Vec<BaselineKey> {
         let members: Vec<BaselineKey> = std::iter::once(&self.primary)

@@ -265,6 +265,36 @@ pub fn location(file: &FileFacts, span: crate::facts::Span, label: impl Into<Str
     }
 }
 
+/// The valid suppression of `rule` that covers the line of `span` in `file`. A member of a multi-place
+/// finding (one definition of a duplicate, one place handling a variant) that carries one is left out
+/// of the finding: the others are still counted, and a new member is still reported.
+pub(crate) fn suppression_of<'f>(
+    file: &'f FileFacts,
+    span: crate::facts::Span,
+    rule: &str,
+) -> Option<&'f crate::facts::Suppression> {
+    file.suppressions
+        .iter()
+        .find(|s| s.problem.is_none() && s.target_line == Some(span.line) && s.rules.iter().any(|r| r == rule))
+}
+
+/// Location of a member left out of a finding by its suppression (listed, not a baseline entry).
+pub fn suppressed_member(
+    file: &FileFacts,
+    span: crate::facts::Span,
+    label: &str,
+    suppression: &crate::facts::Suppression,
+) -> Location {
+    location(
+        file,
+        span,
+        format!(
+            "{label} (suppressed: {})",
+            suppression.reason.as_deref().unwrap_or("no reason")
+        ),
+    )
+}
+
 /// Location of one member of a multi-place finding, with the member's identity.
 pub fn member(file: &FileFacts, span: crate::facts::Span, label: impl Into<String>, member: &str) -> Location {
     Location {

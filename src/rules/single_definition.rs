@@ -234,14 +234,24 @@ impl Check for SingleDefinition {
                 groups.entry(key).or_default().push((file, d));
             }
         }
-        for (key, mut defs) in groups {
-            defs.sort_by(|a, b| (&a.0.path, a.1.span).cmp(&(&b.0.path, b.1.span)));
+        for (key, mut all) in groups {
+            all.sort_by(|a, b| (&a.0.path, a.1.span).cmp(&(&b.0.path, b.1.span)));
+            // A definition suppressed on its own line leaves the group; the others are still counted.
+            let (suppressed, defs): (Vec<_>, Vec<_>) = all
+                .iter()
+                .partition(|(file, d)| super::suppression_of(file, d.span, &rule.id).is_some());
             let canonical_place = self
                 .canonical
                 .iter()
                 .map(PathPattern::as_str)
                 .collect::<Vec<_>>()
                 .join("`, `");
+            // When only suppressions keep the group within `max`, it is still reported, as suppressed.
+            let whole = defs.len() <= self.max && all.len() > self.max && !suppressed.is_empty();
+            let (defs, set_aside): (Vec<_>, Vec<_>) = match whole {
+                true => (all.iter().collect(), Vec::new()),
+                false => (defs, suppressed),
+            };
             if defs.len() > self.max {
                 let primary = defs.iter().position(|(_, d)| !self.is_canonical(d)).unwrap_or(0);
                 let label = |d: &Definition| {
@@ -284,6 +294,17 @@ impl Check for SingleDefinition {
                     .filter(|(i, _)| *i != primary)
                     .map(|(_, (f, d))| member(f, d.span, label(d), &d.path))
                     .collect();
+                finding.related.extend(set_aside.iter().filter_map(|(f, d)| {
+                    let suppression = super::suppression_of(f, d.span, &rule.id)?;
+                    Some(super::suppressed_member(f, d.span, &label(d), suppression))
+                }));
+                if whole {
+                    let reasons: BTreeSet<&str> = all
+                        .iter()
+                        .filter_map(|(f, d)| super::suppression_of(f, d.span, &rule.id)?.reason.as_deref())
+                        .collect();
+                    finding.suppression = Some(reasons.into_iter().collect::<Vec<_>>().join("; "));
+                }
                 out.push(finding);
             } else if !self.canonical.is_empty() {
                 for (file, d) in defs.iter().filter(|(_, d)| !self.is_canonical(d)) {

@@ -1,6 +1,6 @@
 //! `single-dispatch`: each variant of a message enum is matched in one place, inside the router.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -118,6 +118,12 @@ impl SingleDispatch {
 /// Where a variant is handled: enclosing item -> each pattern, with its file.
 type Places<'f> = BTreeMap<&'f str, Vec<(&'f FileFacts, &'f Reference)>>;
 
+/// The suppression of `rule` on one of a place's lines, if any.
+fn place_suppression<'f>(uses: &[(&'f FileFacts, &'f Reference)], rule: &str) -> Option<&'f crate::facts::Suppression> {
+    uses.iter()
+        .find_map(|(file, r)| super::suppression_of(file, r.span, rule))
+}
+
 impl Check for SingleDispatch {
     fn uses(&self, fact: super::Fact<'_>) -> bool {
         matches!(fact, super::Fact::Reference(r) if self.variant(r).is_some())
@@ -133,7 +139,7 @@ impl Check for SingleDispatch {
         super::name_words([&self.enum_pattern])
     }
 
-    fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
+    fn check<'f>(&self, rule: &RuleMeta, files: &'f [FileFacts], out: &mut Vec<Finding>) {
         // variant -> place (enclosing item) -> where in which file
         let mut handled: BTreeMap<&str, Places<'_>> = BTreeMap::new();
         for file in files {
@@ -154,12 +160,28 @@ impl Check for SingleDispatch {
             .map(PathPattern::as_str)
             .collect::<Vec<_>>()
             .join("`, `");
-        for (variant, places) in handled {
-            let outside: Vec<&str> = places.keys().copied().filter(|p| !self.in_router(p)).collect();
-            let too_many = places.len() > self.max_places;
-            if !too_many && (self.router.is_empty() || outside.is_empty()) {
+        for (variant, all) in handled {
+            // A place suppressed on one of its lines leaves the count; the other places are still counted.
+            let suppression = |uses: &[(&'f FileFacts, &'f Reference)]| place_suppression(uses, &rule.id);
+            let (set_aside, places): (Places<'_>, Places<'_>) = all
+                .clone()
+                .into_iter()
+                .partition(|(_, uses)| suppression(uses).is_some());
+            let violates = |places: &Places<'_>| {
+                let outside = places.keys().any(|p| !self.in_router(p));
+                places.len() > self.max_places || (!self.router.is_empty() && outside)
+            };
+            // When only suppressions make the places acceptable, the finding is still made, as suppressed.
+            let whole = !violates(&places) && violates(&all);
+            let (places, set_aside) = match whole {
+                true => (all, Places::new()),
+                false => (places, set_aside),
+            };
+            if !violates(&places) {
                 continue;
             }
+            let outside: Vec<&str> = places.keys().copied().filter(|p| !self.in_router(p)).collect();
+            let too_many = places.len() > self.max_places;
             // `Enum::Variant`: the last two segments.
             let short = variant
                 .rmatch_indices("::")
@@ -194,6 +216,21 @@ impl Check for SingleDispatch {
             let extra = (!self.router.is_empty()).then(|| format!("router: `{router_text}`"));
             let mut finding = rule.finding(message, variant.to_owned(), primary, extra);
             finding.related = locations.collect();
+            for (place, uses) in &set_aside {
+                if let (Some((file, r)), Some(suppression)) = (uses.first(), suppression(uses)) {
+                    let label = format!("handled in `{place}`");
+                    finding
+                        .related
+                        .push(super::suppressed_member(file, r.span, &label, suppression));
+                }
+            }
+            if whole {
+                let reasons: BTreeSet<&str> = places
+                    .values()
+                    .filter_map(|uses| suppression(uses)?.reason.as_deref())
+                    .collect();
+                finding.suppression = Some(reasons.into_iter().collect::<Vec<_>>().join("; "));
+            }
             out.push(finding);
         }
     }
