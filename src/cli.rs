@@ -19,6 +19,75 @@ pub struct Cli {
     pub check: CheckArgs,
 }
 
+impl Cli {
+    /// Parses a command line in which flags may come before or after the subcommand: `ssot-check --rules
+    /// r.toml baseline write` is `ssot-check baseline write --rules r.toml`. Without a subcommand it is a
+    /// check, as before.
+    pub fn parse_from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Cli::try_parse_from(subcommand_first(args.into_iter().map(Into::into).collect()))
+    }
+}
+
+/// The flags that take a value (`--rules PATH`): their values are not subcommand names.
+const FLAGS_WITH_VALUES: &[&str] = &[
+    "--rules",
+    "--format",
+    "--color",
+    "-j",
+    "--threads",
+    "--baseline",
+    "-o",
+    "--output",
+    "--cache-dir",
+    "--since",
+    "--last",
+    "--diff",
+    "--depth",
+    "--module",
+];
+
+/// Subcommands, with the actions that follow them (`baseline write`).
+const SUBCOMMANDS: &[(&str, &[&str])] = &[
+    ("check", &[]),
+    ("explain", &[]),
+    ("rules", &[]),
+    ("baseline", &["write", "update"]),
+    ("history", &[]),
+    ("graph", &[]),
+];
+
+/// Moves flags written before the subcommand (and its action) to after it.
+fn subcommand_first(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let text = |i: usize| args.get(i).and_then(|a| a.to_str());
+    let mut at = 1;
+    while let Some(arg) = text(at) {
+        if !arg.starts_with('-') || arg == "--" {
+            break;
+        }
+        at += if FLAGS_WITH_VALUES.contains(&arg) { 2 } else { 1 };
+    }
+    let Some((_, actions)) = text(at).and_then(|arg| SUBCOMMANDS.iter().find(|(name, _)| *name == arg)) else {
+        return args;
+    };
+    if at == 1 {
+        return args;
+    }
+    let end = if text(at + 1).is_some_and(|next| actions.contains(&next)) {
+        at + 2
+    } else {
+        at + 1
+    };
+    let mut reordered = vec![args[0].clone()];
+    reordered.extend_from_slice(&args[at..end]);
+    reordered.extend_from_slice(&args[1..at]);
+    reordered.extend_from_slice(&args[end..]);
+    reordered
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -227,4 +296,41 @@ pub enum Color {
     Always,
     /// Never color.
     Never,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reordered(line: &str) -> String {
+        let args: Vec<std::ffi::OsString> = line.split(' ').map(Into::into).collect();
+        subcommand_first(args)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn flags_before_a_subcommand_go_after_it() {
+        assert_eq!(
+            reordered("ssot-check --rules r.toml baseline write src"),
+            "ssot-check baseline write --rules r.toml src"
+        );
+        assert_eq!(
+            reordered("ssot-check --no-cache graph --depth 2"),
+            "ssot-check graph --no-cache --depth 2"
+        );
+        // A flag's value named like a subcommand is a value; no subcommand leaves the line as it is.
+        assert_eq!(
+            reordered("ssot-check --rules graph src"),
+            "ssot-check --rules graph src"
+        );
+        assert_eq!(
+            reordered("ssot-check baseline write --rules r.toml"),
+            "ssot-check baseline write --rules r.toml"
+        );
+        let cli = Cli::parse_from_args(["ssot-check", "--rules", "r.toml", "baseline", "write"]).expect("parses");
+        assert!(matches!(cli.command, Some(Command::Baseline(_))));
+    }
 }

@@ -3,8 +3,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// Parsing allocates and frees millions of small nodes; mimalloc does that markedly faster than the
 /// system allocator (see the benchmark in bench/).
 #[global_allocator]
@@ -35,7 +33,7 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("ssot-check: internal error: {info}\nThis is a bug in ssot-check; please report it.");
     }));
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_from_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();

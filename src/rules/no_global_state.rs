@@ -19,9 +19,11 @@ pub const KIND: RuleKind = RuleKind {
 
 const DOCS: &str = r#"## What it does
 In the named modules (and everything under them), reports:
-- a `static` whose type names an interior-mutability type anywhere inside it (`Mutex`, `RwLock`,
-  `RefCell`, `Cell`, `UnsafeCell`, the atomics, `OnceLock`, `OnceCell`, `LazyLock`, `LazyCell`, `Lazy`,
-  `DashMap`, `DashSet`, `ArcSwap`, and any name listed in `types`), resolved through imports;
+- a `static` whose value can change through a shared reference: its type names a type with interior
+  mutability anywhere inside it (`Mutex`, `RwLock`, `RefCell`, `Cell`, `UnsafeCell`, the atomics,
+  `DashMap`, `DashSet`, `ArcSwap`, and any name listed in `types`), resolved through imports. A value
+  initialized once (`LazyLock`, `LazyCell`, `Lazy`, `OnceLock`, `OnceCell`) is state only when what it
+  holds is: `LazyLock<Regex>` is a constant computed late, `LazyLock<Mutex<..>>` is state;
 - every `static mut`;
 - every `thread_local!` and `lazy_static!` invocation.
 A `const` is not state (each use is a fresh value) and is never reported. Test code is left out unless
@@ -50,18 +52,15 @@ include-tests = false
 ```
 "#;
 
-/// Type names that give a static interior mutability.
+/// Type names whose value can change through a shared reference. The once-initialized wrappers
+/// (`LazyLock`, `OnceLock`, ...) are not among them: after their first use they never change, so they are
+/// state only when what they hold is.
 const INTERIOR_MUTABILITY: &[&str] = &[
     "Mutex",
     "RwLock",
     "RefCell",
     "Cell",
     "UnsafeCell",
-    "OnceCell",
-    "OnceLock",
-    "LazyLock",
-    "LazyCell",
-    "Lazy",
     "DashMap",
     "DashSet",
     "ArcSwap",
@@ -132,7 +131,10 @@ impl NoGlobalState {
             Some(format!("`static mut {}` is global mutable state", d.name))
         } else {
             let ty = self.interior_mutable(&facts.type_paths)?;
-            Some(format!("static `{}` holds `{ty}`: global mutable state", d.name))
+            Some(format!(
+                "static `{}` holds `{ty}`, which can change through a shared reference: global mutable state",
+                d.name
+            ))
         }
     }
 
@@ -220,6 +222,8 @@ mod tests {
                      static COUNT: AtomicUsize = AtomicUsize::new(0);
                      static mut RAW: u8 = 0;
                      static NAME: &str = \"fine\";
+                     static PATTERN: LazyLock<regex::Regex> = LazyLock::new(|| regex::Regex::new(\"x\"));
+                     static CONFIG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
                      const NOT_STATE: Mutex<u8> = Mutex::new(0);
                      static REG: Registry = Registry;
                      static ALLOWED: Mutex<u8> = Mutex::new(0);
@@ -233,10 +237,11 @@ mod tests {
         assert_eq!(
             messages,
             vec![
-                "static `USERS` holds `LazyLock`: global mutable state",
-                "static `COUNT` holds `AtomicUsize`: global mutable state",
+                // A lazily built constant (`PATTERN`) or a value set once (`CONFIG`) is not state.
+                "static `USERS` holds `Mutex`, which can change through a shared reference: global mutable state",
+                "static `COUNT` holds `AtomicUsize`, which can change through a shared reference: global mutable state",
                 "`static mut RAW` is global mutable state",
-                "static `REG` holds `Registry`: global mutable state",
+                "static `REG` holds `Registry`, which can change through a shared reference: global mutable state",
                 "`thread_local!` in `app::state` declares global state",
                 "`lazy_static!` in `app::state::f` declares global state",
             ]

@@ -54,7 +54,7 @@ item-kind = ["struct", "enum", "trait"]   # default: every kind but impl, method
 name = "MessageRouter"                    # or a glob: "*Router"; with `::` it matches the whole path
 implements = "AgentEventSink"             # select `impl AgentEventSink for X` blocks (item-kind defaults to impl)
 attribute = "handler"                     # select items carrying #[handler]
-max = 1                                   # default 1
+max = 1                                   # default 1; 0: must not exist at all
 canonical = "**::ws::router::MessageRouter"  # path pattern(s); a module pattern covers its items
 group-by = "name"                         # "none" (default): all selected items form one group
 include-tests = false
@@ -133,7 +133,9 @@ fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
         None => DEFAULT_KINDS.to_vec(),
     };
     let max = match &raw.max {
-        Some(max) if *max.get_ref() < 1 => return Err(ParamError::at(max.span(), "`max` must be at least 1")),
+        Some(max) if *max.get_ref() < 0 => {
+            return Err(ParamError::at(max.span(), "`max` must be 0 (must not exist) or more"));
+        }
         Some(max) => usize::try_from(*max.get_ref()).unwrap_or(usize::MAX),
         None => 1,
     };
@@ -272,6 +274,7 @@ impl Check for SingleDefinition {
                         let traits: Vec<&str> = self.implements.iter().map(PathPattern::as_str).collect();
                         format!("`{}` has {} implementations", traits.join("`/`"), defs.len())
                     }
+                    (true, [one]) if defs.len() == 1 => format!("`{one}` is defined once"),
                     (true, [one]) => format!("`{one}` is defined {} times", defs.len()),
                     (true, _) => format!("{} definitions match ({})", defs.len(), names.join(", ")),
                 };
@@ -283,7 +286,10 @@ impl Check for SingleDefinition {
                 };
                 let extra = (!self.canonical.is_empty()).then(|| format!("canonical: `{canonical_place}`"));
                 let mut finding = rule.finding(
-                    format!("{subject}; at most {} allowed", self.max),
+                    match self.max {
+                        0 => format!("{subject}; it must not exist"),
+                        max => format!("{subject}; at most {max} allowed"),
+                    },
                     symbol,
                     member(file, d.span, label(d), &d.path),
                     extra,
@@ -396,6 +402,20 @@ mod tests {
     }
 
     #[test]
+    fn max_zero_means_must_not_exist() {
+        let findings = run(
+            &KIND,
+            r#"name = "*Factory", max = 0"#,
+            &[("src/lib.rs", "pub struct WebSocketManagerFactory; pub struct Router;")],
+        );
+        let messages: Vec<&str> = findings.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec!["`WebSocketManagerFactory` is defined once; it must not exist"]
+        );
+    }
+
+    #[test]
     fn selects_impls_by_trait_and_items_by_attribute() {
         let files = [(
             "src/lib.rs",
@@ -415,7 +435,7 @@ mod tests {
     fn bad_parameters_are_explained() {
         assert!(build_error(&KIND, r#"item-kind = "struct""#).contains("at least one of"));
         assert!(build_error(&KIND, r#"name = "X", item-kind = "class""#).contains("unknown item kind `class`"));
-        assert!(build_error(&KIND, r#"name = "X", max = 0"#).contains("at least 1"));
+        assert!(build_error(&KIND, r#"name = "X", max = -1"#).contains("must not exist"));
         assert!(build_error(&KIND, r#"name = "X", group-by = "file""#).contains("group-by"));
         assert!(build_error(&KIND, r#"name = "X", nmae = "Y""#).contains("unknown field `nmae`"));
     }

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
 use ssot_check::{Env, ExitStatus, cli::Cli};
 
 /// The repository root, where the shipped `ssot.toml` is.
@@ -14,7 +13,7 @@ pub fn root() -> PathBuf {
 /// Runs with `args` from `cwd` and returns the exit code (2 for a tool error) and what was printed
 /// (the rendered error, for a tool error).
 pub fn run_in(cwd: &Path, args: &[&str]) -> (i32, String) {
-    let parse = |args: &[&str]| Cli::try_parse_from(std::iter::once("ssot-check").chain(args.iter().copied()));
+    let parse = |args: &[&str]| Cli::parse_from_args(std::iter::once("ssot-check").chain(args.iter().copied()));
     // Unless the test chooses, runs use this process's own cache folder: the default one outlives the
     // code that wrote it, and a test must not pass on what an older build left there.
     let own_cache = cache_dir();

@@ -245,6 +245,7 @@ fn crate_root(module: &str) -> &str {
 /// Follows `pub use` re-exports inside the workspace to the path they finally name; a path under a
 /// re-exported name (`compat::Thing::Variant`) follows it too.
 fn follow_reexports(index: &WorkspaceIndex, path: &str) -> String {
+    let path = &*through_std(index, path);
     // Re-exports live in workspace modules: a path into std or another dependency has none to follow.
     let root = path.split("::").next().unwrap_or(path);
     if index.reexports.is_empty() || !index.reexport_roots.contains(root) {
@@ -262,6 +263,20 @@ fn follow_reexports(index: &WorkspaceIndex, path: &str) -> String {
         current = next;
     }
     current
+}
+
+/// `core::` and `alloc::` paths as `std::` names them: std re-exports both crates at the same paths
+/// (`core::cmp::Ordering` is `std::cmp::Ordering`), so a rule about one is about the other. A workspace
+/// crate of that name keeps its own paths.
+fn through_std<'p>(index: &WorkspaceIndex, path: &'p str) -> std::borrow::Cow<'p, str> {
+    let (root, rest) = path.split_once("::").unwrap_or((path, ""));
+    match root {
+        "core" | "alloc" if !index.crates.contains(root) => match rest {
+            "" => "std".into(),
+            rest => format!("std::{rest}").into(),
+        },
+        _ => path.into(),
+    }
 }
 
 fn longest_reexported_prefix<'i>(index: &'i WorkspaceIndex, path: &str) -> Option<(usize, &'i String)> {
@@ -374,7 +389,10 @@ pub(crate) fn resolve_file(
             variants: d.variants.clone(),
             static_facts: d.static_type.as_ref().map(|(mutable, types)| StaticFacts {
                 mutable: *mutable,
-                type_paths: types.iter().map(|p| resolve_in(d.scope, p)).collect(),
+                type_paths: types
+                    .iter()
+                    .map(|p| through_std(index, &resolve_in(d.scope, p)).into_owned())
+                    .collect(),
             }),
         })
         .filter(|d| keep(Fact::Definition(d)))
@@ -541,6 +559,21 @@ mod tests {
         );
         let paths: Vec<&str> = f.references.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(paths, vec!["app::m::Thing"]);
+    }
+
+    #[test]
+    fn core_and_alloc_paths_are_the_std_paths_they_are_reexported_as() {
+        let f = facts(
+            "app",
+            "use core::cmp::Ordering; use alloc::vec::Vec; fn f() { let _ = core::mem::swap; }",
+            &["app"],
+        );
+        let targets: Vec<&str> = f.imports.iter().map(|i| i.target.as_str()).collect();
+        assert_eq!(targets, vec!["std::cmp::Ordering", "std::vec::Vec"]);
+        assert_eq!(f.references[0].path, "std::mem::swap");
+        // A workspace crate named `core` keeps its paths.
+        let own = facts("app", "use core::Thing;", &["app", "core"]);
+        assert_eq!(own.imports[0].target, "core::Thing");
     }
 
     #[test]
