@@ -124,6 +124,9 @@ pub struct Definition {
     pub variants: Vec<String>,
     /// For a static: what it holds.
     pub static_facts: Option<StaticFacts>,
+    /// The `cfg` predicate under which it is compiled (its own, its enclosing items' and modules'), as
+    /// canonical text (`all(unix,feature="x")`); `None` when always compiled.
+    pub cfg: Option<String>,
 }
 
 /// One name brought into scope by a `use` leaf or `extern crate`.
@@ -147,6 +150,8 @@ pub struct Import {
     pub span: Span,
     /// Under `#[cfg(test)]` or in a test target.
     pub in_test: bool,
+    /// See [`Definition::cfg`].
+    pub cfg: Option<String>,
 }
 
 /// Where in the code a path is used.
@@ -194,6 +199,8 @@ pub struct ModuleDecl {
     pub span: Span,
     /// Under `#[cfg(test)]` or in a test target.
     pub in_test: bool,
+    /// See [`Definition::cfg`].
+    pub cfg: Option<String>,
 }
 
 /// An inline suppression comment.

@@ -10,6 +10,7 @@ pub mod built_in;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod configurations;
 pub mod facts;
 pub mod finding;
 pub mod frontend;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, member, patterns};
+use crate::configurations::{self, Configuration};
 use crate::facts::{Definition, DefinitionKind, FileFacts};
 use crate::finding::Finding;
 use crate::pattern::PathPattern;
@@ -239,90 +240,140 @@ impl Check for SingleDefinition {
         for (key, mut all) in groups {
             all.sort_by(|a, b| (&a.0.path, a.1.span).cmp(&(&b.0.path, b.1.span)));
             // A definition suppressed on its own line leaves the group; the others are still counted.
-            let (suppressed, defs): (Vec<_>, Vec<_>) = all
+            let (suppressed, kept): (Vec<_>, Vec<_>) = all
                 .iter()
+                .copied()
                 .partition(|(file, d)| super::suppression_of(file, d.span, &rule.id).is_some());
-            let canonical_place = self
-                .canonical
-                .iter()
-                .map(PathPattern::as_str)
-                .collect::<Vec<_>>()
-                .join("`, `");
-            // When only suppressions keep the group within `max`, it is still reported, as suppressed.
-            let whole = defs.len() <= self.max && all.len() > self.max && !suppressed.is_empty();
-            let (defs, set_aside): (Vec<_>, Vec<_>) = match whole {
-                true => (all.iter().collect(), Vec::new()),
-                false => (defs, suppressed),
-            };
-            if defs.len() > self.max {
-                let primary = defs.iter().position(|(_, d)| !self.is_canonical(d)).unwrap_or(0);
-                let label = |d: &Definition| {
-                    if self.is_canonical(d) {
-                        format!("canonical: {}", describe(d))
-                    } else {
-                        describe(d)
-                    }
-                };
-                let names: Vec<&str> = defs
-                    .iter()
-                    .map(|(_, d)| d.name.as_str())
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                let subject = match (&self.implements.is_empty(), names.as_slice()) {
-                    (false, _) => {
-                        let traits: Vec<&str> = self.implements.iter().map(PathPattern::as_str).collect();
-                        format!("`{}` has {} implementations", traits.join("`/`"), defs.len())
-                    }
-                    (true, [one]) if defs.len() == 1 => format!("`{one}` is defined once"),
-                    (true, [one]) => format!("`{one}` is defined {} times", defs.len()),
-                    (true, _) => format!("{} definitions match ({})", defs.len(), names.join(", ")),
-                };
-                let (file, d) = defs[primary];
-                let symbol = if key.is_empty() {
-                    rule.id.clone()
-                } else {
-                    key.to_owned()
-                };
-                let extra = (!self.canonical.is_empty()).then(|| format!("canonical: `{canonical_place}`"));
-                let mut finding = rule.finding(
-                    match self.max {
-                        0 => format!("{subject}; it must not exist"),
-                        max => format!("{subject}; at most {max} allowed"),
-                    },
-                    symbol,
-                    member(file, d.span, label(d), &d.path),
-                    extra,
-                );
-                finding.related = defs
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != primary)
-                    .map(|(_, (f, d))| member(f, d.span, label(d), &d.path))
-                    .collect();
-                finding.related.extend(set_aside.iter().filter_map(|(f, d)| {
-                    let suppression = super::suppression_of(f, d.span, &rule.id)?;
-                    Some(super::suppressed_member(f, d.span, &label(d), suppression))
-                }));
-                if whole {
-                    let reasons: BTreeSet<&str> = all
-                        .iter()
-                        .filter_map(|(f, d)| super::suppression_of(f, d.span, &rule.id)?.reason.as_deref())
-                        .collect();
-                    finding.suppression = Some(reasons.into_iter().collect::<Vec<_>>().join("; "));
+            let collisions = self.collisions(&kept);
+            if !collisions.is_empty() {
+                for (members, configuration) in collisions {
+                    let group: Vec<_> = members.iter().map(|&i| kept[i]).collect();
+                    out.push(self.group_finding(rule, key, &group, configuration.as_ref(), &suppressed, None));
                 }
-                out.push(finding);
-            } else if !self.canonical.is_empty() {
-                for (file, d) in defs.iter().filter(|(_, d)| !self.is_canonical(d)) {
+                continue;
+            }
+            // When only suppressions keep the group within `max`, it is still reported, as suppressed.
+            let all_collisions = match suppressed.is_empty() {
+                true => Vec::new(),
+                false => self.collisions(&all),
+            };
+            if !all_collisions.is_empty() {
+                let reasons: BTreeSet<&str> = suppressed
+                    .iter()
+                    .filter_map(|(f, d)| super::suppression_of(f, d.span, &rule.id)?.reason.as_deref())
+                    .collect();
+                let reasons = reasons.into_iter().collect::<Vec<_>>().join("; ");
+                for (members, configuration) in all_collisions {
+                    let group: Vec<_> = members.iter().map(|&i| all[i]).collect();
+                    let finding = self.group_finding(rule, key, &group, configuration.as_ref(), &[], Some(&reasons));
+                    out.push(finding);
+                }
+                continue;
+            }
+            if !self.canonical.is_empty() {
+                for (file, d) in kept.iter().filter(|(_, d)| !self.is_canonical(d)) {
                     out.push(rule.finding(
                         format!("`{}` is defined outside its canonical place", d.name),
                         d.path.clone(),
                         location(file, d.span, describe(d)),
-                        Some(format!("canonical: `{canonical_place}`")),
+                        Some(format!("canonical: `{}`", self.canonical_place())),
                     ));
                 }
             }
         }
+    }
+}
+
+impl SingleDefinition {
+    /// The sets of `defs` (by index) that one configuration compiles more than `max` of, with that
+    /// configuration. Two definitions at the very same path are never both compiled (rustc would refuse
+    /// them), so such twins count once even where their `cfg`s are not seen (macros, build scripts).
+    fn collisions(&self, defs: &[(&FileFacts, &Definition)]) -> Vec<(Vec<usize>, Option<Configuration>)> {
+        let predicates: Vec<Option<&str>> = defs.iter().map(|(_, d)| d.cfg.as_deref()).collect();
+        let mut sets: Vec<(Vec<usize>, Option<Configuration>)> = Vec::new();
+        for (set, configuration) in configurations::compiled_together(&predicates, self.max) {
+            let mut paths = BTreeSet::new();
+            let set: Vec<usize> = set
+                .into_iter()
+                .filter(|&i| paths.insert(defs[i].1.path.as_str()))
+                .collect();
+            if set.len() > self.max && !sets.iter().any(|(s, _)| set.iter().all(|i| s.contains(i))) {
+                sets.push((set, configuration));
+            }
+        }
+        sets
+    }
+
+    fn canonical_place(&self) -> String {
+        self.canonical
+            .iter()
+            .map(PathPattern::as_str)
+            .collect::<Vec<_>>()
+            .join("`, `")
+    }
+
+    /// The finding for definitions compiled together (under `configuration`, when a `cfg` decides),
+    /// listing the suppressed members it left out; suppressed as a whole with `reasons`.
+    fn group_finding(
+        &self,
+        rule: &RuleMeta,
+        key: &str,
+        defs: &[(&FileFacts, &Definition)],
+        configuration: Option<&Configuration>,
+        set_aside: &[(&FileFacts, &Definition)],
+        reasons: Option<&str>,
+    ) -> Finding {
+        let primary = defs.iter().position(|(_, d)| !self.is_canonical(d)).unwrap_or(0);
+        let label = |d: &Definition| {
+            if self.is_canonical(d) {
+                format!("canonical: {}", describe(d))
+            } else {
+                describe(d)
+            }
+        };
+        let names: Vec<&str> = defs
+            .iter()
+            .map(|(_, d)| d.name.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let subject = match (&self.implements.is_empty(), names.as_slice()) {
+            (false, _) => {
+                let traits: Vec<&str> = self.implements.iter().map(PathPattern::as_str).collect();
+                format!("`{}` has {} implementations", traits.join("`/`"), defs.len())
+            }
+            (true, [one]) if defs.len() == 1 => format!("`{one}` is defined once"),
+            (true, [one]) => format!("`{one}` is defined {} times", defs.len()),
+            (true, _) => format!("{} definitions match ({})", defs.len(), names.join(", ")),
+        };
+        let limit = match self.max {
+            0 => "it must not exist".to_owned(),
+            max => format!("at most {max} allowed"),
+        };
+        let message = match configuration {
+            Some(configuration) => format!("{subject}; {limit} (compiled together for {configuration})"),
+            None => format!("{subject}; {limit}"),
+        };
+        let (file, d) = defs[primary];
+        let symbol = if key.is_empty() {
+            rule.id.clone()
+        } else {
+            key.to_owned()
+        };
+        let extra = (!self.canonical.is_empty()).then(|| format!("canonical: `{}`", self.canonical_place()));
+        let mut finding = rule.finding(message, symbol, member(file, d.span, label(d), &d.path), extra);
+        finding.related = defs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != primary)
+            .map(|(_, (f, d))| member(f, d.span, label(d), &d.path))
+            .collect();
+        finding.related.extend(set_aside.iter().filter_map(|(f, d)| {
+            let suppression = super::suppression_of(f, d.span, &rule.id)?;
+            Some(super::suppressed_member(f, d.span, &label(d), suppression))
+        }));
+        finding.suppression = reasons.map(str::to_owned);
+        finding
     }
 }
 

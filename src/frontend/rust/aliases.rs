@@ -136,6 +136,7 @@ mod tests {
             .map(|(path, _)| FileModule {
                 path: (*path).to_owned(),
                 in_test: false,
+                cfg: None,
             })
             .collect();
         let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();

@@ -61,6 +61,7 @@ impl Loaded {
             modules: parsed.modules.clone(),
             imports: parsed.imports.iter().filter(|i| i.reexport).cloned().collect(),
             skipped_bodies: parsed.skipped_bodies,
+            inner_cfg: parsed.inner_cfg.clone(),
             ..ParsedFile::default()
         };
         let internal = parsed
@@ -102,6 +103,8 @@ pub(crate) fn structure(file: &ParsedFile, names: &str) -> u64 {
         &file.imports,
         &file.modules,
         &file.problem.as_ref().map(|p| p.kind),
+        // Every file below this one's module is compiled under it.
+        &file.inner_cfg,
     );
     postcard::to_stdvec(&shape).map_or(0, |bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
 }

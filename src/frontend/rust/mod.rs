@@ -338,6 +338,7 @@ pub fn analyze_source(bytes: &[u8], words: &super::BodyWords) -> FileFacts {
     let module = modules::FileModule {
         path: "main".to_owned(),
         in_test: false,
+        cfg: parsed.inner_cfg.clone(),
     };
     let mut index = resolve::WorkspaceIndex::default();
     let resolved = catch_unwind(AssertUnwindSafe(|| {

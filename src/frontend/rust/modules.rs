@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::raw::{ParsedFile, ScopeKind};
+use super::text::cfg;
 use crate::workspace::{SourceFile, Workspace};
 
 /// The module a file is, and whether it is test code.
@@ -20,6 +21,9 @@ pub(crate) struct FileModule {
     pub path: String,
     /// In a test target or reached only through `#[cfg(test)]` modules.
     pub in_test: bool,
+    /// The `cfg` under which the module is compiled: those of the `mod` declarations that reach it
+    /// and its file's inner `#![cfg(..)]` (canonical text, see `text::cfg`).
+    pub cfg: Option<String>,
 }
 
 /// Assigns a module to every file.
@@ -28,22 +32,50 @@ pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[&Par
     let mut modules: Vec<Option<FileModule>> = vec![None; files.len()];
     let mut queue: Vec<(usize, PathBuf)> = Vec::new();
 
-    for krate in &workspace.crates {
-        for root in &krate.targets {
-            let Some(&index) = by_path.get(root.file.as_path()) else {
-                continue;
-            };
-            if modules[index].is_some() {
-                continue;
+    // The library and binaries first: a file they compile is theirs even when a test target also
+    // includes it (`#[path = "../src/lexical/mod.rs"] mod lexical;` in a test).
+    for test_targets in [false, true] {
+        for krate in &workspace.crates {
+            for root in krate.targets.iter().filter(|t| t.test == test_targets) {
+                let Some(&index) = by_path.get(root.file.as_path()) else {
+                    continue;
+                };
+                if modules[index].is_some() {
+                    continue;
+                }
+                modules[index] = Some(FileModule {
+                    path: root.crate_name.clone(),
+                    in_test: root.test,
+                    cfg: parsed[index].inner_cfg.clone(),
+                });
+                queue.push((index, parent_dir(&root.file)));
             }
-            modules[index] = Some(FileModule {
-                path: root.crate_name.clone(),
-                in_test: root.test,
-            });
-            queue.push((index, parent_dir(&root.file)));
         }
+        follow_declarations(files, parsed, &by_path, &mut modules, &mut queue);
     }
 
+    modules
+        .into_iter()
+        .zip(files)
+        .zip(parsed)
+        .map(|((module, file), parsed)| {
+            module.unwrap_or_else(|| FileModule {
+                cfg: parsed.inner_cfg.clone(),
+                ..module_from_location(workspace, file)
+            })
+        })
+        .collect()
+}
+
+/// Follows the `mod` declarations of the queued files (and of the files they reach) to the files they
+/// declare, giving each its module.
+fn follow_declarations(
+    files: &[SourceFile],
+    parsed: &[&ParsedFile],
+    by_path: &HashMap<&Path, usize>,
+    modules: &mut [Option<FileModule>],
+    queue: &mut Vec<(usize, PathBuf)>,
+) {
     while let Some((index, dir)) = queue.pop() {
         let parent = modules[index].clone().expect("queued files have a module");
         let file = parsed[index];
@@ -69,9 +101,15 @@ pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[&Par
                 path.push_str("::");
                 path.push_str(segment);
             }
+            let reached: Vec<String> = [&parent.cfg, &decl.cfg, &parsed[child].inner_cfg]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
             modules[child] = Some(FileModule {
                 path,
                 in_test: parent.in_test || decl.in_test,
+                cfg: cfg::all_of(&reached),
             });
             let child_file = &files[child].abs;
             let child_dir = if decl.path_attr.is_some() || child_file.file_name().is_some_and(|n| n == "mod.rs") {
@@ -82,12 +120,6 @@ pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[&Par
             queue.push((child, child_dir));
         }
     }
-
-    modules
-        .into_iter()
-        .zip(files)
-        .map(|(module, file)| module.unwrap_or_else(|| module_from_location(workspace, file)))
-        .collect()
 }
 
 /// Names of the inline modules around a scope, outermost first.
@@ -152,6 +184,7 @@ fn module_from_location(workspace: &Workspace, file: &SourceFile) -> FileModule 
     FileModule {
         path: segments.join("::"),
         in_test,
+        cfg: None,
     }
 }
 

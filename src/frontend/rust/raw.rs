@@ -59,6 +59,9 @@ pub(crate) struct RawDefinition {
     pub variants: Vec<String>,
     /// For statics: `static mut`, and every path named in the type.
     pub static_type: Option<(bool, Vec<RawPath>)>,
+    /// The `cfg` under which the item is compiled, within the file (its own and its enclosing items'),
+    /// as canonical text (see `text::cfg`).
+    pub cfg: Option<String>,
 }
 
 /// A `use` leaf or `extern crate` before resolution.
@@ -72,6 +75,8 @@ pub(crate) struct RawImport {
     pub extern_crate: bool,
     pub span: Span,
     pub in_test: bool,
+    /// See [`RawDefinition::cfg`].
+    pub cfg: Option<String>,
 }
 
 impl RawImport {
@@ -90,6 +95,7 @@ impl RawImport {
             extern_crate: true,
             span,
             in_test: false,
+            cfg: None,
         }
     }
 }
@@ -118,6 +124,8 @@ pub(crate) struct RawModule {
     pub path_attr: Option<String>,
     pub span: Span,
     pub in_test: bool,
+    /// See [`RawDefinition::cfg`]: the module and everything in it are compiled under it.
+    pub cfg: Option<String>,
 }
 
 /// Everything the first pass learns about a file.
@@ -134,6 +142,8 @@ pub(crate) struct ParsedFile {
     pub problem: Option<FileProblem>,
     /// Some function bodies were skimmed over (they mentioned none of the words).
     pub skipped_bodies: bool,
+    /// The file's inner `#![cfg(..)]`: its whole module is compiled under it.
+    pub inner_cfg: Option<String>,
 }
 
 impl ParsedFile {
@@ -216,6 +226,8 @@ pub(crate) const PIECE_BYTES: usize = 64 * 1024;
 pub(crate) fn append_piece(whole: &mut ParsedFile, piece: ParsedFile) {
     let base = whole.scopes.len() - 1;
     let scope = |id: usize| if id == 0 { 0 } else { base + id };
+    // Only the first piece can start with the file's inner attributes.
+    whole.inner_cfg = whole.inner_cfg.take().or(piece.inner_cfg);
     let enclosings = whole.enclosings.len() as u32;
     let mut scopes = piece.scopes.into_iter();
     if let Some(root) = scopes.next() {

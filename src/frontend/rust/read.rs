@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use super::fast::quick_items::{self, Part};
+use super::fast::quick_items::{self, Part, Plan};
 use super::fast::skim::{self, Skim};
 use super::raw::{PIECE_BYTES, ParsedFile, append_piece};
 use super::text::blank::blank_preamble;
@@ -77,13 +77,13 @@ pub(crate) fn parse_reading(text: &str, words: &BodyWords, reading: bool) -> Par
     let (skim, parts) = match route {
         Route::WholeWithLiterals => (Skim::default(), None),
         Route::Wordless => {
-            let parts = quick_items::plan(&prepared, offset, &|_| false);
-            let all_read = parts.iter().all(|part| matches!(part, Part::Read(_)));
+            let plan = quick_items::plan(&prepared, offset, &|_| false);
+            let all_read = plan.parts.iter().all(|part| matches!(part, Part::Read(_)));
             let skim = match all_read {
                 true => Skim::default(),
                 false => skim::skim_at(&prepared, words, positions),
             };
-            (skim, Some(parts))
+            (skim, Some(plan))
         }
         Route::Skimmed { read_items } => {
             let skim = skim::skim_at(&prepared, words, positions);
@@ -94,7 +94,7 @@ pub(crate) fn parse_reading(text: &str, words: &BodyWords, reading: bool) -> Par
             (skim, parts)
         }
     };
-    let read = parts.and_then(|parts| assemble(&prepared, parts, &skim, offset));
+    let read = parts.and_then(|plan| assemble(&prepared, plan, &skim, offset));
     let mut parsed = match read {
         Some(parsed) => parsed,
         None => {
@@ -125,7 +125,8 @@ pub(crate) fn parse_reading(text: &str, words: &BodyWords, reading: bool) -> Par
 /// The facts of a file planned by `quick_items::plan`: the items read, and the others parsed in pieces
 /// (with the bodies `skim` found blanked). `None` when no item was read, or a piece does not parse on its
 /// own: the file is then parsed as usual (which also reports the error).
-fn assemble(prepared: &str, parts: Vec<Part>, skim: &Skim, offset: usize) -> Option<ParsedFile> {
+fn assemble(prepared: &str, plan: Plan, skim: &Skim, offset: usize) -> Option<ParsedFile> {
+    let Plan { parts, inner_cfg } = plan;
     if !parts.iter().any(|part| matches!(part, Part::Read(_))) {
         return None;
     }
@@ -152,6 +153,7 @@ fn assemble(prepared: &str, parts: Vec<Part>, skim: &Skim, offset: usize) -> Opt
         append_piece(&mut whole, piece?);
     }
     whole.skipped_bodies = true;
+    whole.inner_cfg = inner_cfg;
     Some(whole)
 }
 

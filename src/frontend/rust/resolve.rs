@@ -12,6 +12,7 @@ use std::cell::RefCell;
 
 use super::modules::FileModule;
 use super::raw::{ParsedFile, RawPath, ScopeKind};
+use super::text::cfg;
 use crate::facts::{Definition, Fact, FileFacts, Import, ModuleDecl, Reference, StaticFacts, join_path};
 
 /// How deep an import may lead through other imports before it is left as written (cycles end here).
@@ -366,6 +367,11 @@ pub(crate) fn resolve_file(
     let resolver = FileResolver::new(file, &module.path, index);
     let in_test = module.in_test;
     let resolve_in = |scope: usize, raw: &RawPath| resolver.resolve(scope, raw, None, 0).path;
+    // What is written in the file is compiled under the module's `cfg` and its own.
+    let cfg_of = |own: &Option<String>| {
+        let both: Vec<String> = [&module.cfg, own].into_iter().flatten().cloned().collect();
+        cfg::all_of(&both)
+    };
 
     let definitions = file
         .definitions
@@ -394,6 +400,7 @@ pub(crate) fn resolve_file(
                     .map(|p| through_std(index, &resolve_in(d.scope, p)).into_owned())
                     .collect(),
             }),
+            cfg: cfg_of(&d.cfg),
         })
         .filter(|d| keep(Fact::Definition(d)))
         .collect();
@@ -414,6 +421,7 @@ pub(crate) fn resolve_file(
                 module: resolver.module_of(raw.scope),
                 span: raw.span,
                 in_test: in_test || raw.in_test,
+                cfg: cfg_of(&raw.cfg),
             }
         })
         .filter(|i| keep(Fact::Import(i)))
@@ -456,6 +464,7 @@ pub(crate) fn resolve_file(
             inline: m.inline,
             span: m.span,
             in_test: in_test || m.in_test,
+            cfg: cfg_of(&m.cfg),
         })
         .filter(|m| keep(Fact::Module(m)))
         .collect();
@@ -495,6 +504,7 @@ mod tests {
         let module = FileModule {
             path: module.to_owned(),
             in_test: false,
+            cfg: None,
         };
         let mut index = WorkspaceIndex {
             crates: crates.iter().map(|c| c.to_string()).collect(),

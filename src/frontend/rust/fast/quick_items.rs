@@ -14,6 +14,7 @@ use std::ops::Range;
 use super::super::raw::{
     self, PIECE_BYTES, ParsedFile, RawDefinition, RawImport, RawModule, RawPath, Scope, ScopeKind,
 };
+use super::super::text::cfg;
 use super::super::text::lexer::{Lexer, Token};
 use super::super::text::lines::LineTable;
 use crate::facts::{DefinitionKind, Span};
@@ -35,14 +36,25 @@ pub(crate) enum Part {
     Parse(Range<usize>),
 }
 
+/// A file split into runs of items, and its inner `#![cfg(..)]` (which no run holds).
+pub(crate) struct Plan {
+    /// The runs, in order.
+    pub parts: Vec<Part>,
+    /// See `ParsedFile::inner_cfg`.
+    pub inner_cfg: Option<String>,
+}
+
 /// Splits `text` (the whole file) into runs of top-level items, reading those that do not `mention`
 /// a word. `offset` is added to every byte offset (a byte-order mark before `text`).
-pub(crate) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) -> bool) -> Vec<Part> {
+pub(crate) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) -> bool) -> Plan {
     let mut reader = Reader::new(text, offset);
-    // The file's inner attributes (`#![...]`) are not recorded by syn's pass either.
-    if reader.inner_attributes().is_none() {
-        return vec![Part::Parse(0..text.len())];
-    }
+    // The file's inner attributes (`#![...]`): only a `cfg` among them is recorded.
+    let Some(inner) = reader.inner_attributes() else {
+        return Plan {
+            parts: vec![Part::Parse(0..text.len())],
+            inner_cfg: None,
+        };
+    };
     let mut parts: Vec<Part> = Vec::new();
     let mut at = reader.position();
     while reader.peek().is_some() {
@@ -68,7 +80,10 @@ pub(crate) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) ->
         }
         at = end;
     }
-    parts
+    Plan {
+        parts,
+        inner_cfg: cfg::all_of(&inner.cfg),
+    }
 }
 
 /// The leaves of the `use` item `text` (from `use` to its `;`): each path as written and the name it
@@ -110,13 +125,16 @@ fn item_end(lexer: &mut Lexer<'_>) -> Option<usize> {
     }
 }
 
-/// What the outer attributes of an item say (see `syntax::attribute_paths` and `is_test_item`).
+/// What the outer attributes of an item say (see the syn collector's `attribute_paths`, `is_test_item`
+/// and `cfg_predicates`).
 #[derive(Debug, Default)]
 struct Attributes {
     paths: Vec<String>,
     test: bool,
     /// The value of `#[path = "..."]`.
     path: Option<String>,
+    /// The canonical predicates of `#[cfg]` and of the `cfg`s in `#[cfg_attr]`.
+    cfg: Vec<String>,
 }
 
 /// Reads items from tokens into facts; every method returns `None` on a shape it does not recognise.
@@ -132,6 +150,8 @@ struct Reader<'t> {
     out: ParsedFile,
     scope: usize,
     in_test: bool,
+    /// The `cfg` predicates of the inline modules being read, outermost first.
+    cfg: Vec<String>,
 }
 
 impl<'t> Reader<'t> {
@@ -146,6 +166,7 @@ impl<'t> Reader<'t> {
             out: ParsedFile::empty(),
             scope: 0,
             in_test: false,
+            cfg: Vec::new(),
         }
     }
 
@@ -256,8 +277,9 @@ impl<'t> Reader<'t> {
         self.tokens.rewind(at);
     }
 
-    /// `#![...]` attributes, skipped.
-    fn inner_attributes(&mut self) -> Option<()> {
+    /// `#![...]` attributes: only their `cfg` matters (a module's inner `cfg` compiles all of it).
+    fn inner_attributes(&mut self) -> Option<Attributes> {
+        let mut attributes = Attributes::default();
         while let Some((Token::Punct(b'#'), start, _)) = self.peek() {
             if self.text.as_bytes()[start + 1..]
                 .iter()
@@ -268,57 +290,73 @@ impl<'t> Reader<'t> {
             }
             self.next();
             self.eat(Token::Punct(b'!'))?;
-            self.eat(Token::Open(b'['))?;
-            self.skip_group()?;
+            self.attribute(&mut attributes)?;
         }
-        Some(())
+        Some(attributes)
     }
 
-    /// `#[...]` attributes: their paths, whether they make the item a test item, and a `path` value.
+    /// `#[...]` attributes: their paths, whether they make the item a test item, a `path` value and
+    /// their `cfg` predicates.
     fn outer_attributes(&mut self) -> Option<Attributes> {
         let mut attributes = Attributes::default();
         while self.eat(Token::Punct(b'#')).is_some() {
-            self.eat(Token::Open(b'['))?;
-            let mut segments = Vec::new();
-            loop {
-                segments.push(self.name()?.0);
-                if !self.path_separator() {
-                    break;
-                }
-            }
-            let path = segments.join("::");
-            attributes.test |= segments.last().is_some_and(|s| s == "test");
-            match self.peek() {
-                Some((Token::Open(_), _, _)) if path == "cfg" => {
-                    self.next();
-                    attributes.test |= self.cfg_mentions_test()?;
-                }
-                Some((Token::Punct(b'='), _, _)) if path == "path" => {
-                    self.next();
-                    let (token, start) = self.next()?;
-                    let literal = &self.text[start..self.position()];
-                    // Only a plain string: escapes and raw strings are left to syn.
-                    let value = literal.strip_prefix('"').and_then(|l| l.strip_suffix('"'));
-                    match value {
-                        Some(value) if token == Token::Literal && !value.contains('\\') => {
-                            attributes.path = Some(value.to_owned());
-                        }
-                        _ => return None,
-                    }
-                }
-                _ => {}
-            }
-            loop {
-                match self.next()?.0 {
-                    Token::Open(_) => self.skip_group()?,
-                    Token::Close(b']') => break,
-                    Token::Close(_) | Token::Error => return None,
-                    _ => {}
-                }
-            }
-            attributes.paths.push(path);
+            self.attribute(&mut attributes)?;
         }
         Some(attributes)
+    }
+
+    /// One attribute's `[...]`, noted in `attributes`.
+    fn attribute(&mut self, attributes: &mut Attributes) -> Option<()> {
+        self.eat(Token::Open(b'['))?;
+        let mut segments = Vec::new();
+        loop {
+            segments.push(self.name()?.0);
+            if !self.path_separator() {
+                break;
+            }
+        }
+        let path = segments.join("::");
+        attributes.test |= segments.last().is_some_and(|s| s == "test");
+        match self.peek() {
+            Some((Token::Open(_), _, inside)) if path == "cfg" => {
+                self.next();
+                attributes.test |= self.cfg_mentions_test()?;
+                let close = self.position() - 1;
+                attributes.cfg.push(cfg::canonical(&self.text[inside..close])?);
+            }
+            Some((Token::Open(_), _, inside)) if path == "cfg_attr" => {
+                self.next();
+                self.skip_group()?;
+                let close = self.position() - 1;
+                attributes
+                    .cfg
+                    .extend(cfg::of_cfg_attr(&cfg::canonical(&self.text[inside..close])?));
+            }
+            Some((Token::Punct(b'='), _, _)) if path == "path" => {
+                self.next();
+                let (token, start) = self.next()?;
+                let literal = &self.text[start..self.position()];
+                // Only a plain string: escapes and raw strings are left to syn.
+                let value = literal.strip_prefix('"').and_then(|l| l.strip_suffix('"'));
+                match value {
+                    Some(value) if token == Token::Literal && !value.contains('\\') => {
+                        attributes.path = Some(value.to_owned());
+                    }
+                    _ => return None,
+                }
+            }
+            _ => {}
+        }
+        loop {
+            match self.next()?.0 {
+                Token::Open(_) => self.skip_group()?,
+                Token::Close(b']') => break,
+                Token::Close(_) | Token::Error => return None,
+                _ => {}
+            }
+        }
+        attributes.paths.push(path);
+        Some(())
     }
 
     /// Inside `cfg(...)`, up to and past its closer: whether `test` is named other than under `not`.
@@ -438,7 +476,14 @@ impl<'t> Reader<'t> {
             self_type: None,
             variants: Vec::new(),
             static_type: None,
+            cfg: self.cfg_with(attributes),
         });
+    }
+
+    /// The `cfg` of an item with `attributes` here: the inline modules' and its own.
+    fn cfg_with(&self, attributes: &Attributes) -> Option<String> {
+        let all: Vec<String> = self.cfg.iter().chain(&attributes.cfg).cloned().collect();
+        cfg::all_of(&all)
     }
 
     /// Skips a header (generics, parameters, bounds, `where` clauses) up to one of `ends` outside angle
@@ -597,6 +642,7 @@ impl<'t> Reader<'t> {
         self.out.imports.push(RawImport {
             reexport: public,
             in_test: self.in_test || attributes.test,
+            cfg: self.cfg_with(attributes),
             ..RawImport::extern_crate(self.scope, name, binding, span)
         });
         Some(())
@@ -609,6 +655,7 @@ impl<'t> Reader<'t> {
             leading_colon,
             reexport: public,
             in_test,
+            cfg: self.cfg_with(attributes),
             prefix: Vec::new(),
         };
         self.use_tree(&mut tree)?;
@@ -681,6 +728,7 @@ impl<'t> Reader<'t> {
             extern_crate: false,
             span,
             in_test: tree.in_test,
+            cfg: tree.cfg.clone(),
         });
     }
 
@@ -692,6 +740,13 @@ impl<'t> Reader<'t> {
             Token::Open(b'{') => true,
             _ => return None,
         };
+        // An inline module's inner `#![cfg(..)]` is the module's as much as its outer one (syn keeps
+        // both on the item).
+        let mut own = Attributes::default();
+        own.cfg.clone_from(&attributes.cfg);
+        if inline {
+            own.cfg.extend(self.inner_attributes()?.cfg);
+        }
         self.out.scopes[self.scope].items.insert(name.clone());
         let span = self.span(start, end);
         self.out.modules.push(RawModule {
@@ -701,6 +756,7 @@ impl<'t> Reader<'t> {
             path_attr: attributes.path.clone(),
             span,
             in_test,
+            cfg: self.cfg_with(&own),
         });
         if !inline {
             return Some(());
@@ -713,18 +769,20 @@ impl<'t> Reader<'t> {
             rel_path,
             items: Default::default(),
         });
-        let saved = (self.scope, self.in_test);
+        let saved = (self.scope, self.in_test, self.cfg.len());
         self.scope = self.out.scopes.len() - 1;
         self.in_test = in_test;
-        let read = self.inner_attributes().and_then(|()| {
-            loop {
-                if self.eat(Token::Close(b'}')).is_some() {
-                    break Some(());
-                }
-                self.item()?;
+        self.cfg.extend(own.cfg);
+        let read = loop {
+            if self.eat(Token::Close(b'}')).is_some() {
+                break Some(());
             }
-        });
-        (self.scope, self.in_test) = saved;
+            if self.item().is_none() {
+                break None;
+            }
+        };
+        (self.scope, self.in_test) = (saved.0, saved.1);
+        self.cfg.truncate(saved.2);
         read
     }
 }
@@ -733,6 +791,8 @@ impl<'t> Reader<'t> {
 struct UseTree {
     leading_colon: bool,
     reexport: bool,
+    /// The `cfg` of the `use` item.
+    cfg: Option<String>,
     in_test: bool,
     prefix: Vec<String>,
 }
@@ -761,7 +821,7 @@ mod tests {
             }
             Some(parsed.scopes[id].rel_path.join("::"))
         };
-        let mut out = Vec::new();
+        let mut out = vec![format!("inner cfg {:?}", parsed.inner_cfg)];
         for (id, scope) in parsed.scopes.iter().enumerate() {
             if let Some(path) = module(id) {
                 let mut items: Vec<&String> = scope.items.iter().collect();
@@ -783,6 +843,7 @@ mod tests {
                 in_test,
                 local,
                 variants,
+                cfg,
                 ..
             } = d;
             let at = module(d.scope);
@@ -790,7 +851,7 @@ mod tests {
             // character it cannot blank prevents; nothing reads documentation.
             let attributes: Vec<&String> = d.attributes.iter().filter(|a| *a != "doc").collect();
             out.push(format!(
-                "def {at:?} {kind:?} {name} {span:?} {attributes:?} {in_test} {local} {variants:?}"
+                "def {at:?} {kind:?} {name} {span:?} {attributes:?} {in_test} {local} {variants:?} {cfg:?}"
             ));
         }
         for i in parsed.imports.iter().filter(|i| module(i.scope).is_some()) {
@@ -802,11 +863,12 @@ mod tests {
                 extern_crate,
                 span,
                 in_test,
+                cfg,
                 ..
             } = i;
             let at = module(i.scope);
             out.push(format!(
-                "use {at:?} {path:?} {binding:?} {glob} {reexport} {extern_crate} {span:?} {in_test}"
+                "use {at:?} {path:?} {binding:?} {glob} {reexport} {extern_crate} {span:?} {in_test} {cfg:?}"
             ));
         }
         for m in parsed.modules.iter().filter(|m| module(m.scope).is_some()) {
@@ -816,10 +878,13 @@ mod tests {
                 path_attr,
                 span,
                 in_test,
+                cfg,
                 ..
             } = m;
             let at = module(m.scope);
-            out.push(format!("mod {at:?} {name} {inline} {path_attr:?} {span:?} {in_test}"));
+            out.push(format!(
+                "mod {at:?} {name} {inline} {path_attr:?} {span:?} {in_test} {cfg:?}"
+            ));
         }
         out
     }
@@ -842,6 +907,7 @@ mod tests {
             );
         }
         plan(text, 0, &|_| false)
+            .parts
             .iter()
             .filter(|part| matches!(part, Part::Read(_)))
             .count()
@@ -850,8 +916,13 @@ mod tests {
     #[test]
     fn items_read_without_the_parser_declare_what_the_parser_finds() {
         let text = r#"#![allow(dead_code)]
+#![cfg(any( unix, feature = "a" /* why */ ))]
 //! Inner doc.
 use std::{self, collections::{HashMap as Map, *}, fmt::Write as _};
+#[cfg(windows)] #[cfg_attr(docsrs, cfg(feature = "d"))] use std::os::windows as platform;
+#[cfg(unix)]
+mod imp { #![cfg(not(target_os = "wasi"))] #[cfg(feature = "x")] pub enum Only { A } }
+#[cfg_attr(feature = "y", cfg(target_os = "linux"), derive(Debug))] pub enum Twin { B }
 pub use ::core::r#type::Thing;
 pub(crate) extern crate alloc as heap;
 extern crate self as this;
@@ -904,7 +975,7 @@ mod unit_tests { use super::*; struct InTest; }
             "struct Ünicode;\nstruct After;",
             "#[path = r\"raw.rs\"] mod m;\nstruct After;",
         ] {
-            let parts = plan(text, 0, &|_| false);
+            let parts = plan(text, 0, &|_| false).parts;
             assert!(matches!(parts.first(), Some(Part::Parse(_))), "{text}: {parts:?}");
             assert!(matches!(parts.last(), Some(Part::Read(_))), "{text}: {parts:?}");
             same_as_parser(text);
@@ -915,7 +986,7 @@ mod unit_tests { use super::*; struct InTest; }
     fn items_that_mention_a_word_are_parsed() {
         let text = "struct A;\nfn legacy() {}\nstruct B;";
         let at = text.find("legacy").unwrap_or(0);
-        let parts = plan(text, 0, &|range: Range<usize>| range.contains(&at));
+        let parts = plan(text, 0, &|range: Range<usize>| range.contains(&at)).parts;
         let kinds: Vec<&str> = parts
             .iter()
             .map(|part| match part {
@@ -929,7 +1000,7 @@ mod unit_tests { use super::*; struct InTest; }
     #[test]
     fn malformed_text_is_left_to_the_parser_whole() {
         for text in ["struct A; }", "struct A; fn f( {}", "#![a] #![", "mod m { struct S; "] {
-            let parts = plan(text, 0, &|_| false);
+            let parts = plan(text, 0, &|_| false).parts;
             assert!(
                 matches!(parts.last(), Some(Part::Parse(range)) if range.end == text.len()),
                 "{text}"

@@ -12,6 +12,7 @@ use syn::visit::{self, Visit};
 use super::super::raw::{
     ParsedFile, RawDefinition, RawImport, RawModule, RawPath, RawReference, Scope, ScopeKind, leaf_segments, root_scope,
 };
+use super::super::text::cfg;
 use super::super::text::lines::LineTable;
 use crate::facts::{DefinitionKind, ReferenceContext, Span};
 
@@ -29,6 +30,8 @@ pub(super) struct Collector<'t> {
     scope: usize,
     enclosing: Vec<String>,
     in_test: bool,
+    /// The `cfg` predicates of the items being visited, outermost first (each item's own included).
+    cfg: Vec<String>,
 }
 
 impl<'t> Collector<'t> {
@@ -46,6 +49,7 @@ impl<'t> Collector<'t> {
             scope: 0,
             enclosing: Vec::new(),
             in_test: false,
+            cfg: Vec::new(),
         }
     }
 
@@ -62,6 +66,19 @@ impl<'t> Collector<'t> {
     /// The text starts this many lines into the file (a piece after others).
     pub fn set_line_offset(&mut self, lines: u32) {
         self.line_offset = lines;
+    }
+
+    /// Notes the file's inner attributes (`#![cfg(..)]` compiles the whole module under a predicate).
+    pub fn inner_attributes(&mut self, attrs: &[syn::Attribute]) {
+        self.out.inner_cfg = cfg::all_of(&cfg_predicates(attrs));
+    }
+
+    /// Runs `body` with the `cfg` of `attrs` added to those of the enclosing items.
+    fn with_cfg(&mut self, attrs: &[syn::Attribute], body: impl FnOnce(&mut Self)) {
+        let depth = self.cfg.len();
+        self.cfg.extend(cfg_predicates(attrs));
+        body(self);
+        self.cfg.truncate(depth);
     }
 
     /// The facts collected.
@@ -135,6 +152,7 @@ impl<'t> Collector<'t> {
             self_type: None,
             variants: Vec::new(),
             static_type: None,
+            cfg: cfg::all_of(&self.cfg),
         };
         self.out.definitions.push(definition);
         self.out.definitions.last_mut().expect("just pushed")
@@ -185,6 +203,7 @@ impl<'t> Collector<'t> {
                 extern_crate: false,
                 span: this.span(span),
                 in_test: this.in_test,
+                cfg: cfg::all_of(&this.cfg),
             });
         };
         match tree {
@@ -402,117 +421,7 @@ fn self_type_path(ty: &syn::Type) -> Option<RawPath> {
 
 impl<'ast> Visit<'ast> for Collector<'_> {
     fn visit_item(&mut self, item: &'ast syn::Item) {
-        use DefinitionKind as K;
-        match item {
-            syn::Item::Struct(i) => {
-                self.define(K::Struct, &i.ident, &i.attrs);
-                self.with_item_test(&i.attrs, |this| visit::visit_item_struct(this, i));
-            }
-            syn::Item::Enum(i) => {
-                let variants = i.variants.iter().map(|v| v.ident.unraw().to_string()).collect();
-                self.define(K::Enum, &i.ident, &i.attrs).variants = variants;
-                self.with_item_test(&i.attrs, |this| visit::visit_item_enum(this, i));
-            }
-            syn::Item::Union(i) => {
-                self.define(K::Union, &i.ident, &i.attrs);
-                self.with_item_test(&i.attrs, |this| visit::visit_item_union(this, i));
-            }
-            syn::Item::Type(i) => {
-                self.define(K::TypeAlias, &i.ident, &i.attrs);
-                self.with_item_test(&i.attrs, |this| visit::visit_item_type(this, i));
-            }
-            syn::Item::Const(i) => {
-                self.define(K::Const, &i.ident, &i.attrs);
-                self.with_item_test(&i.attrs, |this| visit::visit_item_const(this, i));
-            }
-            syn::Item::Static(i) => {
-                let mutable = matches!(i.mutability, syn::StaticMutability::Mut(_));
-                self.define(K::Static, &i.ident, &i.attrs).static_type = Some((mutable, type_paths(&i.ty)));
-                self.with_item_test(&i.attrs, |this| visit::visit_item_static(this, i));
-            }
-            syn::Item::Fn(i) => {
-                let name = i.sig.ident.unraw().to_string();
-                self.define(K::Fn, &i.sig.ident, &i.attrs);
-                self.function(&name, &i.attrs, &i.sig, Some(&i.block));
-            }
-            syn::Item::Trait(i) => {
-                let name = i.ident.unraw().to_string();
-                self.define(K::Trait, &i.ident, &i.attrs);
-                let in_test = self.in_test || is_test_item(&i.attrs);
-                let own = RawPath {
-                    leading_colon: false,
-                    segments: vec![name.clone()],
-                };
-                let scope = self.open_scope(ScopeKind::SelfType(own.clone()), Some(&name));
-                self.within(scope, Some(&name), in_test, |this| {
-                    for bound in &i.supertraits {
-                        this.visit_type_param_bound(bound);
-                    }
-                    for trait_item in &i.items {
-                        if let syn::TraitItem::Fn(f) = trait_item {
-                            let method = f.sig.ident.unraw().to_string();
-                            this.define(K::Method, &f.sig.ident, &f.attrs).self_type = Some(own.clone());
-                            this.function(&method, &f.attrs, &f.sig, f.default.as_ref());
-                        } else {
-                            this.visit_trait_item(trait_item);
-                        }
-                    }
-                });
-            }
-            syn::Item::Impl(i) => self.visit_impl(i),
-            syn::Item::Mod(i) => {
-                let name = i.ident.unraw().to_string();
-                self.out.scopes[self.scope].items.insert(name.clone());
-                let in_test = self.in_test || is_test_item(&i.attrs);
-                self.out.modules.push(RawModule {
-                    scope: self.scope,
-                    name: name.clone(),
-                    inline: i.content.is_some(),
-                    path_attr: path_attribute(&i.attrs),
-                    span: self.span(i.ident.span()),
-                    in_test,
-                });
-                if let Some((_, items)) = &i.content {
-                    let scope = self.open_scope(ScopeKind::Module(Some(name.clone())), Some(&name));
-                    self.within(scope, Some(&name), in_test, |this| {
-                        for item in items {
-                            this.visit_item(item);
-                        }
-                    });
-                }
-            }
-            syn::Item::Use(i) => {
-                let reexport = !matches!(i.vis, syn::Visibility::Inherited);
-                let in_test = self.in_test;
-                self.with_item_test(&i.attrs, |this| {
-                    this.use_tree(&i.tree, &mut Vec::new(), i.leading_colon.is_some(), reexport);
-                });
-                self.in_test = in_test;
-            }
-            syn::Item::ExternCrate(i) => {
-                let name = i.ident.unraw().to_string();
-                let binding = match &i.rename {
-                    Some((_, rename)) => rename.unraw().to_string(),
-                    None => name.clone(),
-                };
-                let import = RawImport {
-                    reexport: !matches!(i.vis, syn::Visibility::Inherited),
-                    in_test: self.in_test || is_test_item(&i.attrs),
-                    ..RawImport::extern_crate(self.scope, name, binding, self.span(i.ident.span()))
-                };
-                self.out.imports.push(import);
-            }
-            syn::Item::Macro(i) => {
-                if let Some(ident) = &i.ident
-                    && i.mac.path.is_ident("macro_rules")
-                {
-                    self.define(K::Macro, ident, &i.attrs);
-                    return;
-                }
-                self.with_item_test(&i.attrs, |this| this.macro_body(&i.mac));
-            }
-            _ => visit::visit_item(self, item),
-        }
+        self.with_cfg(item_attrs(item), |this| this.item(item));
     }
 
     fn visit_stmt_macro(&mut self, node: &'ast syn::StmtMacro) {
@@ -607,6 +516,125 @@ impl<'ast> Visit<'ast> for Collector<'_> {
 }
 
 impl Collector<'_> {
+    /// One item: its definition, scopes and what is inside it.
+    fn item(&mut self, item: &syn::Item) {
+        use DefinitionKind as K;
+        match item {
+            syn::Item::Struct(i) => {
+                self.define(K::Struct, &i.ident, &i.attrs);
+                self.with_item_test(&i.attrs, |this| visit::visit_item_struct(this, i));
+            }
+            syn::Item::Enum(i) => {
+                let variants = i.variants.iter().map(|v| v.ident.unraw().to_string()).collect();
+                self.define(K::Enum, &i.ident, &i.attrs).variants = variants;
+                self.with_item_test(&i.attrs, |this| visit::visit_item_enum(this, i));
+            }
+            syn::Item::Union(i) => {
+                self.define(K::Union, &i.ident, &i.attrs);
+                self.with_item_test(&i.attrs, |this| visit::visit_item_union(this, i));
+            }
+            syn::Item::Type(i) => {
+                self.define(K::TypeAlias, &i.ident, &i.attrs);
+                self.with_item_test(&i.attrs, |this| visit::visit_item_type(this, i));
+            }
+            syn::Item::Const(i) => {
+                self.define(K::Const, &i.ident, &i.attrs);
+                self.with_item_test(&i.attrs, |this| visit::visit_item_const(this, i));
+            }
+            syn::Item::Static(i) => {
+                let mutable = matches!(i.mutability, syn::StaticMutability::Mut(_));
+                self.define(K::Static, &i.ident, &i.attrs).static_type = Some((mutable, type_paths(&i.ty)));
+                self.with_item_test(&i.attrs, |this| visit::visit_item_static(this, i));
+            }
+            syn::Item::Fn(i) => {
+                let name = i.sig.ident.unraw().to_string();
+                self.define(K::Fn, &i.sig.ident, &i.attrs);
+                self.function(&name, &i.attrs, &i.sig, Some(&i.block));
+            }
+            syn::Item::Trait(i) => {
+                let name = i.ident.unraw().to_string();
+                self.define(K::Trait, &i.ident, &i.attrs);
+                let in_test = self.in_test || is_test_item(&i.attrs);
+                let own = RawPath {
+                    leading_colon: false,
+                    segments: vec![name.clone()],
+                };
+                let scope = self.open_scope(ScopeKind::SelfType(own.clone()), Some(&name));
+                self.within(scope, Some(&name), in_test, |this| {
+                    for bound in &i.supertraits {
+                        this.visit_type_param_bound(bound);
+                    }
+                    for trait_item in &i.items {
+                        if let syn::TraitItem::Fn(f) = trait_item {
+                            this.with_cfg(&f.attrs, |this| {
+                                let method = f.sig.ident.unraw().to_string();
+                                this.define(K::Method, &f.sig.ident, &f.attrs).self_type = Some(own.clone());
+                                this.function(&method, &f.attrs, &f.sig, f.default.as_ref());
+                            });
+                        } else {
+                            this.visit_trait_item(trait_item);
+                        }
+                    }
+                });
+            }
+            syn::Item::Impl(i) => self.visit_impl(i),
+            syn::Item::Mod(i) => {
+                let name = i.ident.unraw().to_string();
+                self.out.scopes[self.scope].items.insert(name.clone());
+                let in_test = self.in_test || is_test_item(&i.attrs);
+                self.out.modules.push(RawModule {
+                    scope: self.scope,
+                    name: name.clone(),
+                    inline: i.content.is_some(),
+                    path_attr: path_attribute(&i.attrs),
+                    span: self.span(i.ident.span()),
+                    in_test,
+                    cfg: cfg::all_of(&self.cfg),
+                });
+                if let Some((_, items)) = &i.content {
+                    let scope = self.open_scope(ScopeKind::Module(Some(name.clone())), Some(&name));
+                    self.within(scope, Some(&name), in_test, |this| {
+                        for item in items {
+                            this.visit_item(item);
+                        }
+                    });
+                }
+            }
+            syn::Item::Use(i) => {
+                let reexport = !matches!(i.vis, syn::Visibility::Inherited);
+                let in_test = self.in_test;
+                self.with_item_test(&i.attrs, |this| {
+                    this.use_tree(&i.tree, &mut Vec::new(), i.leading_colon.is_some(), reexport);
+                });
+                self.in_test = in_test;
+            }
+            syn::Item::ExternCrate(i) => {
+                let name = i.ident.unraw().to_string();
+                let binding = match &i.rename {
+                    Some((_, rename)) => rename.unraw().to_string(),
+                    None => name.clone(),
+                };
+                let import = RawImport {
+                    reexport: !matches!(i.vis, syn::Visibility::Inherited),
+                    in_test: self.in_test || is_test_item(&i.attrs),
+                    cfg: cfg::all_of(&self.cfg),
+                    ..RawImport::extern_crate(self.scope, name, binding, self.span(i.ident.span()))
+                };
+                self.out.imports.push(import);
+            }
+            syn::Item::Macro(i) => {
+                if let Some(ident) = &i.ident
+                    && i.mac.path.is_ident("macro_rules")
+                {
+                    self.define(K::Macro, ident, &i.attrs);
+                    return;
+                }
+                self.with_item_test(&i.attrs, |this| this.macro_body(&i.mac));
+            }
+            _ => visit::visit_item(self, item),
+        }
+    }
+
     fn with_item_test(&mut self, attrs: &[syn::Attribute], body: impl FnOnce(&mut Self)) {
         let saved = self.in_test;
         self.in_test = saved || is_test_item(attrs);
@@ -641,17 +669,59 @@ impl Collector<'_> {
             }
             this.visit_type(&i.self_ty);
             for item in &i.items {
-                match item {
+                this.with_cfg(impl_item_attrs(item), |this| match item {
                     syn::ImplItem::Fn(f) => {
                         let method = f.sig.ident.unraw().to_string();
                         this.define(DefinitionKind::Method, &f.sig.ident, &f.attrs).self_type = self_path.clone();
                         this.function(&method, &f.attrs, &f.sig, Some(&f.block));
                     }
                     other => this.with_item_test(impl_item_attrs(other), |this| this.visit_impl_item(other)),
-                }
+                });
             }
         });
     }
+}
+
+/// The attributes of any item.
+fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
+    match item {
+        syn::Item::Const(i) => &i.attrs,
+        syn::Item::Enum(i) => &i.attrs,
+        syn::Item::ExternCrate(i) => &i.attrs,
+        syn::Item::Fn(i) => &i.attrs,
+        syn::Item::ForeignMod(i) => &i.attrs,
+        syn::Item::Impl(i) => &i.attrs,
+        syn::Item::Macro(i) => &i.attrs,
+        syn::Item::Mod(i) => &i.attrs,
+        syn::Item::Static(i) => &i.attrs,
+        syn::Item::Struct(i) => &i.attrs,
+        syn::Item::Trait(i) => &i.attrs,
+        syn::Item::TraitAlias(i) => &i.attrs,
+        syn::Item::Type(i) => &i.attrs,
+        syn::Item::Union(i) => &i.attrs,
+        syn::Item::Use(i) => &i.attrs,
+        _ => &[],
+    }
+}
+
+/// The canonical predicates of `#[cfg(..)]` and of the `cfg`s inside `#[cfg_attr(..)]` (see `text::cfg`).
+fn cfg_predicates(attrs: &[syn::Attribute]) -> Vec<String> {
+    attrs
+        .iter()
+        .filter_map(|attr| {
+            let syn::Meta::List(list) = &attr.meta else {
+                return None;
+            };
+            let text = cfg::canonical(&list.tokens.to_string())?;
+            if attr.path().is_ident("cfg") {
+                Some(text)
+            } else if attr.path().is_ident("cfg_attr") {
+                cfg::of_cfg_attr(&text)
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 fn impl_item_attrs(item: &syn::ImplItem) -> &[syn::Attribute] {

@@ -119,8 +119,9 @@ pub(crate) fn collect_items(source: &str, tokens: proc_macro2::TokenStream, offs
 /// Parses the items of `tokens` (after any inner attributes) one at a time into `collector`.
 fn collect_into(collector: &mut Collector<'_>, tokens: proc_macro2::TokenStream) -> syn::Result<()> {
     let parser = |input: syn::parse::ParseStream<'_>| -> syn::Result<()> {
-        for attribute in input.call(syn::Attribute::parse_inner)? {
-            collector.visit_attribute(&attribute);
+        let inner = input.call(syn::Attribute::parse_inner)?;
+        if !inner.is_empty() {
+            collector.inner_attributes(&inner);
         }
         while !input.is_empty() {
             let item: syn::Item = input.parse()?;
@@ -162,9 +163,16 @@ fn recover_items(source: &str, tokens: proc_macro2::TokenStream, error: &syn::Er
     let mut first_error: Option<syn::Error> = None;
     for mut chunk in chunks {
         // Inner attributes (`#![..]`) belong to the file, not to the item after them.
+        let mut inner: Vec<TokenTree> = Vec::new();
         while matches!(chunk.as_slice(), [TokenTree::Punct(h), TokenTree::Punct(b), TokenTree::Group(_), ..] if h.as_char() == '#' && b.as_char() == '!')
         {
-            chunk.drain(..3);
+            inner.extend(chunk.drain(..3));
+        }
+        if !inner.is_empty() {
+            let parse_inner = |input: syn::parse::ParseStream<'_>| input.call(syn::Attribute::parse_inner);
+            if let Ok(attributes) = syn::parse::Parser::parse2(parse_inner, inner.into_iter().collect()) {
+                collector.inner_attributes(&attributes);
+            }
         }
         if chunk.is_empty() {
             continue;
