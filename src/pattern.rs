@@ -60,27 +60,13 @@ impl PathPattern {
         &self.text
     }
 
-    /// A word that code naming a path this pattern covers must contain, once renames and re-exports are
-    /// followed: the longest run without wildcards in the last segment that has one. `None` when no
-    /// segment has one (or alternations and classes make any text possible).
+    /// A word that an item this pattern selects must contain, and that code naming such an item must
+    /// contain once renames and re-exports are followed: the longest run without wildcards in the *last*
+    /// segment, the item's own name. No other segment will do: a module's name is not written in its
+    /// items (`fn spawn` in `tokio/src/task.rs` says neither `tokio` nor `task`), nor in code that reaches
+    /// it as `crate::`, `super::` or `self::`. So a pattern whose last segment is all wildcards
+    /// (`tokio::**`, `app::pool::*`) has no word: anything may match.
     pub fn word(&self) -> Option<&str> {
-        if self.text.contains(['?', '[', '{']) {
-            return None;
-        }
-        self.text.rsplit("::").find_map(|segment| {
-            segment
-                .split('*')
-                .filter(|run| !run.is_empty())
-                .max_by_key(|run| run.len())
-        })
-    }
-
-    /// A word that an item this pattern selects by its name or path must contain: the longest run
-    /// without wildcards in the *last* segment, since that is the item's own name, written in the item.
-    /// A module segment is not written in the items of the module (`fn spawn` in `tokio/src/task.rs`
-    /// says neither `tokio` nor `task`), so a pattern whose last segment is all wildcards (`tokio::**`,
-    /// `app::pool::*`) has no word: every item may match.
-    pub fn name_word(&self) -> Option<&str> {
         if self.text.contains(['?', '[', '{']) {
             return None;
         }
@@ -157,25 +143,18 @@ mod tests {
     }
 
     #[test]
-    fn the_word_is_from_the_last_segment_that_has_one() {
+    fn the_word_comes_from_the_last_segment_only() {
         assert_eq!(pattern("std::sync::mpsc").word(), Some("mpsc"));
-        assert_eq!(pattern("app::legacy::*").word(), Some("legacy"));
+        assert_eq!(pattern("**::ws::router::MessageRouter").word(), Some("MessageRouter"));
         assert_eq!(pattern("*Builder").word(), Some("Builder"));
+        assert_eq!(pattern("tokio").word(), Some("tokio"));
+        assert_eq!(pattern("app::*::handle_*").word(), Some("handle_"));
+        // Code under `app::legacy` names it `super::`, a crate's own code names it `crate::`.
+        assert_eq!(pattern("app::legacy::*").word(), None);
+        assert_eq!(pattern("contracts::*").word(), None);
+        assert_eq!(pattern("tokio::**").word(), None);
         assert_eq!(pattern("**").word(), None);
         assert_eq!(pattern("app::{legacy,old}").word(), None);
-    }
-
-    #[test]
-    fn a_name_word_comes_from_the_last_segment_only() {
-        assert_eq!(
-            pattern("**::ws::router::MessageRouter").name_word(),
-            Some("MessageRouter")
-        );
-        assert_eq!(pattern("*Router").name_word(), Some("Router"));
-        assert_eq!(pattern("tokio::**").name_word(), None);
-        assert_eq!(pattern("app::pool::*").name_word(), None);
-        assert_eq!(pattern("app::*::handle_*").name_word(), Some("handle_"));
-        assert_eq!(pattern("app::{a,b}::X").name_word(), None);
     }
 
     #[test]

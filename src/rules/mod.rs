@@ -88,16 +88,9 @@ pub trait Check: Send + Sync + fmt::Debug {
 
 pub use crate::facts::Fact;
 
-/// The words of every pattern that selects paths code names (imports, references), or `None` if one of
-/// them has none (see [`PathPattern::word`]).
+/// The words of every pattern (see [`PathPattern::word`]), or `None` if one of them has none.
 pub(crate) fn pattern_words<'p>(patterns: impl IntoIterator<Item = &'p PathPattern>) -> Option<Vec<String>> {
     patterns.into_iter().map(|p| p.word().map(str::to_owned)).collect()
-}
-
-/// The words of every pattern that selects items by name or path, or `None` if one of them has none (see
-/// [`PathPattern::name_word`]).
-pub(crate) fn name_words<'p>(patterns: impl IntoIterator<Item = &'p PathPattern>) -> Option<Vec<String>> {
-    patterns.into_iter().map(|p| p.name_word().map(str::to_owned)).collect()
 }
 
 /// What every rule has besides its kind's keys.

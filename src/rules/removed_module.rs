@@ -117,7 +117,7 @@ impl Check for RemovedModule {
     }
 
     fn body_words(&self) -> Option<Vec<String>> {
-        super::name_words(self.modules.iter().map(|(pattern, _)| pattern))
+        super::pattern_words(self.modules.iter().map(|(pattern, _)| pattern))
     }
 
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {

@@ -226,7 +226,7 @@ impl Check for SingleDefinition {
         [&self.names, &self.implements, &self.attributes]
             .into_iter()
             .find(|patterns| !patterns.is_empty())
-            .and_then(super::name_words)
+            .and_then(super::pattern_words)
     }
 
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {

@@ -136,7 +136,7 @@ impl Check for SingleDispatch {
     fn body_words(&self) -> Option<Vec<String>> {
         // A pattern names the enum, or a variant brought in by a `use` that names it (which keeps every
         // body of its file), or `Self` in an `impl` of it (which keeps that block's bodies).
-        super::name_words([&self.enum_pattern])
+        super::pattern_words([&self.enum_pattern])
     }
 
     fn check<'f>(&self, rule: &RuleMeta, files: &'f [FileFacts], out: &mut Vec<Finding>) {
