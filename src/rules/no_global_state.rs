@@ -1,5 +1,7 @@
 //! `no-global-state`: no process-wide mutable state in modules that must keep state per user.
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -23,7 +25,8 @@ In the named modules (and everything under them), reports:
   mutability anywhere inside it (`Mutex`, `RwLock`, `RefCell`, `Cell`, `UnsafeCell`, the atomics,
   `DashMap`, `DashSet`, `ArcSwap`, and any name listed in `types`), resolved through imports. A value
   initialized once (`LazyLock`, `LazyCell`, `Lazy`, `OnceLock`, `OnceCell`) is state only when what it
-  holds is: `LazyLock<Regex>` is a constant computed late, `LazyLock<Mutex<..>>` is state;
+  holds is: `LazyLock<Regex>` is a constant computed late, `LazyLock<Mutex<..>>` is state, and so is
+  `OnceLock<Globals>` for a type of the workspace (whose fields this rule does not read);
 - every `static mut`;
 - every `thread_local!` and `lazy_static!` invocation.
 A `const` is not state (each use is a fresh value) and is never reported. Test code is left out unless
@@ -68,6 +71,9 @@ const INTERIOR_MUTABILITY: &[&str] = &[
     "ReentrantMutex",
     "SyncUnsafeCell",
 ];
+
+/// Wrappers initialized once: they hold state only when what they hold can change.
+const ONCE: &[&str] = &["OnceCell", "OnceLock", "LazyLock", "LazyCell", "Lazy"];
 
 /// Macros that declare global or thread-global state.
 const STATE_MACROS: &[&str] = &["thread_local", "lazy_static"];
@@ -119,8 +125,11 @@ impl NoGlobalState {
             && !self.allow.iter().any(|a| a.matches(path))
     }
 
-    /// What is wrong with a definition, if it is global mutable state this rule covers.
-    fn state_message(&self, d: &Definition) -> Option<String> {
+    /// What is wrong with a definition, if it is global mutable state this rule covers. A value
+    /// initialized once is state only when what it holds can change; a type of the workspace (`crates`)
+    /// may (its fields are not read), a type from elsewhere without interior mutability does not.
+    /// Without `crates` (when facts are pruned, before the workspace is known) any such static may be.
+    fn state_message(&self, d: &Definition, crates: Option<&HashSet<&str>>) -> Option<String> {
         let (DefinitionKind::Static, Some(facts)) = (d.kind, &d.static_facts) else {
             return None;
         };
@@ -128,14 +137,29 @@ impl NoGlobalState {
             return None;
         }
         if facts.mutable {
-            Some(format!("`static mut {}` is global mutable state", d.name))
-        } else {
-            let ty = self.interior_mutable(&facts.type_paths)?;
-            Some(format!(
+            return Some(format!("`static mut {}` is global mutable state", d.name));
+        }
+        if let Some(ty) = self.interior_mutable(&facts.type_paths) {
+            return Some(format!(
                 "static `{}` holds `{ty}`, which can change through a shared reference: global mutable state",
                 d.name
-            ))
+            ));
         }
+        let wrapper = facts
+            .type_paths
+            .iter()
+            .map(|p| last_segment(p))
+            .find(|n| ONCE.contains(n))?;
+        let own = facts.type_paths.iter().find(|p| {
+            !ONCE.contains(&last_segment(p))
+                && crates.is_none_or(|crates| crates.contains(p.split("::").next().unwrap_or(p)))
+        })?;
+        Some(format!(
+            "static `{}` holds `{wrapper}` of `{}`, a type of this workspace whose fields may change: global \
+             mutable state",
+            d.name,
+            last_segment(own)
+        ))
     }
 
     /// The state macro a reference invokes, if this rule covers where it is.
@@ -157,7 +181,7 @@ impl NoGlobalState {
 impl Check for NoGlobalState {
     fn uses(&self, fact: super::Fact<'_>) -> bool {
         match fact {
-            super::Fact::Definition(d) => self.state_message(d).is_some(),
+            super::Fact::Definition(d) => self.state_message(d, None).is_some(),
             super::Fact::Reference(r) => self.state_macro(r).is_some(),
             _ => false,
         }
@@ -180,9 +204,13 @@ impl Check for NoGlobalState {
     }
 
     fn check(&self, rule: &RuleMeta, files: &[FileFacts], out: &mut Vec<Finding>) {
+        let crates: HashSet<&str> = files
+            .iter()
+            .map(|f| f.module.split("::").next().unwrap_or(&f.module))
+            .collect();
         for file in files {
             for d in &file.definitions {
-                if let Some(message) = self.state_message(d) {
+                if let Some(message) = self.state_message(d, Some(&crates)) {
                     out.push(rule.finding(message, d.path.clone(), location(file, d.span, "global state"), None));
                 }
             }
@@ -224,6 +252,7 @@ mod tests {
                      static NAME: &str = \"fine\";
                      static PATTERN: LazyLock<regex::Regex> = LazyLock::new(|| regex::Regex::new(\"x\"));
                      static CONFIG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                     pub struct Globals; static GLOBALS: std::sync::OnceLock<Globals> = std::sync::OnceLock::new();
                      const NOT_STATE: Mutex<u8> = Mutex::new(0);
                      static REG: Registry = Registry;
                      static ALLOWED: Mutex<u8> = Mutex::new(0);
@@ -241,6 +270,7 @@ mod tests {
                 "static `USERS` holds `Mutex`, which can change through a shared reference: global mutable state",
                 "static `COUNT` holds `AtomicUsize`, which can change through a shared reference: global mutable state",
                 "`static mut RAW` is global mutable state",
+                "static `GLOBALS` holds `OnceLock` of `Globals`, a type of this workspace whose fields may change: global mutable state",
                 "static `REG` holds `Registry`, which can change through a shared reference: global mutable state",
                 "`thread_local!` in `app::state` declares global state",
                 "`lazy_static!` in `app::state::f` declares global state",

@@ -33,6 +33,8 @@ pub(crate) struct WorkspaceIndex {
     /// Every module of the workspace (from files and inline `mod`s): a path under a module goes through
     /// the module, even where a `pub use` binds a function or constant of the same name beside it.
     pub modules: HashSet<String>,
+    /// Module -> the modules (or enums) it re-exports everything of (`pub use a::*;`).
+    pub glob_reexports: HashMap<String, Vec<String>>,
 }
 
 /// Identifies `name` declared in `module` by a 64-bit hash: with a quarter of a million names in a set,
@@ -215,8 +217,8 @@ impl<'a> FileResolver<'a> {
                 }
                 let target = self.resolve_import(i, depth + 1);
                 let target = self.index.reexports.get(&target).cloned().unwrap_or(target);
-                if self.index.names.contains(&name_key(&target, name)) {
-                    return Some((join_path(&target, name), Some(target)));
+                if let Some(source) = self.index.glob_source(&target, name, 0) {
+                    return Some((join_path(&source, name), Some(target)));
                 }
             }
         }
@@ -249,21 +251,50 @@ fn follow_reexports(index: &WorkspaceIndex, path: &str) -> String {
     let path = &*through_std(index, path);
     // Re-exports live in workspace modules: a path into std or another dependency has none to follow.
     let root = path.split("::").next().unwrap_or(path);
-    if index.reexports.is_empty() || !index.reexport_roots.contains(root) {
+    if (index.reexports.is_empty() && index.glob_reexports.is_empty()) || !index.reexport_roots.contains(root) {
         return path.to_owned();
     }
     let mut current = path.to_owned();
     for _ in 0..MAX_DEPTH {
-        let Some((prefix_len, target)) = longest_reexported_prefix(index, &current) else {
-            break;
+        let next = match longest_reexported_prefix(index, &current) {
+            Some((prefix_len, target)) => format!("{target}{}", &current[prefix_len..]),
+            None => match through_glob_reexport(index, &current) {
+                Some(next) => next,
+                None => break,
+            },
         };
-        let next = format!("{target}{}", &current[prefix_len..]);
         if next == current {
             break;
         }
         current = next;
     }
     current
+}
+
+/// `module::name::rest` as the path it leads to when `module` does not declare `name` but a glob
+/// re-export of it brings `name` from another module (`pub use crate::inner::*;`).
+fn through_glob_reexport(index: &WorkspaceIndex, path: &str) -> Option<String> {
+    if index.glob_reexports.is_empty() {
+        return None;
+    }
+    let mut end = path.len();
+    loop {
+        end = path[..end].rfind("::")?;
+        let module = &path[..end];
+        let Some(targets) = index.glob_reexports.get(module) else {
+            continue;
+        };
+        let rest = &path[end + 2..];
+        let name = rest.split("::").next().unwrap_or(rest);
+        if index.names.contains(&name_key(module, name)) {
+            return None;
+        }
+        let source = targets.iter().find_map(|target| {
+            let target = index.reexports.get(target).map_or(target.as_str(), String::as_str);
+            index.glob_source(target, name, 1)
+        })?;
+        return Some(join_path(&source, rest));
+    }
 }
 
 /// `core::` and `alloc::` paths as `std::` names them: std re-exports both crates at the same paths
@@ -305,21 +336,49 @@ pub(crate) fn reexports(file: &ParsedFile, module: &FileModule, index: &Workspac
         .enumerate()
         .filter(|(_, import)| import.reexport)
         .filter_map(|(i, import)| {
-            let from = join_path(&resolver.module_of(import.scope), import.binding.as_ref()?);
+            let module = resolver.module_of(import.scope);
             let to = resolver.import_path(i);
+            // A glob re-export is keyed `module::*` (see [`WorkspaceIndex::add_reexports`]).
+            let from = match (&import.binding, import.glob) {
+                (_, true) => join_path(&module, "*"),
+                (Some(binding), false) => join_path(&module, binding),
+                (None, false) => return None,
+            };
             (from != to).then_some((from, to))
         })
         .collect()
 }
 
 impl WorkspaceIndex {
-    /// Adds re-exports.
+    /// Adds re-exports: `module::binding` -> path, and `module::*` -> the module it re-exports all of.
     pub(crate) fn add_reexports(&mut self, reexports: impl IntoIterator<Item = (String, String)>) {
         for (from, to) in reexports {
             let root = from.split("::").next().unwrap_or(&from).to_owned();
             self.reexport_roots.insert(root);
-            self.reexports.insert(from, to);
+            match from.strip_suffix("::*") {
+                Some(module) => self.glob_reexports.entry(module.to_owned()).or_default().push(to),
+                None => {
+                    self.reexports.insert(from, to);
+                }
+            }
         }
+    }
+
+    /// Where `name` comes from when a glob import or re-export of `module` brings it: `module` itself
+    /// when it declares the name, else the module one of its glob re-exports brings it from (followed
+    /// to `depth`, so cycles of globs end).
+    pub(crate) fn glob_source(&self, module: &str, name: &str, depth: usize) -> Option<String> {
+        if self.names.contains(&name_key(module, name)) {
+            return Some(module.to_owned());
+        }
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        let targets = self.glob_reexports.get(module)?;
+        targets.iter().find_map(|target| {
+            let target = self.reexports.get(target).map_or(target.as_str(), String::as_str);
+            self.glob_source(target, name, depth + 1)
+        })
     }
 
     /// Adds declared names by their keys (see [`name_key`]), in groups (one per file).
@@ -584,6 +643,28 @@ mod tests {
         // A workspace crate named `core` keeps its paths.
         let own = facts("app", "use core::Thing;", &["app", "core"]);
         assert_eq!(own.imports[0].target, "core::Thing");
+    }
+
+    #[test]
+    fn glob_reexport_chains_are_followed() {
+        let f = facts(
+            "app",
+            "pub mod inner { pub fn x() {} pub struct Y; }
+             pub mod middle { pub use crate::inner::*; }
+             pub mod outer { pub use crate::middle::*; }
+             pub mod loop_a { pub use crate::loop_b::*; } pub mod loop_b { pub use crate::loop_a::*; }
+             use crate::outer::x; use crate::outer::Y as Z; use crate::loop_a::nothing;
+             fn f() { let _ = crate::middle::Y; }",
+            &["app"],
+        );
+        let targets: Vec<&str> = f
+            .imports
+            .iter()
+            .filter(|i| !i.reexport)
+            .map(|i| i.target.as_str())
+            .collect();
+        assert_eq!(targets, vec!["app::inner::x", "app::inner::Y", "app::loop_a::nothing"]);
+        assert_eq!(f.references[0].path, "app::inner::Y");
     }
 
     #[test]
