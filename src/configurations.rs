@@ -102,6 +102,27 @@ pub fn compiled_together(predicates: &[Option<&str>], max: usize) -> Vec<(Vec<us
     found.into_iter().map(|(set, config)| (set, Some(config))).collect()
 }
 
+/// Whether `predicate` holds in one exact configuration: `target` (a triple rustc knows), the crate's
+/// `features` on, a development build (`debug_assertions` on), no custom `--cfg` flag, `test` off.
+/// `None` when the target is not one rustc knows; a predicate that does not parse holds.
+pub fn compiled_in(predicate: Option<&str>, target: &str, features: &[String]) -> Option<bool> {
+    let info = ALL_BUILTINS.iter().find(|t| t.triple.as_str() == target)?;
+    let Some(expression) = predicate.and_then(|text| Expression::parse(text).ok()) else {
+        return Some(true);
+    };
+    Some(expression.eval(|predicate| match predicate {
+        Predicate::Target(t) => t.matches(info),
+        Predicate::Feature(name) => features.iter().any(|f| f == name),
+        Predicate::DebugAssertions => true,
+        // The baseline features of x86-64 and AArch64, which every build of them has.
+        Predicate::TargetFeature(name) => matches!(
+            (info.arch.as_str(), *name),
+            ("x86_64", "sse" | "sse2" | "fxsr") | ("aarch64", "neon" | "fp-armv8")
+        ),
+        _ => false,
+    }))
+}
+
 /// A free predicate as people read it: `feature `rt``, `cfg `tokio_unstable``.
 fn free_key(predicate: &Predicate<'_>) -> String {
     match predicate {
@@ -194,6 +215,20 @@ mod tests {
         let found = sets(&[Some("unix"), Some("unix"), Some("windows"), Some("windows")], 1);
         let found: Vec<Vec<usize>> = found.into_iter().map(|(set, _)| set).collect();
         assert_eq!(found, vec![vec![0, 1], vec![2, 3]]);
+    }
+
+    #[test]
+    fn one_exact_configuration() {
+        let on = |p: &str, features: &[&str]| {
+            let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
+            compiled_in(Some(p), "x86_64-unknown-linux-gnu", &features)
+        };
+        assert_eq!(on(r#"all(unix,feature="rt")"#, &["rt"]), Some(true));
+        assert_eq!(on(r#"all(unix,feature="rt")"#, &[]), Some(false));
+        assert_eq!(on("windows", &[]), Some(false));
+        assert_eq!(on("any(test,tokio_unstable)", &[]), Some(false));
+        assert_eq!(compiled_in(None, "x86_64-unknown-linux-gnu", &[]), Some(true));
+        assert_eq!(compiled_in(Some("unix"), "no-such-target", &[]), None);
     }
 
     #[test]
