@@ -56,7 +56,7 @@ pub struct TargetRoot {
     pub file: PathBuf,
     /// The crate name the target compiles to (`-` replaced by `_`).
     pub crate_name: String,
-    /// A test or bench target.
+    /// A test, bench or example target (counted only by rules that include test code).
     pub test: bool,
 }
 
@@ -393,7 +393,8 @@ fn read_manifest(manifest: &Path, tree: &dyn FileTree) -> Result<Option<CrateInf
     add(dir.join("src/main.rs"), lib_name.clone(), false);
     for (folder, test) in [
         ("src/bin", false),
-        ("examples", false),
+        // Examples show how to use a crate; like tests and benches they are not its code.
+        ("examples", true),
         ("tests", true),
         ("benches", true),
     ] {

@@ -225,6 +225,38 @@ impl<'a> FileResolver<'a> {
         None
     }
 
+    /// A lone capitalized name in a pattern that nothing declares, as a variant of the one enum from
+    /// outside the workspace whose variants a glob brings in (`use std::cmp::Ordering::*;` then `Less`):
+    /// such an enum's variants are not known here. `None` when no such glob, or more than one, is in
+    /// scope (the name is then a binding).
+    fn external_variant(&self, scope: usize, raw: &RawPath) -> Option<Resolved> {
+        let [name] = raw.segments.as_slice() else {
+            return None;
+        };
+        if raw.leading_colon || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+            return None;
+        }
+        let chain = self.scope_chain(scope);
+        let mut enums = self.file.imports.iter().enumerate().filter_map(|(i, import)| {
+            if !import.glob || !chain.contains(&import.scope) {
+                return None;
+            }
+            let target = self.resolve_import(i, 1);
+            let last = target.rsplit("::").next().unwrap_or(&target);
+            let outside = !self.index.crates.contains(target.split("::").next().unwrap_or(&target));
+            (outside && last.starts_with(|c: char| c.is_ascii_uppercase())).then_some(target)
+        });
+        let target = enums.next()?;
+        if enums.next().is_some() {
+            return None;
+        }
+        Some(Resolved {
+            path: join_path(&target, name),
+            via_import: Some(target),
+            known: true,
+        })
+    }
+
     /// A scope and its parents up to and including the nearest module: where a name may be declared.
     fn scope_chain(&self, scope: usize) -> Vec<usize> {
         let mut chain = vec![scope];
@@ -495,9 +527,9 @@ pub(crate) fn resolve_file(
         .references
         .iter()
         .filter_map(|raw| {
-            let resolved = resolver.resolve(raw.scope, &raw.path, None, 0);
+            let mut resolved = resolver.resolve(raw.scope, &raw.path, None, 0);
             if raw.maybe_binding && !(resolved.known && resolved.path.contains("::")) {
-                return None;
+                resolved = resolver.external_variant(raw.scope, &raw.path)?;
             }
             let enclosing = enclosings
                 .get(raw.enclosing as usize)
@@ -665,6 +697,23 @@ mod tests {
             .collect();
         assert_eq!(targets, vec!["app::inner::x", "app::inner::Y", "app::loop_a::nothing"]);
         assert_eq!(f.references[0].path, "app::inner::Y");
+    }
+
+    #[test]
+    fn a_glob_of_an_outside_enum_brings_its_variants_into_patterns() {
+        let f = facts(
+            "app",
+            "use std::cmp::Ordering::*; fn f(o: std::cmp::Ordering) { match o { Less => {}, Equal | Greater => {}, other => {} } }",
+            &["app"],
+        );
+        assert_eq!(
+            pattern_paths(&f),
+            vec![
+                "std::cmp::Ordering::Less",
+                "std::cmp::Ordering::Equal",
+                "std::cmp::Ordering::Greater"
+            ]
+        );
     }
 
     #[test]
