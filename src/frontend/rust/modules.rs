@@ -31,6 +31,9 @@ pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[&Par
     let by_path: HashMap<&Path, usize> = files.iter().enumerate().map(|(i, f)| (f.abs.as_path(), i)).collect();
     let mut modules: Vec<Option<FileModule>> = vec![None; files.len()];
     let mut queue: Vec<(usize, PathBuf)> = Vec::new();
+    // Every declaration that reaches a file as the module it was given: (parent, declaration's cfg,
+    // child). A file declared in several `cfg_if!` branches is compiled when any of them is taken.
+    let mut reaching: Vec<(usize, Option<String>, usize)> = Vec::new();
 
     // The library and binaries first: a file they compile is theirs even when a test target also
     // includes it (`#[path = "../src/lexical/mod.rs"] mod lexical;` in a test).
@@ -51,8 +54,9 @@ pub(crate) fn assign(workspace: &Workspace, files: &[SourceFile], parsed: &[&Par
                 queue.push((index, parent_dir(&root.file)));
             }
         }
-        follow_declarations(files, parsed, &by_path, &mut modules, &mut queue);
+        follow_declarations(files, parsed, &by_path, &mut modules, &mut queue, &mut reaching);
     }
+    settle_cfgs(&mut modules, parsed, &reaching);
 
     modules
         .into_iter()
@@ -75,6 +79,7 @@ fn follow_declarations(
     by_path: &HashMap<&Path, usize>,
     modules: &mut [Option<FileModule>],
     queue: &mut Vec<(usize, PathBuf)>,
+    reaching: &mut Vec<(usize, Option<String>, usize)>,
 ) {
     while let Some((index, dir)) = queue.pop() {
         let parent = modules[index].clone().expect("queued files have a module");
@@ -82,42 +87,113 @@ fn follow_declarations(
         for decl in file.modules.iter().filter(|m| !m.inline) {
             let chain = inline_chain(file, decl.scope);
             let base = chain.iter().fold(dir.clone(), |d, name| d.join(name));
-            let candidates = match &decl.path_attr {
-                Some(path) if chain.is_empty() => vec![parent_dir(&files[index].abs).join(path)],
-                Some(path) => vec![base.join(path)],
-                None => vec![
-                    base.join(format!("{}.rs", decl.name)),
-                    base.join(&decl.name).join("mod.rs"),
-                ],
+            let at_path = |path: &str| match chain.is_empty() {
+                true => parent_dir(&files[index].abs).join(path),
+                false => base.join(path),
             };
-            let Some(&child) = candidates.iter().find_map(|c| by_path.get(normalize(c).as_path())) else {
-                continue;
-            };
-            if modules[child].is_some() {
-                continue;
+            // Where the module's file is, and under which extra predicate: `#[path]`, or each
+            // `#[cfg_attr(p, path = ..)]` and the usual places where none of those predicates holds.
+            let mut alternatives: Vec<(Vec<PathBuf>, Option<String>, bool)> = Vec::new();
+            match &decl.path_attr {
+                Some(path) => alternatives.push((vec![at_path(path)], None, true)),
+                None => {
+                    for (predicate, path) in &decl.cfg_paths {
+                        alternatives.push((vec![at_path(path)], Some(predicate.clone()), true));
+                    }
+                    let otherwise = (!decl.cfg_paths.is_empty()).then(|| {
+                        let any: Vec<&str> = decl.cfg_paths.iter().map(|(p, _)| p.as_str()).collect();
+                        format!("not(any({}))", any.join(","))
+                    });
+                    let usual = vec![
+                        base.join(format!("{}.rs", decl.name)),
+                        base.join(&decl.name).join("mod.rs"),
+                    ];
+                    alternatives.push((usual, otherwise, false));
+                }
             }
             let mut path = parent.path.clone();
             for segment in chain.iter().chain(std::iter::once(&decl.name)) {
                 path.push_str("::");
                 path.push_str(segment);
             }
-            let reached: Vec<String> = [&parent.cfg, &decl.cfg, &parsed[child].inner_cfg]
+            for (candidates, extra, by_attribute) in alternatives {
+                let Some(&child) = candidates.iter().find_map(|c| by_path.get(normalize(c).as_path())) else {
+                    continue;
+                };
+                let decl_cfg = cfg::all_of(&[decl.cfg.clone(), extra].into_iter().flatten().collect::<Vec<_>>());
+                if let Some(known) = &modules[child] {
+                    if known.path == path {
+                        reaching.push((index, decl_cfg, child));
+                    }
+                    continue;
+                }
+                reaching.push((index, decl_cfg.clone(), child));
+                let reached: Vec<String> = [&parent.cfg, &decl_cfg, &parsed[child].inner_cfg]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                modules[child] = Some(FileModule {
+                    path: path.clone(),
+                    in_test: parent.in_test || decl.in_test,
+                    cfg: cfg::all_of(&reached),
+                });
+                let child_file = &files[child].abs;
+                let child_dir = if by_attribute || child_file.file_name().is_some_and(|n| n == "mod.rs") {
+                    parent_dir(child_file)
+                } else {
+                    parent_dir(child_file).join(child_file.file_stem().unwrap_or_default())
+                };
+                queue.push((child, child_dir));
+            }
+        }
+    }
+}
+
+/// Gives each file reached by several declarations of its module the cfg of any of them, and passes
+/// that on to the files below it: a file is compiled when some declaration that reaches it is.
+fn settle_cfgs(
+    modules: &mut [Option<FileModule>],
+    parsed: &[&ParsedFile],
+    reaching: &[(usize, Option<String>, usize)],
+) {
+    let mut several = vec![0usize; modules.len()];
+    for (_, _, child) in reaching {
+        several[*child] += 1;
+    }
+    if several.iter().all(|n| *n <= 1) {
+        return;
+    }
+    // Each round widens a file by the declarations that reach it; the module tree is shallow, and the
+    // rounds stop when nothing changes (or after a bound, should declarations form a cycle).
+    for _ in 0..16 {
+        let mut changed = false;
+        for (parent, decl_cfg, child) in reaching {
+            let (Some(parent_cfg), Some(child_module)) =
+                (modules[*parent].as_ref().map(|m| m.cfg.clone()), &modules[*child])
+            else {
+                continue;
+            };
+            let reached: Vec<String> = [&parent_cfg, decl_cfg, &parsed[*child].inner_cfg]
                 .into_iter()
                 .flatten()
                 .cloned()
                 .collect();
-            modules[child] = Some(FileModule {
-                path,
-                in_test: parent.in_test || decl.in_test,
-                cfg: cfg::all_of(&reached),
-            });
-            let child_file = &files[child].abs;
-            let child_dir = if decl.path_attr.is_some() || child_file.file_name().is_some_and(|n| n == "mod.rs") {
-                parent_dir(child_file)
-            } else {
-                parent_dir(child_file).join(child_file.file_stem().unwrap_or_default())
+            let through_this = cfg::all_of(&reached);
+            let widened = match (&child_module.cfg, &through_this) {
+                (None, _) | (_, None) => None,
+                (Some(known), Some(this)) if known == this || known.contains(this.as_str()) => Some(known.clone()),
+                (Some(known), Some(this)) => Some(format!("any({known},{this})")),
             };
-            queue.push((child, child_dir));
+            if widened != child_module.cfg {
+                if let Some(module) = modules[*child].as_mut() {
+                    module.cfg = widened;
+                }
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
         }
     }
 }

@@ -122,6 +122,9 @@ pub(crate) struct RawModule {
     pub inline: bool,
     /// The `#[path = "..."]` attribute, if any.
     pub path_attr: Option<String>,
+    /// `#[cfg_attr(predicate, path = "...")]` attributes: the file the module is where the predicate
+    /// holds (canonical predicate, path).
+    pub cfg_paths: Vec<(String, String)>,
     pub span: Span,
     pub in_test: bool,
     /// See [`RawDefinition::cfg`]: the module and everything in it are compiled under it.

@@ -169,6 +169,47 @@ mod tests {
     }
 
     #[test]
+    fn items_in_item_macros_are_read_with_the_cfg_of_their_cfg_if_branch() {
+        let text = "cfg_rt! { pub struct Runtime; mod inner; use crate::x::Y; }
+            cfg_if::cfg_if! {
+                if #[cfg(unix)] { mod unix; pub struct Sys; }
+                else if #[cfg(windows)] { mod windows; pub struct Sys; }
+                else { pub struct Fallback; }
+            }
+            thread_local! { static LOCAL: u8 = 0; }
+            println!(\"not items\");";
+        let parsed = parse(text);
+        let definitions: Vec<(String, Option<String>)> = parsed
+            .definitions
+            .iter()
+            .map(|d| (d.name.clone(), d.cfg.clone()))
+            .collect();
+        assert_eq!(
+            definitions,
+            vec![
+                ("Runtime".to_owned(), None),
+                ("Sys".to_owned(), Some("unix".to_owned())),
+                ("Sys".to_owned(), Some("all(not(unix),windows)".to_owned())),
+                ("Fallback".to_owned(), Some("all(not(unix),not(windows))".to_owned())),
+            ]
+        );
+        let modules: Vec<(&str, Option<&str>)> = parsed
+            .modules
+            .iter()
+            .map(|m| (m.name.as_str(), m.cfg.as_deref()))
+            .collect();
+        assert_eq!(
+            modules,
+            vec![
+                ("inner", None),
+                ("unix", Some("unix")),
+                ("windows", Some("all(not(unix),windows)"))
+            ]
+        );
+        assert_eq!(parsed.imports.len(), 1);
+    }
+
+    #[test]
     fn bodies_without_the_words_are_not_parsed_and_the_rest_is_unchanged() {
         let text = "use std::fmt;\nfn a() -> fmt::Result { std::sync::mpsc::channel::<u8>(); Ok(()) }\n\
                     fn b() { other::call(); }\nstruct After(fmt::Error, mpsc::Sender<u8>);\nstruct Plain(fmt::Error);";

@@ -135,6 +135,8 @@ struct Attributes {
     path: Option<String>,
     /// The canonical predicates of `#[cfg]` and of the `cfg`s in `#[cfg_attr]`.
     cfg: Vec<String>,
+    /// The `path`s in `#[cfg_attr]`, with their predicates.
+    cfg_paths: Vec<(String, String)>,
 }
 
 /// Reads items from tokens into facts; every method returns `None` on a shape it does not recognise.
@@ -615,19 +617,55 @@ impl<'t> Reader<'t> {
 
     /// `path!(...);`, `path![...];` or `path! {...}` (the first segment already read): syn's pass
     /// records only paths used in it.
+    /// An item macro: read past when its braces hold no item keyword; one that may hold items
+    /// (`cfg_rt! { pub struct .. }`) is left to syn, which reads them.
     fn macro_call(&mut self) -> Option<()> {
         while self.path_separator() {
             self.name()?;
         }
         self.eat(Token::Punct(b'!'))?;
         match self.next()?.0 {
-            Token::Open(b'{') => self.skip_group(),
+            Token::Open(b'{') => match self.group_holds_item_keyword()? {
+                true => None,
+                false => Some(()),
+            },
             Token::Open(_) => {
                 self.skip_group()?;
                 self.eat(Token::Punct(b';')).map(|_| ())
             }
             _ => None,
         }
+    }
+
+    /// Reads to the end of the group just opened: whether an item keyword occurs in it.
+    fn group_holds_item_keyword(&mut self) -> Option<bool> {
+        const ITEM_KEYWORDS: &[&str] = &[
+            "struct",
+            "enum",
+            "union",
+            "trait",
+            "fn",
+            "mod",
+            "use",
+            "impl",
+            "type",
+            "const",
+            "static",
+            "macro_rules",
+        ];
+        let mut depth = 1usize;
+        let mut found = false;
+        while depth > 0 {
+            let (token, start) = self.next()?;
+            match token {
+                Token::Open(_) => depth += 1,
+                Token::Close(_) => depth -= 1,
+                Token::Ident => found |= ITEM_KEYWORDS.contains(&&self.text[start..self.position()]),
+                Token::Error => return None,
+                _ => {}
+            }
+        }
+        Some(found)
     }
 
     fn extern_crate(&mut self, attributes: &Attributes, public: bool) -> Option<()> {
@@ -754,6 +792,7 @@ impl<'t> Reader<'t> {
             name: name.clone(),
             inline,
             path_attr: attributes.path.clone(),
+            cfg_paths: attributes.cfg_paths.clone(),
             span,
             in_test,
             cfg: self.cfg_with(&own),
@@ -922,6 +961,7 @@ use std::{self, collections::{HashMap as Map, *}, fmt::Write as _};
 #[cfg(windows)] #[cfg_attr(docsrs, cfg(feature = "d"))] use std::os::windows as platform;
 #[cfg(unix)]
 mod imp { #![cfg(not(target_os = "wasi"))] #[cfg(feature = "x")] pub enum Only { A } }
+#[cfg_attr(unix, path = "sys/unix.rs")] #[cfg_attr(windows, path = "sys/windows.rs")] mod sys;
 #[cfg_attr(feature = "y", cfg(target_os = "linux"), derive(Debug))] pub enum Twin { B }
 pub use ::core::r#type::Thing;
 pub(crate) extern crate alloc as heap;
@@ -950,6 +990,8 @@ extern "C" { fn foreign(x: u8); static GLOBAL: u8; }
 unsafe extern "C" { safe fn other(); }
 lazy::call! { anything }
 call!(a, b);
+cfg_rt! { pub struct InMacro; #[cfg(unix)] pub mod hidden; }
+cfg_if::cfg_if! { if #[cfg(unix)] { pub enum Sys { A } } else { pub enum Sys { B } } }
 pub mod inline {
     #![doc = "inner"]
     use super::*;

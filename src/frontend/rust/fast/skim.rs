@@ -104,8 +104,9 @@ enum Outline {
 
 /// For a file that mentions none of the words, the interiors of the groups that hold nothing another
 /// file can see: function parameters and bodies, struct and union fields, `impl` and `trait` blocks,
-/// initializers, macro invocations and definitions. Kept: module, enum, `extern` and `use` groups
-/// (walked into) and attributes. Blanking them leaves valid syntax (`fn f() {}`, `struct S {}`,
+/// initializers, macro invocations in expressions and macro definitions. Kept: module, enum, `extern`
+/// and `use` groups (walked into), attributes, and an item macro's braces whole (`cfg_rt! { .. }` may
+/// hold items). Blanking them leaves valid syntax (`fn f() {}`, `struct S {}`,
 /// `impl T for S {}`). `None` when the tokens are malformed (the parser reports it).
 fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
     let mut lexer = Lexer::new(bytes);
@@ -163,6 +164,13 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
                 bodies.push(true);
                 item = None;
                 false
+            }
+            // An item macro's braces (`cfg_rt! { .. }`, `cfg_if! { .. }`) may hold items other files
+            // see: kept whole, nothing in them blanked.
+            Token::Open(b'{') if previous[1] == Token::Punct(b'!') && item.is_none() => {
+                lexer.skip_group()?;
+                previous = [previous[1], Token::Close(b'}')];
+                continue;
             }
             Token::Open(b'{') => true,
             Token::Open(b'(') if previous[1] == Token::Punct(b'!') && previous[0] != Token::Punct(b'#') => true,

@@ -259,6 +259,53 @@ impl<'t> Collector<'t> {
 
     /// Macro bodies are not expanded; those that read as a list of expressions (`vec!`, `println!`,
     /// `assert_eq!`, ...) are visited as such, so a path inside them still counts.
+    /// A macro in item position: `cfg_if!` branches read under their predicates; a body that parses as
+    /// items (`cfg_rt! { pub struct Runtime; }`, `pin_project! { .. }`) read as if written here; any
+    /// other body as an expression list. The state macros (`thread_local!`, `lazy_static!`) are
+    /// reported as such, so their statics are not read a second time.
+    fn item_macro(&mut self, mac: &syn::Macro) {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if matches!(name.as_str(), "thread_local" | "lazy_static") {
+            return self.macro_body(mac);
+        }
+        if name == "cfg_if"
+            && let Ok(branches) = mac.parse_body_with(parse_cfg_if)
+        {
+            self.reference(&mac.path, ReferenceContext::Macro);
+            let mut earlier: Vec<String> = Vec::new();
+            for (condition, items) in &branches {
+                let condition = condition
+                    .as_ref()
+                    .and_then(|tokens| cfg::canonical(&tokens.to_string()));
+                // A branch is taken when its condition holds and no earlier one did.
+                let mut holds: Vec<String> = earlier.iter().map(|e| format!("not({e})")).collect();
+                holds.extend(condition.clone());
+                let depth = self.cfg.len();
+                self.cfg.extend(cfg::all_of(&holds));
+                for item in items {
+                    self.visit_item(item);
+                }
+                self.cfg.truncate(depth);
+                earlier.extend(condition);
+            }
+            return;
+        }
+        match mac.parse_body_with(parse_items) {
+            Ok(items) if !items.is_empty() => {
+                self.reference(&mac.path, ReferenceContext::Macro);
+                for item in &items {
+                    self.visit_item(item);
+                }
+            }
+            _ => self.macro_body(mac),
+        }
+    }
+
     fn macro_body(&mut self, mac: &syn::Macro) {
         self.reference(&mac.path, ReferenceContext::Macro);
         let name = mac
@@ -283,6 +330,44 @@ impl<'t> Collector<'t> {
             }
         }
     }
+}
+
+/// A macro body that is a sequence of items.
+fn parse_items(input: syn::parse::ParseStream<'_>) -> syn::Result<Vec<syn::Item>> {
+    let mut items = Vec::new();
+    while !input.is_empty() {
+        items.push(input.parse()?);
+    }
+    Ok(items)
+}
+
+/// The body of `cfg_if!`: `if #[cfg(p)] { items } else if #[cfg(q)] { items } else { items }`, as each
+/// branch's condition (the tokens inside `cfg(..)`; `None` for `else`) and items.
+fn parse_cfg_if(
+    input: syn::parse::ParseStream<'_>,
+) -> syn::Result<Vec<(Option<proc_macro2::TokenStream>, Vec<syn::Item>)>> {
+    let mut branches = Vec::new();
+    loop {
+        input.parse::<syn::Token![if]>()?;
+        let attributes = input.call(syn::Attribute::parse_outer)?;
+        let condition = match attributes.as_slice() {
+            [attribute] if attribute.path().is_ident("cfg") => attribute.meta.require_list()?.tokens.clone(),
+            _ => return Err(input.error("expected one `#[cfg(..)]`")),
+        };
+        let content;
+        syn::braced!(content in input);
+        branches.push((Some(condition), parse_items(&content)?));
+        if input.parse::<Option<syn::Token![else]>>()?.is_none() {
+            break;
+        }
+        if !input.peek(syn::Token![if]) {
+            let content;
+            syn::braced!(content in input);
+            branches.push((None, parse_items(&content)?));
+            break;
+        }
+    }
+    Ok(branches)
 }
 
 /// The body of `matches!(expr, pattern if guard)`: the pattern is a pattern, not an expression.
@@ -392,6 +477,20 @@ fn path_attribute(attrs: &[syn::Attribute]) -> Option<String> {
         },
         _ => None,
     })
+}
+
+/// The `#[cfg_attr(predicate, path = "...")]` of a `mod` declaration (see `text::cfg`).
+fn cfg_paths(attrs: &[syn::Attribute]) -> Vec<(String, String)> {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg_attr"))
+        .filter_map(|attr| {
+            let syn::Meta::List(list) = &attr.meta else {
+                return None;
+            };
+            cfg::path_of_cfg_attr(&cfg::canonical(&list.tokens.to_string())?)
+        })
+        .collect()
 }
 
 /// Every path named in a type (`LazyLock<Mutex<HashMap<K, V>>>` names four), outermost first.
@@ -587,6 +686,7 @@ impl Collector<'_> {
                     name: name.clone(),
                     inline: i.content.is_some(),
                     path_attr: path_attribute(&i.attrs),
+                    cfg_paths: cfg_paths(&i.attrs),
                     span: self.span(i.ident.span()),
                     in_test,
                     cfg: cfg::all_of(&self.cfg),
@@ -629,7 +729,7 @@ impl Collector<'_> {
                     self.define(K::Macro, ident, &i.attrs);
                     return;
                 }
-                self.with_item_test(&i.attrs, |this| this.macro_body(&i.mac));
+                self.with_item_test(&i.attrs, |this| this.item_macro(&i.mac));
             }
             _ => visit::visit_item(self, item),
         }

@@ -48,6 +48,17 @@ pub(crate) fn of_cfg_attr(canonical_inner: &str) -> Option<String> {
     Some(format!("any(not({condition}),{required})"))
 }
 
+/// The `path = ".."` a `#[cfg_attr(..)]` gives a `mod` declaration, with the predicate under which it
+/// does (from the canonical text between its parentheses). Only a plain string is taken.
+pub(crate) fn path_of_cfg_attr(canonical_inner: &str) -> Option<(String, String)> {
+    let parts = top_level_parts(canonical_inner);
+    let (condition, attributes) = parts.split_first()?;
+    attributes.iter().find_map(|a| {
+        let value = a.strip_prefix("path=\"")?.strip_suffix('"')?;
+        (!value.contains('\\')).then(|| (condition.to_string(), value.to_owned()))
+    })
+}
+
 /// `a,b(c,d),e` split at its top-level commas.
 fn top_level_parts(text: &str) -> Vec<&str> {
     let mut parts = Vec::new();
@@ -99,5 +110,10 @@ mod tests {
             Some(r#"any(not(feature="a"),unix)"#)
         );
         assert_eq!(of_cfg_attr(r#"feature="a,b",derive(Debug)"#), None);
+        assert_eq!(
+            path_of_cfg_attr(r#"any(unix,target_os="wasi"),path="sys/unix.rs""#),
+            Some((r#"any(unix,target_os="wasi")"#.to_owned(), "sys/unix.rs".to_owned()))
+        );
+        assert_eq!(path_of_cfg_attr("docsrs,doc(cfg(x))"), None);
     }
 }
