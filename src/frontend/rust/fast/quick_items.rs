@@ -652,6 +652,7 @@ impl<'t> Reader<'t> {
             "const",
             "static",
             "macro_rules",
+            "extern",
         ];
         let mut depth = 1usize;
         let mut found = false;
@@ -992,6 +993,7 @@ lazy::call! { anything }
 call!(a, b);
 cfg_rt! { pub struct InMacro; #[cfg(unix)] pub mod hidden; }
 cfg_if::cfg_if! { if #[cfg(unix)] { pub enum Sys { A } } else { pub enum Sys { B } } }
+cfg_if! { if #[cfg(feature = "core")] { extern crate alloc as a2; } }
 pub mod inline {
     #![doc = "inner"]
     use super::*;
