@@ -64,6 +64,8 @@ struct FileResolver<'a> {
     module: &'a str,
     index: &'a WorkspaceIndex,
     imports: RefCell<Vec<ImportState>>,
+    /// The file's glob imports of enums from outside the workspace, by scope: found once, on first use.
+    outside_enum_globs: std::cell::OnceCell<Vec<(usize, String)>>,
 }
 
 /// Where an import's resolution stands.
@@ -89,6 +91,7 @@ impl<'a> FileResolver<'a> {
             module,
             index,
             imports: RefCell::new(vec![ImportState::Unresolved; file.imports.len()]),
+            outside_enum_globs: std::cell::OnceCell::new(),
         };
         for i in 0..file.imports.len() {
             resolver.resolve_import(i, 0);
@@ -217,7 +220,7 @@ impl<'a> FileResolver<'a> {
                 }
                 let target = self.resolve_import(i, depth + 1);
                 let target = self.index.reexports.get(&target).cloned().unwrap_or(target);
-                if let Some(source) = self.index.glob_source(&target, name, 0) {
+                if let Some(source) = self.index.glob_source(&target, name) {
                     return Some((join_path(&source, name), Some(target)));
                 }
             }
@@ -236,16 +239,28 @@ impl<'a> FileResolver<'a> {
         if raw.leading_colon || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
             return None;
         }
-        let chain = self.scope_chain(scope);
-        let mut enums = self.file.imports.iter().enumerate().filter_map(|(i, import)| {
-            if !import.glob || !chain.contains(&import.scope) {
-                return None;
-            }
-            let target = self.resolve_import(i, 1);
-            let last = target.rsplit("::").next().unwrap_or(&target);
-            let outside = !self.index.crates.contains(target.split("::").next().unwrap_or(&target));
-            (outside && last.starts_with(|c: char| c.is_ascii_uppercase())).then_some(target)
+        let globs = self.outside_enum_globs.get_or_init(|| {
+            self.file
+                .imports
+                .iter()
+                .enumerate()
+                .filter(|(_, import)| import.glob)
+                .filter_map(|(i, import)| {
+                    let target = self.resolve_import(i, 1);
+                    let last = target.rsplit("::").next().unwrap_or(&target);
+                    let outside = !self.index.crates.contains(target.split("::").next().unwrap_or(&target));
+                    (outside && last.starts_with(|c: char| c.is_ascii_uppercase())).then_some((import.scope, target))
+                })
+                .collect()
         });
+        if globs.is_empty() {
+            return None;
+        }
+        let chain = self.scope_chain(scope);
+        let mut enums = globs
+            .iter()
+            .filter(|(at, _)| chain.contains(at))
+            .map(|(_, target)| target.clone());
         let target = enums.next()?;
         if enums.next().is_some() {
             return None;
@@ -323,7 +338,7 @@ fn through_glob_reexport(index: &WorkspaceIndex, path: &str) -> Option<String> {
         }
         let source = targets.iter().find_map(|target| {
             let target = index.reexports.get(target).map_or(target.as_str(), String::as_str);
-            index.glob_source(target, name, 1)
+            index.glob_source(target, name)
         })?;
         return Some(join_path(&source, rest));
     }
@@ -388,7 +403,12 @@ impl WorkspaceIndex {
             let root = from.split("::").next().unwrap_or(&from).to_owned();
             self.reexport_roots.insert(root);
             match from.strip_suffix("::*") {
-                Some(module) => self.glob_reexports.entry(module.to_owned()).or_default().push(to),
+                Some(module) => {
+                    let targets = self.glob_reexports.entry(module.to_owned()).or_default();
+                    if !targets.contains(&to) {
+                        targets.push(to);
+                    }
+                }
                 None => {
                     self.reexports.insert(from, to);
                 }
@@ -397,20 +417,26 @@ impl WorkspaceIndex {
     }
 
     /// Where `name` comes from when a glob import or re-export of `module` brings it: `module` itself
-    /// when it declares the name, else the module one of its glob re-exports brings it from (followed
-    /// to `depth`, so cycles of globs end).
-    pub(crate) fn glob_source(&self, module: &str, name: &str, depth: usize) -> Option<String> {
-        if self.names.contains(&name_key(module, name)) {
-            return Some(module.to_owned());
+    /// when it declares the name, else the nearest module its glob re-exports (followed breadth-first,
+    /// each module once, so cycles and diamonds of globs cost nothing) bring it from.
+    pub(crate) fn glob_source(&self, module: &str, name: &str) -> Option<String> {
+        let mut queue = std::collections::VecDeque::from([module.to_owned()]);
+        let mut seen: HashSet<String> = HashSet::default();
+        while let Some(current) = queue.pop_front() {
+            if self.names.contains(&name_key(&current, name)) {
+                return Some(current);
+            }
+            if seen.len() >= 4 * MAX_DEPTH || !seen.insert(current.clone()) {
+                continue;
+            }
+            for target in self.glob_reexports.get(&current).into_iter().flatten() {
+                let target = self.reexports.get(target).unwrap_or(target);
+                if !seen.contains(target) {
+                    queue.push_back(target.clone());
+                }
+            }
         }
-        if depth >= MAX_DEPTH {
-            return None;
-        }
-        let targets = self.glob_reexports.get(module)?;
-        targets.iter().find_map(|target| {
-            let target = self.reexports.get(target).map_or(target.as_str(), String::as_str);
-            self.glob_source(target, name, depth + 1)
-        })
+        None
     }
 
     /// Adds declared names by their keys (see [`name_key`]), in groups (one per file).
@@ -459,9 +485,10 @@ pub(crate) fn resolve_file(
     let in_test = module.in_test;
     let resolve_in = |scope: usize, raw: &RawPath| resolver.resolve(scope, raw, None, 0).path;
     // What is written in the file is compiled under the module's `cfg` and its own.
-    let cfg_of = |own: &Option<String>| {
-        let both: Vec<String> = [&module.cfg, own].into_iter().flatten().cloned().collect();
-        cfg::all_of(&both)
+    let cfg_of = |own: &Option<String>| match (&module.cfg, own) {
+        (None, own) => own.clone(),
+        (module_cfg, None) => module_cfg.clone(),
+        (Some(m), Some(o)) => cfg::all_of(&[m.clone(), o.clone()]),
     };
 
     let definitions = file

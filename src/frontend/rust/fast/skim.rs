@@ -121,6 +121,9 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
     // For each group walked into, whether it is an item's body (its end ends the item), not an attribute's
     // or a generic default's (`enum E<T = ()> {`).
     let mut bodies: Vec<bool> = Vec::new();
+    // For each group walked into, whether it is an item macro's braces (or a brace group in them, such as
+    // a `cfg_if!` branch): items are read in them like in a module.
+    let mut in_macro: Vec<bool> = Vec::new();
     while let Some((token, start)) = lexer.next() {
         let blank = match token {
             Token::Error => return None,
@@ -148,6 +151,7 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
             Token::Close(_) => {
                 // Only the groups walked into close here: the end of a module, enum or `use` group.
                 open_groups.leave()?;
+                in_macro.pop();
                 if bodies.pop()? && !in_use {
                     item = None;
                     parameters_seen = false;
@@ -157,20 +161,25 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
             Token::Open(b'{') if in_use => {
                 open_groups.enter()?;
                 bodies.push(false);
+                in_macro.push(false);
                 false
             }
             Token::Open(b'{') if item == Some(Outline::Open) => {
                 open_groups.enter()?;
                 bodies.push(true);
+                in_macro.push(false);
                 item = None;
                 false
             }
-            // An item macro's braces (`cfg_rt! { .. }`, `cfg_if! { .. }`) may hold items other files
-            // see: kept whole, nothing in them blanked.
-            Token::Open(b'{') if previous[1] == Token::Punct(b'!') && item.is_none() => {
-                lexer.skip_group()?;
-                previous = [previous[1], Token::Close(b'}')];
-                continue;
+            // An item macro's braces (`cfg_rt! { .. }`), and brace groups in them that no item opens
+            // (`cfg_if!`'s branches), may hold items other files see: walked into like a module.
+            Token::Open(b'{')
+                if item.is_none() && (previous[1] == Token::Punct(b'!') || in_macro.last() == Some(&true)) =>
+            {
+                open_groups.enter()?;
+                bodies.push(true);
+                in_macro.push(true);
+                false
             }
             Token::Open(b'{') => true,
             Token::Open(b'(') if previous[1] == Token::Punct(b'!') && previous[0] != Token::Punct(b'#') => true,
@@ -182,6 +191,7 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
             Token::Open(_) => {
                 open_groups.enter()?;
                 bodies.push(false);
+                in_macro.push(false);
                 false
             }
             _ => false,
