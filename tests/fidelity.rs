@@ -169,6 +169,8 @@ fn fidelity_against_rustc() {
     truths.sort();
     let floors = expected();
     let mut failures = Vec::new();
+    // Per item kind, over every crate: (found and true, found, true).
+    let mut by_kind: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     println!(
         "{:<22} {:<18} {:>9} {:>7} {:>6} {:>6}",
         "crate", "measure", "precision", "recall", "found", "truth"
@@ -183,6 +185,17 @@ fn fidelity_against_rustc() {
             .expect("the crate is in the corpus");
         let facts = pool.install(|| ssot_check::frontend::analyze(&workspace));
         let with_cfg = seen(&facts, &truth, true);
+        for (kind, _) in with_cfg.iter().chain(&truth.items) {
+            by_kind.entry(kind.clone()).or_default();
+        }
+        for item in &with_cfg {
+            let entry = by_kind.entry(item.0.clone()).or_default();
+            entry.1 += 1;
+            entry.0 += usize::from(truth.items.contains(item));
+        }
+        for item in &truth.items {
+            by_kind.entry(item.0.clone()).or_default().2 += 1;
+        }
         let without_cfg = seen(&facts, &truth, false);
         let groups = reported_groups(&facts);
         let measures = [
@@ -205,6 +218,18 @@ fn fidelity_against_rustc() {
                 ));
             }
         }
+    }
+    println!(
+        "\n{:<22} {:>9} {:>7} {:>6} {:>6}",
+        "item kind, all crates", "precision", "recall", "found", "truth"
+    );
+    for (kind, (hits, found, truth)) in by_kind {
+        let ratio = |n: usize, d: usize| if d == 0 { 1.0 } else { n as f64 / d as f64 };
+        println!(
+            "{kind:<22} {:>9.3} {:>7.3} {found:>6} {truth:>6}",
+            ratio(hits, found),
+            ratio(hits, truth)
+        );
     }
     assert!(failures.is_empty(), "fidelity dropped:\n{}", failures.join("\n"));
 }
