@@ -28,6 +28,8 @@ pub struct RunOptions {
     /// Take no shortcut: every file read in full by syn, every fact kept, no cache. Findings must be the
     /// same as with the shortcuts; this is how that is checked.
     pub no_shortcuts: bool,
+    /// Check one build exactly (`--target`, `--features`): what it does not compile is left out.
+    pub build: Option<crate::configurations::Build>,
 }
 
 /// What a run found.
@@ -93,7 +95,10 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
     } else {
         Needs::Rules
     };
-    let (workspace, facts) = analyze(base, paths, config, options, needs)?;
+    let (workspace, mut facts) = analyze(base, paths, config, options, needs)?;
+    if let Some(build) = &options.build {
+        keep_compiled(&mut facts, &workspace, build);
+    }
     let rules_phase = crate::timings::phase("rules");
     let findings = findings(&workspace, &facts, config, options.strict);
     drop(rules_phase);
@@ -128,6 +133,34 @@ pub enum Needs {
     Graph,
     /// Everything, read the slow way: no body skipped, no item read without syn, no fact dropped.
     Everything,
+}
+
+/// Leaves out of `facts` what `build` does not compile (definitions, imports and `mod` declarations
+/// whose `cfg` fails for its target and each crate's features); what stays is compiled, so it has no
+/// `cfg` left to weigh.
+pub fn keep_compiled(facts: &mut [FileFacts], workspace: &workspace::Workspace, build: &crate::configurations::Build) {
+    let mut features: std::collections::HashMap<&str, Vec<String>> = std::collections::HashMap::new();
+    for krate in &workspace.crates {
+        let enabled = build.enabled(&krate.features);
+        for target in &krate.targets {
+            features
+                .entry(target.crate_name.as_str())
+                .or_insert_with(|| enabled.clone());
+        }
+    }
+    let no_features = Vec::new();
+    for file in facts.iter_mut() {
+        let root = file.module.split("::").next().unwrap_or(&file.module);
+        let on = features.get(root).unwrap_or(&no_features);
+        let compiled = |cfg: &mut Option<String>| {
+            let kept = crate::configurations::compiled_in(cfg.as_deref(), &build.target, on).unwrap_or(true);
+            *cfg = None;
+            kept
+        };
+        file.definitions.retain_mut(|d| compiled(&mut d.cfg));
+        file.imports.retain_mut(|i| compiled(&mut i.cfg));
+        file.modules.retain_mut(|m| compiled(&mut m.cfg));
+    }
 }
 
 /// What a run reads of each file for what it `needs`.

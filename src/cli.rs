@@ -268,6 +268,19 @@ pub struct CheckArgs {
     /// the findings are the same (that is what it is for: checking the shortcuts).
     #[arg(long)]
     pub no_shortcuts: bool,
+    /// Check one build exactly, for this target triple (as rustc names it): code its `cfg`s leave out is
+    /// not counted. Without it, definitions count together when any configuration compiles them both.
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// With `--target`: features to turn on (comma-separated or repeated), besides `default`.
+    #[arg(long, value_name = "FEATURES", value_delimiter = ',', requires = "target")]
+    pub features: Vec<String>,
+    /// With `--target`: every feature on.
+    #[arg(long, requires = "target")]
+    pub all_features: bool,
+    /// With `--target`: the `default` feature off.
+    #[arg(long, requires = "target")]
+    pub no_default_features: bool,
 }
 
 /// Output formats.

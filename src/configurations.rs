@@ -102,6 +102,47 @@ pub fn compiled_together(predicates: &[Option<&str>], max: usize) -> Vec<(Vec<us
     found.into_iter().map(|(set, config)| (set, Some(config))).collect()
 }
 
+/// One build to check exactly, the way cargo would build it: a target, and features asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Build {
+    /// The target triple (one rustc knows).
+    pub target: String,
+    /// Features asked for (`--features a,b`).
+    pub features: Vec<String>,
+    /// Every feature on (`--all-features`).
+    pub all_features: bool,
+    /// The `default` feature off (`--no-default-features`).
+    pub no_default_features: bool,
+}
+
+impl Build {
+    /// Whether rustc knows the target.
+    pub fn knows_target(&self) -> bool {
+        ALL_BUILTINS.iter().any(|t| t.triple.as_str() == self.target)
+    }
+
+    /// The features on for a crate whose `[features]` table is `table`: `default` (unless turned off)
+    /// and the ones asked for, with every feature they turn on in turn.
+    pub fn enabled(&self, table: &std::collections::BTreeMap<String, Vec<String>>) -> Vec<String> {
+        let mut enabled: BTreeSet<String> = BTreeSet::new();
+        let mut pending: Vec<String> = match self.all_features {
+            true => table.keys().cloned().collect(),
+            false => self.features.clone(),
+        };
+        if !self.no_default_features && table.contains_key("default") {
+            pending.push("default".to_owned());
+        }
+        while let Some(feature) = pending.pop() {
+            // `dep:x` and `x/y` turn on dependencies and their features, not this crate's.
+            if feature.starts_with("dep:") || feature.contains('/') || !enabled.insert(feature.clone()) {
+                continue;
+            }
+            pending.extend(table.get(&feature).into_iter().flatten().cloned());
+        }
+        enabled.into_iter().collect()
+    }
+}
+
 /// Whether `predicate` holds in one exact configuration: `target` (a triple rustc knows), the crate's
 /// `features` on, a development build (`debug_assertions` on), no custom `--cfg` flag, `test` off.
 /// `None` when the target is not one rustc knows; a predicate that does not parse holds.
@@ -215,6 +256,30 @@ mod tests {
         let found = sets(&[Some("unix"), Some("unix"), Some("windows"), Some("windows")], 1);
         let found: Vec<Vec<usize>> = found.into_iter().map(|(set, _)| set).collect();
         assert_eq!(found, vec![vec![0, 1], vec![2, 3]]);
+    }
+
+    #[test]
+    fn features_turn_on_what_they_list_and_default_unless_told_not_to() {
+        let table: std::collections::BTreeMap<String, Vec<String>> = [
+            ("default", vec!["rt"]),
+            ("rt", vec!["sync", "dep:mio"]),
+            ("sync", vec![]),
+            ("full", vec!["rt", "net", "bytes/std"]),
+            ("net", vec![]),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
+        .collect();
+        let build = |features: &[&str], all: bool, no_default: bool| Build {
+            target: "x86_64-unknown-linux-gnu".into(),
+            features: features.iter().map(|f| f.to_string()).collect(),
+            all_features: all,
+            no_default_features: no_default,
+        };
+        assert_eq!(build(&[], false, false).enabled(&table), vec!["default", "rt", "sync"]);
+        assert_eq!(build(&["net"], false, true).enabled(&table), vec!["net"]);
+        assert_eq!(build(&[], true, false).enabled(&table).len(), 5);
+        assert!(build(&[], false, false).knows_target());
     }
 
     #[test]

@@ -69,6 +69,15 @@ pub enum Error {
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// `--target` names a target rustc does not know.
+    #[error("unknown target `{0}`")]
+    #[diagnostic(
+        code(ssot_check::target),
+        help(
+            "use a triple rustc knows, such as x86_64-unknown-linux-gnu or aarch64-apple-darwin (`rustc --print target-list`)"
+        )
+    )]
+    UnknownTarget(String),
     /// A path pattern given as a flag is not valid.
     #[error("invalid `{flag}`: {message}")]
     #[diagnostic(code(ssot_check::pattern))]
@@ -136,12 +145,23 @@ fn run_check(args: &CheckArgs, env: &Env, baseline: Option<baseline::Baseline>) 
         strict_baseline: args.strict_baseline,
         strict: args.strict,
         no_shortcuts: args.no_shortcuts,
+        build: args.target.as_ref().map(|target| configurations::Build {
+            target: target.clone(),
+            features: args.features.clone(),
+            all_features: args.all_features,
+            no_default_features: args.no_default_features,
+        }),
         cache_dir: if args.no_cache {
             None
         } else {
             args.cache_dir.clone().or_else(blob_folder::BlobFolder::default_dir)
         },
     };
+    if let Some(build) = &options.build
+        && !build.knows_target()
+    {
+        return Err(Error::UnknownTarget(build.target.clone()));
+    }
     let config = load_config(&args.rules, env)?;
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]

@@ -69,6 +69,8 @@ pub struct CrateInfo {
     pub dir: PathBuf,
     /// Target roots, library first: the order in which they claim modules.
     pub targets: Vec<TargetRoot>,
+    /// The `[features]` table: each feature and what it turns on.
+    pub features: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// What the scan found.
@@ -372,6 +374,22 @@ fn read_manifest(manifest: &Path, tree: &dyn FileTree) -> Result<Option<CrateInf
         .and_then(|n| n.as_str())
         .unwrap_or(package_name)
         .replace('-', "_");
+    let features = table
+        .get("features")
+        .and_then(|f| f.as_table())
+        .map(|features| {
+            features
+                .iter()
+                .map(|(name, enables)| {
+                    let enables = enables.as_array().into_iter().flatten();
+                    (
+                        name.clone(),
+                        enables.filter_map(|e| e.as_str().map(str::to_owned)).collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut targets = Vec::new();
     let mut add = |file: PathBuf, crate_name: String, test: bool| {
         if tree.is_file(&file) && !targets.iter().any(|t: &TargetRoot| t.file == file) {
@@ -413,6 +431,7 @@ fn read_manifest(manifest: &Path, tree: &dyn FileTree) -> Result<Option<CrateInf
         name: lib_name,
         dir,
         targets,
+        features,
     }))
 }
 

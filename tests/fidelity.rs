@@ -8,7 +8,8 @@
 //!   for comparison, with `cfg` ignored as before), and
 //! - the duplicate groups of the `single-definition` kind (types by name, as a team's pack would ask) over
 //!   the module-level items, against the names the truth defines twice; its findings cover every
-//!   configuration, so a group that only another configuration compiles counts against precision here,
+//!   configuration, so a group that only another configuration compiles counts against precision here;
+//!   and the same rule checking the truth's one build exactly (`--target`, `--features`),
 //!
 //! and fails when a figure drops below bench/fidelity/expected.txt. It runs when `SSOT_CHECK_CORPUS`
 //! names the vendored corpus (CI sets it).
@@ -198,10 +199,22 @@ fn fidelity_against_rustc() {
         }
         let without_cfg = seen(&facts, &truth, false);
         let groups = reported_groups(&facts);
+        // The same rule on the one build the truth is of (`--target` and `--features`).
+        let mut exact = facts.clone();
+        let build = ssot_check::configurations::Build {
+            target: truth.target.clone(),
+            features: truth.features.clone(),
+            all_features: false,
+            no_default_features: true,
+        };
+        ssot_check::check::keep_compiled(&mut exact, &workspace, &build);
+        let exact_groups = reported_groups(&exact);
+        let truth_groups = duplicate_names(&truth.items);
         let measures = [
             ("items", score(&with_cfg, &truth.items)),
             ("items, cfg ignored", score(&without_cfg, &truth.items)),
-            ("duplicate groups", score(&groups, &duplicate_names(&truth.items))),
+            ("duplicate groups", score(&groups, &truth_groups)),
+            ("groups, exact build", score(&exact_groups, &truth_groups)),
         ];
         for (measure, (precision, recall, found, expected_count)) in measures {
             println!(
