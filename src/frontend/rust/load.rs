@@ -62,6 +62,7 @@ impl Loaded {
             imports: parsed.imports.iter().filter(|i| i.reexport).cloned().collect(),
             skipped_bodies: parsed.skipped_bodies,
             inner_cfg: parsed.inner_cfg.clone(),
+            item_wrappers: parsed.item_wrappers.clone(),
             ..ParsedFile::default()
         };
         let internal = parsed
@@ -103,8 +104,9 @@ pub(crate) fn structure(file: &ParsedFile, names: &str) -> u64 {
         &file.imports,
         &file.modules,
         &file.problem.as_ref().map(|p| p.kind),
-        // Every file below this one's module is compiled under it.
+        // Every file below this one's module is compiled under it, and every use of its macros.
         &file.inner_cfg,
+        &file.item_wrappers,
     );
     postcard::to_stdvec(&shape).map_or(0, |bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
 }

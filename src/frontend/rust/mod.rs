@@ -197,6 +197,7 @@ fn analyze_all(
     index.add_name_keys(&keys);
     for (file, module) in loaded.iter().zip(&modules) {
         index.add_modules(&file.skeleton, module);
+        index.add_item_wrappers(&file.skeleton, module);
     }
     drop(names_phase);
     let reexports_phase = crate::timings::phase("index: re-exports");

@@ -147,7 +147,20 @@ pub(crate) struct ParsedFile {
     pub skipped_bodies: bool,
     /// The file's inner `#![cfg(..)]`: its whole module is compiled under it.
     pub inner_cfg: Option<String>,
+    /// The `macro_rules!` of the file that wrap items in attributes (`($($item:item)*) => { $(
+    /// #[cfg(feature = "rt")] $item )* }`), each with the `cfg` it puts on them (`None`: none).
+    pub item_wrappers: Vec<(String, Option<String>)>,
 }
+
+/// The `cfg` flag standing for what an item macro puts on the items it is given: `cfg_rt! { .. }`
+/// wraps its items in `__ssot_macro_cfg_rt`, which resolution replaces by the predicate of the
+/// workspace's `cfg_rt` (see [`ParsedFile::item_wrappers`]), or by `all()` for a macro it does not know.
+pub(crate) fn macro_flag(name: &str) -> String {
+    format!("{MACRO_FLAG}{name}")
+}
+
+/// The prefix of [`macro_flag`]s.
+pub(crate) const MACRO_FLAG: &str = "__ssot_macro_";
 
 impl ParsedFile {
     /// Nothing yet: only the root scope.
@@ -231,6 +244,7 @@ pub(crate) fn append_piece(whole: &mut ParsedFile, piece: ParsedFile) {
     let scope = |id: usize| if id == 0 { 0 } else { base + id };
     // Only the first piece can start with the file's inner attributes.
     whole.inner_cfg = whole.inner_cfg.take().or(piece.inner_cfg);
+    whole.item_wrappers.extend(piece.item_wrappers);
     let enclosings = whole.enclosings.len() as u32;
     let mut scopes = piece.scopes.into_iter();
     if let Some(root) = scopes.next() {

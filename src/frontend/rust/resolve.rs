@@ -11,7 +11,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::RefCell;
 
 use super::modules::FileModule;
-use super::raw::{ParsedFile, RawPath, ScopeKind};
+use super::raw::{MACRO_FLAG, ParsedFile, RawPath, ScopeKind};
 use super::text::cfg;
 use crate::facts::{Definition, Fact, FileFacts, Import, ModuleDecl, Reference, StaticFacts, join_path};
 
@@ -35,7 +35,13 @@ pub(crate) struct WorkspaceIndex {
     pub modules: HashSet<String>,
     /// Module -> the modules (or enums) it re-exports everything of (`pub use a::*;`).
     pub glob_reexports: HashMap<String, Vec<String>>,
+    /// `crate::macro` -> the `cfg` that item macro puts on the items it wraps (see
+    /// [`ParsedFile::item_wrappers`]): `all()` for none, [`UNKNOWN_WRAPPER`] when two differ.
+    pub item_wrappers: HashMap<String, String>,
 }
+
+/// The `cfg` of a macro defined twice in a crate with different ones: not known, so taken as true.
+const UNKNOWN_WRAPPER: &str = "all()";
 
 /// Identifies `name` declared in `module` by a 64-bit hash: with a quarter of a million names in a set,
 /// a lookup matches a different name by chance about once in 10^14 lookups.
@@ -452,8 +458,49 @@ impl WorkspaceIndex {
     pub(crate) fn add_file(&mut self, file: &ParsedFile, module: &FileModule) {
         self.add_names(file.declared_names(&module.path));
         self.add_modules(file, module);
+        self.add_item_wrappers(file, module);
         let reexports = reexports(file, module, self);
         self.add_reexports(reexports);
+    }
+
+    /// Adds the item macros a file defines (under its crate).
+    pub(crate) fn add_item_wrappers(&mut self, file: &ParsedFile, module: &FileModule) {
+        let root = module.path.split("::").next().unwrap_or(&module.path);
+        for (name, cfg) in &file.item_wrappers {
+            let cfg = cfg.clone().unwrap_or_else(|| "all()".to_owned());
+            let key = format!("{root}::{name}");
+            match self.item_wrappers.get(&key) {
+                Some(known) if *known != cfg => {
+                    self.item_wrappers.insert(key, UNKNOWN_WRAPPER.to_owned());
+                }
+                _ => {
+                    self.item_wrappers.insert(key, cfg);
+                }
+            }
+        }
+    }
+
+    /// `cfg` with each item macro's flag replaced by what that macro of `krate` puts on its items
+    /// (`all()`, always true, for a macro not known here).
+    pub(crate) fn with_macro_cfgs(&self, cfg: String, krate: &str) -> String {
+        if !cfg.contains(MACRO_FLAG) {
+            return cfg;
+        }
+        let mut out = String::with_capacity(cfg.len());
+        let mut rest = cfg.as_str();
+        while let Some(at) = rest.find(MACRO_FLAG) {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + MACRO_FLAG.len()..];
+            let end = after
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            let name = &after[..end];
+            let predicate = self.item_wrappers.get(&format!("{krate}::{name}"));
+            out.push_str(predicate.map_or("all()", String::as_str));
+            rest = &after[end..];
+        }
+        out.push_str(rest);
+        out
     }
 
     /// Adds the modules of a file: its own, and the inline `mod`s written in it.
@@ -485,10 +532,14 @@ pub(crate) fn resolve_file(
     let in_test = module.in_test;
     let resolve_in = |scope: usize, raw: &RawPath| resolver.resolve(scope, raw, None, 0).path;
     // What is written in the file is compiled under the module's `cfg` and its own.
-    let cfg_of = |own: &Option<String>| match (&module.cfg, own) {
-        (None, own) => own.clone(),
-        (module_cfg, None) => module_cfg.clone(),
-        (Some(m), Some(o)) => cfg::all_of(&[m.clone(), o.clone()]),
+    let krate = module.path.split("::").next().unwrap_or(&module.path);
+    let cfg_of = |own: &Option<String>| {
+        let joined = match (&module.cfg, own) {
+            (None, own) => own.clone(),
+            (module_cfg, None) => module_cfg.clone(),
+            (Some(m), Some(o)) => cfg::all_of(&[m.clone(), o.clone()]),
+        };
+        joined.map(|cfg| index.with_macro_cfgs(cfg, krate))
     };
 
     let definitions = file
@@ -741,6 +792,35 @@ mod tests {
                 "std::cmp::Ordering::Greater"
             ]
         );
+    }
+
+    #[test]
+    fn an_item_macro_of_the_crate_puts_its_cfg_on_what_it_wraps() {
+        let f = facts(
+            "app",
+            "macro_rules! cfg_rt { ($($item:item)*) => { $( #[cfg(feature = \"rt\")] #[cfg_attr(docsrs, doc(cfg(feature = \"rt\")))] $item )* } }
+             macro_rules! plain { ($($item:item)*) => { $( #[doc(hidden)] $item )* } }
+             cfg_rt! { pub struct Runtime; #[cfg(unix)] pub mod blocking {} }
+             plain! { pub struct Plain; }
+             pin_project_lite::pin_project! { pub struct Pinned { f: u8 } }",
+            &["app"],
+        );
+        let cfgs: Vec<(&str, Option<&str>)> = f
+            .definitions
+            .iter()
+            .map(|d| (d.name.as_str(), d.cfg.as_deref()))
+            .collect();
+        assert_eq!(
+            cfgs,
+            vec![
+                ("cfg_rt", None),
+                ("plain", None),
+                ("Runtime", Some("feature=\"rt\"")),
+                ("Plain", Some("all()")),
+                ("Pinned", Some("all()")),
+            ]
+        );
+        assert_eq!(f.modules[0].cfg.as_deref(), Some("all(feature=\"rt\",unix)"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
+use super::super::raw;
 use super::super::raw::{
     ParsedFile, RawDefinition, RawImport, RawModule, RawPath, RawReference, Scope, ScopeKind, leaf_segments, root_scope,
 };
@@ -298,9 +299,12 @@ impl<'t> Collector<'t> {
         match mac.parse_body_with(parse_items) {
             Ok(items) if !items.is_empty() => {
                 self.reference(&mac.path, ReferenceContext::Macro);
+                // What the macro puts on its items is known once every file's macros are (a flag for it).
+                self.cfg.push(raw::macro_flag(&name));
                 for item in &items {
                     self.visit_item(item);
                 }
+                self.cfg.pop();
             }
             _ => self.macro_body(mac),
         }
@@ -330,6 +334,69 @@ impl<'t> Collector<'t> {
             }
         }
     }
+}
+
+/// The `cfg` a `macro_rules!` body puts on the items it is given, when it is one rule that only wraps
+/// them in attributes: `($($item:item)*) => { $( #[cfg(feature = "rt")] #[..] $item )* }`. `Some(None)`
+/// for a wrapper without a `cfg`, `None` for any other macro.
+fn item_wrapper_cfg(body: &proc_macro2::TokenStream) -> Option<Option<String>> {
+    use proc_macro2::{Delimiter, TokenTree};
+    let tokens: Vec<TokenTree> = body.clone().into_iter().collect();
+    // `( matcher ) => { transcriber }`, with an optional `;` after it.
+    let (matcher, transcriber) = match tokens.as_slice() {
+        [
+            TokenTree::Group(m),
+            TokenTree::Punct(eq),
+            TokenTree::Punct(gt),
+            TokenTree::Group(t),
+            rest @ ..,
+        ] if eq.as_char() == '='
+            && gt.as_char() == '>'
+            && rest
+                .iter()
+                .all(|r| matches!(r, TokenTree::Punct(p) if p.as_char() == ';')) =>
+        {
+            (m.stream(), t.stream())
+        }
+        _ => return None,
+    };
+    // The matcher: `$( $name:item )*`.
+    let matcher: Vec<TokenTree> = matcher.into_iter().collect();
+    let name = match matcher.as_slice() {
+        [TokenTree::Punct(d), TokenTree::Group(g), TokenTree::Punct(star)]
+            if d.as_char() == '$' && star.as_char() == '*' && g.delimiter() == Delimiter::Parenthesis =>
+        {
+            let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+            match inner.as_slice() {
+                [
+                    TokenTree::Punct(d),
+                    TokenTree::Ident(name),
+                    TokenTree::Punct(colon),
+                    TokenTree::Ident(kind),
+                ] if d.as_char() == '$' && colon.as_char() == ':' && kind == "item" => name.to_string(),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    // The transcriber: `$( attributes $name )*`.
+    let transcriber: Vec<TokenTree> = transcriber.into_iter().collect();
+    let [TokenTree::Punct(d), TokenTree::Group(g), TokenTree::Punct(star)] = transcriber.as_slice() else {
+        return None;
+    };
+    if d.as_char() != '$' || star.as_char() != '*' || g.delimiter() != Delimiter::Parenthesis {
+        return None;
+    }
+    let mut inner: Vec<TokenTree> = g.stream().into_iter().collect();
+    match inner.as_slice() {
+        [.., TokenTree::Punct(d), TokenTree::Ident(last)] if d.as_char() == '$' && *last == name => {
+            inner.truncate(inner.len() - 2);
+        }
+        _ => return None,
+    }
+    let parse_attributes = |input: syn::parse::ParseStream<'_>| input.call(syn::Attribute::parse_outer);
+    let attributes = syn::parse::Parser::parse2(parse_attributes, inner.into_iter().collect()).ok()?;
+    Some(cfg::all_of(&cfg_predicates(&attributes)))
 }
 
 /// A macro body that is a sequence of items.
@@ -727,6 +794,9 @@ impl Collector<'_> {
                     && i.mac.path.is_ident("macro_rules")
                 {
                     self.define(K::Macro, ident, &i.attrs);
+                    if let Some(cfg) = item_wrapper_cfg(&i.mac.tokens) {
+                        self.out.item_wrappers.push((ident.unraw().to_string(), cfg));
+                    }
                     return;
                 }
                 self.with_item_test(&i.attrs, |this| this.item_macro(&i.mac));
