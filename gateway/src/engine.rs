@@ -16,7 +16,7 @@ use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::notifier::{EventTarget, Notifier};
 use crate::protocol::{EventType, RunStatus};
-use crate::store::{Store, StoreError};
+use crate::store::{RunStart, Store, StoreError};
 use crate::tools::{ToolContext, Tools};
 
 /// How long a cancelled agent may take to stop on its own before its task is aborted.
@@ -141,16 +141,15 @@ impl ExecutionEngine {
                 },
             );
         }
-        if let Err(error) = self
-            .store
-            .start_run(
-                &context.run_id,
-                &context.thread_id,
-                context.request_id.as_deref(),
-                agent.name(),
-            )
-            .await
-        {
+        let run = RunStart {
+            run_id: context.run_id.clone(),
+            thread_id: context.thread_id.clone(),
+            request_id: context.request_id.clone(),
+            agent: agent.name().to_owned(),
+            task: context.task.clone(),
+        };
+        let started = json!({ "agent_name": agent.name(), "task_description": context.task });
+        if let Err(error) = self.notifier.accept(run, started).await {
             self.active().remove(&context.run_id);
             return Err(error.into());
         }
@@ -178,6 +177,13 @@ impl ExecutionEngine {
     pub async fn recover_interrupted_runs(&self) -> Result<usize, StoreError> {
         let interrupted = self.store.interrupted_runs().await?;
         for run in &interrupted {
+            if let Some(status) = &run.completed {
+                // Its `agent_completed` is stored (by a version that wrote the status apart): a second
+                // one would break the contract; only the status is missing.
+                let status = RunStatus::parse(status).unwrap_or(RunStatus::Failed);
+                self.store.finish_run(&run.run_id, status).await?;
+                continue;
+            }
             let target = EventTarget {
                 thread_id: run.thread_id.clone(),
                 run_id: run.run_id.clone(),
@@ -217,13 +223,13 @@ impl ExecutionEngine {
                 "final_response": "The gateway stopped before this run finished.",
                 "execution_time_ms": 0,
             });
-            self.notifier.emit(&target, EventType::AgentCompleted, data).await?;
-            self.store.finish_run(&run.run_id, RunStatus::Failed).await?;
+            self.notifier.complete(&target, RunStatus::Failed, data, || ()).await?;
         }
         Ok(interrupted.len())
     }
 
-    /// One run, start to end: `agent_started`, the agent's steps and tool calls, `agent_completed`.
+    /// One run, once accepted (`agent_started` is stored and sent): the agent's steps and tool calls, then
+    /// `agent_completed`.
     async fn execute(&self, context: ExecutionContext, agent: Arc<dyn crate::agent::Agent>) {
         let started = Instant::now();
         let target = context.target();
@@ -232,23 +238,8 @@ impl ExecutionEngine {
             target: &target,
             run_id: &context.run_id,
         };
-        self.begin(&emitter, &context, agent.name()).await;
         let (outcome, steps) = self.drive(&emitter, &context, agent).await;
         self.complete(&emitter, &context, outcome, steps, started).await;
-    }
-
-    /// Stores the user's message and emits `agent_started`.
-    async fn begin(&self, emitter: &Emitter<'_>, context: &ExecutionContext, agent_name: &str) {
-        // The request becomes part of the thread's conversation, which the search tool reads.
-        if let Err(error) = self.store.add_message(&context.thread_id, "user", &context.task).await {
-            tracing::error!(run_id = %context.run_id, %error, "cannot store the user's message");
-        }
-        emitter
-            .emit(
-                EventType::AgentStarted,
-                json!({ "agent_name": agent_name, "task_description": context.task }),
-            )
-            .await;
     }
 
     /// Runs the agent, answering its requests to think and to call tools, until it ends or is cancelled
@@ -337,16 +328,9 @@ impl ExecutionEngine {
         let release = || {
             self.active().remove(&context.run_id);
         };
-        if let Err(error) = self
-            .notifier
-            .emit_then(emitter.target, EventType::AgentCompleted, data, release)
-            .await
-        {
+        if let Err(error) = self.notifier.complete(emitter.target, status, data, release).await {
             tracing::error!(run_id = %context.run_id, %error, "cannot store the end of a run");
             self.active().remove(&context.run_id);
-        }
-        if let Err(error) = self.store.finish_run(&context.run_id, status).await {
-            tracing::error!(run_id = %context.run_id, %error, "cannot record the end of a run");
         }
         if status == RunStatus::Completed
             && let Err(error) = self

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::hub::Hub;
-use crate::protocol::{Event, EventType};
-use crate::store::{Store, StoreError};
+use crate::protocol::{Event, EventType, RunStatus};
+use crate::store::{RunStart, Store, StoreError};
 
 /// Where a run's events go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +53,34 @@ impl Notifier {
         let event = self
             .store
             .append_event(&target.thread_id, &target.run_id, request_id, kind, data)
+            .await?;
+        stored();
+        let event = Arc::new(event);
+        self.hub.publish(&event);
+        Ok(event)
+    }
+
+    /// Accepts a run (see [`Store::accept_run`]: the run, the user's message and `agent_started` in one
+    /// transaction), then publishes `agent_started`.
+    pub async fn accept(&self, run: RunStart, started: Value) -> Result<Arc<Event>, StoreError> {
+        let event = Arc::new(self.store.accept_run(run, started).await?);
+        self.hub.publish(&event);
+        Ok(event)
+    }
+
+    /// Completes a run (see [`Store::complete_run`]: `agent_completed` and the run's status in one
+    /// transaction), runs `stored`, then publishes `agent_completed`.
+    pub async fn complete(
+        &self,
+        target: &EventTarget,
+        status: RunStatus,
+        data: Value,
+        stored: impl FnOnce(),
+    ) -> Result<Arc<Event>, StoreError> {
+        let request_id = target.request_id.as_deref();
+        let event = self
+            .store
+            .complete_run(&target.thread_id, &target.run_id, request_id, status, data)
             .await?;
         stored();
         let event = Arc::new(event);

@@ -124,6 +124,13 @@ impl RunStatus {
             Self::Cancelled => "cancelled",
         }
     }
+
+    /// The status of a name as [`RunStatus::as_str`] gives it.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Completed, Self::Failed, Self::Cancelled]
+            .into_iter()
+            .find(|status| status.as_str() == name)
+    }
 }
 
 /// A stored run event, as sent to clients.

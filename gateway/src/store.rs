@@ -23,6 +23,19 @@ pub enum StoreError {
     /// The blocking task running the query was lost.
     #[error("database task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// Another gateway process has the database: two would complete each other's runs.
+    #[error(
+        "the database {0} is in use by another gateway process; stop it (it drains its runs) before starting this one"
+    )]
+    InUse(String),
+    /// The lock file beside the database could not be opened.
+    #[error("cannot use the lock file {path}: {source}")]
+    Lock {
+        /// The lock file.
+        path: String,
+        /// What the file system said.
+        source: std::io::Error,
+    },
 }
 
 /// A run the gateway was executing when it stopped.
@@ -34,12 +47,17 @@ pub struct InterruptedRun {
     pub thread_id: String,
     /// The request that started it.
     pub request_id: Option<String>,
+    /// The status its stored `agent_completed` gives, when it has one (a process stopped between the
+    /// two writes of an older version): only the run's status is left to record.
+    pub completed: Option<String>,
 }
 
 /// The SQLite event store. Cloning shares the connection.
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// The held lock on the database's lock file (`None` in memory).
+    owner: Option<Arc<std::fs::File>>,
 }
 
 const SCHEMA: &str = "
@@ -79,10 +97,16 @@ CREATE TABLE IF NOT EXISTS events (
 ";
 
 impl Store {
-    /// Opens (or creates) the database file, in WAL mode with the schema in place.
+    /// Opens (or creates) the database file, in WAL mode with the schema in place, for this process
+    /// alone: the lock file beside it (`<database>.lock`) is held while the store lives, and the system
+    /// releases it when the process ends, however it ends. A second process is refused, so recovery at
+    /// startup never completes runs another live process is executing.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let lock = owner_lock(path)?;
         let conn = Connection::open(path)?;
-        Self::init(conn)
+        let mut store = Self::init(conn)?;
+        store.owner = Some(Arc::new(lock));
+        Ok(store)
     }
 
     /// An in-memory store, for tests.
@@ -96,6 +120,7 @@ impl Store {
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
         conn.execute_batch(SCHEMA)?;
         Ok(Store {
+            owner: None,
             conn: Arc::new(Mutex::new(conn)),
         })
     }
@@ -149,26 +174,62 @@ impl Store {
         .await
     }
 
-    /// Records a run as running.
-    pub async fn start_run(
-        &self,
-        run_id: &str,
-        thread_id: &str,
-        request_id: Option<&str>,
-        agent: &str,
-    ) -> Result<(), StoreError> {
-        let (run, thread, request, agent) = (
-            run_id.to_owned(),
-            thread_id.to_owned(),
-            request_id.map(str::to_owned),
-            agent.to_owned(),
-        );
+    /// Accepts a run, in one transaction: the run recorded as running, the user's message added to the
+    /// thread's conversation, and `agent_started` stored with the thread's next `seq`. A process stopped
+    /// at any point leaves all of it or none of it.
+    pub async fn accept_run(&self, run: RunStart, started: Value) -> Result<Event, StoreError> {
+        let mut event = Event {
+            kind: EventType::AgentStarted,
+            seq: 0,
+            thread_id: run.thread_id.clone(),
+            run_id: run.run_id.clone(),
+            request_id: run.request_id.clone(),
+            timestamp: timestamp_now(),
+            data: started,
+        };
         self.with(move |c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
                 "INSERT INTO runs (id, thread_id, request_id, agent, status, started_at) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-                params![run, thread, request, agent, timestamp_now()],
+                params![run.run_id, run.thread_id, run.request_id, run.agent, event.timestamp],
             )?;
-            Ok(())
+            insert_message(&tx, &run.thread_id, "user", &run.task)?;
+            event.seq = insert_event(&tx, &event)?;
+            tx.commit()?;
+            Ok(event)
+        })
+        .await
+    }
+
+    /// Completes a run, in one transaction: `agent_completed` stored with the thread's next `seq`, and
+    /// the run's final status. A process stopped at any point leaves both or neither, so recovery never
+    /// completes a run twice.
+    pub async fn complete_run(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        request_id: Option<&str>,
+        status: RunStatus,
+        data: Value,
+    ) -> Result<Event, StoreError> {
+        let mut event = Event {
+            kind: EventType::AgentCompleted,
+            seq: 0,
+            thread_id: thread_id.to_owned(),
+            run_id: run_id.to_owned(),
+            request_id: request_id.map(str::to_owned),
+            timestamp: timestamp_now(),
+            data,
+        };
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            event.seq = insert_event(&tx, &event)?;
+            tx.execute(
+                "UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = ?1",
+                params![event.run_id, status.as_str(), event.timestamp],
+            )?;
+            tx.commit()?;
+            Ok(event)
         })
         .await
     }
@@ -189,13 +250,18 @@ impl Store {
     /// Runs left `running` by a gateway that stopped without finishing them.
     pub async fn interrupted_runs(&self) -> Result<Vec<InterruptedRun>, StoreError> {
         self.with(|c| {
-            let mut statement =
-                c.prepare("SELECT id, thread_id, request_id FROM runs WHERE status = 'running' ORDER BY started_at")?;
+            let mut statement = c.prepare(
+                "SELECT id, thread_id, request_id,
+                        (SELECT json_extract(data, '$.status') FROM events
+                          WHERE events.run_id = runs.id AND type = 'agent_completed' LIMIT 1)
+                   FROM runs WHERE status = 'running' ORDER BY started_at",
+            )?;
             let rows = statement.query_map([], |row| {
                 Ok(InterruptedRun {
                     run_id: row.get(0)?,
                     thread_id: row.get(1)?,
                     request_id: row.get(2)?,
+                    completed: row.get(3)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -206,15 +272,7 @@ impl Store {
     /// Appends a message of the thread's conversation (`user` or `agent`).
     pub async fn add_message(&self, thread_id: &str, role: &str, text: &str) -> Result<(), StoreError> {
         let (thread, role, text) = (thread_id.to_owned(), role.to_owned(), text.to_owned());
-        self.with(move |c| {
-            c.execute(
-                "INSERT INTO messages (thread_id, position, role, text, created_at)
-                 VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE thread_id = ?1), ?2, ?3, ?4)",
-                params![thread, role, text, timestamp_now()],
-            )?;
-            Ok(())
-        })
-        .await
+        self.with(move |c| insert_message(c, &thread, &role, &text)).await
     }
 
     /// The thread's conversation so far, oldest first: `(role, text)`.
@@ -248,25 +306,8 @@ impl Store {
         };
         self.with(move |c| {
             let tx = c.transaction()?;
-            let seq: i64 = tx.query_row(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE thread_id = ?1",
-                params![event.thread_id],
-                |row| row.get(0),
-            )?;
-            tx.execute(
-                "INSERT INTO events (thread_id, seq, run_id, request_id, type, data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    event.thread_id,
-                    seq,
-                    event.run_id,
-                    event.request_id,
-                    event.kind.as_str(),
-                    event.data.to_string(),
-                    event.timestamp
-                ],
-            )?;
+            event.seq = insert_event(&tx, &event)?;
             tx.commit()?;
-            event.seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative seq {seq}")))?;
             Ok(event)
         })
         .await
@@ -309,6 +350,75 @@ impl Store {
     }
 }
 
+/// Takes the exclusive lock on `<database>.lock`, or says who has it.
+fn owner_lock(database: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let path = std::path::PathBuf::from(name);
+    let error = |source| StoreError::Lock {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(database.display().to_string())),
+        Err(std::fs::TryLockError::Error(source)) => Err(error(source)),
+    }
+}
+
+/// What a run is accepted with (see [`Store::accept_run`]).
+#[derive(Clone, Debug)]
+pub struct RunStart {
+    /// The run.
+    pub run_id: String,
+    /// Its thread.
+    pub thread_id: String,
+    /// The request that started it.
+    pub request_id: Option<String>,
+    /// The agent that runs it.
+    pub agent: String,
+    /// The user's message, added to the thread's conversation.
+    pub task: String,
+}
+
+/// Adds a message at the end of a thread's conversation.
+fn insert_message(c: &Connection, thread_id: &str, role: &str, text: &str) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO messages (thread_id, position, role, text, created_at)
+         VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE thread_id = ?1), ?2, ?3, ?4)",
+        params![thread_id, role, text, timestamp_now()],
+    )?;
+    Ok(())
+}
+
+/// Stores an event with the thread's next `seq` (inside the caller's transaction) and returns the seq.
+fn insert_event(c: &Connection, event: &Event) -> Result<u64, StoreError> {
+    let seq: i64 = c.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE thread_id = ?1",
+        params![event.thread_id],
+        |row| row.get(0),
+    )?;
+    c.execute(
+        "INSERT INTO events (thread_id, seq, run_id, request_id, type, data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            event.thread_id,
+            seq,
+            event.run_id,
+            event.request_id,
+            event.kind.as_str(),
+            event.data.to_string(),
+            event.timestamp
+        ],
+    )?;
+    u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative seq {seq}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,8 +431,8 @@ mod tests {
         let store = Store::open(&path).expect("opens");
         let a = store.create_thread("alice").await.expect("thread");
         let b = store.create_thread("bob").await.expect("thread");
-        store.start_run("r1", &a, Some("q1"), "supervisor").await.expect("run");
-        for _ in 0..3 {
+        store.accept_run(run("r1", &a), json!({})).await.expect("run");
+        for _ in 0..2 {
             store
                 .append_event(&a, "r1", Some("q1"), EventType::AgentThinking, json!({}))
                 .await
@@ -338,6 +448,10 @@ mod tests {
         let store = Store::open(&path).expect("reopens");
         let events = store.events_after(&a, 1).await.expect("events");
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            store.messages(&a).await.expect("messages"),
+            vec![("user".to_owned(), "task".to_owned())]
+        );
         assert_eq!(events[0].request_id.as_deref(), Some("q1"));
         assert_eq!(store.thread_owner(&a).await.expect("owner").as_deref(), Some("alice"));
         assert_eq!(store.thread_owner("nope").await.expect("owner"), None);
@@ -347,11 +461,81 @@ mod tests {
             vec![InterruptedRun {
                 run_id: "r1".into(),
                 thread_id: a.clone(),
-                request_id: Some("q1".into())
+                request_id: Some("q1".into()),
+                completed: None,
             }]
         );
-        store.finish_run("r1", RunStatus::Completed).await.expect("finish");
+        let done = store
+            .complete_run(
+                &a,
+                "r1",
+                Some("q1"),
+                RunStatus::Completed,
+                json!({"status": "completed"}),
+            )
+            .await
+            .expect("complete");
+        assert_eq!(done.seq, 4);
         assert!(store.interrupted_runs().await.expect("runs").is_empty());
+    }
+
+    fn run(run_id: &str, thread_id: &str) -> RunStart {
+        RunStart {
+            run_id: run_id.into(),
+            thread_id: thread_id.into(),
+            request_id: Some("q1".into()),
+            agent: "supervisor".into(),
+            task: "task".into(),
+        }
+    }
+
+    /// A run accepted whole or not at all: a failure inside the transaction (here a second run with the
+    /// same id) leaves no message and no `agent_started` behind.
+    #[tokio::test]
+    async fn accepting_a_run_is_one_transaction() {
+        let store = Store::in_memory().expect("store");
+        let a = store.create_thread("alice").await.expect("thread");
+        let started = store.accept_run(run("r1", &a), json!({})).await.expect("accepted");
+        assert_eq!((started.seq, started.kind), (1, EventType::AgentStarted));
+        assert!(
+            store.accept_run(run("r1", &a), json!({})).await.is_err(),
+            "the same run twice"
+        );
+        assert_eq!(store.events_after(&a, 0).await.expect("events").len(), 1);
+        assert_eq!(store.messages(&a).await.expect("messages").len(), 1);
+    }
+
+    /// A run whose `agent_completed` is stored but whose status is not (a crash between the two writes of
+    /// an older version) is reported with that status, so recovery does not complete it a second time.
+    #[tokio::test]
+    async fn a_stored_completion_is_seen_by_recovery() {
+        let store = Store::in_memory().expect("store");
+        let a = store.create_thread("alice").await.expect("thread");
+        store.accept_run(run("r1", &a), json!({})).await.expect("accepted");
+        store
+            .append_event(
+                &a,
+                "r1",
+                None,
+                EventType::AgentCompleted,
+                json!({"status": "cancelled"}),
+            )
+            .await
+            .expect("event");
+        let interrupted = store.interrupted_runs().await.expect("runs");
+        assert_eq!(interrupted[0].completed.as_deref(), Some("cancelled"));
+    }
+
+    #[tokio::test]
+    async fn a_second_owner_of_the_database_is_refused_until_the_first_is_gone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("events.db");
+        let first = Store::open(&path).expect("opens");
+        let second = Store::open(&path).err().expect("refused");
+        assert!(matches!(second, StoreError::InUse(_)), "{second}");
+        assert!(second.to_string().contains("in use by another gateway process"));
+        drop(first);
+        Store::open(&path).expect("opens once the first is gone");
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{TestGateway, assert_run_contract};
 use gateway::agent::Agents;
 use gateway::protocol::EventType;
-use gateway::store::Store;
+use gateway::store::{RunStart, Store};
 use serde_json::{Value, json};
 
 const QUESTION: &str = "what is 2 + 2, and what time is it now?";
@@ -123,15 +123,15 @@ async fn a_run_left_unfinished_by_a_crash_is_completed_at_startup() {
     let (config, dir) = common::config();
     let store = Store::open(&config.database).expect("store");
     let thread = store.create_thread("alice").await.expect("thread");
-    store
-        .start_run("crashed-run", &thread, Some("q"), "supervisor")
-        .await
-        .expect("run");
     let started = json!({"agent_name": "supervisor", "task_description": "what is 1 + 1?"});
-    store
-        .append_event(&thread, "crashed-run", Some("q"), EventType::AgentStarted, started)
-        .await
-        .expect("event");
+    let run = RunStart {
+        run_id: "crashed-run".into(),
+        thread_id: thread.clone(),
+        request_id: Some("q".into()),
+        agent: "supervisor".into(),
+        task: "what is 1 + 1?".into(),
+    };
+    store.accept_run(run, started).await.expect("run");
     let executing = json!({"call_id": "c1", "tool_name": "calculator", "parameters": {"expression": "1 + 1"}});
     store
         .append_event(&thread, "crashed-run", Some("q"), EventType::ToolExecuting, executing)
@@ -152,5 +152,43 @@ async fn a_run_left_unfinished_by_a_crash_is_completed_at_startup() {
         .find(|e| e["type"] == "tool_completed")
         .expect("the open tool call is closed");
     assert_eq!(closed["data"]["call_id"], "c1");
+    gateway.stop().await;
+}
+
+/// The crash window between storing `agent_completed` and recording the run's status (two writes in
+/// earlier versions): recovery must not append a second `agent_completed`.
+#[tokio::test]
+async fn a_run_completed_but_not_marked_is_not_completed_twice() {
+    let (config, dir) = common::config();
+    let store = Store::open(&config.database).expect("store");
+    let thread = store.create_thread("alice").await.expect("thread");
+    let run = RunStart {
+        run_id: "finished-run".into(),
+        thread_id: thread.clone(),
+        request_id: None,
+        agent: "supervisor".into(),
+        task: "hello".into(),
+    };
+    let started = json!({"agent_name": "supervisor", "task_description": "hello"});
+    store.accept_run(run, started).await.expect("run");
+    let thinking = json!({"reasoning": "done", "step": 1});
+    store
+        .append_event(&thread, "finished-run", None, EventType::AgentThinking, thinking)
+        .await
+        .expect("event");
+    let completed = json!({"status": "completed", "final_response": "hi", "execution_time_ms": 1});
+    store
+        .append_event(&thread, "finished-run", None, EventType::AgentCompleted, completed)
+        .await
+        .expect("event");
+    drop(store);
+
+    let gateway = TestGateway::start_with(config, Agents::standard(), Some(dir)).await;
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "resume", "thread_id": thread, "after_seq": 0}))
+        .await;
+    let events = resumed_events(&mut client).await;
+    assert_eq!(assert_run_contract(&events)["status"], "completed");
     gateway.stop().await;
 }
