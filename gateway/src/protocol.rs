@@ -36,6 +36,9 @@ pub enum ErrorCode {
     Internal,
     /// The token is missing, malformed, expired, wrongly signed or for another issuer or audience.
     Unauthorized,
+    /// A `resume` cursor beyond the thread's latest stored `seq`: the client holds a position the
+    /// server never gave, so it must resume from its last delivered `seq` (or 0).
+    CursorAhead,
 }
 
 impl ErrorCode {
@@ -52,6 +55,7 @@ impl ErrorCode {
             Self::RunAlreadyActive => "RUN_ALREADY_ACTIVE",
             Self::Internal => "INTERNAL",
             Self::Unauthorized => "UNAUTHORIZED",
+            Self::CursorAhead => "CURSOR_AHEAD",
         }
     }
 

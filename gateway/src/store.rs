@@ -313,6 +313,20 @@ impl Store {
         .await
     }
 
+    /// The thread's latest stored `seq` (0 when it has no events yet).
+    pub async fn latest_seq(&self, thread_id: &str) -> Result<u64, StoreError> {
+        let thread = thread_id.to_owned();
+        self.with(move |c| {
+            let seq: i64 = c.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE thread_id = ?1",
+                params![thread],
+                |row| row.get(0),
+            )?;
+            u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative seq {seq}")))
+        })
+        .await
+    }
+
     /// The thread's stored events with `seq > after_seq`, in order.
     pub async fn events_after(&self, thread_id: &str, after_seq: u64) -> Result<Vec<Event>, StoreError> {
         let thread = thread_id.to_owned();

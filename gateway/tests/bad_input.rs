@@ -117,6 +117,42 @@ async fn foreign_and_missing_threads_and_runs_are_indistinguishable() {
 }
 
 #[tokio::test]
+async fn a_resume_cursor_beyond_the_history_is_refused_and_loses_nothing_later() {
+    let gateway = TestGateway::start().await;
+    let mut alice = gateway.connect("alice").await;
+    alice
+        .send(json!({"type": "user_message", "text": "what is 6 * 7?"}))
+        .await;
+    let events = alice.run_events().await;
+    let thread = events[0]["thread_id"].as_str().expect("thread").to_owned();
+    let latest = events.last().expect("events")["seq"].as_u64().expect("seq");
+
+    let ahead = json!({"type": "resume", "thread_id": thread, "after_seq": latest + 100});
+    let error = answered(&mut alice, text(&ahead.to_string()), "CURSOR_AHEAD").await;
+    assert!(
+        error["message"]
+            .as_str()
+            .expect("message")
+            .contains(&latest.to_string()),
+        "the error names the latest seq: {error}"
+    );
+
+    // The refused cursor must not hide the thread's next run from this connection.
+    alice
+        .send(json!({"type": "user_message", "text": "and 2 + 2?", "thread_id": thread}))
+        .await;
+    let next = alice.run_events().await;
+    assert_eq!(next[0]["seq"].as_u64(), Some(latest + 1));
+
+    // The latest seq itself is a valid cursor: nothing to replay, no error.
+    let at_end = json!({"type": "resume", "thread_id": thread, "after_seq": latest + next.len() as u64});
+    alice.send(at_end).await;
+    alice.send(json!({"type": "ping"})).await;
+    assert_eq!(alice.recv().await["type"], "pong", "nothing precedes the pong");
+    gateway.stop().await;
+}
+
+#[tokio::test]
 async fn a_second_message_while_a_run_is_active_is_refused() {
     let (mut config, dir) = common::config();
     config.agent_step_delay = Duration::from_millis(300);

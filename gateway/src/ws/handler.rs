@@ -92,4 +92,23 @@ impl MessageHandler {
             _ => Err(Reject::new(ErrorCode::ThreadNotFound, "no such thread")),
         }
     }
+
+    /// The thread to replay after `after_seq`, if the user owns it and the cursor is one the
+    /// server could have given (a cursor ahead of the history would silently swallow every
+    /// later event, since delivery skips what the client claims to have).
+    pub async fn resumable_thread(&self, user_id: &str, thread_id: String, after_seq: u64) -> Result<String, Reject> {
+        let thread_id = self.owned_thread(user_id, thread_id).await?;
+        let latest = self
+            .store
+            .latest_seq(&thread_id)
+            .await
+            .map_err(|e| Reject::internal(&e))?;
+        if after_seq > latest {
+            return Err(Reject::new(
+                ErrorCode::CursorAhead,
+                format!("after_seq {after_seq} is beyond the thread's latest seq {latest}"),
+            ));
+        }
+        Ok(thread_id)
+    }
 }

@@ -185,7 +185,11 @@ impl MessageRouter {
                 self.handler.handle(connection, run).await
             }
             ClientMessage::Resume { thread_id, after_seq } => {
-                match self.handler.owned_thread(&connection.user_id, thread_id).await {
+                match self
+                    .handler
+                    .resumable_thread(&connection.user_id, thread_id, after_seq)
+                    .await
+                {
                     Ok(thread_id) => {
                         connection.send(Outbound::Replay { thread_id, after_seq }).await;
                         Ok(())
