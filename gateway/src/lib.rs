@@ -25,6 +25,7 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -72,6 +73,13 @@ pub async fn serve(
         Err(error) => tracing::error!(%error, "cannot recover unfinished runs"),
     }
     let stop = state.lifecycle.stop_accepting.clone();
+    // Events go out as small frames one after another; with Nagle's algorithm each would wait for the
+    // previous one's acknowledgement, which a client's delayed ACK holds back.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot disable Nagle's algorithm on a connection");
+        }
+    });
     let server =
         axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move { stop.cancelled().await });
     let server = tokio::spawn(async move { server.await });
