@@ -12,10 +12,11 @@ use tokio::sync::mpsc;
 
 use crate::agent::{AgentError, AgentSession, AgentTask, Agents, SessionRequest};
 use crate::context::ExecutionContext;
+use crate::emitter::Emitter;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::notifier::{EventTarget, Notifier};
-use crate::protocol::{EventType, RunStatus};
+use crate::protocol::{self, EventType, RunStatus};
 use crate::store::{RunStart, Store, StoreError};
 use crate::tools::{ToolContext, Tools};
 
@@ -201,13 +202,7 @@ impl ExecutionEngine {
                 }
             }
             if let Some(call) = open_call {
-                let data = json!({
-                    "call_id": call["call_id"],
-                    "tool_name": call["tool_name"],
-                    "success": false,
-                    "results": { "error": "interrupted: the gateway stopped" },
-                    "duration_ms": 0,
-                });
+                let data = protocol::unfinished_call(&call, "interrupted: the gateway stopped");
                 self.notifier.emit(&target, EventType::ToolCompleted, data).await?;
             }
             let reasoning = "The gateway stopped while this run was in progress; it cannot continue.";
@@ -233,11 +228,7 @@ impl ExecutionEngine {
     async fn execute(&self, context: ExecutionContext, agent: Arc<dyn crate::agent::Agent>) {
         let started = Instant::now();
         let target = context.target();
-        let emitter = Emitter {
-            notifier: &self.notifier,
-            target: &target,
-            run_id: &context.run_id,
-        };
+        let emitter = Emitter::new(&self.notifier, &target, &context.cancel);
         let (outcome, steps) = self.drive(&emitter, &context, agent).await;
         self.complete(&emitter, &context, outcome, steps, started).await;
     }
@@ -307,16 +298,18 @@ impl ExecutionEngine {
         steps: u64,
         started: Instant,
     ) {
-        let (status, final_response) = match outcome {
-            Outcome::Answered(answer) => (RunStatus::Completed, answer),
-            Outcome::Failed(reason) => (RunStatus::Failed, format!("The run failed: {reason}")),
-            Outcome::Cancelled => (RunStatus::Cancelled, "The run was cancelled.".to_owned()),
+        let (status, final_response) = match (outcome, emitter.lost()) {
+            (_, Some(lost)) => (RunStatus::Failed, format!("The run failed: {lost}.")),
+            (Outcome::Answered(answer), None) => (RunStatus::Completed, answer),
+            (Outcome::Failed(reason), None) => (RunStatus::Failed, format!("The run failed: {reason}")),
+            (Outcome::Cancelled, None) => (RunStatus::Cancelled, "The run was cancelled.".to_owned()),
         };
+        emitter.close_open_call().await;
         if steps == 0 {
             // Every run has at least one reasoning step, even one that ended before its agent reasoned.
             let reasoning = format!("The run ended ({}) before the agent reasoned.", status.as_str());
             emitter
-                .emit(EventType::AgentThinking, json!({ "reasoning": reasoning, "step": 1 }))
+                .emit_closing_step(json!({ "reasoning": reasoning, "step": 1 }))
                 .await;
         }
         let took = started.elapsed();
@@ -328,8 +321,7 @@ impl ExecutionEngine {
         let release = || {
             self.active().remove(&context.run_id);
         };
-        if let Err(error) = self.notifier.complete(emitter.target, status, data, release).await {
-            tracing::error!(run_id = %context.run_id, %error, "cannot store the end of a run");
+        if !emitter.complete(status, data, release).await {
             self.active().remove(&context.run_id);
         }
         if status == RunStatus::Completed
@@ -388,21 +380,5 @@ impl ExecutionEngine {
             )
             .await;
         result
-    }
-}
-
-/// Emits one run's events, logging (never panicking on) a store failure: the run goes on, and a client
-/// that misses an event it could not store sees the gap closed by `agent_completed` or a restart's recovery.
-struct Emitter<'a> {
-    notifier: &'a Notifier,
-    target: &'a EventTarget,
-    run_id: &'a str,
-}
-
-impl Emitter<'_> {
-    async fn emit(&self, kind: EventType, data: serde_json::Value) {
-        if let Err(error) = self.notifier.emit(self.target, kind, data).await {
-            tracing::error!(run_id = %self.run_id, event = kind.as_str(), %error, "cannot store an event");
-        }
     }
 }

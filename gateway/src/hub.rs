@@ -37,7 +37,8 @@ pub struct Subscriber {
     pub connection_id: String,
     /// Its writer's queue.
     pub sender: mpsc::Sender<Outbound>,
-    /// Cancelled when the queue overflows: the connection closes and the client resumes later.
+    /// Cancelled when the connection must close and the client resume later (its queue overflowed, or
+    /// its thread's events cannot be stored for now).
     pub overflow: CancellationToken,
 }
 
@@ -85,6 +86,16 @@ impl Hub {
                     subs.by_thread.remove(&thread);
                 }
             }
+        }
+    }
+
+    /// Closes every connection subscribed to a thread with "try again later": its events cannot be
+    /// stored for now, and a client that resumes later gets them, where one left waiting would not.
+    pub fn ask_to_resume_later(&self, thread_id: &str) {
+        let subscribers: Vec<Subscriber> = self.lock().by_thread.get(thread_id).cloned().unwrap_or_default();
+        for subscriber in subscribers {
+            subscriber.overflow.cancel();
+            self.unsubscribe_connection(&subscriber.connection_id);
         }
     }
 

@@ -6,6 +6,7 @@ pub mod agent;
 pub mod auth;
 pub mod config;
 pub mod context;
+pub mod emitter;
 pub mod engine;
 pub mod error;
 pub mod hub;

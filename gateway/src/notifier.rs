@@ -87,4 +87,9 @@ impl Notifier {
         self.hub.publish(&event);
         Ok(event)
     }
+
+    /// Closes the thread's connections with "try again later" (see [`Hub::ask_to_resume_later`]).
+    pub fn ask_to_resume_later(&self, thread_id: &str) {
+        self.hub.ask_to_resume_later(thread_id);
+    }
 }

@@ -164,6 +164,18 @@ impl Event {
     }
 }
 
+/// The `tool_completed` data for a call that will never return (`call` is its `tool_executing` data):
+/// failed, with `why`, so the run's tool events stay paired.
+pub fn unfinished_call(call: &Value, why: &str) -> Value {
+    serde_json::json!({
+        "call_id": call["call_id"],
+        "tool_name": call["tool_name"],
+        "success": false,
+        "results": { "error": why },
+        "duration_ms": 0,
+    })
+}
+
 /// The current time as the protocol writes it.
 pub fn timestamp_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

@@ -138,6 +138,12 @@ impl Store {
         .await?
     }
 
+    /// How long one statement waits for a write lock another connection holds before failing (5 s
+    /// unless set); the notifier's retries come on top of it.
+    pub async fn set_busy_timeout(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        self.with(move |c| Ok(c.busy_timeout(timeout)?)).await
+    }
+
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         self.with(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))

@@ -199,3 +199,77 @@ async fn a_run_that_finishes_within_the_grace_period_completes_on_shutdown() {
     assert_eq!(u16::from(client.closed().await.expect("a close frame").code), 1001);
     stopping.await.expect("the gateway stopped");
 }
+
+/// Holds the database's write lock from another connection (an operator's `sqlite3`, a backup) for
+/// `held`, on a blocking thread.
+fn hold_write_lock(database: std::path::PathBuf, held: Duration) -> tokio::task::JoinHandle<()> {
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let holder = tokio::task::spawn_blocking(move || {
+        let connection = rusqlite::Connection::open(database).expect("opens the database");
+        connection
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("takes the write lock");
+        locked.send(()).expect("reports the lock");
+        std::thread::sleep(held);
+        connection.execute_batch("ROLLBACK").expect("releases the lock");
+    });
+    is_locked.recv().expect("the lock is taken");
+    holder
+}
+
+#[tokio::test]
+async fn a_store_locked_elsewhere_fails_the_run_visibly_and_loses_no_event() {
+    let gateway = gateway(150).await;
+    gateway
+        .state
+        .store
+        .set_busy_timeout(Duration::from_millis(50))
+        .await
+        .expect("sets the busy timeout");
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "user_message", "text": "what is 6 * 7, and what time is it?"}))
+        .await;
+    let mut seen = vec![client.recv().await];
+    assert_eq!(seen[0]["type"], "agent_started");
+    // Longer than the busy timeout and every quick retry: the run's next event, then its end, fail.
+    let holder = hold_write_lock(gateway.database.clone(), Duration::from_secs(3));
+
+    // The client is not left waiting on a run that cannot go on: it is told to come back later.
+    let close = loop {
+        match tokio::time::timeout(common::PATIENCE, futures_util::StreamExt::next(&mut client.ws))
+            .await
+            .expect("a close in time")
+        {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
+                let value: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                if value["type"] != "heartbeat" {
+                    seen.push(value);
+                }
+            }
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => break frame,
+            other => panic!("expected events then a close, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.expect("a close frame").code), 1013, "try again later");
+    holder.await.expect("the lock holder ends");
+
+    // Once the store is back, the run's end is stored; resuming shows a whole run that failed.
+    let thread = seen[0]["thread_id"].as_str().expect("thread").to_owned();
+    let after = seen.last().expect("seen")["seq"].as_u64().expect("seq");
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "resume", "thread_id": thread, "after_seq": after}))
+        .await;
+    seen.extend(client.run_events().await);
+    let completed = assert_run_contract(&seen);
+    assert_eq!(completed["status"], "failed", "{completed}");
+    assert!(
+        completed["final_response"]
+            .as_str()
+            .expect("final_response")
+            .contains("could not be stored"),
+        "{completed}"
+    );
+    gateway.stop().await;
+}

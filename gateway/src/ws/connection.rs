@@ -244,7 +244,7 @@ async fn write_loop<W>(
                 Some(item) => item,
                 None => break,
             },
-            _ = overflow.cancelled() => Outbound::Close(close::TRY_AGAIN_LATER, "too slow to keep up; reconnect and resume"),
+            _ = overflow.cancelled() => Outbound::Close(close::TRY_AGAIN_LATER, "reconnect later and resume"),
             _ = shutdown.cancelled() => Outbound::Close(close::GOING_AWAY, "the gateway is shutting down"),
             _ = reader_done.cancelled() => Outbound::Close(close::NORMAL, "closing"),
             _ = heartbeat.tick() => Outbound::Text(protocol::heartbeat()),

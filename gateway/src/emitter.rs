@@ -1,0 +1,156 @@
+//! One run's way of emitting events: every event is stored before it is sent, a store failure is
+//! retried a bounded number of times, and a run that still cannot store an event stops emitting (a
+//! later event stored after a lost one would hide the loss behind a gapless `seq`) and is failed.
+
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::notifier::{EventTarget, Notifier};
+use crate::protocol::{self, EventType, RunStatus};
+use crate::store::StoreError;
+
+/// The pauses between attempts to store one event (after the store's own busy timeout each time).
+const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
+
+/// Pauses between attempts to store a run's end once clients were told to resume later: the end is
+/// what every client waits for, so it is tried for longer; what still fails is left to the next
+/// start's recovery.
+const COMPLETION_PAUSES: [Duration; 6] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(8),
+    Duration::from_secs(8),
+];
+
+/// Emits one run's events through the notifier.
+pub struct Emitter<'a> {
+    /// Stores and publishes.
+    pub notifier: &'a Notifier,
+    /// Where the run's events go.
+    pub target: &'a EventTarget,
+    /// Cancelled when an event is lost, so the agent stops.
+    pub cancel: &'a CancellationToken,
+    /// Why the run lost an event, once it has.
+    lost: OnceLock<String>,
+    /// The `tool_executing` stored without its `tool_completed` yet.
+    open_call: Mutex<Option<Value>>,
+}
+
+impl<'a> Emitter<'a> {
+    /// An emitter for one run.
+    pub fn new(notifier: &'a Notifier, target: &'a EventTarget, cancel: &'a CancellationToken) -> Self {
+        Emitter {
+            notifier,
+            target,
+            cancel,
+            lost: OnceLock::new(),
+            open_call: Mutex::new(None),
+        }
+    }
+
+    /// Why an event of this run could not be stored, if one could not.
+    pub fn lost(&self) -> Option<&str> {
+        self.lost.get().map(String::as_str)
+    }
+
+    /// Stores and sends an event of the running run; after a lost event, nothing more is emitted and
+    /// the run is cancelled, to be completed as failed.
+    pub async fn emit(&self, kind: EventType, data: Value) {
+        if self.lost.get().is_some() {
+            return;
+        }
+        if let Err(error) = self.store_with_retries(kind, data).await {
+            tracing::error!(run_id = %self.target.run_id, event = kind.as_str(), %error, "cannot store an event; failing the run");
+            let _ = self
+                .lost
+                .set(format!("an event could not be stored ({})", kind.as_str()));
+            self.cancel.cancel();
+        }
+    }
+
+    /// Closes what the run left open before it ends: a tool call whose `tool_completed` was lost or
+    /// never came gets a failed one, so tool events stay paired.
+    pub async fn close_open_call(&self) {
+        let Some(call) = self.open_call.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+            return;
+        };
+        let data = protocol::unfinished_call(&call, "the call's result could not be stored");
+        if let Err(error) = self.store_with_retries(EventType::ToolCompleted, data).await {
+            tracing::error!(run_id = %self.target.run_id, %error, "cannot store the end of an open tool call");
+        }
+    }
+
+    /// Stores a reasoning step even after a lost event (a run needs one before it ends).
+    pub async fn emit_closing_step(&self, data: Value) {
+        if let Err(error) = self.store_with_retries(EventType::AgentThinking, data).await {
+            tracing::error!(run_id = %self.target.run_id, %error, "cannot store the closing step");
+        }
+    }
+
+    /// Stores `agent_completed` and the run's status, running `stored` once they are: retried, then,
+    /// if the store stays unavailable, the thread's connections are closed with "try again later" (so
+    /// clients resume rather than wait forever) and it is retried for longer. Whether it was stored.
+    pub async fn complete(&self, status: RunStatus, data: Value, stored: impl FnOnce()) -> bool {
+        // Released once, by whichever attempt stores the end.
+        let stored = Mutex::new(Some(stored));
+        let attempt = || {
+            self.notifier.complete(self.target, status, data.clone(), || {
+                if let Some(stored) = stored.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                    stored();
+                }
+            })
+        };
+        let mut last = match retrying(attempt).await {
+            Ok(_) => return true,
+            Err(error) => error,
+        };
+        tracing::error!(run_id = %self.target.run_id, error = %last, "cannot store the end of a run; clients are told to resume later");
+        self.notifier.ask_to_resume_later(&self.target.thread_id);
+        for pause in COMPLETION_PAUSES {
+            tokio::time::sleep(pause).await;
+            match attempt().await {
+                Ok(_) => return true,
+                Err(error) => last = error,
+            }
+        }
+        tracing::error!(run_id = %self.target.run_id, error = %last, "the end of a run is left to the next start's recovery");
+        false
+    }
+
+    async fn store_with_retries(&self, kind: EventType, data: Value) -> Result<(), StoreError> {
+        let event = retrying(|| self.notifier.emit(self.target, kind, data.clone())).await?;
+        let mut open = self.open_call.lock().unwrap_or_else(PoisonError::into_inner);
+        match kind {
+            EventType::ToolExecuting => *open = Some(event.data.clone()),
+            EventType::ToolCompleted => *open = None,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Runs `attempt` until it succeeds or the bounded retries are spent.
+async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut pauses = RETRY_PAUSES.iter();
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) => match pauses.next() {
+                Some(pause) => {
+                    tracing::warn!(%error, "store failed; retrying");
+                    tokio::time::sleep(*pause).await;
+                }
+                None => return Err(error),
+            },
+        }
+    }
+}
