@@ -66,6 +66,10 @@ pub mod defaults {
     pub const SHUTDOWN_GRACE_SECONDS: u64 = 10;
     /// Pause between the default agent's steps, in milliseconds.
     pub const AGENT_STEP_DELAY_MS: u64 = 150;
+    /// Seconds a write to a client may take before the client is deemed gone.
+    pub const WRITE_TIMEOUT_SECONDS: u64 = 10;
+    /// Milliseconds a database write waits for a lock held elsewhere.
+    pub const STORE_BUSY_TIMEOUT_MS: u64 = 5000;
 }
 
 /// Every setting. Each may also be set in the `--config` file (same name, snake_case) or the environment.
@@ -119,6 +123,14 @@ pub struct Settings {
     /// Pause between the default agent's reasoning steps, in milliseconds [default: 150].
     #[arg(long, env = "GATEWAY_AGENT_STEP_DELAY_MS", value_name = "MS")]
     pub agent_step_delay_ms: Option<u64>,
+    /// Seconds one write to a client may block before the connection is closed (a client that does not
+    /// read must not hold its memory and its runs' events forever) [default: 10].
+    #[arg(long, env = "GATEWAY_WRITE_TIMEOUT_SECONDS", value_name = "S")]
+    pub write_timeout_seconds: Option<u64>,
+    /// Milliseconds a database write waits for a lock held by another connection (a backup, an
+    /// operator's sqlite3) before it is retried, then the run failed [default: 5000].
+    #[arg(long, env = "GATEWAY_STORE_BUSY_TIMEOUT_MS", value_name = "MS")]
+    pub store_busy_timeout_ms: Option<u64>,
 }
 
 /// Why the configuration is unusable.
@@ -207,6 +219,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Pause between the default agent's steps.
     pub agent_step_delay: Duration,
+    /// How long one write to a client may block.
+    pub write_timeout: Duration,
+    /// How long a database write waits for a lock held elsewhere.
+    pub store_busy_timeout: Duration,
 }
 
 impl Config {
@@ -224,6 +240,8 @@ impl Config {
             heartbeat: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
             agent_step_delay: Duration::ZERO,
+            write_timeout: Duration::from_secs(10),
+            store_busy_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -317,6 +335,13 @@ impl Settings {
             )?),
             shutdown_grace: Duration::from_secs(s.shutdown_grace_seconds.unwrap_or(defaults::SHUTDOWN_GRACE_SECONDS)),
             agent_step_delay: Duration::from_millis(s.agent_step_delay_ms.unwrap_or(defaults::AGENT_STEP_DELAY_MS)),
+            write_timeout: Duration::from_secs(positive(
+                "write_timeout_seconds",
+                s.write_timeout_seconds.unwrap_or(defaults::WRITE_TIMEOUT_SECONDS),
+            )?),
+            store_busy_timeout: Duration::from_millis(
+                s.store_busy_timeout_ms.unwrap_or(defaults::STORE_BUSY_TIMEOUT_MS),
+            ),
         })
     }
 
@@ -338,6 +363,8 @@ impl Settings {
             heartbeat_seconds: self.heartbeat_seconds.or(file.heartbeat_seconds),
             shutdown_grace_seconds: self.shutdown_grace_seconds.or(file.shutdown_grace_seconds),
             agent_step_delay_ms: self.agent_step_delay_ms.or(file.agent_step_delay_ms),
+            write_timeout_seconds: self.write_timeout_seconds.or(file.write_timeout_seconds),
+            store_busy_timeout_ms: self.store_busy_timeout_ms.or(file.store_busy_timeout_ms),
         }
     }
 }
@@ -382,6 +409,8 @@ mod tests {
             super::defaults::HEARTBEAT_SECONDS.to_string(),
             super::defaults::SHUTDOWN_GRACE_SECONDS.to_string(),
             super::defaults::AGENT_STEP_DELAY_MS.to_string(),
+            super::defaults::WRITE_TIMEOUT_SECONDS.to_string(),
+            super::defaults::STORE_BUSY_TIMEOUT_MS.to_string(),
         ] {
             assert!(
                 help.contains(&format!("[default: {shown}]")),

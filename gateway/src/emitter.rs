@@ -2,6 +2,7 @@
 //! retried a bounded number of times, and a run that still cannot store an event stops emitting (a
 //! later event stored after a lost one would hide the loss behind a gapless `seq`) and is failed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -39,6 +40,10 @@ pub struct Emitter<'a> {
     lost: OnceLock<String>,
     /// The `tool_executing` stored without its `tool_completed` yet.
     open_call: Mutex<Option<Value>>,
+    /// Whether a reasoning step of the run is stored.
+    reasoned: AtomicBool,
+    /// Whether the thread's clients were already told to resume later.
+    asked_to_resume: AtomicBool,
 }
 
 impl<'a> Emitter<'a> {
@@ -50,6 +55,8 @@ impl<'a> Emitter<'a> {
             cancel,
             lost: OnceLock::new(),
             open_call: Mutex::new(None),
+            reasoned: AtomicBool::new(false),
+            asked_to_resume: AtomicBool::new(false),
         }
     }
 
@@ -73,44 +80,65 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// Closes what the run left open before it ends: a tool call whose `tool_completed` was lost or
-    /// never came gets a failed one, so tool events stay paired.
-    pub async fn close_open_call(&self) {
-        let Some(call) = self.open_call.lock().unwrap_or_else(PoisonError::into_inner).take() else {
-            return;
-        };
-        let data = protocol::unfinished_call(&call, "the call's result could not be stored");
-        if let Err(error) = self.store_with_retries(EventType::ToolCompleted, data).await {
-            tracing::error!(run_id = %self.target.run_id, %error, "cannot store the end of an open tool call");
+    /// Ends the run: a failed `tool_completed` for a call left open (tool events stay paired), a
+    /// reasoning step if none was stored (`closing_step` builds it), then `agent_completed` and the
+    /// run's status, `stored` running once they are. Each is retried; if the store stays unavailable
+    /// the thread's connections are closed with "try again later" (so clients resume rather than wait)
+    /// and it is retried for longer. False when the end could not be stored: the run is left, whole up
+    /// to there, to the next start's recovery.
+    pub async fn end(
+        &self,
+        closing_step: impl FnOnce() -> Value,
+        status: RunStatus,
+        data: Value,
+        stored: impl FnOnce(),
+    ) -> bool {
+        let open_call = self.open_call.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(call) = open_call {
+            let data = protocol::unfinished_call(&call, "the call did not complete");
+            if !self
+                .persist(|| self.notifier.emit(self.target, EventType::ToolCompleted, data.clone()))
+                .await
+            {
+                return false;
+            }
         }
-    }
-
-    /// Stores a reasoning step even after a lost event (a run needs one before it ends).
-    pub async fn emit_closing_step(&self, data: Value) {
-        if let Err(error) = self.store_with_retries(EventType::AgentThinking, data).await {
-            tracing::error!(run_id = %self.target.run_id, %error, "cannot store the closing step");
+        if !self.reasoned.load(Ordering::Relaxed) {
+            let step = closing_step();
+            if !self
+                .persist(|| self.notifier.emit(self.target, EventType::AgentThinking, step.clone()))
+                .await
+            {
+                return false;
+            }
         }
-    }
-
-    /// Stores `agent_completed` and the run's status, running `stored` once they are: retried, then,
-    /// if the store stays unavailable, the thread's connections are closed with "try again later" (so
-    /// clients resume rather than wait forever) and it is retried for longer. Whether it was stored.
-    pub async fn complete(&self, status: RunStatus, data: Value, stored: impl FnOnce()) -> bool {
         // Released once, by whichever attempt stores the end.
         let stored = Mutex::new(Some(stored));
-        let attempt = || {
+        self.persist(|| {
             self.notifier.complete(self.target, status, data.clone(), || {
                 if let Some(stored) = stored.lock().unwrap_or_else(PoisonError::into_inner).take() {
                     stored();
                 }
             })
-        };
-        let mut last = match retrying(attempt).await {
+        })
+        .await
+    }
+
+    /// Stores one event of the run's end: quick retries, then clients told to resume later, then
+    /// slower retries. Whether it was stored.
+    async fn persist<T, F, Fut>(&self, mut attempt: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let mut last = match retrying(&mut attempt).await {
             Ok(_) => return true,
             Err(error) => error,
         };
-        tracing::error!(run_id = %self.target.run_id, error = %last, "cannot store the end of a run; clients are told to resume later");
-        self.notifier.ask_to_resume_later(&self.target.thread_id);
+        if !self.asked_to_resume.swap(true, Ordering::Relaxed) {
+            tracing::error!(run_id = %self.target.run_id, error = %last, "cannot store the end of a run; clients are told to resume later");
+            self.notifier.ask_to_resume_later(&self.target.thread_id);
+        }
         for pause in COMPLETION_PAUSES {
             tokio::time::sleep(pause).await;
             match attempt().await {
@@ -128,6 +156,7 @@ impl<'a> Emitter<'a> {
         match kind {
             EventType::ToolExecuting => *open = Some(event.data.clone()),
             EventType::ToolCompleted => *open = None,
+            EventType::AgentThinking => self.reasoned.store(true, Ordering::Relaxed),
             _ => {}
         }
         Ok(())

@@ -304,15 +304,12 @@ impl ExecutionEngine {
             (Outcome::Failed(reason), None) => (RunStatus::Failed, format!("The run failed: {reason}")),
             (Outcome::Cancelled, None) => (RunStatus::Cancelled, "The run was cancelled.".to_owned()),
         };
-        emitter.close_open_call().await;
-        if steps == 0 {
-            // Every run has at least one reasoning step, even one that ended before its agent reasoned.
-            let reasoning = format!("The run ended ({}) before the agent reasoned.", status.as_str());
-            emitter
-                .emit_closing_step(json!({ "reasoning": reasoning, "step": 1 }))
-                .await;
-        }
         let took = started.elapsed();
+        // Every run has at least one reasoning step, even one that ended before its agent reasoned.
+        let closing_step = || {
+            let reasoning = format!("The run ended ({}) before the agent reasoned.", status.as_str());
+            json!({ "reasoning": reasoning, "step": steps + 1 })
+        };
         let data = json!({
             "status": status,
             "final_response": final_response,
@@ -321,8 +318,10 @@ impl ExecutionEngine {
         let release = || {
             self.active().remove(&context.run_id);
         };
-        if !emitter.complete(status, data, release).await {
-            self.active().remove(&context.run_id);
+        if !emitter.end(closing_step, status, data, release).await {
+            // The thread stays busy: a new run on it must not start before this one's end is stored
+            // (by the next start's recovery).
+            tracing::error!(run_id = %context.run_id, "run left unfinished in the store");
         }
         if status == RunStatus::Completed
             && let Err(error) = self

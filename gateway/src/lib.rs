@@ -20,6 +20,7 @@ pub mod tools;
 pub mod ws;
 
 use std::future::Future;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -68,10 +69,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    match state.engine.recover_interrupted_runs().await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(runs = n, "completed runs left unfinished by the previous process"),
-        Err(error) => tracing::error!(%error, "cannot recover unfinished runs"),
+    if let Err(error) = state.store.set_busy_timeout(state.config.store_busy_timeout).await {
+        tracing::error!(%error, "cannot set the database's busy timeout");
+    }
+    let mut shutdown = std::pin::pin!(shutdown);
+    if !recover_before_serving(&state, shutdown.as_mut()).await {
+        return Ok(());
     }
     let stop = state.lifecycle.stop_accepting.clone();
     // Events go out as small frames one after another; with Nagle's algorithm each would wait for the
@@ -92,4 +95,28 @@ pub async fn serve(
     tracing::info!("shutting down");
     lifecycle.shut_down(state.config.shutdown_grace).await;
     server.await.map_err(std::io::Error::other)?
+}
+
+/// Completes the runs a previous process left unfinished, retrying while the database refuses writes:
+/// no run may start first, or a thread's new run could interleave with an old run's end. False when
+/// shutdown came before the database did.
+async fn recover_before_serving(state: &AppState, mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>) -> bool {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match state.engine.recover_interrupted_runs().await {
+            Ok(0) => return true,
+            Ok(n) => {
+                tracing::warn!(runs = n, "completed runs left unfinished by the previous process");
+                return true;
+            }
+            Err(error) => {
+                tracing::error!(%error, retry_in_ms = pause.as_millis() as u64, "cannot recover unfinished runs yet; not serving until they are");
+            }
+        }
+        tokio::select! {
+            () = shutdown.as_mut() => return false,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
 }

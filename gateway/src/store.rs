@@ -335,13 +335,20 @@ impl Store {
 
     /// The thread's stored events with `seq > after_seq`, in order.
     pub async fn events_after(&self, thread_id: &str, after_seq: u64) -> Result<Vec<Event>, StoreError> {
+        self.events_page(thread_id, after_seq, usize::MAX).await
+    }
+
+    /// At most `limit` of the thread's stored events with `seq > after_seq`, in order: a long history
+    /// is read a page at a time, never whole.
+    pub async fn events_page(&self, thread_id: &str, after_seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
         let thread = thread_id.to_owned();
         let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(move |c| {
             let mut statement = c.prepare(
-                "SELECT seq, run_id, request_id, type, data, timestamp FROM events WHERE thread_id = ?1 AND seq > ?2 ORDER BY seq",
+                "SELECT seq, run_id, request_id, type, data, timestamp FROM events WHERE thread_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = statement.query_map(params![thread, after], |row| {
+            let rows = statement.query_map(params![thread, after, limit], |row| {
                 Ok((
                     row.get::<_, i64>(0)?,
                     row.get::<_, String>(1)?,

@@ -1,5 +1,6 @@
 //! Chaos: the real `gateway` binary under load, killed with SIGKILL at random moments and restarted on
-//! the same database, with a second process tried against that database while the first serves. After
+//! the same database, with a second process tried against that database while the first serves, then
+//! the database write-locked from outside for longer than the busy timeout. After
 //! the last restart every thread is replayed from the start, and every run must hold PROTOCOL.md's
 //! guarantee: `agent_started` first, exactly one `agent_completed` last, tool events paired, `seq`
 //! gapless, and every event a client saw live still stored, unchanged, exactly once.
@@ -37,6 +38,7 @@ fn gateway_command(database: &Path) -> Command {
         .args(["--bind", "127.0.0.1:0", "--database"])
         .arg(database)
         .args(["--jwt-secret", common::SECRET, "--agent-step-delay-ms", "3"])
+        .args(["--store-busy-timeout-ms", "20"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -238,7 +240,7 @@ fn kill(process: &mut Process) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn runs_keep_the_five_event_contract_through_sigkill_and_a_second_process() {
+async fn runs_keep_the_five_event_contract_through_sigkill_a_second_process_and_a_locked_database() {
     let dir = tempfile::tempdir().expect("tempdir");
     let database: PathBuf = dir.path().join("chaos.db");
     let seed = std::time::SystemTime::now()
@@ -290,6 +292,21 @@ async fn runs_keep_the_five_event_contract_through_sigkill_and_a_second_process(
         *address.lock().expect("address") = process.addr;
         println!("chaos: kill {round} done at {:?}", clock.elapsed());
     }
+    // The database write-locked by another connection (a backup, an operator's sqlite3) for longer than
+    // the busy timeout and the retries: runs in flight fail visibly, their clients resume later.
+    tokio::time::sleep(next_delay()).await;
+    let database_for_lock = database.clone();
+    tokio::task::spawn_blocking(move || {
+        let connection = rusqlite::Connection::open(database_for_lock).expect("opens the database");
+        connection
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("takes the write lock");
+        std::thread::sleep(Duration::from_millis(2000));
+        connection.execute_batch("ROLLBACK").expect("releases the lock");
+    })
+    .await
+    .expect("the lock holder ends");
+    println!("chaos: write lock released at {:?}", clock.elapsed());
     tokio::time::sleep(next_delay()).await;
     stop.store(true, Ordering::Relaxed);
     let began = std::time::Instant::now();
@@ -299,16 +316,28 @@ async fn runs_keep_the_five_event_contract_through_sigkill_and_a_second_process(
             .expect("the load stops")
             .expect("the load does not panic");
     }
-    // Runs the last clients left behind finish on their own (no one is cancelled at step delay 3 ms).
+    // Runs the last clients left behind finish on their own; a run whose end waits for the store to
+    // come back is retried within seconds.
     let mut settled = false;
-    for _ in 0..200 {
+    for _ in 0..600 {
         if stored_count(&database, "SELECT COUNT(*) FROM runs WHERE status = 'running'") == 0 {
             settled = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(settled, "every run ends");
+    if !settled {
+        let connection = rusqlite::Connection::open(&database).expect("opens the database");
+        let mut statement = connection
+            .prepare("SELECT r.id, group_concat(e.type, ' ') FROM runs r LEFT JOIN events e ON e.run_id = r.id WHERE r.status = 'running' GROUP BY r.id LIMIT 5")
+            .expect("prepares");
+        let stuck: Vec<(String, Option<String>)> = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .expect("queries")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        panic!("runs still running: {stuck:?}");
+    }
     println!("chaos: load stopped and runs settled in {:?}", began.elapsed());
 
     let tokens: HashMap<String, String> = users.into_iter().collect();
@@ -361,10 +390,21 @@ async fn runs_keep_the_five_event_contract_through_sigkill_and_a_second_process(
         );
         live.insert(key);
     }
+    let ended = |why: &str| {
+        stored
+            .values()
+            .flatten()
+            .filter(|e| {
+                e["type"] == "agent_completed" && e["data"]["final_response"].as_str().is_some_and(|r| r.contains(why))
+            })
+            .count()
+    };
     println!(
-        "chaos: {KILLS} kills, {runs} runs in {} threads, {} events seen live",
+        "chaos: {KILLS} kills, {runs} runs in {} threads, {} events seen live; runs failed by a kill: {}, by the locked store: {}",
         stored.len(),
-        live.len()
+        live.len(),
+        ended("gateway stopped"),
+        ended("could not be stored")
     );
     assert!(runs >= USERS, "the load ran: {runs} runs");
     kill(&mut process);

@@ -23,6 +23,9 @@ use crate::state::AppState;
 /// Queued messages per connection before it counts as too slow and is closed (it can resume).
 const QUEUE: usize = 1024;
 
+/// Events read from the store per page of a replay.
+const REPLAY_PAGE: usize = 256;
+
 /// Close codes (RFC 6455).
 mod close {
     pub const NORMAL: u16 = 1000;
@@ -165,9 +168,15 @@ enum Written {
 
 impl<W: Sink<Message> + Unpin> Writer<W> {
     async fn send_text(&mut self, text: String) -> Written {
-        match self.sink.send(Message::Text(Utf8Bytes::from(text))).await {
-            Ok(()) => Written::Continue,
-            Err(_) => Written::Stop,
+        let send = self.sink.send(Message::Text(Utf8Bytes::from(text)));
+        match tokio::time::timeout(self.state.config.write_timeout, send).await {
+            Ok(Ok(())) => Written::Continue,
+            Ok(Err(_)) => Written::Stop,
+            Err(_) => {
+                // A client that stopped reading: closing frees what it holds; it can resume later.
+                tracing::info!(connection_id = %self.connection.connection_id, "a write timed out; closing the connection");
+                Written::Stop
+            }
         }
     }
 
@@ -181,6 +190,33 @@ impl<W: Sink<Message> + Unpin> Writer<W> {
         self.send_text(event.to_json()).await
     }
 
+    /// Sends the thread's stored events after `after_seq`, a page at a time, so a long history never
+    /// sits whole in memory and a client that stops reading stops the reads too.
+    async fn replay(&mut self, thread_id: &str, mut after_seq: u64) -> Written {
+        loop {
+            let page = match self.state.store.events_page(thread_id, after_seq, REPLAY_PAGE).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::error!(%error, "cannot read events for resume");
+                    self.state.metrics.error(ErrorCode::Internal);
+                    return self
+                        .send_text(protocol::error(ErrorCode::Internal, "internal error", None, None))
+                        .await;
+                }
+            };
+            let complete = page.len() < REPLAY_PAGE;
+            for event in page {
+                after_seq = event.seq;
+                if let Written::Stop = self.send_event(&event).await {
+                    return Written::Stop;
+                }
+            }
+            if complete {
+                return Written::Continue;
+            }
+        }
+    }
+
     async fn handle(&mut self, item: Outbound) -> Written {
         match item {
             Outbound::Event(event) => self.send_event(&event).await,
@@ -188,29 +224,15 @@ impl<W: Sink<Message> + Unpin> Writer<W> {
             Outbound::Replay { thread_id, after_seq } => {
                 self.state.hub.subscribe(&thread_id, &self.connection.subscriber());
                 self.last_sent.insert(thread_id.clone(), after_seq);
-                match self.state.store.events_after(&thread_id, after_seq).await {
-                    Ok(events) => {
-                        for event in events {
-                            if let Written::Stop = self.send_event(&event).await {
-                                return Written::Stop;
-                            }
-                        }
-                        Written::Continue
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "cannot read events for resume");
-                        self.state.metrics.error(ErrorCode::Internal);
-                        self.send_text(protocol::error(ErrorCode::Internal, "internal error", None, None))
-                            .await
-                    }
-                }
+                self.replay(&thread_id, after_seq).await
             }
             Outbound::Close(code, reason) => {
                 let frame = CloseFrame {
                     code,
                     reason: Utf8Bytes::from_static(reason),
                 };
-                let _ = self.sink.send(Message::Close(Some(frame))).await;
+                let close = self.sink.send(Message::Close(Some(frame)));
+                let _ = tokio::time::timeout(self.state.config.write_timeout, close).await;
                 Written::Stop
             }
         }
@@ -253,6 +275,6 @@ async fn write_loop<W>(
             break;
         }
     }
-    let _ = writer.sink.close().await;
+    let _ = tokio::time::timeout(writer.state.config.write_timeout, writer.sink.close()).await;
     writer_done.cancel();
 }
