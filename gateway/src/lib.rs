@@ -76,7 +76,10 @@ pub async fn serve(
     if !recover_before_serving(&state, shutdown.as_mut()).await {
         return Ok(());
     }
-    let stop = state.lifecycle.stop_accepting.clone();
+    // HTTP is answered through the drain (`/readyz` says 503, an upgrade is refused with 503) and
+    // stops only once every socket is closed.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stop_serving = stop.clone();
     // Events go out as small frames one after another; with Nagle's algorithm each would wait for the
     // previous one's acknowledgement, which a client's delayed ACK holds back.
     let listener = listener.tap_io(|tcp| {
@@ -94,6 +97,7 @@ pub async fn serve(
     }
     tracing::info!("shutting down");
     lifecycle.shut_down(state.config.shutdown_grace).await;
+    stop_serving.cancel();
     server.await.map_err(std::io::Error::other)?
 }
 

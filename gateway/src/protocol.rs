@@ -39,6 +39,8 @@ pub enum ErrorCode {
     /// A `resume` cursor beyond the thread's latest stored `seq`: the client holds a position the
     /// server never gave, so it must resume from its last delivered `seq` (or 0).
     CursorAhead,
+    /// The gateway is draining for a restart: no new runs here; retry on another instance or later.
+    Draining,
 }
 
 impl ErrorCode {
@@ -56,12 +58,16 @@ impl ErrorCode {
             Self::Internal => "INTERNAL",
             Self::Unauthorized => "UNAUTHORIZED",
             Self::CursorAhead => "CURSOR_AHEAD",
+            Self::Draining => "DRAINING",
         }
     }
 
     /// Whether the client may retry the same request later.
     pub fn retryable(self) -> bool {
-        matches!(self, Self::RateLimited | Self::RunAlreadyActive | Self::Internal)
+        matches!(
+            self,
+            Self::RateLimited | Self::RunAlreadyActive | Self::Internal | Self::Draining
+        )
     }
 }
 

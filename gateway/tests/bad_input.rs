@@ -180,6 +180,26 @@ async fn a_second_message_while_a_run_is_active_is_refused() {
 }
 
 #[tokio::test]
+async fn a_ping_over_125_bytes_is_a_protocol_error_1002_not_a_size_limit() {
+    use tokio::io::AsyncWriteExt;
+    let gateway = TestGateway::start().await;
+    let mut client = gateway.connect("alice").await;
+    // Written by hand: a client library refuses to build a control frame this long. FIN + ping, masked,
+    // a 16-bit length of 126, the mask, the masked payload.
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x89, 0x80 | 126, 0, 126];
+    frame.extend_from_slice(&mask);
+    frame.extend((0..126).map(|i| b'p' ^ mask[i % 4]));
+    match client.ws.get_mut() {
+        tokio_tungstenite::MaybeTlsStream::Plain(socket) => socket.write_all(&frame).await.expect("writes"),
+        _ => unreachable!("the test connects without TLS"),
+    }
+    let frame = client.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1002, "{frame:?}");
+    gateway.stop().await;
+}
+
+#[tokio::test]
 async fn an_oversized_frame_closes_with_1009() {
     let (mut config, dir) = common::config();
     config.max_frame_bytes = 1024;

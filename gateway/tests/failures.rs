@@ -273,3 +273,34 @@ async fn a_store_locked_elsewhere_fails_the_run_visibly_and_loses_no_event() {
     );
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn during_a_drain_readyz_says_503_and_a_new_run_is_refused_with_draining() {
+    // A long grace period and slow steps: the drain lasts while the checks run.
+    let gateway = gateway_with_grace(300, 10_000).await;
+    let addr = gateway.addr;
+    let mut alice = gateway.connect("alice").await;
+    let mut bob = gateway.connect("bob").await;
+    alice
+        .send(json!({"type": "user_message", "text": "what is 2 ^ 10?"}))
+        .await;
+    let started = alice.recv().await;
+    assert_eq!(started["type"], "agent_started");
+    let stopping = tokio::spawn(gateway.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let (status, body) = common::http_get(addr, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("draining"), "{body}");
+    bob.send(json!({"type": "user_message", "text": "hi"})).await;
+    let refused = bob.recv().await;
+    assert_eq!(refused["code"], "DRAINING", "{refused}");
+    assert_eq!(refused["retryable"], true, "{refused}");
+
+    // The run in flight still ends properly before the sockets close.
+    let mut events = vec![started];
+    events.extend(alice.run_events().await);
+    assert_eq!(assert_run_contract(&events)["status"], "completed");
+    assert_eq!(u16::from(alice.closed().await.expect("a close frame").code), 1001);
+    stopping.await.expect("the gateway stopped");
+}

@@ -144,7 +144,10 @@ async fn read_loop<R>(
 /// the error's text is what tells a size limit from bad UTF-8 from any other violation.
 fn close_for(error: &axum::Error) -> (u16, &'static str) {
     let text = error.to_string();
-    if text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big") {
+    // A control frame over 125 bytes breaks the framing rules (RFC 6455 5.5); it is not a size limit.
+    if text.contains("Control frame too big") {
+        (close::PROTOCOL_ERROR, "control frame over 125 bytes")
+    } else if text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big") {
         (close::TOO_BIG, "message too large")
     } else if text.to_lowercase().contains("utf-8") || text.contains("utf8") {
         (close::INVALID_PAYLOAD, "text frame is not valid UTF-8")

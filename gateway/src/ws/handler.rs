@@ -75,7 +75,7 @@ impl MessageHandler {
         self.engine.start(context).await.map_err(|error| match error {
             StartError::AlreadyActive => Reject::new(ErrorCode::RunAlreadyActive, error.to_string()),
             StartError::UnknownAgent(_) => Reject::new(ErrorCode::InvalidMessage, error.to_string()),
-            StartError::Draining => Reject::new(ErrorCode::Internal, error.to_string()),
+            StartError::Draining => Reject::new(ErrorCode::Draining, error.to_string()),
             StartError::Store(store) => Reject::internal(&store),
         })
     }
