@@ -58,6 +58,16 @@ pub enum AuthError {
 pub struct Principal {
     /// The `sub` claim.
     pub user_id: String,
+    /// When the token stops being accepted (its `exp` plus the clock leeway), in Unix seconds: an open
+    /// connection is closed then, so a revoked user cannot keep one forever.
+    pub expires_at: u64,
+}
+
+impl Principal {
+    /// How long the token is still accepted from now.
+    pub fn remaining(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.expires_at.saturating_sub(now_seconds()))
+    }
 }
 
 /// Verifies (and, with an HS256 secret, mints) tokens.
@@ -89,7 +99,7 @@ impl Authenticator {
             }
         };
         let mut validation = Validation::new(algorithm);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECONDS;
         validation.set_required_spec_claims(&["exp", "sub"]);
         match &config.jwt_issuer {
             Some(issuer) => validation.set_issuer(&[issuer]),
@@ -132,6 +142,7 @@ impl Authenticator {
         }
         Ok(Principal {
             user_id: data.claims.sub,
+            expires_at: data.claims.exp.saturating_add(LEEWAY_SECONDS),
         })
     }
 
@@ -150,6 +161,9 @@ impl Authenticator {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key).map_err(|e| AuthError::Key(e.to_string()))
     }
 }
+
+/// Clock skew tolerated between the token's issuer and the gateway.
+const LEEWAY_SECONDS: u64 = 5;
 
 fn now_seconds() -> u64 {
     std::time::SystemTime::now()
@@ -227,9 +241,13 @@ mod tests {
     fn minted_tokens_verify_through_the_header_and_both_subprotocol_forms() {
         let auth = authenticator(Some("gw"), Some("clients"));
         let token = auth.mint("alice", 60).expect("mints");
-        let expected = Ok(Principal {
-            user_id: "alice".into(),
-        });
+        let expected = auth.verify(&token);
+        let principal = expected.clone().expect("verifies");
+        assert_eq!(principal.user_id, "alice");
+        assert!(
+            (61..=65).contains(&principal.remaining().as_secs()),
+            "exp + leeway: {principal:?}"
+        );
         assert_eq!(
             auth.authenticate(&headers(AUTHORIZATION, &format!("Bearer {token}"))),
             expected
@@ -275,7 +293,8 @@ mod tests {
         assert_eq!(
             auth.verify(&sign(&good, SECRET)),
             Ok(Principal {
-                user_id: "alice".into()
+                user_id: "alice".into(),
+                expires_at: exp + LEEWAY_SECONDS,
             })
         );
     }

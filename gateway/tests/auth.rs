@@ -145,3 +145,29 @@ async fn browsers_authenticate_with_the_subprotocol_and_the_token_is_never_echoe
     }
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn a_connection_is_closed_with_1008_when_its_token_expires() {
+    let gateway = TestGateway::start().await;
+    // Valid for one second (plus the clock leeway): the connection works, then is closed.
+    let token = gateway.state.auth.mint("erin", 1).expect("mints");
+    let mut request = gateway.url().into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().expect("header"));
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("upgrades");
+    let mut client = common::Client { ws };
+    assert_eq!(client.recv().await["type"], "connection_ready");
+    client.send(json!({"type": "ping"})).await;
+    assert_eq!(client.recv().await["type"], "pong");
+    let began = std::time::Instant::now();
+    let frame = client.closed().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1008, "{frame:?}");
+    assert!(frame.reason.contains("token expired"), "{frame:?}");
+    assert!(
+        began.elapsed().as_secs() >= 2,
+        "not before the token's end: {:?}",
+        began.elapsed()
+    );
+    gateway.stop().await;
+}

@@ -33,6 +33,7 @@ mod close {
     pub const PROTOCOL_ERROR: u16 = 1002;
     pub const INVALID_PAYLOAD: u16 = 1007;
     pub const TOO_BIG: u16 = 1009;
+    pub const POLICY: u16 = 1008;
     pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
@@ -43,6 +44,7 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send + 'static,
 {
     let (outbound, queue) = mpsc::channel(QUEUE);
+    let token_lifetime = principal.remaining();
     let connection = ConnectionContext {
         connection_id: uuid::Uuid::new_v4().to_string(),
         user_id: principal.user_id,
@@ -60,9 +62,11 @@ where
 
     let writer_done = CancellationToken::new();
     let reader_done = CancellationToken::new();
+    let expires = tokio::time::Instant::now() + token_lifetime;
     let writer = tokio::spawn(write_loop(
         sink,
         queue,
+        expires,
         connection.clone(),
         state.clone(),
         reader_done.clone(),
@@ -245,6 +249,7 @@ impl<W: Sink<Message> + Unpin> Writer<W> {
 async fn write_loop<W>(
     sink: W,
     mut queue: mpsc::Receiver<Outbound>,
+    token_expires: tokio::time::Instant,
     connection: ConnectionContext,
     state: AppState,
     reader_done: CancellationToken,
@@ -272,6 +277,7 @@ async fn write_loop<W>(
             _ = overflow.cancelled() => Outbound::Close(close::TRY_AGAIN_LATER, "reconnect later and resume"),
             _ = shutdown.cancelled() => Outbound::Close(close::GOING_AWAY, "the gateway is shutting down"),
             _ = reader_done.cancelled() => Outbound::Close(close::NORMAL, "closing"),
+            () = tokio::time::sleep_until(token_expires) => Outbound::Close(close::POLICY, "token expired; reconnect with a fresh token"),
             _ = heartbeat.tick() => Outbound::Text(protocol::heartbeat()),
         };
         if let Written::Stop = writer.handle(item).await {
