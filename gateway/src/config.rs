@@ -70,6 +70,8 @@ pub mod defaults {
     pub const WRITE_TIMEOUT_SECONDS: u64 = 10;
     /// Milliseconds a database write waits for a lock held elsewhere.
     pub const STORE_BUSY_TIMEOUT_MS: u64 = 5000;
+    /// Open connections one user may hold.
+    pub const MAX_CONNECTIONS_PER_USER: usize = 64;
 }
 
 /// Every setting. Each may also be set in the `--config` file (same name, snake_case) or the environment.
@@ -131,6 +133,9 @@ pub struct Settings {
     /// operator's sqlite3) before it is retried, then the run failed [default: 5000].
     #[arg(long, env = "GATEWAY_STORE_BUSY_TIMEOUT_MS", value_name = "MS")]
     pub store_busy_timeout_ms: Option<u64>,
+    /// Open connections one user may hold; one more is refused with 429 [default: 64].
+    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS_PER_USER", value_name = "N")]
+    pub max_connections_per_user: Option<usize>,
 }
 
 /// Why the configuration is unusable.
@@ -223,6 +228,8 @@ pub struct Config {
     pub write_timeout: Duration,
     /// How long a database write waits for a lock held elsewhere.
     pub store_busy_timeout: Duration,
+    /// Open connections one user may hold.
+    pub max_connections_per_user: usize,
 }
 
 impl Config {
@@ -242,6 +249,7 @@ impl Config {
             agent_step_delay: Duration::ZERO,
             write_timeout: Duration::from_secs(10),
             store_busy_timeout: Duration::from_secs(5),
+            max_connections_per_user: 64,
         }
     }
 }
@@ -342,6 +350,10 @@ impl Settings {
             store_busy_timeout: Duration::from_millis(
                 s.store_busy_timeout_ms.unwrap_or(defaults::STORE_BUSY_TIMEOUT_MS),
             ),
+            max_connections_per_user: positive(
+                "max_connections_per_user",
+                s.max_connections_per_user.unwrap_or(defaults::MAX_CONNECTIONS_PER_USER) as u64,
+            )? as usize,
         })
     }
 
@@ -365,6 +377,7 @@ impl Settings {
             agent_step_delay_ms: self.agent_step_delay_ms.or(file.agent_step_delay_ms),
             write_timeout_seconds: self.write_timeout_seconds.or(file.write_timeout_seconds),
             store_busy_timeout_ms: self.store_busy_timeout_ms.or(file.store_busy_timeout_ms),
+            max_connections_per_user: self.max_connections_per_user.or(file.max_connections_per_user),
         }
     }
 }
@@ -411,6 +424,7 @@ mod tests {
             super::defaults::AGENT_STEP_DELAY_MS.to_string(),
             super::defaults::WRITE_TIMEOUT_SECONDS.to_string(),
             super::defaults::STORE_BUSY_TIMEOUT_MS.to_string(),
+            super::defaults::MAX_CONNECTIONS_PER_USER.to_string(),
         ] {
             assert!(
                 help.contains(&format!("[default: {shown}]")),

@@ -26,6 +26,15 @@ impl AppError {
             message: message.to_owned(),
         }
     }
+
+    /// A 429 for an upgrade by a user who holds `limit` connections already.
+    pub fn too_many_connections(limit: usize) -> Self {
+        AppError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: ErrorCode::TooManyConnections,
+            message: format!("at most {limit} connections per user; close one first"),
+        }
+    }
 }
 
 impl From<AuthError> for AppError {

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod notifier;
 pub mod protocol;
+pub mod quota;
 pub mod state;
 pub mod store;
 pub mod tools;

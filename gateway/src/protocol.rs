@@ -41,6 +41,8 @@ pub enum ErrorCode {
     CursorAhead,
     /// The gateway is draining for a restart: no new runs here; retry on another instance or later.
     Draining,
+    /// The user already holds as many connections as allowed; close one first.
+    TooManyConnections,
 }
 
 impl ErrorCode {
@@ -59,6 +61,7 @@ impl ErrorCode {
             Self::Unauthorized => "UNAUTHORIZED",
             Self::CursorAhead => "CURSOR_AHEAD",
             Self::Draining => "DRAINING",
+            Self::TooManyConnections => "TOO_MANY_CONNECTIONS",
         }
     }
 
@@ -66,7 +69,7 @@ impl ErrorCode {
     pub fn retryable(self) -> bool {
         matches!(
             self,
-            Self::RateLimited | Self::RunAlreadyActive | Self::Internal | Self::Draining
+            Self::RateLimited | Self::RunAlreadyActive | Self::Internal | Self::Draining | Self::TooManyConnections
         )
     }
 }

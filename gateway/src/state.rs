@@ -13,6 +13,7 @@ use crate::hub::Hub;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::notifier::Notifier;
+use crate::quota::ConnectionQuota;
 use crate::store::Store;
 use crate::tools::Tools;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Shutdown state.
     pub lifecycle: Lifecycle,
+    /// Open connections per user, against the configured limit.
+    pub connections: ConnectionQuota,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
             step_delay: config.agent_step_delay,
         });
         let factory = ExecutionContextFactory::new(lifecycle.runs.clone());
+        let connections = ConnectionQuota::new(config.max_connections_per_user);
         Ok(AppState {
             config: Arc::new(config),
             auth,
@@ -64,6 +68,7 @@ impl AppState {
             engine,
             metrics,
             lifecycle,
+            connections,
         })
     }
 }

@@ -271,3 +271,38 @@ async fn heartbeats_arrive_at_the_configured_interval() {
     assert_eq!(value["type"], "heartbeat");
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn one_user_holds_at_most_the_connection_limit_and_others_are_unaffected() {
+    let (mut config, dir) = common::config();
+    config.max_connections_per_user = 3;
+    let gateway = TestGateway::start_with(config, Agents::standard(), Some(dir)).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(gateway.connect("mallory").await);
+    }
+    match tokio_tungstenite::connect_async(gateway.request("mallory")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("JSON");
+            assert_eq!(body["code"], "TOO_MANY_CONNECTIONS", "{body}");
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+    // Another user connects as usual; a closed connection gives its slot back.
+    gateway.connect("alice").await;
+    let mut first = held.remove(0);
+    first.ws.close(None).await.expect("closes");
+    drop(first);
+    let mut reconnected = None;
+    for _ in 0..50 {
+        // The slot returns once the server has seen the close.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if let Ok((ws, _)) = tokio_tungstenite::connect_async(gateway.request("mallory")).await {
+            reconnected = Some(ws);
+            break;
+        }
+    }
+    assert!(reconnected.is_some(), "the slot came back");
+    gateway.stop().await;
+}

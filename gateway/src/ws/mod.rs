@@ -61,6 +61,10 @@ pub async fn upgrade(
         state.metrics.error(crate::protocol::ErrorCode::Unauthorized);
         tracing::info!(reason = %error, "refused an upgrade");
     })?;
+    let Some(slot) = state.connections.acquire(&principal.user_id) else {
+        state.metrics.error(crate::protocol::ErrorCode::TooManyConnections);
+        return Err(AppError::too_many_connections(state.connections.limit()));
+    };
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return Ok(rejection.into_response()),
@@ -80,6 +84,10 @@ pub async fn upgrade(
     let tracker = state.lifecycle.connection_tasks.clone();
     Ok(upgrade.on_upgrade(move |socket| {
         let (sink, stream) = futures_util::StreamExt::split(socket);
-        tracker.track_future(connection::serve(sink, stream, state, principal))
+        tracker.track_future(async move {
+            // The user's slot is held for as long as the connection lives.
+            let _slot = slot;
+            connection::serve(sink, stream, state, principal).await;
+        })
     }))
 }

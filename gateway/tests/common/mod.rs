@@ -79,12 +79,19 @@ impl TestGateway {
         format!("ws://{}/v1/ws", self.addr)
     }
 
-    /// Connects as `user` with a bearer header and reads `connection_ready`.
-    pub async fn connect(&self, user: &str) -> Client {
+    /// An upgrade request for `user` with a bearer header.
+    pub fn request(&self, user: &str) -> tokio_tungstenite::tungstenite::handshake::client::Request {
         let mut request = self.url().into_client_request().expect("request");
         let header = format!("Bearer {}", self.token(user)).parse().expect("header");
         request.headers_mut().insert("authorization", header);
-        let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("connects");
+        request
+    }
+
+    /// Connects as `user` with a bearer header and reads `connection_ready`.
+    pub async fn connect(&self, user: &str) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(self.request(user))
+            .await
+            .expect("connects");
         let mut client = Client { ws };
         let ready = client.recv().await;
         assert_eq!(ready["type"], "connection_ready", "{ready}");
