@@ -56,9 +56,9 @@ pub mod defaults {
     pub const JWT_ALGORITHM: &str = "RS256";
     /// Frame size limit in bytes.
     pub const MAX_FRAME_BYTES: usize = 64 * 1024;
-    /// Sustained messages per second per connection.
+    /// Sustained messages per second per user (all their connections together).
     pub const RATE_LIMIT_PER_SECOND: u32 = 20;
-    /// Burst of messages per connection.
+    /// Burst of messages per user (all their connections together).
     pub const RATE_LIMIT_BURST: u32 = 40;
     /// Seconds between heartbeats.
     pub const HEARTBEAT_SECONDS: u64 = 30;
@@ -110,10 +110,10 @@ pub struct Settings {
     /// Largest accepted frame, in bytes; a bigger one closes the connection with 1009 [default: 65536].
     #[arg(long, env = "GATEWAY_MAX_FRAME_BYTES", value_name = "BYTES")]
     pub max_frame_bytes: Option<usize>,
-    /// Messages a connection may send per second on average [default: 20].
+    /// Messages one user (all their connections together) may send per second on average [default: 20].
     #[arg(long, env = "GATEWAY_RATE_LIMIT_PER_SECOND", value_name = "N")]
     pub rate_limit_per_second: Option<u32>,
-    /// Messages a connection may send in a burst [default: 40].
+    /// Messages one user (all their connections together) may send in a burst [default: 40].
     #[arg(long, env = "GATEWAY_RATE_LIMIT_BURST", value_name = "N")]
     pub rate_limit_burst: Option<u32>,
     /// Seconds between heartbeats sent to each client [default: 30].
@@ -214,9 +214,9 @@ pub struct Config {
     pub jwt_audience: Option<String>,
     /// Frame size limit in bytes.
     pub max_frame_bytes: usize,
-    /// Sustained messages per second per connection.
+    /// Sustained messages per second per user (all their connections together).
     pub rate_limit_per_second: u32,
-    /// Burst of messages per connection.
+    /// Burst of messages per user (all their connections together).
     pub rate_limit_burst: u32,
     /// Heartbeat interval.
     pub heartbeat: Duration,

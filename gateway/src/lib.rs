@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod notifier;
 pub mod protocol;
 pub mod quota;
+pub mod rate_limit;
 pub mod state;
 pub mod store;
 pub mod tools;

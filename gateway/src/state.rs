@@ -58,7 +58,11 @@ impl AppState {
             step_delay: config.agent_step_delay,
         });
         let factory = ExecutionContextFactory::new(lifecycle.runs.clone());
-        let connections = ConnectionQuota::new(config.max_connections_per_user);
+        let connections = ConnectionQuota::new(
+            config.max_connections_per_user,
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+        );
         Ok(AppState {
             config: Arc::new(config),
             auth,

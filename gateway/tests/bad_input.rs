@@ -257,6 +257,42 @@ async fn a_flood_is_rate_limited_and_the_connection_survives() {
 }
 
 #[tokio::test]
+async fn a_flood_spread_over_many_connections_is_limited_per_user() {
+    let (mut config, dir) = common::config();
+    config.rate_limit_per_second = 1;
+    config.rate_limit_burst = 5;
+    let gateway = TestGateway::start_with(config, Agents::standard(), Some(dir)).await;
+    let mut clients = Vec::new();
+    for _ in 0..5 {
+        clients.push(gateway.connect("alice").await);
+    }
+    for client in &mut clients {
+        for _ in 0..4 {
+            client.send(json!({"type": "ping"})).await;
+        }
+    }
+    let mut pongs = 0;
+    for client in &mut clients {
+        for _ in 0..4 {
+            let message = client.recv().await;
+            match message["type"].as_str() {
+                Some("pong") => pongs += 1,
+                Some("error") if message["code"] == "RATE_LIMITED" => {}
+                _ => panic!("unexpected {message}"),
+            }
+        }
+    }
+    assert!(
+        (5..=7).contains(&pongs),
+        "one budget for all of alice's connections: {pongs} of 20 passed"
+    );
+    let mut bob = gateway.connect("bob").await;
+    bob.send(json!({"type": "ping"})).await;
+    assert_eq!(bob.recv().await["type"], "pong", "another user is not limited by alice");
+    gateway.stop().await;
+}
+
+#[tokio::test]
 async fn heartbeats_arrive_at_the_configured_interval() {
     let (mut config, dir) = common::config();
     config.heartbeat = Duration::from_millis(200);

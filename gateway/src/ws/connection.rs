@@ -13,11 +13,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::ConnectionContext;
-use super::rate_limit::TokenBucket;
 use super::router::MessageRouter;
 use crate::auth::Principal;
 use crate::hub::Outbound;
 use crate::protocol::{self, ErrorCode, Event};
+use crate::quota::ConnectionSlot;
 use crate::state::AppState;
 
 /// Queued messages per connection before it counts as too slow and is closed (it can resume).
@@ -38,7 +38,7 @@ mod close {
 }
 
 /// Serves one authenticated socket until it closes.
-pub async fn serve<W, R>(sink: W, stream: R, state: AppState, principal: Principal)
+pub async fn serve<W, R>(sink: W, stream: R, state: AppState, principal: Principal, slot: ConnectionSlot)
 where
     W: Sink<Message> + Unpin + Send + 'static,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send + 'static,
@@ -73,7 +73,7 @@ where
         writer_done.clone(),
     ));
     let router = MessageRouter::for_state(&state);
-    read_loop(stream, &connection, &state, &router, &writer_done).await;
+    read_loop(stream, &connection, &slot, &state, &router, &writer_done).await;
     reader_done.cancel();
     state.hub.unsubscribe_connection(&connection.connection_id);
     let _ = writer.await;
@@ -84,13 +84,13 @@ where
 async fn read_loop<R>(
     mut stream: R,
     connection: &ConnectionContext,
+    slot: &ConnectionSlot,
     state: &AppState,
     router: &MessageRouter,
     writer_done: &CancellationToken,
 ) where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    let mut bucket = TokenBucket::new(state.config.rate_limit_per_second, state.config.rate_limit_burst);
     let limit = state.config.max_frame_bytes;
     loop {
         let frame = tokio::select! {
@@ -120,7 +120,7 @@ async fn read_loop<R>(
                     .await;
                 return;
             }
-            Some(Ok(_)) if !bucket.try_take() => {
+            Some(Ok(_)) if !slot.try_take_message() => {
                 connection
                     .send(error(ErrorCode::RateLimited, "too many messages; slow down"))
                     .await;

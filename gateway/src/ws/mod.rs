@@ -2,7 +2,6 @@
 
 pub mod connection;
 pub mod handler;
-pub mod rate_limit;
 pub mod router;
 
 use axum::extract::State;
@@ -84,10 +83,6 @@ pub async fn upgrade(
     let tracker = state.lifecycle.connection_tasks.clone();
     Ok(upgrade.on_upgrade(move |socket| {
         let (sink, stream) = futures_util::StreamExt::split(socket);
-        tracker.track_future(async move {
-            // The user's slot is held for as long as the connection lives.
-            let _slot = slot;
-            connection::serve(sink, stream, state, principal).await;
-        })
+        tracker.track_future(connection::serve(sink, stream, state, principal, slot))
     }))
 }

@@ -1,4 +1,4 @@
-//! A token bucket per connection: `burst` messages at once, refilled at `per_second`.
+//! A token bucket: `burst` messages at once, refilled at `per_second` (one per user, see `quota`).
 
 use std::time::Instant;
 
