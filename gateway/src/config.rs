@@ -72,6 +72,8 @@ pub mod defaults {
     pub const STORE_BUSY_TIMEOUT_MS: u64 = 5000;
     /// Open connections one user may hold.
     pub const MAX_CONNECTIONS_PER_USER: usize = 64;
+    /// Runs one user may have going at once.
+    pub const MAX_RUNS_PER_USER: usize = 16;
 }
 
 /// Every setting. Each may also be set in the `--config` file (same name, snake_case) or the environment.
@@ -136,6 +138,9 @@ pub struct Settings {
     /// Open connections one user may hold; one more is refused with 429 [default: 64].
     #[arg(long, env = "GATEWAY_MAX_CONNECTIONS_PER_USER", value_name = "N")]
     pub max_connections_per_user: Option<usize>,
+    /// Runs one user may have going at once; one more is refused with TOO_MANY_RUNS [default: 16].
+    #[arg(long, env = "GATEWAY_MAX_RUNS_PER_USER", value_name = "N")]
+    pub max_runs_per_user: Option<usize>,
 }
 
 /// Why the configuration is unusable.
@@ -230,6 +235,8 @@ pub struct Config {
     pub store_busy_timeout: Duration,
     /// Open connections one user may hold.
     pub max_connections_per_user: usize,
+    /// Runs one user may have going at once.
+    pub max_runs_per_user: usize,
 }
 
 impl Config {
@@ -250,6 +257,7 @@ impl Config {
             write_timeout: Duration::from_secs(10),
             store_busy_timeout: Duration::from_secs(5),
             max_connections_per_user: 64,
+            max_runs_per_user: 16,
         }
     }
 }
@@ -354,6 +362,10 @@ impl Settings {
                 "max_connections_per_user",
                 s.max_connections_per_user.unwrap_or(defaults::MAX_CONNECTIONS_PER_USER) as u64,
             )? as usize,
+            max_runs_per_user: positive(
+                "max_runs_per_user",
+                s.max_runs_per_user.unwrap_or(defaults::MAX_RUNS_PER_USER) as u64,
+            )? as usize,
         })
     }
 
@@ -378,6 +390,7 @@ impl Settings {
             write_timeout_seconds: self.write_timeout_seconds.or(file.write_timeout_seconds),
             store_busy_timeout_ms: self.store_busy_timeout_ms.or(file.store_busy_timeout_ms),
             max_connections_per_user: self.max_connections_per_user.or(file.max_connections_per_user),
+            max_runs_per_user: self.max_runs_per_user.or(file.max_runs_per_user),
         }
     }
 }
@@ -425,6 +438,7 @@ mod tests {
             super::defaults::WRITE_TIMEOUT_SECONDS.to_string(),
             super::defaults::STORE_BUSY_TIMEOUT_MS.to_string(),
             super::defaults::MAX_CONNECTIONS_PER_USER.to_string(),
+            super::defaults::MAX_RUNS_PER_USER.to_string(),
         ] {
             assert!(
                 help.contains(&format!("[default: {shown}]")),

@@ -35,6 +35,9 @@ pub enum StartError {
     /// The gateway is shutting down.
     #[error("the gateway is shutting down")]
     Draining,
+    /// The user has as many runs going as allowed.
+    #[error("at most {0} runs per user at a time; wait for one to end")]
+    TooManyRuns(usize),
     /// The run could not be recorded.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -57,6 +60,7 @@ pub struct ExecutionEngine {
     metrics: Metrics,
     lifecycle: Lifecycle,
     step_delay: Duration,
+    max_runs_per_user: usize,
     active: Arc<Mutex<HashMap<String, ActiveRun>>>,
 }
 
@@ -76,6 +80,8 @@ pub struct EngineParts {
     pub lifecycle: Lifecycle,
     /// The pause an agent takes between its steps.
     pub step_delay: Duration,
+    /// Runs one user may have going at once (one user must not take every worker and the store).
+    pub max_runs_per_user: usize,
 }
 
 /// How a run ended, before it is reported.
@@ -96,6 +102,7 @@ impl ExecutionEngine {
             metrics,
             lifecycle,
             step_delay,
+            max_runs_per_user,
         } = parts;
         ExecutionEngine {
             store,
@@ -105,6 +112,7 @@ impl ExecutionEngine {
             metrics,
             lifecycle,
             step_delay,
+            max_runs_per_user,
             active: Arc::default(),
         }
     }
@@ -132,6 +140,9 @@ impl ExecutionEngine {
             let mut active = self.active();
             if active.values().any(|run| run.thread_id == context.thread_id) {
                 return Err(StartError::AlreadyActive);
+            }
+            if active.values().filter(|run| run.user_id == context.user_id).count() >= self.max_runs_per_user {
+                return Err(StartError::TooManyRuns(self.max_runs_per_user));
             }
             active.insert(
                 context.run_id.clone(),

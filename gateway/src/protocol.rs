@@ -43,6 +43,8 @@ pub enum ErrorCode {
     Draining,
     /// The user already holds as many connections as allowed; close one first.
     TooManyConnections,
+    /// The user has as many runs going as allowed; retry when one ends.
+    TooManyRuns,
 }
 
 impl ErrorCode {
@@ -62,6 +64,7 @@ impl ErrorCode {
             Self::CursorAhead => "CURSOR_AHEAD",
             Self::Draining => "DRAINING",
             Self::TooManyConnections => "TOO_MANY_CONNECTIONS",
+            Self::TooManyRuns => "TOO_MANY_RUNS",
         }
     }
 
@@ -69,7 +72,12 @@ impl ErrorCode {
     pub fn retryable(self) -> bool {
         matches!(
             self,
-            Self::RateLimited | Self::RunAlreadyActive | Self::Internal | Self::Draining | Self::TooManyConnections
+            Self::RateLimited
+                | Self::RunAlreadyActive
+                | Self::Internal
+                | Self::Draining
+                | Self::TooManyConnections
+                | Self::TooManyRuns
         )
     }
 }

@@ -56,6 +56,7 @@ impl AppState {
             metrics: metrics.clone(),
             lifecycle: lifecycle.clone(),
             step_delay: config.agent_step_delay,
+            max_runs_per_user: config.max_runs_per_user,
         });
         let factory = ExecutionContextFactory::new(lifecycle.runs.clone());
         let connections = ConnectionQuota::new(

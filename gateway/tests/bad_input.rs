@@ -342,3 +342,39 @@ async fn one_user_holds_at_most_the_connection_limit_and_others_are_unaffected()
     assert!(reconnected.is_some(), "the slot came back");
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn one_user_runs_at_most_the_run_limit_at_once_and_others_are_unaffected() {
+    let (mut config, dir) = common::config();
+    config.max_runs_per_user = 2;
+    config.agent_step_delay = Duration::from_millis(300);
+    let gateway = TestGateway::start_with(config, Agents::standard(), Some(dir)).await;
+    let mut alice = gateway.connect("alice").await;
+    for _ in 0..2 {
+        // Each on a new thread: the limit is the user's, not the thread's.
+        alice
+            .send(json!({"type": "user_message", "text": "what is 6 * 7?"}))
+            .await;
+        // The first run's events may come in between.
+        while alice.recv().await["type"] != "agent_started" {}
+    }
+    let third = json!({"type": "user_message", "text": "and 2 + 2?"});
+    alice.send(third).await;
+    let refused = loop {
+        let message = alice.recv().await;
+        if message["type"] == "error" {
+            break message;
+        }
+    };
+    assert_eq!(refused["code"], "TOO_MANY_RUNS", "{refused}");
+    assert_eq!(refused["retryable"], true, "{refused}");
+    let mut bob = gateway.connect("bob").await;
+    bob.send(json!({"type": "user_message", "text": "what is 1 + 1?"}))
+        .await;
+    assert_eq!(
+        bob.recv().await["type"],
+        "agent_started",
+        "another user is not limited by alice"
+    );
+    gateway.stop().await;
+}

@@ -76,6 +76,7 @@ impl MessageHandler {
             StartError::AlreadyActive => Reject::new(ErrorCode::RunAlreadyActive, error.to_string()),
             StartError::UnknownAgent(_) => Reject::new(ErrorCode::InvalidMessage, error.to_string()),
             StartError::Draining => Reject::new(ErrorCode::Draining, error.to_string()),
+            StartError::TooManyRuns(_) => Reject::new(ErrorCode::TooManyRuns, error.to_string()),
             StartError::Store(store) => Reject::internal(&store),
         })
     }
