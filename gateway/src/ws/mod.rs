@@ -18,6 +18,9 @@ use crate::hub::{Outbound, Subscriber};
 use crate::protocol::SUBPROTOCOL;
 use crate::state::AppState;
 
+/// The read buffer each connection starts with.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// One authenticated connection, as the router and handler see it.
 #[derive(Clone, Debug)]
 pub struct ConnectionContext {
@@ -76,7 +79,14 @@ pub async fn upgrade(
         .any(|p| p.trim() == SUBPROTOCOL);
     // Frames up to four times the limit are read and refused with 1009 by the connection loop itself.
     let read_limit = state.config.max_frame_bytes.saturating_mul(4).max(1 << 20);
-    let mut upgrade = upgrade.max_message_size(read_limit).max_frame_size(read_limit);
+    let mut upgrade = upgrade
+        .max_message_size(read_limit)
+        .max_frame_size(read_limit)
+        // An idle connection should cost little: the library's default buffers are 128 KiB each, sized
+        // for bulk transfer, while client messages are small and every event is flushed as it is sent.
+        // A larger frame grows the read buffer as it arrives.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0);
     if offered {
         upgrade = upgrade.protocols([SUBPROTOCOL]);
     }
