@@ -31,11 +31,11 @@ const COMPLETION_PAUSES: [Duration; 6] = [
 /// Emits one run's events through the notifier.
 pub struct Emitter<'a> {
     /// Stores and publishes.
-    pub notifier: &'a Notifier,
+    notifier: &'a Notifier,
     /// Where the run's events go.
-    pub target: &'a EventTarget,
+    target: &'a EventTarget,
     /// Cancelled when an event is lost, so the agent stops.
-    pub cancel: &'a CancellationToken,
+    cancel: &'a CancellationToken,
     /// Why the run lost an event, once it has.
     lost: OnceLock<String>,
     /// The `tool_executing` stored without its `tool_completed` yet.
