@@ -36,40 +36,24 @@ impl Notifier {
 
     /// Stores the event with the thread's next `seq`, then publishes it.
     pub async fn emit(&self, target: &EventTarget, kind: EventType, data: Value) -> Result<Arc<Event>, StoreError> {
-        self.emit_then(target, kind, data, || ()).await
-    }
-
-    /// Like [`Notifier::emit`], running `stored` after the event is stored and before it is sent: the
-    /// engine releases a finished run's thread there, so a client reacting to `agent_completed` can
-    /// start the next run at once.
-    pub async fn emit_then(
-        &self,
-        target: &EventTarget,
-        kind: EventType,
-        data: Value,
-        stored: impl FnOnce(),
-    ) -> Result<Arc<Event>, StoreError> {
         let request_id = target.request_id.as_deref();
         let event = self
             .store
             .append_event(&target.thread_id, &target.run_id, request_id, kind, data)
             .await?;
-        stored();
-        let event = Arc::new(event);
-        self.hub.publish(&event);
-        Ok(event)
+        Ok(self.publish(event))
     }
 
     /// Accepts a run (see [`Store::accept_run`]: the run, the user's message and `agent_started` in one
     /// transaction), then publishes `agent_started`.
     pub async fn accept(&self, run: RunStart, started: Value) -> Result<Arc<Event>, StoreError> {
-        let event = Arc::new(self.store.accept_run(run, started).await?);
-        self.hub.publish(&event);
-        Ok(event)
+        let event = self.store.accept_run(run, started).await?;
+        Ok(self.publish(event))
     }
 
     /// Completes a run (see [`Store::complete_run`]: `agent_completed` and the run's status in one
-    /// transaction), runs `stored`, then publishes `agent_completed`.
+    /// transaction), runs `stored`, then publishes `agent_completed`: the engine releases the run's
+    /// thread in `stored`, so a client reacting to `agent_completed` can start the next run at once.
     pub async fn complete(
         &self,
         target: &EventTarget,
@@ -83,9 +67,14 @@ impl Notifier {
             .complete_run(&target.thread_id, &target.run_id, request_id, status, data)
             .await?;
         stored();
+        Ok(self.publish(event))
+    }
+
+    /// Queues a stored event for the thread's subscribers.
+    fn publish(&self, event: Event) -> Arc<Event> {
         let event = Arc::new(event);
         self.hub.publish(&event);
-        Ok(event)
+        event
     }
 
     /// Closes the thread's connections with "try again later" (see [`Hub::ask_to_resume_later`]).

@@ -72,14 +72,8 @@ struct Acyclic {
 
 fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
     let raw: Raw = params.parse()?;
-    if raw.modules.get_ref().0.is_empty() {
-        return Err(ParamError::at(
-            raw.modules.span(),
-            "`modules` needs at least one pattern",
-        ));
-    }
     Ok(Box::new(Acyclic {
-        parents: super::patterns(&raw.modules)?,
+        parents: super::module_patterns(&raw.modules)?,
         include_tests: raw.include_tests,
         ignore: IgnoreImports::new(&raw.ignore_imports)?,
     }))

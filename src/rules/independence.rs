@@ -77,14 +77,8 @@ struct Independence {
 
 fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
     let raw: Raw = params.parse()?;
-    if raw.modules.get_ref().0.is_empty() {
-        return Err(ParamError::at(
-            raw.modules.span(),
-            "`modules` needs at least one pattern",
-        ));
-    }
     Ok(Box::new(Independence {
-        modules: super::patterns(&raw.modules)?,
+        modules: super::module_patterns(&raw.modules)?,
         transitive: raw.transitive,
         include_tests: raw.include_tests,
         ignore: IgnoreImports::new(&raw.ignore_imports)?,

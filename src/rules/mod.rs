@@ -248,6 +248,14 @@ pub fn patterns(list: &toml::Spanned<OneOrMany>) -> Result<Vec<crate::pattern::P
         .collect()
 }
 
+/// Parses `modules`, which must name at least one pattern (an empty list would make the rule vacuous).
+pub fn module_patterns(list: &toml::Spanned<OneOrMany>) -> Result<Vec<crate::pattern::PathPattern>, ParamError> {
+    if list.get_ref().0.is_empty() {
+        return Err(ParamError::at(list.span(), "`modules` needs at least one pattern"));
+    }
+    patterns(list)
+}
+
 /// Location of a fact in a file.
 pub fn location(file: &FileFacts, span: crate::facts::Span, label: impl Into<String>) -> Location {
     Location {
