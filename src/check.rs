@@ -106,7 +106,7 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
     let not_applicable = config
         .rules
         .iter()
-        .filter(|rule| !rule.check.applies(&facts))
+        .filter(|rule| !rule.check.applies(&rule.facts_seen(&facts)))
         .map(|rule| rule.meta.id.clone())
         .collect();
     let mut outcome = Outcome {
@@ -249,7 +249,7 @@ pub fn evaluate(facts: &[FileFacts], config: &Config, strict: bool) -> Vec<Findi
             // A bug in one rule costs that rule's findings, not the report.
             let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let mut out = Vec::new();
-                rule.check.check(&rule.meta, facts, &mut out);
+                rule.check.check(&rule.meta, &rule.facts_seen(facts), &mut out);
                 out
             }));
             run.unwrap_or_else(|_| {

@@ -93,6 +93,21 @@ pub struct Rule {
     pub kind: &'static RuleKind,
     /// The kind's check, built from the rule's keys.
     pub check: Box<dyn Check>,
+    /// `in = [...]`: the modules the rule looks at; everywhere when `None`.
+    pub scope: Option<rules::scope::Scope>,
+}
+
+impl Rule {
+    /// The facts this rule sees: all of them, or those in its scope.
+    pub fn facts_seen<'f>(
+        &self,
+        facts: &'f [crate::facts::FileFacts],
+    ) -> std::borrow::Cow<'f, [crate::facts::FileFacts]> {
+        match &self.scope {
+            None => std::borrow::Cow::Borrowed(facts),
+            Some(scope) => std::borrow::Cow::Owned(scope.select(facts)),
+        }
+    }
 }
 
 impl std::fmt::Debug for Rule {
@@ -328,8 +343,13 @@ impl Loader {
         };
         let mut rest = DeTable::new();
         let (mut id, mut kind, mut message, mut severity) = (None, None, None, None);
+        let mut scope = None;
         for (key, value) in table.clone() {
             let slot = match key.get_ref().as_ref() {
+                "in" => {
+                    scope = Some(scope_of(file, &value)?);
+                    continue;
+                }
                 "id" => &mut id,
                 "kind" => &mut kind,
                 "message" => &mut message,
@@ -424,9 +444,37 @@ impl Loader {
             },
             kind,
             check,
+            scope,
         });
         Ok(())
     }
+}
+
+/// Reads `in = "pattern"` or `in = ["pattern", ...]`: at least one valid path pattern.
+fn scope_of(file: &RuleFile<'_>, value: &Spanned<DeValue<'_>>) -> Result<rules::scope::Scope, ConfigError> {
+    let bad = |label: &str, message: String| file.error(value.span(), message, label, None);
+    let texts: Vec<&str> = match value.get_ref() {
+        DeValue::String(text) => vec![text.as_ref()],
+        DeValue::Array(items) => items
+            .iter()
+            .map(|item| item.get_ref().as_str())
+            .collect::<Option<_>>()
+            .ok_or_else(|| bad("not a string", "`in` must be a module pattern or a list of them".into()))?,
+        _ => {
+            return Err(bad(
+                "not a string",
+                "`in` must be a module pattern or a list of them".into(),
+            ));
+        }
+    };
+    if texts.is_empty() {
+        return Err(bad("empty", "`in` needs at least one module pattern".into()));
+    }
+    let patterns = texts
+        .into_iter()
+        .map(|text| crate::pattern::PathPattern::new(text).map_err(|e| bad("invalid pattern", format!("`in`: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rules::scope::Scope::new(patterns))
 }
 
 /// The rule file being loaded, for pointing at its spans.
@@ -656,5 +704,22 @@ name = "MessageRouter"
         assert_eq!(discover(&dir.path().join("a/b")), Some(dir.path().join("rules")));
         std::fs::write(dir.path().join("a/ssot.toml"), "").expect("write");
         assert_eq!(discover(&dir.path().join("a/b")), Some(dir.path().join("a/ssot.toml")));
+    }
+
+    #[test]
+    fn a_scope_is_a_pattern_or_a_list_of_them() {
+        let scoped = load_text(&format!("{GOOD}in = [\"app::ws\", \"app::**\"]\n")).expect("loads");
+        assert!(scoped.rules[0].scope.as_ref().is_some_and(|s| s.covers("app::ws::X")));
+        assert!(
+            load_text(&format!("{GOOD}in = \"app\"\n")).expect("loads").rules[0]
+                .scope
+                .is_some()
+        );
+        assert_eq!(
+            error_of(&format!("{GOOD}in = []\n")).0,
+            "`in` needs at least one module pattern"
+        );
+        assert_eq!(error_of(&format!("{GOOD}in = [1]\n")).1, "[1]");
+        assert!(error_of(&format!("{GOOD}in = \"[x\"\n")).0.starts_with("`in`: "));
     }
 }

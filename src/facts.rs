@@ -268,6 +268,9 @@ pub struct FileFacts {
     pub path: String,
     /// Absolute module path of the file (`gateway::ws::handler`).
     pub module: String,
+    /// The crate whose package holds the file, as messages name it (`syn`, or `syn@2` when the tree
+    /// holds several versions); empty outside any package.
+    pub krate: String,
     /// The file belongs to a test target or a `tests/` folder.
     pub in_test: bool,
     /// Item definitions, in source order.

@@ -340,7 +340,7 @@ fn draw_graph(args: &GraphArgs, env: &Env, out: &mut dyn Write) -> Result<ExitSt
     let broken: graph::render::Broken = config
         .rules
         .iter()
-        .flat_map(|rule| rule.check.broken_edges(&facts))
+        .flat_map(|rule| rule.check.broken_edges(&rule.facts_seen(&facts)))
         .map(|(from, to)| (shown(&from), shown(&to)))
         .filter(|(from, to)| from != to)
         .collect();

@@ -65,6 +65,11 @@ pub struct TargetRoot {
 pub struct CrateInfo {
     /// The library crate's name (`-` replaced by `_`).
     pub name: String,
+    /// The package's `version`, when the manifest states one.
+    pub version: Option<String>,
+    /// How messages name the crate: its name, or `name@version` when the tree holds several versions of
+    /// it (`syn@1`, `syn@2`), which are several crates that paths alone cannot tell apart.
+    pub label: String,
     /// The folder holding `Cargo.toml`.
     pub dir: PathBuf,
     /// Target roots, library first: the order in which they claim modules.
@@ -234,6 +239,7 @@ pub fn assemble(
         }
     }
     workspace.crates.sort_by(|a, b| a.dir.cmp(&b.dir));
+    label_versions(&mut workspace.crates);
     let crate_dirs: std::collections::HashMap<&Path, usize> = workspace
         .crates
         .iter()
@@ -252,6 +258,43 @@ pub fn assemble(
     workspace.files.sort_by(|a, b| a.display.cmp(&b.display));
     workspace.files.dedup_by(|a, b| a.abs == b.abs);
     workspace
+}
+
+/// Names apart the crates that share a name (several versions of one package in a vendored tree): by
+/// the part of the version cargo treats as compatible (`syn@1`, `rand@0.8`), else the whole version,
+/// else the folder.
+fn label_versions(crates: &mut [CrateInfo]) {
+    let mut by_name: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    for (i, krate) in crates.iter().enumerate() {
+        by_name.entry(krate.name.clone()).or_default().push(i);
+    }
+    for (name, same) in by_name.into_iter().filter(|(_, same)| same.len() > 1) {
+        let folder = |i: usize| crates[i].dir.file_name().map(|f| f.to_string_lossy().into_owned());
+        let ways: [&dyn Fn(usize) -> Option<String>; 3] = [
+            &|i| crates[i].version.as_deref().map(compatible_part),
+            &|i| crates[i].version.clone(),
+            &folder,
+        ];
+        let labels = ways.iter().find_map(|way| {
+            let labels: Vec<Option<String>> = same.iter().map(|&i| way(i)).collect();
+            let distinct: BTreeSet<&Option<String>> = labels.iter().collect();
+            (labels.iter().all(Option::is_some) && distinct.len() == labels.len()).then_some(labels)
+        });
+        let labels = labels.unwrap_or_else(|| (1..=same.len()).map(|n| Some(n.to_string())).collect());
+        for (&i, label) in same.iter().zip(labels) {
+            crates[i].label = format!("{name}@{}", label.unwrap_or_default());
+        }
+    }
+}
+
+/// The leading part of a version that cargo keeps compatible: the major, or `0.minor` below 1.
+fn compatible_part(version: &str) -> String {
+    let mut parts = version.split(['.', '-', '+']);
+    match (parts.next(), parts.next()) {
+        (Some("0"), Some(minor)) => format!("0.{minor}"),
+        (Some(major), _) => major.to_owned(),
+        (None, _) => version.to_owned(),
+    }
 }
 
 /// Where file contents and folder listings come from: the disk, or a commit's tree.
@@ -427,8 +470,11 @@ fn read_manifest(manifest: &Path, tree: &dyn FileTree) -> Result<Option<CrateInf
         }
     }
     add(dir.join("build.rs"), "build_script_build".to_owned(), false);
+    let version = package.get("version").and_then(|v| v.as_str()).map(str::to_owned);
     Ok(Some(CrateInfo {
+        label: lib_name.clone(),
         name: lib_name,
+        version,
         dir,
         targets,
         features,

@@ -136,7 +136,15 @@ pub fn analyze_tree(
             .filter(|f| frontend.handles(f))
             .cloned()
             .collect();
-        facts.extend(frontend.analyze(workspace, &files, tree, cache, reading, keep));
+        let mut analyzed = frontend.analyze(workspace, &files, tree, cache, reading, keep);
+        // The crate is the workspace's knowledge, not the file's: set here, never cached with facts.
+        for (file_facts, file) in analyzed.iter_mut().zip(&files) {
+            file_facts.krate = file
+                .krate
+                .map(|i| workspace.crates[i].label.clone())
+                .unwrap_or_default();
+        }
+        facts.extend(analyzed);
     }
     facts.sort_by(|a, b| a.path.cmp(&b.path));
     facts

@@ -11,6 +11,7 @@ pub mod independence;
 pub mod layers;
 pub mod no_global_state;
 pub mod removed_module;
+pub mod scope;
 pub mod single_definition;
 pub mod single_dispatch;
 

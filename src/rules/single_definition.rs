@@ -8,9 +8,13 @@ use toml::Spanned;
 
 use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, member, patterns};
 use crate::configurations::{self, Configuration};
-use crate::facts::{Definition, DefinitionKind, FileFacts};
+use crate::facts::{self, Definition, DefinitionKind, FileFacts};
 use crate::finding::Finding;
 use crate::pattern::PathPattern;
+
+/// Beyond this many combinations of crate versions, the rest are not tried (a tree would need many
+/// crates in several versions each, all defining the selected items).
+const MAX_VERSION_WORLDS: usize = 64;
 
 /// The `single-definition` kind.
 pub const KIND: RuleKind = RuleKind {
@@ -200,15 +204,91 @@ impl SingleDefinition {
     }
 }
 
-fn describe(d: &Definition) -> String {
+/// What a definition is, named as a reader would find it: with its crate's version when the tree holds
+/// several (`struct `syn@2::Ident``).
+fn describe(file: &FileFacts, d: &Definition) -> String {
     match &d.implements {
         Some(t) => format!(
             "impl {} for {}",
             last_segment(t),
             d.self_type.as_deref().unwrap_or(&d.name)
         ),
-        None => format!("{} `{}`", d.kind.as_str(), d.path),
+        None => format!("{} `{}`", d.kind.as_str(), versioned_path(&file.krate, &d.path)),
     }
+}
+
+/// `path` with its crate segment replaced by the crate's label when that names a version.
+fn versioned_path(label: &str, path: &str) -> String {
+    match label.split_once('@') {
+        Some((name, _)) if facts::path_is_under(path, name) => format!("{label}{}", &path[name.len()..]),
+        _ => path.to_owned(),
+    }
+}
+
+/// The ways of picking one version of each crate the definitions come from in several versions, as the
+/// definitions (by index) each picks: two versions of one package are two builds of it, never one, so
+/// their definitions are never counted together. One way, all of them, when no crate comes twice.
+fn version_worlds(defs: &[(&FileFacts, &Definition)]) -> (Vec<Vec<usize>>, Vec<bool>) {
+    let mut versions: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (file, _) in defs {
+        if let Some((name, _)) = file.krate.split_once('@') {
+            versions.entry(name).or_default().insert(file.krate.as_str());
+        }
+    }
+    versions.retain(|_, labels| labels.len() > 1);
+    let mut picks: Vec<BTreeSet<&str>> = vec![BTreeSet::new()];
+    for labels in versions.values() {
+        picks = picks
+            .iter()
+            .flat_map(|pick| {
+                labels.iter().map(move |label| {
+                    let mut pick = pick.clone();
+                    pick.insert(*label);
+                    pick
+                })
+            })
+            .take(MAX_VERSION_WORLDS)
+            .collect();
+    }
+    let contested: Vec<bool> = defs
+        .iter()
+        .map(|(file, _)| {
+            file.krate
+                .split_once('@')
+                .is_some_and(|(name, _)| versions.contains_key(name))
+        })
+        .collect();
+    let worlds = picks
+        .iter()
+        .map(|pick| {
+            (0..defs.len())
+                .filter(|&i| !contested[i] || pick.contains(defs[i].0.krate.as_str()))
+                .collect()
+        })
+        .collect();
+    (worlds, contested)
+}
+
+/// The crates of `defs` counted apart by version (`syn@1, syn@2`), for messages; empty when none.
+fn versions_apart(defs: &[(&FileFacts, &Definition)]) -> String {
+    let labels: BTreeSet<&str> = defs
+        .iter()
+        .map(|(f, _)| f.krate.as_str())
+        .filter(|k| k.contains('@'))
+        .collect();
+    let mut names: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for label in labels {
+        names
+            .entry(label.split('@').next().unwrap_or(label))
+            .or_default()
+            .push(label);
+    }
+    let apart: Vec<String> = names
+        .into_values()
+        .filter(|l| l.len() > 1)
+        .map(|l| l.join(" and "))
+        .collect();
+    apart.join(", ")
 }
 
 impl Check for SingleDefinition {
@@ -275,7 +355,7 @@ impl Check for SingleDefinition {
                     out.push(rule.finding(
                         format!("`{}` is defined outside its canonical place", d.name),
                         d.path.clone(),
-                        location(file, d.span, describe(d)),
+                        location(file, d.span, describe(file, d)),
                         Some(format!("canonical: `{}`", self.canonical_place())),
                     ));
                 }
@@ -289,16 +369,33 @@ impl SingleDefinition {
     /// configuration. Two definitions at the very same path are never both compiled (rustc would refuse
     /// them), so such twins count once even where their `cfg`s are not seen (macros, build scripts).
     fn collisions(&self, defs: &[(&FileFacts, &Definition)]) -> Vec<(Vec<usize>, Option<Configuration>)> {
-        let predicates: Vec<Option<&str>> = defs.iter().map(|(_, d)| d.cfg.as_deref()).collect();
+        let (worlds, contested) = version_worlds(defs);
+        let uncontested = |set: &[usize]| -> Vec<usize> { set.iter().copied().filter(|&i| !contested[i]).collect() };
         let mut sets: Vec<(Vec<usize>, Option<Configuration>)> = Vec::new();
-        for (set, configuration) in configurations::compiled_together(&predicates, self.max) {
-            let mut paths = BTreeSet::new();
-            let set: Vec<usize> = set
-                .into_iter()
-                .filter(|&i| paths.insert(defs[i].1.path.as_str()))
-                .collect();
-            if set.len() > self.max && !sets.iter().any(|(s, _)| set.iter().all(|i| s.contains(i))) {
-                sets.push((set, configuration));
+        for world in worlds {
+            let predicates: Vec<Option<&str>> = world.iter().map(|&i| defs[i].1.cfg.as_deref()).collect();
+            for (set, configuration) in configurations::compiled_together(&predicates, self.max) {
+                let mut paths = BTreeSet::new();
+                let set: Vec<usize> = set
+                    .into_iter()
+                    .map(|j| world[j])
+                    .filter(|&i| paths.insert(defs[i].1.path.as_str()))
+                    .collect();
+                if set.len() <= self.max {
+                    continue;
+                }
+                // The same collision with another version of a crate is one finding listing both versions.
+                let same = sets
+                    .iter_mut()
+                    .find(|(s, c)| *c == configuration && uncontested(s) == uncontested(&set));
+                if let Some((existing, _)) = same {
+                    existing.extend(set.iter().filter(|&&i| contested[i]));
+                    existing.sort_unstable();
+                    existing.dedup();
+                } else if !sets.iter().any(|(s, _)| set.iter().all(|i| s.contains(i))) {
+                    sets.retain(|(s, _)| !s.iter().all(|i| set.contains(i)));
+                    sets.push((set, configuration));
+                }
             }
         }
         sets
@@ -324,11 +421,11 @@ impl SingleDefinition {
         reasons: Option<&str>,
     ) -> Finding {
         let primary = defs.iter().position(|(_, d)| !self.is_canonical(d)).unwrap_or(0);
-        let label = |d: &Definition| {
+        let label = |file: &FileFacts, d: &Definition| {
             if self.is_canonical(d) {
-                format!("canonical: {}", describe(d))
+                format!("canonical: {}", describe(file, d))
             } else {
-                describe(d)
+                describe(file, d)
             }
         };
         let names: Vec<&str> = defs
@@ -350,6 +447,11 @@ impl SingleDefinition {
             0 => "it must not exist".to_owned(),
             max => format!("at most {max} allowed"),
         };
+        let versions = versions_apart(defs);
+        let subject = match versions.is_empty() {
+            true => subject,
+            false => format!("{subject}, counting {versions} apart"),
+        };
         let message = match configuration {
             Some(configuration) => format!("{subject}; {limit} (compiled together for {configuration})"),
             None => format!("{subject}; {limit}"),
@@ -361,16 +463,16 @@ impl SingleDefinition {
             key.to_owned()
         };
         let extra = (!self.canonical.is_empty()).then(|| format!("canonical: `{}`", self.canonical_place()));
-        let mut finding = rule.finding(message, symbol, member(file, d.span, label(d), &d.path), extra);
+        let mut finding = rule.finding(message, symbol, member(file, d.span, label(file, d), &d.path), extra);
         finding.related = defs
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != primary)
-            .map(|(_, (f, d))| member(f, d.span, label(d), &d.path))
+            .map(|(_, (f, d))| member(f, d.span, label(f, d), &d.path))
             .collect();
         finding.related.extend(set_aside.iter().filter_map(|(f, d)| {
             let suppression = super::suppression_of(f, d.span, &rule.id)?;
-            Some(super::suppressed_member(f, d.span, &label(d), suppression))
+            Some(super::suppressed_member(f, d.span, &label(f, d), suppression))
         }));
         finding.suppression = reasons.map(str::to_owned);
         finding
@@ -489,5 +591,41 @@ mod tests {
         assert!(build_error(&KIND, r#"name = "X", max = -1"#).contains("must not exist"));
         assert!(build_error(&KIND, r#"name = "X", group-by = "file""#).contains("group-by"));
         assert!(build_error(&KIND, r#"name = "X", nmae = "Y""#).contains("unknown field `nmae`"));
+    }
+
+    #[test]
+    fn two_versions_of_one_crate_are_never_counted_together() {
+        let versions = [
+            (
+                "vendor/syn-1/Cargo.toml",
+                "[package]\nname = \"syn\"\nversion = \"1.0.109\"\n",
+            ),
+            ("vendor/syn-1/src/lib.rs", "pub mod token { pub struct Group; }"),
+            (
+                "vendor/syn/Cargo.toml",
+                "[package]\nname = \"syn\"\nversion = \"2.0.100\"\n",
+            ),
+            (
+                "vendor/syn/src/lib.rs",
+                "pub struct Group; pub mod old { pub struct Group; }",
+            ),
+            ("src/lib.rs", "pub struct Lone;"),
+        ];
+        let findings = run(&KIND, r#"name = ["Group", "Lone"], group-by = "name""#, &versions);
+        // syn 1's `token::Group` moved in syn 2: not a duplicate; syn 2's own two are.
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let labels: Vec<&str> = std::iter::once(&findings[0].primary)
+            .chain(&findings[0].related)
+            .map(|l| l.label.as_str())
+            .collect();
+        assert_eq!(labels, ["struct `syn@2::Group`", "struct `syn@2::old::Group`"]);
+
+        let one_each = [
+            versions[0],
+            versions[1],
+            versions[2],
+            ("vendor/syn/src/lib.rs", "pub struct Group;"),
+        ];
+        assert_eq!(run(&KIND, r#"name = "Group""#, &one_each), []);
     }
 }

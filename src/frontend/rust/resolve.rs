@@ -641,6 +641,7 @@ pub(crate) fn resolve_file(
     FileFacts {
         path: String::new(),
         module: module.path.clone(),
+        krate: String::new(),
         in_test,
         definitions,
         imports,
