@@ -128,6 +128,9 @@ pub struct Config {
     pub excludes: Vec<Excludes>,
     /// The files read.
     pub files: Vec<PathBuf>,
+    /// `[check]`: the one build to check exactly, when the rule files name one (the command line's
+    /// `--target` and feature flags take its place).
+    pub build: Option<crate::configurations::Build>,
 }
 
 impl Config {
@@ -312,11 +315,20 @@ impl Loader {
                 },
                 "rules" => file.string_list(&value, "rules").map(|list| includes = list),
                 "scan" => file.scan(&value).map(|excludes| self.config.excludes.extend(excludes)),
+                "check" => match self.config.build.is_some() {
+                    true => Err(file.error(
+                        key.span(),
+                        "a second `[check]`: the build to check is named once, in one rule file",
+                        "second [check]",
+                        None,
+                    )),
+                    false => file.check_build(&value).map(|build| self.config.build = Some(build)),
+                },
                 other => Err(file.error(
                     key.span(),
                     format!("unknown key `{other}` in a rule file"),
                     "unknown key",
-                    Some("a rule file holds `[[rule]]` tables, `rules = [...]` and `[scan]`".into()),
+                    Some("a rule file holds `[[rule]]` tables, `rules = [...]`, `[scan]` and `[check]`".into()),
                 )),
             };
             self.note(read)?;
@@ -522,6 +534,59 @@ impl RuleFile<'_> {
             .collect()
     }
 
+    /// Reads `[check]`: `target` (required, a triple rustc knows), `features`, `all-features`,
+    /// `no-default-features`, the keys and meanings of the command line's flags.
+    fn check_build(&self, value: &Spanned<DeValue<'_>>) -> Result<crate::configurations::Build, ConfigError> {
+        let DeValue::Table(table) = value.get_ref() else {
+            return Err(self.error(value.span(), "`check` must be a table", "not a table", None));
+        };
+        let mut build = crate::configurations::Build::default();
+        let mut target = None;
+        for (key, value) in table {
+            let flag = |value: &Spanned<DeValue<'_>>| match value.get_ref() {
+                DeValue::Boolean(on) => Ok(*on),
+                _ => Err(self.error(value.span(), format!("`{}` must be true or false", key.get_ref()), "not a boolean", None)),
+            };
+            match key.get_ref().as_ref() {
+                "target" => {
+                    let Some(triple) = value.get_ref().as_str() else {
+                        return Err(self.error(value.span(), "`target` must be a string", "not a string", None));
+                    };
+                    build.target = triple.to_owned();
+                    if !build.knows_target() {
+                        return Err(self.error(
+                            value.span(),
+                            format!("unknown target `{triple}`"),
+                            "unknown target",
+                            Some("name a target rustc knows, as `rustc --print target-list` lists them".into()),
+                        ));
+                    }
+                    target = Some(());
+                }
+                "features" => build.features = self.string_list(value, "features")?.into_iter().map(|(f, _)| f).collect(),
+                "all-features" => build.all_features = flag(value)?,
+                "no-default-features" => build.no_default_features = flag(value)?,
+                other => {
+                    return Err(self.error(
+                        key.span(),
+                        format!("unknown key `{other}` in [check]"),
+                        "unknown key",
+                        Some("[check] takes `target`, `features`, `all-features` and `no-default-features`".into()),
+                    ));
+                }
+            }
+        }
+        target.ok_or_else(|| {
+            self.error(
+                value.span(),
+                "`[check]` needs a `target`: the build is checked for one target triple",
+                "no target",
+                None,
+            )
+        })?;
+        Ok(build)
+    }
+
     fn scan(&self, value: &Spanned<DeValue<'_>>) -> Result<Option<Excludes>, ConfigError> {
         let DeValue::Table(table) = value.get_ref() else {
             return Err(self.error(value.span(), "`scan` must be a table", "not a table", None));
@@ -721,5 +786,20 @@ name = "MessageRouter"
         );
         assert_eq!(error_of(&format!("{GOOD}in = [1]\n")).1, "[1]");
         assert!(error_of(&format!("{GOOD}in = \"[x\"\n")).0.starts_with("`in`: "));
+    }
+
+    #[test]
+    fn a_check_table_names_one_build() {
+        let config = load_text(&format!(
+            "[check]\ntarget = \"x86_64-unknown-linux-gnu\"\nfeatures = [\"rt\"]\nno-default-features = true\n{GOOD}"
+        ))
+        .expect("loads");
+        let build = config.build.expect("a build");
+        assert_eq!((build.target.as_str(), build.features), ("x86_64-unknown-linux-gnu", vec!["rt".to_owned()]));
+        assert!(build.no_default_features && !build.all_features);
+        assert_eq!(error_of("[check]\ntarget = \"x86_64-nowhere\"\n").1, "\"x86_64-nowhere\"");
+        assert!(error_of("[check]\nfeatures = []\n").0.contains("needs a `target`"));
+        assert_eq!(error_of("[check]\ntarget = \"x86_64-unknown-linux-gnu\"\nall-features = 1\n").1, "1");
+        assert_eq!(error_of("[check]\ntarget = \"x86_64-unknown-linux-gnu\"\nfeature = []\n").1, "feature");
     }
 }

@@ -140,17 +140,22 @@ fn load_config(args: &RulesArgs, env: &Env) -> Result<config::Config, Error> {
 /// Loads the rules and runs the checker over the arguments' paths, with the arguments' strictness and
 /// cache, and the given baseline.
 fn run_check(args: &CheckArgs, env: &Env, baseline: Option<baseline::Baseline>) -> Result<check::Outcome, Error> {
+    let config = load_config(&args.rules, env)?;
     let options = check::RunOptions {
         baseline,
         strict_baseline: args.strict_baseline,
         strict: args.strict,
         no_shortcuts: args.no_shortcuts,
-        build: args.target.as_ref().map(|target| configurations::Build {
-            target: target.clone(),
-            features: args.features.clone(),
-            all_features: args.all_features,
-            no_default_features: args.no_default_features,
-        }),
+        // The command line's build, else the rule files' `[check]`.
+        build: match &args.target {
+            Some(target) => Some(configurations::Build {
+                target: target.clone(),
+                features: args.features.clone(),
+                all_features: args.all_features,
+                no_default_features: args.no_default_features,
+            }),
+            None => config.build.clone(),
+        },
         cache_dir: if args.no_cache {
             None
         } else {
@@ -162,7 +167,6 @@ fn run_check(args: &CheckArgs, env: &Env, baseline: Option<baseline::Baseline>) 
     {
         return Err(Error::UnknownTarget(build.target.clone()));
     }
-    let config = load_config(&args.rules, env)?;
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {

@@ -59,3 +59,33 @@ fn an_unknown_target_is_an_error_that_says_what_to_use() {
     let (code, text) = common::run(&[TWINS, "--rules", RULES, "--features", "rt"]);
     assert_eq!(code, 2, "features need a target: {text}");
 }
+
+#[test]
+fn a_check_table_in_the_rules_is_the_same_build_and_the_command_line_takes_its_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = std::fs::read_to_string(RULES).expect("rules");
+    let with_check = dir.path().join("rules.toml");
+    let check = "[check]\ntarget = \"x86_64-unknown-linux-gnu\"\nfeatures = [\"rt\"]\n";
+    std::fs::write(&with_check, format!("{check}{rules}")).expect("write");
+    let with_check = with_check.to_str().expect("utf-8 path");
+    let messages = |extra: &[&str]| {
+        let mut args = vec![TWINS, "--rules", with_check, "--format", "json"];
+        args.extend_from_slice(extra);
+        let (_, text) = common::run(&args);
+        let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let mut found: Vec<String> = json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| f["message"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        found.sort();
+        found
+    };
+    let mut flags = duplicates(&["--target", "x86_64-unknown-linux-gnu", "--features", "rt"]);
+    flags.sort();
+    assert_eq!(messages(&[]), flags);
+    let mut windows = duplicates(&["--target", "x86_64-pc-windows-msvc"]);
+    windows.sort();
+    assert_eq!(messages(&["--target", "x86_64-pc-windows-msvc"]), windows);
+}
