@@ -5,6 +5,7 @@
 //! and fills `raw`, and knows nothing of the fast reader or the pipeline that chooses between them.
 
 mod collect;
+mod refusal;
 mod tokens;
 
 use rayon::prelude::*;
@@ -160,7 +161,7 @@ fn recover_items(source: &str, tokens: proc_macro2::TokenStream, error: &syn::Er
     }
     let mut collector = Collector::new(source, offset);
     let mut failed = 0;
-    let mut first_error: Option<syn::Error> = None;
+    let mut first_error: Option<(syn::Error, String)> = None;
     for mut chunk in chunks {
         // Inner attributes (`#![..]`) belong to the file, not to the item after them.
         let mut inner: Vec<TokenTree> = Vec::new();
@@ -177,19 +178,22 @@ fn recover_items(source: &str, tokens: proc_macro2::TokenStream, error: &syn::Er
         if chunk.is_empty() {
             continue;
         }
-        match syn::parse2::<syn::Item>(chunk.into_iter().collect()) {
+        match syn::parse2::<syn::Item>(chunk.iter().cloned().collect()) {
             Ok(item) => collector.visit_item(&item),
             Err(error) => {
                 failed += 1;
-                first_error.get_or_insert(error);
+                if first_error.is_none() {
+                    let why = refusal::describe(&chunk, &error, source);
+                    first_error = Some((error, why));
+                }
             }
         }
     }
-    let error = first_error.unwrap_or_else(|| error.clone());
+    let (error, why) = first_error.unwrap_or_else(|| (error.clone(), error.to_string()));
     let mut out = collector.finish();
     out.problem = Some(FileProblem {
         kind: crate::facts::ProblemKind::PartiallyAnalyzed,
-        message: format!("{failed} top-level item(s) could not be parsed and were skipped; the first: {error}"),
+        message: format!("{failed} top-level item(s) could not be parsed and were skipped; the first, {why}"),
         span: Some(shifted(span_of(error.span()), offset)),
     });
     out
