@@ -545,7 +545,12 @@ impl RuleFile<'_> {
         for (key, value) in table {
             let flag = |value: &Spanned<DeValue<'_>>| match value.get_ref() {
                 DeValue::Boolean(on) => Ok(*on),
-                _ => Err(self.error(value.span(), format!("`{}` must be true or false", key.get_ref()), "not a boolean", None)),
+                _ => Err(self.error(
+                    value.span(),
+                    format!("`{}` must be true or false", key.get_ref()),
+                    "not a boolean",
+                    None,
+                )),
             };
             match key.get_ref().as_ref() {
                 "target" => {
@@ -563,7 +568,13 @@ impl RuleFile<'_> {
                     }
                     target = Some(());
                 }
-                "features" => build.features = self.string_list(value, "features")?.into_iter().map(|(f, _)| f).collect(),
+                "features" => {
+                    build.features = self
+                        .string_list(value, "features")?
+                        .into_iter()
+                        .map(|(f, _)| f)
+                        .collect()
+                }
                 "all-features" => build.all_features = flag(value)?,
                 "no-default-features" => build.no_default_features = flag(value)?,
                 other => {
@@ -795,11 +806,23 @@ name = "MessageRouter"
         ))
         .expect("loads");
         let build = config.build.expect("a build");
-        assert_eq!((build.target.as_str(), build.features), ("x86_64-unknown-linux-gnu", vec!["rt".to_owned()]));
+        assert_eq!(
+            (build.target.as_str(), build.features),
+            ("x86_64-unknown-linux-gnu", vec!["rt".to_owned()])
+        );
         assert!(build.no_default_features && !build.all_features);
-        assert_eq!(error_of("[check]\ntarget = \"x86_64-nowhere\"\n").1, "\"x86_64-nowhere\"");
+        assert_eq!(
+            error_of("[check]\ntarget = \"x86_64-nowhere\"\n").1,
+            "\"x86_64-nowhere\""
+        );
         assert!(error_of("[check]\nfeatures = []\n").0.contains("needs a `target`"));
-        assert_eq!(error_of("[check]\ntarget = \"x86_64-unknown-linux-gnu\"\nall-features = 1\n").1, "1");
-        assert_eq!(error_of("[check]\ntarget = \"x86_64-unknown-linux-gnu\"\nfeature = []\n").1, "feature");
+        assert_eq!(
+            error_of("[check]\ntarget = \"x86_64-unknown-linux-gnu\"\nall-features = 1\n").1,
+            "1"
+        );
+        assert_eq!(
+            error_of("[check]\ntarget = \"x86_64-unknown-linux-gnu\"\nfeature = []\n").1,
+            "feature"
+        );
     }
 }

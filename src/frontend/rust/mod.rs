@@ -201,13 +201,32 @@ fn analyze_all(
     }
     drop(names_phase);
     let reexports_phase = crate::timings::phase("index: re-exports");
-    let reexports: Vec<_> = loaded
+    index.globbed_by_children = loaded
+        .iter()
+        .zip(&modules)
+        .flat_map(|(file, module)| {
+            file.parent_globs
+                .iter()
+                .map(|&glob| file.skeleton.globbed_parent(&module.path, glob))
+        })
+        .collect();
+    let gathered: Vec<_> = loaded
         .par_iter()
         .zip(&modules)
-        .filter(|(file, _)| file.reexports)
-        .map(|(file, module)| resolve::reexports(&file.decode(), module, &index))
+        .filter(|(file, module)| file.reexports || index.has_globbed_module(&file.skeleton, module))
+        .map(|(file, module)| {
+            let parsed = file.decode();
+            let reexports = file.reexports.then(|| resolve::reexports(&parsed, module, &index));
+            (
+                reexports.unwrap_or_default(),
+                resolve::private_uses(&parsed, module, &index),
+            )
+        })
         .collect();
-    index.add_reexports(reexports.into_iter().flatten());
+    for (reexports, private_uses) in gathered {
+        index.add_reexports(reexports);
+        index.private_uses.extend(private_uses);
+    }
     let structures = loaded.iter().map(|file| file.structure).collect();
     drop(reexports_phase);
     drop(indexing);

@@ -213,6 +213,27 @@ impl ParsedFile {
         names
     }
 
+    /// Its glob imports of a parent module (`use super::*;`), as (scope, how many `super`s).
+    pub fn parent_globs(&self) -> Vec<(usize, usize)> {
+        self.imports
+            .iter()
+            .filter(|i| i.glob && !i.path.leading_colon && i.path.segments.iter().all(|s| s == "super"))
+            .map(|i| (i.scope, i.path.segments.len()))
+            .collect()
+    }
+
+    /// The module a parent glob of [`ParsedFile::parent_globs`] imports, in a file whose module is
+    /// `module` (the crate root is its own parent).
+    pub fn globbed_parent(&self, module: &str, (scope, levels): (usize, usize)) -> String {
+        let mut parent = self.module_of_scope(module, scope);
+        for _ in 0..levels {
+            if let Some((up, _)) = parent.rsplit_once("::") {
+                parent.truncate(up.len());
+            }
+        }
+        parent
+    }
+
     /// A file that could not be parsed at all: it has a root scope and a problem, nothing else.
     pub fn unparsable(problem: FileProblem) -> Self {
         ParsedFile {

@@ -35,6 +35,11 @@ pub(crate) struct WorkspaceIndex {
     pub modules: HashSet<String>,
     /// Module -> the modules (or enums) it re-exports everything of (`pub use a::*;`).
     pub glob_reexports: HashMap<String, Vec<String>>,
+    /// Modules that a child module glob-imports (`use super::*;`).
+    pub globbed_by_children: HashSet<String>,
+    /// `module::binding` -> path, of the private `use`s of those modules: a child's glob of its parent
+    /// brings them too (they are visible to it), which no other glob does.
+    pub private_uses: HashMap<String, String>,
     /// `crate::macro` -> the `cfg` that item macro puts on the items it wraps (see
     /// [`ParsedFile::item_wrappers`]): `all()` for none, [`UNKNOWN_WRAPPER`] when two differ.
     pub item_wrappers: HashMap<String, String>,
@@ -229,6 +234,13 @@ impl<'a> FileResolver<'a> {
                 if let Some(source) = self.index.glob_source(&target, name) {
                     return Some((join_path(&source, name), Some(target)));
                 }
+                let module = self.module_of(s);
+                if module.len() > target.len()
+                    && crate::facts::path_is_under(&module, &target)
+                    && let Some(path) = self.index.private_uses.get(&join_path(&target, name))
+                {
+                    return Some((path.clone(), Some(target)));
+                }
             }
         }
         None
@@ -402,7 +414,39 @@ pub(crate) fn reexports(file: &ParsedFile, module: &FileModule, index: &Workspac
         .collect()
 }
 
+/// The file's private, non-glob `use`s in the modules a child glob-imports, `(module::binding, path)`.
+pub(crate) fn private_uses(file: &ParsedFile, module: &FileModule, index: &WorkspaceIndex) -> Vec<(String, String)> {
+    if index.globbed_by_children.is_empty() {
+        return Vec::new();
+    }
+    let resolver = FileResolver::new(file, &module.path, index);
+    file.imports
+        .iter()
+        .enumerate()
+        .filter(|(_, import)| !import.reexport && !import.glob)
+        .filter_map(|(i, import)| {
+            let module = resolver.module_of(import.scope);
+            let binding = import.binding.as_ref()?;
+            index
+                .globbed_by_children
+                .contains(&module)
+                .then(|| (join_path(&module, binding), resolver.import_path(i)))
+        })
+        .collect()
+}
+
 impl WorkspaceIndex {
+    /// Whether one of the file's modules is glob-imported by a child (its private `use`s are then needed).
+    pub(crate) fn has_globbed_module(&self, skeleton: &ParsedFile, module: &FileModule) -> bool {
+        !self.globbed_by_children.is_empty()
+            && (0..skeleton.scopes.len()).any(|scope| {
+                matches!(skeleton.scopes[scope].kind, ScopeKind::Module(_))
+                    && self
+                        .globbed_by_children
+                        .contains(&skeleton.scope_path(&module.path, scope))
+            })
+    }
+
     /// Adds re-exports: `module::binding` -> path, and `module::*` -> the module it re-exports all of.
     pub(crate) fn add_reexports(&mut self, reexports: impl IntoIterator<Item = (String, String)>) {
         for (from, to) in reexports {
@@ -459,6 +503,11 @@ impl WorkspaceIndex {
         self.add_names(file.declared_names(&module.path));
         self.add_modules(file, module);
         self.add_item_wrappers(file, module);
+        for glob in file.parent_globs() {
+            self.globbed_by_children.insert(file.globbed_parent(&module.path, glob));
+        }
+        let private_uses = private_uses(file, module, self);
+        self.private_uses.extend(private_uses);
         let reexports = reexports(file, module, self);
         self.add_reexports(reexports);
     }
@@ -695,6 +744,24 @@ mod tests {
 
     fn import_paths(facts: &FileFacts) -> Vec<&str> {
         facts.imports.iter().map(|i| i.path.as_str()).collect()
+    }
+
+    #[test]
+    fn a_glob_of_the_parent_brings_its_private_uses() {
+        let f = facts(
+            "app",
+            "use crate::old::Legacy; use std::collections::HashMap;
+             mod tests { use super::*; fn t() { Legacy::new(); HashMap::<u8, u8>::new(); } }
+             mod deeper { mod inner { use super::super::*; fn u() { Legacy::old(); } } }
+             mod other { use crate::deeper::*; fn v() { Legacy::make(); } }",
+            &["app"],
+        );
+        let used: Vec<&str> = f.references.iter().map(|r| r.path.as_str()).collect();
+        assert!(used.contains(&"app::old::Legacy::new"), "{used:?}");
+        assert!(used.contains(&"std::collections::HashMap::new"), "{used:?}");
+        assert!(used.contains(&"app::old::Legacy::old"), "{used:?}");
+        // A glob of a module that is not an ancestor brings only what it declares or re-exports.
+        assert!(used.contains(&"Legacy::make"), "{used:?}");
     }
 
     #[test]

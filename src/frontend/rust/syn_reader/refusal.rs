@@ -8,7 +8,17 @@ const QUALIFIERS: &[&str] = &["pub", "unsafe", "async", "const", "extern", "defa
 
 /// Item keywords, each followed by the item's name.
 const KEYWORDS: &[&str] = &[
-    "fn", "struct", "enum", "union", "trait", "type", "mod", "static", "const", "impl", "macro_rules",
+    "fn",
+    "struct",
+    "enum",
+    "union",
+    "trait",
+    "type",
+    "mod",
+    "static",
+    "const",
+    "impl",
+    "macro_rules",
 ];
 
 /// Why a top-level item could not be parsed: "`type Action` stops at `+`: expected `;` (...)".
@@ -75,9 +85,9 @@ fn next_is_keyword<'t>(tokens: &mut std::iter::Peekable<impl Iterator<Item = &'t
 fn known_construct(item: &[TokenTree], before: &str, token: &str) -> Option<&'static str> {
     let keyword = name_of(item).and_then(|name| name.split(' ').next().map(str::to_owned));
     let after_closure_trait = ["Fn", "FnMut", "FnOnce"].iter().any(|t| {
-        before
-            .strip_suffix(t)
-            .is_some_and(|rest| !rest.ends_with(|c: char| c.is_alphanumeric() || c == '_') && !rest.trim_end().ends_with("dyn"))
+        before.strip_suffix(t).is_some_and(|rest| {
+            !rest.ends_with(|c: char| c.is_alphanumeric() || c == '_') && !rest.trim_end().ends_with("dyn")
+        })
     });
     match token {
         "+" => Some("a trait object without `dyn` (`Trait + Send`, edition 2015)"),
@@ -95,7 +105,11 @@ mod tests {
     use super::*;
 
     fn described(text: &str) -> String {
-        let tokens: Vec<TokenTree> = text.parse::<proc_macro2::TokenStream>().expect("lexes").into_iter().collect();
+        let tokens: Vec<TokenTree> = text
+            .parse::<proc_macro2::TokenStream>()
+            .expect("lexes")
+            .into_iter()
+            .collect();
         let Err(error) = syn::parse2::<syn::Item>(tokens.iter().cloned().collect()) else {
             panic!("syn reads {text}");
         };
