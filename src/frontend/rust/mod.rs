@@ -15,6 +15,7 @@ mod raw;
 mod read;
 mod resolve;
 mod snapshot;
+mod std_library;
 mod suppressions;
 mod syn_reader;
 mod text;

@@ -234,6 +234,11 @@ impl<'a> FileResolver<'a> {
                 if let Some(source) = self.index.glob_source(&target, name) {
                     return Some((join_path(&source, name), Some(target)));
                 }
+                // What a glob of a std module brings is known from std's documentation.
+                let std_target = through_std(self.index, &target);
+                if crate::facts::path_is_under(&std_target, "std") && super::std_library::declares(&std_target, name) {
+                    return Some((join_path(&std_target, name), Some(target)));
+                }
                 let module = self.module_of(s);
                 if module.len() > target.len()
                     && crate::facts::path_is_under(&module, &target)
@@ -744,6 +749,19 @@ mod tests {
 
     fn import_paths(facts: &FileFacts) -> Vec<&str> {
         facts.imports.iter().map(|i| i.path.as_str()).collect()
+    }
+
+    #[test]
+    fn a_glob_of_a_std_module_brings_what_std_declares_there() {
+        let f = facts(
+            "app",
+            "use std::sync::*; use core::cmp::Ordering::*;
+             fn f(o: std::cmp::Ordering) { let (tx, _) = mpsc::channel::<u8>(); match o { Less => {} _ => {} } }",
+            &["app"],
+        );
+        let used: Vec<&str> = f.references.iter().map(|r| r.path.as_str()).collect();
+        assert!(used.contains(&"std::sync::mpsc::channel"), "{used:?}");
+        assert!(used.contains(&"std::cmp::Ordering::Less"), "{used:?}");
     }
 
     #[test]
