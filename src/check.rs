@@ -49,6 +49,38 @@ pub struct Outcome {
     pub baseline_used: bool,
     /// Whether stale entries fail the run.
     pub strict_baseline: bool,
+    /// Paths outside test code that could not be resolved and that a rule could have matched: findings
+    /// about them may be missing.
+    pub unresolved: Vec<UnresolvedPath>,
+}
+
+/// A path written in code that resolution could not follow (see [`crate::facts::Reference::unresolved`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UnresolvedPath {
+    /// The path as written.
+    pub path: String,
+    /// The file, as reported.
+    pub file: String,
+    /// Its line.
+    pub line: u32,
+}
+
+/// The unresolved paths of non-test code that a rule could match, in file order.
+pub fn unresolved_paths(facts: &[FileFacts], config: &Config) -> Vec<UnresolvedPath> {
+    let words = config.body_words();
+    facts
+        .iter()
+        .flat_map(|file| {
+            file.references
+                .iter()
+                .filter(|r| r.unresolved && !r.in_test && crate::config::could_match(&words, &r.path))
+                .map(|r| UnresolvedPath {
+                    path: r.path.clone(),
+                    file: file.path.clone(),
+                    line: r.span.line,
+                })
+        })
+        .collect()
 }
 
 impl Outcome {
@@ -114,6 +146,7 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
         files_checked: facts.len(),
         rules,
         not_applicable,
+        unresolved: unresolved_paths(&facts, config),
         ..Outcome::default()
     };
     if let Some(baseline) = &options.baseline {
@@ -188,9 +221,10 @@ pub fn facts(
     config: &Config,
     needs: Needs,
 ) -> Vec<FileFacts> {
+    let words = config.body_words();
     let keep = |fact: crate::facts::Fact<'_>| match needs {
-        Needs::Rules => config.uses(fact),
-        Needs::Graph => config.uses(fact) || !matches!(fact, crate::facts::Fact::Definition(_)),
+        Needs::Rules => config.uses(fact, &words),
+        Needs::Graph => config.uses(fact, &words) || !matches!(fact, crate::facts::Fact::Definition(_)),
         Needs::Everything => true,
     };
     crate::frontend::analyze_tree(workspace, tree, cache, &reading(config, needs), &keep)

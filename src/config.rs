@@ -168,10 +168,20 @@ impl Config {
         xxhash_rust::xxh3::xxh3_64(text.as_bytes())
     }
 
-    /// Whether some rule uses the fact (see [`crate::rules::Check::uses`]); the others are not kept.
-    pub fn uses(&self, fact: crate::facts::Fact<'_>) -> bool {
+    /// Whether some rule uses the fact (see [`crate::rules::Check::uses`]), or it is a path that could
+    /// not be resolved which a rule could have matched (counted, see [`Config::could_match`]); the
+    /// others are not kept.
+    pub fn uses(&self, fact: crate::facts::Fact<'_>, words: &crate::frontend::BodyWords) -> bool {
         self.rules.iter().any(|rule| rule.check.uses(fact))
+            || matches!(fact, crate::facts::Fact::Reference(r) if r.unresolved && could_match(words, &r.path))
     }
+}
+
+/// Whether a rule could match a path as written: it holds one of the rules' words, or the rules have
+/// none (any path may matter). The same test decides which bodies are read, so what it counts does not
+/// depend on shortcuts.
+pub fn could_match(words: &crate::frontend::BodyWords, path: &str) -> bool {
+    !words.skips_bodies() || words.mentioned_in(path)
 }
 
 /// Finds the default configuration: the nearest `ssot.toml`, or `rules/` folder holding a `.toml` file,

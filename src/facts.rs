@@ -186,6 +186,11 @@ pub struct Reference {
     pub span: Span,
     /// Under `#[cfg(test)]` or in a test target.
     pub in_test: bool,
+    /// A path `a::b` whose first segment names nothing known: no item, import, module, workspace
+    /// crate, dependency or std crate in scope (a name from a glob of another crate, or one a macro
+    /// made). Its path stays as written, so a rule about where it really leads cannot match it.
+    #[serde(default)]
+    pub unresolved: bool,
 }
 
 /// A module declaration: `mod name;` or `mod name { ... }`.

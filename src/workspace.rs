@@ -76,6 +76,8 @@ pub struct CrateInfo {
     pub targets: Vec<TargetRoot>,
     /// The `[features]` table: each feature and what it turns on.
     pub features: std::collections::BTreeMap<String, Vec<String>>,
+    /// The names its code gives its dependencies (every dependency table's keys, `-` as `_`).
+    pub dependencies: Vec<String>,
 }
 
 /// What the scan found.
@@ -258,6 +260,25 @@ pub fn assemble(
     workspace.files.sort_by(|a, b| a.display.cmp(&b.display));
     workspace.files.dedup_by(|a, b| a.abs == b.abs);
     workspace
+}
+
+/// The names code gives a manifest's dependencies: the keys of `[dependencies]`, `[dev-dependencies]`,
+/// `[build-dependencies]` and their `[target.'cfg(..)'.*]` forms (a renamed dependency's key is the name).
+fn dependency_names(manifest: &toml::Table) -> Vec<String> {
+    let tables = ["dependencies", "dev-dependencies", "build-dependencies"];
+    let targets = manifest
+        .get("target")
+        .and_then(|t| t.as_table())
+        .into_iter()
+        .flat_map(|t| t.values());
+    let mut names: Vec<String> = std::iter::once(manifest)
+        .chain(targets.filter_map(|t| t.as_table()))
+        .flat_map(|scope| tables.iter().filter_map(|name| scope.get(*name)?.as_table()))
+        .flat_map(|table| table.keys().map(|k| k.replace('-', "_")))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Names apart the crates that share a name (several versions of one package in a vendored tree): by
@@ -472,6 +493,7 @@ fn read_manifest(manifest: &Path, tree: &dyn FileTree) -> Result<Option<CrateInf
     add(dir.join("build.rs"), "build_script_build".to_owned(), false);
     let version = package.get("version").and_then(|v| v.as_str()).map(str::to_owned);
     Ok(Some(CrateInfo {
+        dependencies: dependency_names(&table),
         label: lib_name.clone(),
         name: lib_name,
         version,

@@ -43,9 +43,24 @@ pub fn render(outcome: &Outcome, base: &Path, color: bool) -> String {
     if !outcome.stale.is_empty() {
         out.push('\n');
     }
+    for gap in outcome.unresolved.iter().take(SHOWN_UNRESOLVED) {
+        out.push_str(&format!(
+            "note[unresolved-path]: `{}` at {}:{} names nothing known in scope\n",
+            gap.path, gap.file, gap.line
+        ));
+    }
+    if outcome.unresolved.len() > SHOWN_UNRESOLVED {
+        out.push_str(&format!(
+            "note[unresolved-path]: and {} more (all in `--format json`)\n",
+            outcome.unresolved.len() - SHOWN_UNRESOLVED
+        ));
+    }
     out.push_str(&Summary::of(outcome).lines());
     out
 }
+
+/// How many unresolved paths the human format lists before counting the rest.
+const SHOWN_UNRESOLVED: usize = 5;
 
 /// Source texts, read once per file when a finding needs a snippet.
 struct Sources<'b> {

@@ -17,6 +17,7 @@ struct Report<'a> {
     summary: Summary,
     findings: Vec<JsonFinding<'a>>,
     stale_baseline_entries: &'a [crate::finding::BaselineKey],
+    unresolved_paths: &'a [crate::check::UnresolvedPath],
 }
 
 #[derive(Serialize)]
@@ -115,6 +116,7 @@ pub fn render(outcome: &Outcome) -> String {
             .map(|f| JsonFinding::new(f, outcome.baseline_used))
             .collect(),
         stale_baseline_entries: &outcome.stale,
+        unresolved_paths: &outcome.unresolved,
     };
     let mut text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');

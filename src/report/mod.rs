@@ -39,6 +39,8 @@ pub struct Summary {
     pub stale_baseline_entries: usize,
     /// Per rule, a rule with no unsuppressed finding is compliant.
     pub compliance: Compliance,
+    /// Paths a rule could have matched that could not be resolved (findings about them may be missing).
+    pub unresolved_paths: usize,
 }
 
 /// How many rules have no unsuppressed finding.
@@ -89,6 +91,7 @@ impl Summary {
                 .filter(|f| f.suppression.is_none() && f.baselined)
                 .count(),
             stale_baseline_entries: outcome.stale.len(),
+            unresolved_paths: outcome.unresolved.len(),
             compliance: Compliance {
                 compliant_rules,
                 rules,
@@ -137,6 +140,13 @@ impl Summary {
         text.push('\n');
         text.push_str(&self.compliance.line());
         text.push('\n');
+        match self.unresolved_paths {
+            0 => {}
+            1 => text.push_str("1 path a rule could match was not resolved: findings about it may be missing\n"),
+            n => text.push_str(&format!(
+                "{n} paths a rule could match were not resolved: findings about them may be missing\n"
+            )),
+        }
         text
     }
 

@@ -33,9 +33,9 @@ pub(super) struct Loaded {
     pub structure: u64,
     /// The file has `pub use` items: the index's re-exports need its whole parse.
     pub reexports: bool,
-    /// Its glob imports of a parent module (`use super::*;`), as (scope, how many `super`s): such a glob
-    /// brings the parent's private `use`s too, which the index then needs.
-    pub parent_globs: Vec<(usize, usize)>,
+    /// Its glob imports that may be of an ancestor module (see [`ParsedFile::ancestor_globs`]): such a
+    /// glob brings the ancestor's private `use`s too, which the index then needs.
+    pub ancestor_globs: Vec<(usize, Vec<String>)>,
 }
 
 impl Loaded {
@@ -75,11 +75,11 @@ impl Loaded {
         let mut encoded = encoded.unwrap_or_else(|| encode(parsed));
         // Growing the encoding leaves up to half of it unused; all files' encodings are kept at once.
         encoded.shrink_to_fit();
-        let parent_globs = parsed.parent_globs();
+        let ancestor_globs = parsed.ancestor_globs();
         Loaded {
             key,
             keep: !internal && !encoded.is_empty(),
-            parent_globs,
+            ancestor_globs,
             reexports: !skeleton.imports.is_empty(),
             structure: structure(parsed, &names),
             encoded,

@@ -186,6 +186,11 @@ fn analyze_all(
         .flat_map(|c| c.targets.iter().map(|t| t.crate_name.clone()));
     let mut index = resolve::WorkspaceIndex {
         crates: crates.collect(),
+        dependencies: workspace
+            .crates
+            .iter()
+            .flat_map(|c| c.dependencies.iter().cloned())
+            .collect(),
         ..Default::default()
     };
     drop(widening_phase);
@@ -206,9 +211,9 @@ fn analyze_all(
         .iter()
         .zip(&modules)
         .flat_map(|(file, module)| {
-            file.parent_globs
+            file.ancestor_globs
                 .iter()
-                .map(|&glob| file.skeleton.globbed_parent(&module.path, glob))
+                .filter_map(|glob| file.skeleton.globbed_ancestor(&module.path, glob))
         })
         .collect();
     let gathered: Vec<_> = loaded

@@ -213,25 +213,40 @@ impl ParsedFile {
         names
     }
 
-    /// Its glob imports of a parent module (`use super::*;`), as (scope, how many `super`s).
-    pub fn parent_globs(&self) -> Vec<(usize, usize)> {
+    /// Its glob imports that may be of an ancestor module (`use super::*;`, `use crate::a::*;`), as
+    /// (scope, path as written): see [`ParsedFile::globbed_ancestor`].
+    pub fn ancestor_globs(&self) -> Vec<(usize, Vec<String>)> {
         self.imports
             .iter()
-            .filter(|i| i.glob && !i.path.leading_colon && i.path.segments.iter().all(|s| s == "super"))
-            .map(|i| (i.scope, i.path.segments.len()))
+            .filter(|i| i.glob && !i.path.leading_colon)
+            .filter(|i| matches!(i.path.segments.first().map(String::as_str), Some("super" | "crate")))
+            .map(|i| (i.scope, i.path.segments.clone()))
             .collect()
     }
 
-    /// The module a parent glob of [`ParsedFile::parent_globs`] imports, in a file whose module is
-    /// `module` (the crate root is its own parent).
-    pub fn globbed_parent(&self, module: &str, (scope, levels): (usize, usize)) -> String {
-        let mut parent = self.module_of_scope(module, scope);
-        for _ in 0..levels {
-            if let Some((up, _)) = parent.rsplit_once("::") {
-                parent.truncate(up.len());
+    /// The module a glob of [`ParsedFile::ancestor_globs`] imports, in a file whose module is `module`,
+    /// when it is an ancestor of the module the glob is written in: such a glob brings the ancestor's
+    /// private `use`s too.
+    pub fn globbed_ancestor(&self, module: &str, (scope, segments): &(usize, Vec<String>)) -> Option<String> {
+        let here = self.module_of_scope(module, *scope);
+        let target = match segments.first().map(String::as_str) {
+            Some("crate") => segments[1..]
+                .iter()
+                .fold(here.split("::").next().unwrap_or(&here).to_owned(), |p, s| {
+                    join_path(&p, s)
+                }),
+            _ => {
+                let supers = segments.iter().take_while(|s| *s == "super").count();
+                let mut target = here.clone();
+                for _ in 0..supers {
+                    if let Some((up, _)) = target.rsplit_once("::") {
+                        target.truncate(up.len());
+                    }
+                }
+                segments[supers..].iter().fold(target, |p, s| join_path(&p, s))
             }
-        }
-        parent
+        };
+        (here.len() > target.len() && crate::facts::path_is_under(&here, &target)).then_some(target)
     }
 
     /// A file that could not be parsed at all: it has a root scope and a problem, nothing else.

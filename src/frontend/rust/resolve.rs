@@ -23,6 +23,8 @@ const MAX_DEPTH: usize = 16;
 pub(crate) struct WorkspaceIndex {
     /// Crate names the workspace defines.
     pub crates: HashSet<String>,
+    /// The names its crates give their dependencies.
+    pub dependencies: HashSet<String>,
     /// The names a glob import of a module (or enum) brings in, as [`name_key`]s of module and name: a
     /// set of numbers is a fraction of the size of the strings, and quick to store and load.
     pub names: HashSet<u64>,
@@ -35,10 +37,11 @@ pub(crate) struct WorkspaceIndex {
     pub modules: HashSet<String>,
     /// Module -> the modules (or enums) it re-exports everything of (`pub use a::*;`).
     pub glob_reexports: HashMap<String, Vec<String>>,
-    /// Modules that a child module glob-imports (`use super::*;`).
+    /// Modules that a descendant module glob-imports (`use super::*;`, `use crate::a::*;` below `a`).
     pub globbed_by_children: HashSet<String>,
-    /// `module::binding` -> path, of the private `use`s of those modules: a child's glob of its parent
-    /// brings them too (they are visible to it), which no other glob does.
+    /// `module::binding` -> path, of the private `use`s of those modules: a descendant's glob of its
+    /// ancestor brings them too (they are visible to it), which no other glob does. A private glob of
+    /// such a module is kept as `module::*`, and followed the same way.
     pub private_uses: HashMap<String, String>,
     /// `crate::macro` -> the `cfg` that item macro puts on the items it wraps (see
     /// [`ParsedFile::item_wrappers`]): `all()` for none, [`UNKNOWN_WRAPPER`] when two differ.
@@ -242,9 +245,9 @@ impl<'a> FileResolver<'a> {
                 let module = self.module_of(s);
                 if module.len() > target.len()
                     && crate::facts::path_is_under(&module, &target)
-                    && let Some(path) = self.index.private_uses.get(&join_path(&target, name))
+                    && let Some(path) = self.index.through_private_uses(&target, name)
                 {
-                    return Some((path.clone(), Some(target)));
+                    return Some((path, Some(target)));
                 }
             }
         }
@@ -428,10 +431,13 @@ pub(crate) fn private_uses(file: &ParsedFile, module: &FileModule, index: &Works
     file.imports
         .iter()
         .enumerate()
-        .filter(|(_, import)| !import.reexport && !import.glob)
+        .filter(|(_, import)| !import.reexport)
         .filter_map(|(i, import)| {
             let module = resolver.module_of(import.scope);
-            let binding = import.binding.as_ref()?;
+            let binding = match import.glob {
+                true => "*",
+                false => import.binding.as_deref()?,
+            };
             index
                 .globbed_by_children
                 .contains(&module)
@@ -440,7 +446,73 @@ pub(crate) fn private_uses(file: &ParsedFile, module: &FileModule, index: &Works
         .collect()
 }
 
+/// Crates every build can name without declaring them, and the primitive types (`u32::MAX`).
+const ALWAYS_IN_SCOPE: &[&str] = &[
+    "std",
+    "core",
+    "alloc",
+    "proc_macro",
+    "test",
+    "bool",
+    "char",
+    "str",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "f16",
+    "f32",
+    "f64",
+    "f128",
+];
+
 impl WorkspaceIndex {
+    /// Whether a path that found nothing in scope is a real gap: `a::b` with a module-like first segment
+    /// that is no crate the workspace knows (a type-like one may be a generic parameter, a lone name a
+    /// local binding).
+    fn leaves_unresolved(&self, raw: &RawPath) -> bool {
+        let [first, _, ..] = raw.segments.as_slice() else {
+            return false;
+        };
+        !raw.leading_colon
+            && first.starts_with(|c: char| c.is_ascii_lowercase())
+            && !first.starts_with('$')
+            && !ALWAYS_IN_SCOPE.contains(&first.as_str())
+            && !self.crates.contains(first)
+            && !self.dependencies.contains(first)
+    }
+
+    /// What `name` is in `module` through its private `use`s, as a descendant's glob of it sees them:
+    /// a private `use` binding it, else what the module's own private glob brings (a std module's
+    /// names, a module's declared names, or again its private `use`s), a few globs deep.
+    fn through_private_uses(&self, module: &str, name: &str) -> Option<String> {
+        let mut current = module.to_owned();
+        for _ in 0..MAX_DEPTH / 4 {
+            if let Some(path) = self.private_uses.get(&join_path(&current, name)) {
+                return Some(path.clone());
+            }
+            let globbed = self.private_uses.get(&join_path(&current, "*"))?;
+            let globbed = self.reexports.get(globbed).unwrap_or(globbed);
+            if let Some(source) = self.glob_source(globbed, name) {
+                return Some(join_path(&source, name));
+            }
+            let std_module = through_std(self, globbed);
+            if crate::facts::path_is_under(&std_module, "std") && super::std_library::declares(&std_module, name) {
+                return Some(join_path(&std_module, name));
+            }
+            current = globbed.clone();
+        }
+        None
+    }
+
     /// Whether one of the file's modules is glob-imported by a child (its private `use`s are then needed).
     pub(crate) fn has_globbed_module(&self, skeleton: &ParsedFile, module: &FileModule) -> bool {
         !self.globbed_by_children.is_empty()
@@ -508,8 +580,9 @@ impl WorkspaceIndex {
         self.add_names(file.declared_names(&module.path));
         self.add_modules(file, module);
         self.add_item_wrappers(file, module);
-        for glob in file.parent_globs() {
-            self.globbed_by_children.insert(file.globbed_parent(&module.path, glob));
+        for glob in file.ancestor_globs() {
+            self.globbed_by_children
+                .extend(file.globbed_ancestor(&module.path, &glob));
         }
         let private_uses = private_uses(file, module, self);
         self.private_uses.extend(private_uses);
@@ -668,6 +741,7 @@ pub(crate) fn resolve_file(
                 .cloned()
                 .unwrap_or_else(|| module.path.clone());
             let reference = Reference {
+                unresolved: !resolved.known && index.leaves_unresolved(&raw.path),
                 path: follow_reexports(index, &resolved.path),
                 context: raw.context,
                 via_import: resolved.via_import.map(|via| follow_reexports(index, &via)),
@@ -780,6 +854,36 @@ mod tests {
         assert!(used.contains(&"app::old::Legacy::old"), "{used:?}");
         // A glob of a module that is not an ancestor brings only what it declares or re-exports.
         assert!(used.contains(&"Legacy::make"), "{used:?}");
+
+        // h2's chain: `recv` globs `streams`, which globs its ancestor `proto` as `crate::proto::*`,
+        // which imports `frame` privately.
+        let f = facts(
+            "app",
+            "pub mod frame { pub fn x() {} }
+             mod proto { use crate::frame::{self}; mod streams { use crate::proto::*;
+                 mod recv { use super::*; fn f() { frame::x(); } } } }",
+            &["app"],
+        );
+        let used: Vec<&str> = f.references.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(used, ["app::frame::x"]);
+        assert!(f.references.iter().all(|r| !r.unresolved));
+    }
+
+    #[test]
+    fn a_path_that_names_nothing_known_is_marked_unresolved() {
+        let f = facts(
+            "app",
+            "use other::*; fn f() { frame::x(); u32::from(1u8); serde::de::y(); Local::z(); }",
+            &["app"],
+        );
+        let unresolved: Vec<&str> = f
+            .references
+            .iter()
+            .filter(|r| r.unresolved)
+            .map(|r| r.path.as_str())
+            .collect();
+        // `serde` is unknown here too (no manifest names it); a type-like `Local` may be a generic.
+        assert_eq!(unresolved, ["frame::x", "serde::de::y"]);
     }
 
     #[test]
