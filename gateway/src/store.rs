@@ -281,13 +281,18 @@ impl Store {
         self.with(move |c| insert_message(c, &thread, &role, &text)).await
     }
 
-    /// The thread's conversation so far, oldest first: `(role, text)`.
-    pub async fn messages(&self, thread_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+    /// The last `last` messages of the thread's conversation, oldest first: `(role, text)`. Read from
+    /// the end of the thread's key, so a long thread costs only what is asked for.
+    pub async fn messages(&self, thread_id: &str, last: usize) -> Result<Vec<(String, String)>, StoreError> {
         let thread = thread_id.to_owned();
+        let limit = i64::try_from(last).unwrap_or(i64::MAX);
         self.with(move |c| {
-            let mut statement = c.prepare("SELECT role, text FROM messages WHERE thread_id = ?1 ORDER BY position")?;
-            let rows = statement.query_map(params![thread], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            let mut statement =
+                c.prepare("SELECT role, text FROM messages WHERE thread_id = ?1 ORDER BY position DESC LIMIT ?2")?;
+            let rows = statement.query_map(params![thread, limit], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            let mut newest_first = rows.collect::<Result<Vec<_>, _>>()?;
+            newest_first.reverse();
+            Ok(newest_first)
         })
         .await
     }
@@ -476,7 +481,7 @@ mod tests {
         let events = store.events_after(&a, 1).await.expect("events");
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(
-            store.messages(&a).await.expect("messages"),
+            store.messages(&a, usize::MAX).await.expect("messages"),
             vec![("user".to_owned(), "task".to_owned())]
         );
         assert_eq!(events[0].request_id.as_deref(), Some("q1"));
@@ -529,7 +534,7 @@ mod tests {
             "the same run twice"
         );
         assert_eq!(store.events_after(&a, 0).await.expect("events").len(), 1);
-        assert_eq!(store.messages(&a).await.expect("messages").len(), 1);
+        assert_eq!(store.messages(&a, usize::MAX).await.expect("messages").len(), 1);
     }
 
     /// A run whose `agent_completed` is stored but whose status is not (a crash between the two writes of
@@ -593,10 +598,16 @@ mod tests {
         let thread = store.create_thread("alice").await.expect("thread");
         store.add_message(&thread, "user", "hello").await.expect("add");
         store.add_message(&thread, "agent", "hi").await.expect("add");
-        let messages = store.messages(&thread).await.expect("messages");
+        let messages = store.messages(&thread, usize::MAX).await.expect("messages");
         assert_eq!(
             messages,
             vec![("user".into(), "hello".into()), ("agent".into(), "hi".into())]
+        );
+        store.add_message(&thread, "user", "again").await.expect("add");
+        let last_two = store.messages(&thread, 2).await.expect("messages");
+        assert_eq!(
+            last_two,
+            vec![("agent".into(), "hi".into()), ("user".into(), "again".into())]
         );
     }
 }

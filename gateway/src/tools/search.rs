@@ -38,14 +38,13 @@ impl Tool for ThreadSearch {
         Box::pin(async move {
             let query = params["query"].as_str().ok_or("`query` must be a string")?;
             let wanted: HashSet<String> = words(query).into_iter().take(MAX_QUERY_WORDS).collect();
-            let mut messages = context
+            // The last message is the one being answered; search the most recent ones before it.
+            let mut earlier = context
                 .store
-                .messages(&context.thread_id)
+                .messages(&context.thread_id, MAX_SEARCHED + 1)
                 .await
                 .map_err(|_| "the thread could not be read")?;
-            // The last message is the one being answered; search the most recent ones before it.
-            messages.pop();
-            let earlier: Vec<(String, String)> = messages.split_off(messages.len().saturating_sub(MAX_SEARCHED));
+            earlier.pop();
             let searched = earlier.len();
             // Scoring is CPU work proportional to the thread: off the async workers, so one user's long
             // thread cannot stall every other connection.
