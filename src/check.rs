@@ -52,6 +52,17 @@ pub struct Outcome {
     /// Paths outside test code that could not be resolved and that a rule could have matched: findings
     /// about them may be missing.
     pub unresolved: Vec<UnresolvedPath>,
+    /// Macro invocations in item position whose output was not seen, by macro name: how many.
+    pub unexpanded_macros: std::collections::BTreeMap<String, usize>,
+}
+
+/// How many item-position invocations of each macro were not seen into.
+pub fn unexpanded_macros(facts: &[FileFacts]) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for name in facts.iter().filter(|f| !f.in_test).flat_map(|f| &f.unexpanded_macros) {
+        *counts.entry(name.clone()).or_insert(0) += 1;
+    }
+    counts
 }
 
 /// A path written in code that resolution could not follow (see [`crate::facts::Reference::unresolved`]).
@@ -147,6 +158,7 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
         rules,
         not_applicable,
         unresolved: unresolved_paths(&facts, config),
+        unexpanded_macros: unexpanded_macros(&facts),
         ..Outcome::default()
     };
     if let Some(baseline) = &options.baseline {

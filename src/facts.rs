@@ -127,6 +127,10 @@ pub struct Definition {
     /// The `cfg` predicate under which it is compiled (its own, its enclosing items' and modules'), as
     /// canonical text (`all(unix,feature="x")`); `None` when always compiled.
     pub cfg: Option<String>,
+    /// Made by expanding a macro of the workspace: which, and where it is defined ("`handler!`
+    /// (defined at src/lib.rs:4)"); the span is then in the invocation.
+    #[serde(default)]
+    pub generated_by: Option<String>,
 }
 
 /// One name brought into scope by a `use` leaf or `extern crate`.
@@ -290,6 +294,10 @@ pub struct FileFacts {
     pub suppressions: Vec<Suppression>,
     /// The file could not be parsed.
     pub problem: Option<FileProblem>,
+    /// Macros invoked where items may be whose output was not seen (a procedural macro, one from
+    /// outside the scanned tree, an expansion that failed): one entry per invocation, by name.
+    #[serde(default)]
+    pub unexpanded_macros: Vec<String>,
 }
 
 /// One fact of a file, as rules are asked whether they use it (facts no rule uses are not kept).

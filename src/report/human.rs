@@ -55,9 +55,29 @@ pub fn render(outcome: &Outcome, base: &Path, color: bool) -> String {
             outcome.unresolved.len() - SHOWN_UNRESOLVED
         ));
     }
+    let mut unexpanded: Vec<(&String, &usize)> = outcome.unexpanded_macros.iter().collect();
+    unexpanded.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let shown: Vec<String> = unexpanded
+        .iter()
+        .take(SHOWN_UNEXPANDED)
+        .map(|(name, count)| format!("`{name}!` ×{count}"))
+        .collect();
+    if !shown.is_empty() {
+        let more = match unexpanded.len().saturating_sub(SHOWN_UNEXPANDED) {
+            0 => String::new(),
+            n => format!(" and {n} more macros (all in `--format json`)"),
+        };
+        out.push_str(&format!(
+            "note[unexpanded-macro]: not seen into: {}{more}\n",
+            shown.join(", ")
+        ));
+    }
     out.push_str(&Summary::of(outcome).lines());
     out
 }
+
+/// How many macros not seen into the human format names before counting the rest.
+const SHOWN_UNEXPANDED: usize = 8;
 
 /// How many unresolved paths the human format lists before counting the rest.
 const SHOWN_UNRESOLVED: usize = 5;

@@ -18,6 +18,7 @@ struct Report<'a> {
     findings: Vec<JsonFinding<'a>>,
     stale_baseline_entries: &'a [crate::finding::BaselineKey],
     unresolved_paths: &'a [crate::check::UnresolvedPath],
+    unexpanded_macros: &'a std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Serialize)]
@@ -117,6 +118,7 @@ pub fn render(outcome: &Outcome) -> String {
             .collect(),
         stale_baseline_entries: &outcome.stale,
         unresolved_paths: &outcome.unresolved,
+        unexpanded_macros: &outcome.unexpanded_macros,
     };
     let mut text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');

@@ -41,6 +41,9 @@ pub struct Summary {
     pub compliance: Compliance,
     /// Paths a rule could have matched that could not be resolved (findings about them may be missing).
     pub unresolved_paths: usize,
+    /// Macro invocations in item position whose output was not seen (procedural macros, macros from
+    /// outside the scanned tree, expansions that failed).
+    pub unexpanded_macro_invocations: usize,
 }
 
 /// How many rules have no unsuppressed finding.
@@ -92,6 +95,7 @@ impl Summary {
                 .count(),
             stale_baseline_entries: outcome.stale.len(),
             unresolved_paths: outcome.unresolved.len(),
+            unexpanded_macro_invocations: outcome.unexpanded_macros.values().sum(),
             compliance: Compliance {
                 compliant_rules,
                 rules,
@@ -140,6 +144,15 @@ impl Summary {
         text.push('\n');
         text.push_str(&self.compliance.line());
         text.push('\n');
+        match self.unexpanded_macro_invocations {
+            0 => {}
+            1 => text.push_str(
+                "Not seen into: 1 macro invocation in item position (procedural, or from outside the scanned tree)\n",
+            ),
+            n => text.push_str(&format!(
+                "Not seen into: {n} macro invocations in item position (procedural, or from outside the scanned tree)\n"
+            )),
+        }
         match self.unresolved_paths {
             0 => {}
             1 => text.push_str("1 path a rule could match was not resolved: findings about it may be missing\n"),

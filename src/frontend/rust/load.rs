@@ -66,6 +66,8 @@ impl Loaded {
             skipped_bodies: parsed.skipped_bodies,
             inner_cfg: parsed.inner_cfg.clone(),
             item_wrappers: parsed.item_wrappers.clone(),
+            macro_rules: parsed.macro_rules.clone(),
+            item_macro_calls: parsed.item_macro_calls.clone(),
             ..ParsedFile::default()
         };
         let internal = parsed
@@ -112,6 +114,9 @@ pub(crate) fn structure(file: &ParsedFile, names: &str) -> u64 {
         // Every file below this one's module is compiled under it, and every use of its macros.
         &file.inner_cfg,
         &file.item_wrappers,
+        // Invocations of the workspace's macros are expanded with the macros' rules.
+        &file.macro_rules,
+        &file.item_macro_calls,
     );
     postcard::to_stdvec(&shape).map_or(0, |bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
 }

@@ -7,6 +7,7 @@
 //! `pack` -> `load` -> `modules` -> `resolve` -> `snapshot` -> `aliases` -> this driver.
 
 mod aliases;
+mod expand;
 mod fast;
 mod load;
 mod modules;
@@ -160,6 +161,12 @@ fn analyze_all(
         .map(|file| load(file, tree, cache, words, pack))
         .collect();
     drop(loading);
+    let expanding = crate::timings::phase("expand macros");
+    let macros = expand::MacroTable::of(&loaded, files, workspace);
+    if !macros.is_empty() {
+        expand::expand_invocations(&mut loaded, files, tree, &macros);
+    }
+    drop(expanding);
     let indexing = crate::timings::phase("modules+index");
     let skeletons: Vec<&ParsedFile> = loaded.iter().map(|l| &l.skeleton).collect();
     let assigning = crate::timings::phase("index: modules");

@@ -62,6 +62,9 @@ pub(crate) struct RawDefinition {
     /// The `cfg` under which the item is compiled, within the file (its own and its enclosing items'),
     /// as canonical text (see `text::cfg`).
     pub cfg: Option<String>,
+    /// Made by expanding a workspace macro: which, and where it is defined.
+    #[serde(default)]
+    pub generated_by: Option<String>,
 }
 
 /// A `use` leaf or `extern crate` before resolution.
@@ -150,6 +153,35 @@ pub(crate) struct ParsedFile {
     /// The `macro_rules!` of the file that wrap items in attributes (`($($item:item)*) => { $(
     /// #[cfg(feature = "rt")] $item )* }`), each with the `cfg` it puts on them (`None`: none).
     pub item_wrappers: Vec<(String, Option<String>)>,
+    /// The file's `macro_rules!` definitions: their invocations anywhere in the crate (or, exported,
+    /// anywhere) are expanded with them.
+    pub macro_rules: Vec<RawMacroRules>,
+    /// The macros invoked in item position (the last segment of the path), each once: a file that
+    /// invokes a macro the workspace defines is read again with it expanded.
+    pub item_macro_calls: Vec<String>,
+    /// The macros invoked in item position whose output was not read (not the workspace's, not items):
+    /// one entry per invocation.
+    pub opaque_macro_calls: Vec<String>,
+}
+
+/// One `macro_rules!` definition, kept as the text of its rules.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub(crate) struct RawMacroRules {
+    pub name: String,
+    /// The tokens of its rules, as text (`(..) => { .. }; ..`).
+    pub rules: String,
+    /// `#[macro_export]`: invocable from other crates.
+    pub exported: bool,
+    pub span: Span,
+}
+
+impl ParsedFile {
+    /// Notes an item-position invocation of `name`.
+    pub fn note_item_macro_call(&mut self, name: &str) {
+        if !self.item_macro_calls.iter().any(|n| n == name) {
+            self.item_macro_calls.push(name.to_owned());
+        }
+    }
 }
 
 /// The `cfg` flag standing for what an item macro puts on the items it is given: `cfg_rt! { .. }`
@@ -281,6 +313,11 @@ pub(crate) fn append_piece(whole: &mut ParsedFile, piece: ParsedFile) {
     // Only the first piece can start with the file's inner attributes.
     whole.inner_cfg = whole.inner_cfg.take().or(piece.inner_cfg);
     whole.item_wrappers.extend(piece.item_wrappers);
+    whole.macro_rules.extend(piece.macro_rules);
+    whole.opaque_macro_calls.extend(piece.opaque_macro_calls);
+    for name in &piece.item_macro_calls {
+        whole.note_item_macro_call(name);
+    }
     let enclosings = whole.enclosings.len() as u32;
     let mut scopes = piece.scopes.into_iter();
     if let Some(root) = scopes.next() {

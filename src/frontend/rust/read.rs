@@ -24,6 +24,20 @@ pub(crate) fn parse(text: &str, words: &BodyWords) -> ParsedFile {
     parse_reading(text, words, true)
 }
 
+/// The file read again, all of it by syn, with the workspace's `macro_rules!` expanded where it invokes
+/// them (expansion needs the syntax tree); the suppressions are those `first` found.
+pub(crate) fn parse_expanding(text: &str, macros: &dyn syn_reader::MacroSource, first: &ParsedFile) -> ParsedFile {
+    let (text, offset) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => (rest, '\u{feff}'.len_utf8()),
+        None => (text, 0),
+    };
+    let prepared = blank_preamble(text);
+    let mut parsed = syn_reader::parse_whole_expanding(&prepared, offset, macros);
+    syn_reader::release_spans();
+    parsed.suppressions = first.suppressions.clone();
+    parsed
+}
+
 /// How a file is read: the one decision [`parse_reading`] makes before reading anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route {

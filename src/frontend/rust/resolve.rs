@@ -697,6 +697,7 @@ pub(crate) fn resolve_file(
                     .collect(),
             }),
             cfg: cfg_of(&d.cfg),
+            generated_by: d.generated_by.clone(),
         })
         .filter(|d| keep(Fact::Definition(d)))
         .collect();
@@ -777,6 +778,7 @@ pub(crate) fn resolve_file(
         modules,
         suppressions: file.suppressions.clone(),
         problem: file.problem.clone(),
+        unexpanded_macros: file.opaque_macro_calls.clone(),
     }
 }
 

@@ -431,11 +431,15 @@ impl<'t> Reader<'t> {
                 "enum" => return self.enumeration(&attributes),
                 "type" => return self.up_to_semicolon(DefinitionKind::TypeAlias, &attributes),
                 "const" => return self.up_to_semicolon(DefinitionKind::Const, &attributes),
-                "macro_rules" if self.eat(Token::Punct(b'!')).is_some() => return self.macro_rules(&attributes),
+                // Definitions are kept with their rules, which syn's reader records.
+                "macro_rules" => return None,
                 // Statics carry the paths of their type, read by syn.
                 "static" => return None,
                 _ if public => return None,
-                _ => return self.macro_call(),
+                first => {
+                    let first = first.strip_prefix("r#").unwrap_or(first).to_owned();
+                    return self.macro_call(first);
+                }
             }
             qualified = true;
         }
@@ -479,6 +483,7 @@ impl<'t> Reader<'t> {
             variants: Vec::new(),
             static_type: None,
             cfg: self.cfg_with(attributes),
+            generated_by: None,
         });
     }
 
@@ -601,40 +606,33 @@ impl<'t> Reader<'t> {
         Some(())
     }
 
-    fn macro_rules(&mut self, attributes: &Attributes) -> Option<()> {
-        let name = self.item_name(false)?;
-        match self.next()?.0 {
-            Token::Open(b'{') => self.skip_group()?,
-            Token::Open(_) => {
-                self.skip_group()?;
-                self.eat(Token::Punct(b';'))?;
-            }
-            _ => return None,
-        }
-        self.define(DefinitionKind::Macro, name, attributes);
-        Some(())
-    }
-
     /// `path!(...);`, `path![...];` or `path! {...}` (the first segment already read): syn's pass
     /// records only paths used in it.
     /// An item macro: read past when its braces hold no item keyword; one that may hold items
     /// (`cfg_rt! { pub struct .. }`) is left to syn, which reads them.
-    fn macro_call(&mut self) -> Option<()> {
+    fn macro_call(&mut self, first: String) -> Option<()> {
+        let mut name = first;
         while self.path_separator() {
-            self.name()?;
+            name = self.name()?.0;
         }
         self.eat(Token::Punct(b'!'))?;
-        match self.next()?.0 {
-            Token::Open(b'{') => match self.group_holds_item_keyword()? {
-                true => None,
-                false => Some(()),
-            },
-            Token::Open(_) => {
-                self.skip_group()?;
-                self.eat(Token::Punct(b';')).map(|_| ())
-            }
-            _ => None,
+        let brace = match self.next()?.0 {
+            Token::Open(delimiter) => delimiter == b'{',
+            _ => return None,
+        };
+        // A body that may hold items is syn's to read (it reads them, or expands the macro).
+        if self.group_holds_item_keyword()? {
+            return None;
         }
+        if !brace {
+            self.eat(Token::Punct(b';'))?;
+        }
+        self.out.note_item_macro_call(&name);
+        // Test code is not counted, so what it does not show is not either.
+        if !self.in_test {
+            self.out.opaque_macro_calls.push(name);
+        }
+        Some(())
     }
 
     /// Reads to the end of the group just opened: whether an item keyword occurs in it.

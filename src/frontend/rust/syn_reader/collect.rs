@@ -4,6 +4,8 @@
 use rustc_hash::FxHashSet as HashSet;
 
 use proc_macro2::Span as TokenSpan;
+
+use super::macro_rules::MacroRules;
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -33,6 +35,29 @@ pub(super) struct Collector<'t> {
     in_test: bool,
     /// The `cfg` predicates of the items being visited, outermost first (each item's own included).
     cfg: Vec<String>,
+    /// The workspace's `macro_rules!`, when invocations are expanded.
+    macros: Option<&'t dyn MacroSource>,
+    /// The expansions being visited, innermost last: where each generated definition came from.
+    generated: Vec<String>,
+}
+
+/// Expansions inside expansions deeper than this are not followed (a recursion is a warning, not a hang).
+const MAX_EXPANSION_DEPTH: usize = 32;
+
+/// Where a reader finds the workspace's `macro_rules!` for an invocation, by the path written.
+pub(crate) trait MacroSource: Sync {
+    /// The definition an invocation of `path` expands, if the workspace has it.
+    fn find(&self, path: &[String]) -> Option<FoundMacro<'_>>;
+}
+
+/// A `macro_rules!` definition found for an invocation.
+pub(crate) struct FoundMacro<'m> {
+    /// The tokens of its rules, as text.
+    pub rules: &'m str,
+    /// Where it is defined, for messages: "`handler!` (defined at src/lib.rs:4)".
+    pub origin: &'m str,
+    /// What `$crate` stands for where it is invoked: `crate`, or the defining crate's name.
+    pub dollar_crate: &'m str,
 }
 
 impl<'t> Collector<'t> {
@@ -51,6 +76,16 @@ impl<'t> Collector<'t> {
             enclosing: Vec::new(),
             in_test: false,
             cfg: Vec::new(),
+            macros: None,
+            generated: Vec::new(),
+        }
+    }
+
+    /// The same collector, expanding the invocations of `macros`.
+    pub fn expanding(self, macros: &'t dyn MacroSource) -> Self {
+        Collector {
+            macros: Some(macros),
+            ..self
         }
     }
 
@@ -154,6 +189,7 @@ impl<'t> Collector<'t> {
             variants: Vec::new(),
             static_type: None,
             cfg: cfg::all_of(&self.cfg),
+            generated_by: self.generated.last().cloned(),
         };
         self.out.definitions.push(definition);
         self.out.definitions.last_mut().expect("just pushed")
@@ -271,8 +307,12 @@ impl<'t> Collector<'t> {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
+        self.out.note_item_macro_call(&name);
         if matches!(name.as_str(), "thread_local" | "lazy_static") {
             return self.macro_body(mac);
+        }
+        if self.expand(mac) {
+            return;
         }
         if name == "cfg_if"
             && let Ok(branches) = mac.parse_body_with(parse_cfg_if)
@@ -306,8 +346,51 @@ impl<'t> Collector<'t> {
                 }
                 self.cfg.pop();
             }
-            _ => self.macro_body(mac),
+            _ => {
+                // Test code is not counted, so what it does not show is not either.
+                if !self.in_test {
+                    self.out.opaque_macro_calls.push(name);
+                }
+                self.macro_body(mac)
+            }
         }
+    }
+
+    /// Expands an invocation of a workspace `macro_rules!` and visits the items it makes; false when
+    /// the macro is not the workspace's, or its expansion is not items (then it is read as written).
+    fn expand(&mut self, mac: &syn::Macro) -> bool {
+        let Some(macros) = self.macros else {
+            return false;
+        };
+        let path: Vec<String> = mac.path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let Some(found) = macros.find(&path) else {
+            return false;
+        };
+        if self.generated.len() >= MAX_EXPANSION_DEPTH {
+            return false;
+        }
+        let span = mac
+            .path
+            .segments
+            .last()
+            .map_or_else(TokenSpan::call_site, |s| s.ident.span());
+        let expanded = found
+            .rules
+            .parse::<proc_macro2::TokenStream>()
+            .ok()
+            .and_then(|rules| MacroRules::parse(rules).ok())
+            .and_then(|rules| rules.expand(mac.tokens.clone(), span, found.dollar_crate).ok())
+            .and_then(|tokens| syn::parse::Parser::parse2(parse_items, tokens).ok());
+        let Some(items) = expanded else {
+            return false;
+        };
+        self.reference(&mac.path, ReferenceContext::Macro);
+        self.generated.push(found.origin.to_owned());
+        for item in &items {
+            self.visit_item(item);
+        }
+        self.generated.pop();
+        true
     }
 
     fn macro_body(&mut self, mac: &syn::Macro) {
@@ -796,6 +879,15 @@ impl Collector<'_> {
                     self.define(K::Macro, ident, &i.attrs);
                     if let Some(cfg) = item_wrapper_cfg(&i.mac.tokens) {
                         self.out.item_wrappers.push((ident.unraw().to_string(), cfg));
+                    }
+                    // One a macro generates is known only where that macro is expanded.
+                    if self.generated.is_empty() {
+                        self.out.macro_rules.push(raw::RawMacroRules {
+                            name: ident.unraw().to_string(),
+                            rules: i.mac.tokens.to_string(),
+                            exported: i.attrs.iter().any(|a| a.path().is_ident("macro_export")),
+                            span: self.span(ident.span()),
+                        });
                     }
                     return;
                 }

@@ -5,6 +5,7 @@
 //! and fills `raw`, and knows nothing of the fast reader or the pipeline that chooses between them.
 
 mod collect;
+mod macro_rules;
 mod refusal;
 mod tokens;
 
@@ -16,6 +17,7 @@ use super::text::blank::blank_into;
 use super::text::lines::shifted;
 use crate::facts::FileProblem;
 use collect::Collector;
+pub(crate) use collect::{FoundMacro, MacroSource};
 use tokens::span_of;
 
 /// Lets proc-macro2 drop the text it keeps of every file parsed on this thread for span lookups, once
@@ -107,6 +109,17 @@ pub(crate) fn parse_whole(
             ..problem
         }),
     }
+}
+
+/// Parses a whole file's text with the workspace's `macro_rules!` expanded where it invokes them; a
+/// file that does not parse as a whole is read as [`parse_whole`] reads it.
+pub(crate) fn parse_whole_expanding(source: &str, offset: usize, macros: &dyn MacroSource) -> ParsedFile {
+    let expanded = tokens::tokenize(source, None, true).ok().and_then(|tokens| {
+        let mut collector = Collector::new(source, offset).expanding(macros);
+        collect_into(&mut collector, tokens).ok()?;
+        Some(collector.finish())
+    });
+    expanded.unwrap_or_else(|| parse_whole(source, None, false, offset))
 }
 
 /// Parses and collects one item at a time, so only one item's syntax tree is alive at once (a generated
