@@ -148,7 +148,10 @@ impl Config {
             .flatten()
             .collect();
         let words: Option<Vec<Vec<String>>> = each.into_iter().map(|(words, _)| words).collect();
-        crate::frontend::BodyWords::new(words.map(|w| w.concat())).following(followed)
+        let attributes = self.rules.iter().any(|rule| rule.check.reads_attributes());
+        crate::frontend::BodyWords::new(words.map(|w| w.concat()))
+            .following(followed)
+            .reading_attributes(attributes)
     }
 
     /// Identifies the rules (ids, kinds and settings): what facts they use.

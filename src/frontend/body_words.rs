@@ -10,6 +10,8 @@ pub struct BodyWords {
     /// The words that name what code refers to (paths, not keywords or definitions): a re-export under
     /// another name makes that name worth a body too.
     followed: Vec<String>,
+    /// Some rule selects items by their attributes, so a word inside `#[..]` counts.
+    attributes: bool,
 }
 
 impl BodyWords {
@@ -30,6 +32,7 @@ impl BodyWords {
                 .ok(),
             words,
             followed: Vec::new(),
+            attributes: false,
         }
     }
 
@@ -39,6 +42,16 @@ impl BodyWords {
         followed.sort();
         followed.dedup();
         BodyWords { followed, ..self }
+    }
+
+    /// The same words, counted inside attributes too when `attributes` (a rule selects by attribute).
+    pub fn reading_attributes(self, attributes: bool) -> Self {
+        BodyWords { attributes, ..self }
+    }
+
+    /// Whether a word inside an attribute can matter.
+    pub fn reads_attributes(&self) -> bool {
+        self.attributes || self.searcher.is_none()
     }
 
     /// The words whose re-exports under other names are followed.

@@ -73,6 +73,11 @@ pub trait Check: Send + Sync + fmt::Debug {
     /// words name through a re-export under another name.
     fn reads_references(&self) -> bool;
 
+    /// Whether the rule selects items by their attributes (a word inside `#[..]` can then matter).
+    fn reads_attributes(&self) -> bool {
+        false
+    }
+
     /// For a contract over the module import graph: the edges (`from`, `to` modules) that break it, which
     /// `ssot-check graph` draws in red. Other kinds have none.
     fn broken_edges(&self, _files: &[FileFacts]) -> Vec<(String, String)> {

@@ -305,6 +305,10 @@ impl Check for SingleDefinition {
         false
     }
 
+    fn reads_attributes(&self) -> bool {
+        !self.attributes.is_empty()
+    }
+
     fn body_words(&self) -> Option<Vec<String>> {
         // A definition must match every filter given, so the words of any one filter will do.
         [&self.names, &self.implements, &self.attributes]

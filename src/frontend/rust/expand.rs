@@ -16,15 +16,20 @@ use super::load::Loaded;
 use super::raw::ParsedFile;
 use super::read;
 use super::syn_reader::{FoundMacro, MacroSource};
+use crate::frontend::BodyWords;
 use crate::workspace::{FileTree, SourceFile, Workspace};
 
 /// One definition in the table.
 #[derive(Debug)]
 struct Entry {
+    name: String,
     rules: String,
     origin: String,
     krate: Option<usize>,
     file: usize,
+    /// Its rules, or those of a table macro they invoke, mention a rule's word, `mod` or `use`: what it
+    /// makes can matter whatever it is given.
+    matters: bool,
 }
 
 /// The workspace's `macro_rules!`, by crate and name, and the exported ones by name.
@@ -33,11 +38,15 @@ pub(super) struct MacroTable {
     local: HashMap<(Option<usize>, String), Vec<Entry>>,
     exported: HashMap<String, Vec<(Option<usize>, String)>>,
     crate_names: Vec<String>,
+    /// Every macro name in the table.
+    names: std::collections::HashSet<String>,
+    /// The names of the macros that matter (see `Entry::matters`).
+    mattering: std::collections::HashSet<String>,
 }
 
 impl MacroTable {
-    /// The table of what `loaded` (the parses of `files`) define.
-    pub(super) fn of(loaded: &[Loaded], files: &[SourceFile], workspace: &Workspace) -> Self {
+    /// The table of what `loaded` (the parses of `files`) define, with what `words` say matters.
+    pub(super) fn of(loaded: &[Loaded], files: &[SourceFile], workspace: &Workspace, words: &BodyWords) -> Self {
         let mut table = MacroTable {
             crate_names: workspace.crates.iter().map(|c| c.name.clone()).collect(),
             ..MacroTable::default()
@@ -45,7 +54,8 @@ impl MacroTable {
         for (index, (file, source)) in loaded.iter().zip(files).enumerate() {
             let wrappers = &file.skeleton.item_wrappers;
             for definition in &file.skeleton.macro_rules {
-                if wrappers.iter().any(|(name, _)| *name == definition.name) {
+                // `cfg_if!` (a crate's copy of it too) is read natively, branch by branch under its cfgs.
+                if definition.name == "cfg_if" || wrappers.iter().any(|(name, _)| *name == definition.name) {
                     continue;
                 }
                 let key = (source.krate, definition.name.clone());
@@ -56,6 +66,14 @@ impl MacroTable {
                     }
                 }
                 table.local.entry(key).or_default().push(Entry {
+                    name: definition.name.clone(),
+                    matters: {
+                        let mut code = without_strings(&definition.rules);
+                        if !words.reads_attributes() {
+                            code = without_attributes(&code);
+                        }
+                        !words.skips_bodies() || words.mentioned_in(&code) || mentions_module_or_import(&code)
+                    },
                     rules: definition.rules.clone(),
                     origin: format!(
                         "`{}!` (defined at {}:{})",
@@ -66,7 +84,69 @@ impl MacroTable {
                 });
             }
         }
+        table.names = table.local.keys().map(|(_, name)| name.clone()).collect();
+        table.spread_matters();
+        table.mattering = table
+            .local
+            .values()
+            .flatten()
+            .filter(|e| e.matters)
+            .map(|e| e.name.clone())
+            .collect();
         table
+    }
+
+    /// A macro that invokes one that matters matters too (to a fixed point; the table is small).
+    fn spread_matters(&mut self) {
+        // What each macro invokes, read once.
+        let invokes: Vec<Vec<String>> = self
+            .local
+            .values()
+            .flatten()
+            .map(|entry| invoked_names(&without_strings(&entry.rules)))
+            .collect();
+        loop {
+            let mattering: std::collections::HashSet<String> = self
+                .local
+                .values()
+                .flatten()
+                .filter(|e| e.matters)
+                .map(|e| e.name.clone())
+                .collect();
+            let mut changed = false;
+            for (entry, invoked) in self.local.values_mut().flatten().zip(&invokes) {
+                if !entry.matters && invoked.iter().any(|name| mattering.contains(name)) {
+                    entry.matters = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    /// The names of the table's macros.
+    pub(super) fn names(&self) -> impl Iterator<Item = &String> {
+        self.names.iter()
+    }
+
+    /// Whether a file that invokes the table's macros must be read again: it invokes one that
+    /// matters, or what it gives one mentions a rule's word (which the expansion may make a name of).
+    fn worth_reading(&self, file: &ParsedFile, text: &str, words: &BodyWords) -> bool {
+        if !words.skips_bodies() {
+            return true;
+        }
+        file.item_macro_calls.iter().any(|name| {
+            self.knows(name)
+                && (self.mattering.contains(name)
+                    || invocation_bodies(text, name).is_none_or(|bodies| bodies.iter().any(|b| words.mentioned_in(b))))
+        })
+    }
+
+    /// Whether an invocation of `name` may be one of the table's macros.
+    fn knows(&self, name: &str) -> bool {
+        self.names.contains(name)
     }
 
     /// Whether the workspace defines no macro to expand.
@@ -76,9 +156,7 @@ impl MacroTable {
 
     /// Whether a file invokes a macro of the table (by name; which one is decided when it is expanded).
     pub(super) fn invoked_by(&self, file: &ParsedFile) -> bool {
-        file.item_macro_calls
-            .iter()
-            .any(|name| self.exported.contains_key(name) || self.local.keys().any(|(_, n)| n == name))
+        file.item_macro_calls.iter().any(|name| self.knows(name))
     }
 
     fn entry<'t>(&'t self, path: &[String], krate: Option<usize>, file: usize) -> Option<&'t Entry> {
@@ -109,11 +187,187 @@ impl MacroTable {
     }
 }
 
+/// The text given to each invocation `name!(..)`, `name![..]` or `name! {..}` in `text` (found by the
+/// name and the delimiters, strings and comments not told apart); `None` when delimiters do not
+/// balance, and the caller must assume the worst.
+fn invocation_bodies<'t>(text: &'t str, name: &str) -> Option<Vec<&'t str>> {
+    let bytes = text.as_bytes();
+    let mut bodies = Vec::new();
+    for (at, _) in text.match_indices(name) {
+        let before = bytes[..at].last().copied();
+        if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            continue;
+        }
+        let rest = text[at + name.len()..].trim_start();
+        let Some(rest) = rest.strip_prefix('!') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let start = text.len() - rest.len();
+        let Some(&open) = rest.as_bytes().first() else {
+            continue;
+        };
+        if !matches!(open, b'(' | b'[' | b'{') {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut end = None;
+        for (i, &b) in rest.as_bytes().iter().enumerate() {
+            match b {
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        end = Some(i + 1);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        bodies.push(&text[start..start + end?]);
+    }
+    Some(bodies)
+}
+
+/// Source text with comments and the contents of string literals blanked: a word in a message or a
+/// note is not code.
+fn without_strings(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let (mut in_string, mut escaped) = (false, false);
+    while let Some(c) = chars.next() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            out.push(if c == '"' && !in_string { '"' } else { ' ' });
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_string = true;
+                out.push('"');
+            }
+            ('/', Some('/')) => {
+                for next in chars.by_ref() {
+                    if next == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            ('/', Some('*')) => {
+                chars.next();
+                let mut last = ' ';
+                for next in chars.by_ref() {
+                    if last == '*' && next == '/' {
+                        break;
+                    }
+                    last = next;
+                }
+                out.push(' ');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Token text without its attributes (`#[..]`, `#![..]`): what they say makes no definition, import or
+/// path, unless a rule selects items by attribute.
+fn without_attributes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('#') {
+        out.push_str(&rest[..at]);
+        let after = rest[at + 1..].trim_start();
+        let after = after.strip_prefix('!').map_or(after, str::trim_start);
+        let mut depth = 0usize;
+        let end = after.strip_prefix('[').and_then(|_| {
+            after.char_indices().find_map(|(i, c)| {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(i + 1)
+            })
+        });
+        match end {
+            Some(end) => {
+                out.push(' ');
+                rest = &after[end..];
+            }
+            None => {
+                out.push('#');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The names code invokes as macros (`name!`, `path::name!`), each once.
+fn invoked_names(code: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        let mut next = Some(c);
+        while next.is_some_and(char::is_whitespace) {
+            next = chars.next();
+        }
+        if next == Some('!') && chars.peek() != Some(&'=') && !word.is_empty() && !names.contains(&word) {
+            names.push(word.clone());
+        }
+        word.clear();
+        if next.is_some_and(|n| n.is_alphanumeric() || n == '_') {
+            word.extend(next);
+        }
+    }
+    names
+}
+
+/// Whether macro rules (as code text) write `mod` or `use` items where items go, which change the
+/// module tree or what names mean whatever the rules' words: outside any block of the output (a `use`
+/// inside a function body is that body's alone). The output is the rule's right side, one brace deep
+/// when written in braces.
+fn mentions_module_or_import(rules: &str) -> bool {
+    let mut depth = 0usize;
+    let mut word = String::new();
+    for c in rules.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if (word == "mod" || word == "use") && depth <= 1 {
+            return true;
+        }
+        word.clear();
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// The table as one file of one crate sees it.
 struct Seen<'t> {
     table: &'t MacroTable,
     krate: Option<usize>,
     file: usize,
+    words: &'t BodyWords,
 }
 
 impl MacroSource for Seen<'_> {
@@ -127,13 +381,24 @@ impl MacroSource for Seen<'_> {
             rules: &entry.rules,
             origin: &entry.origin,
             dollar_crate,
+            matters: entry.matters,
         })
+    }
+
+    fn matters(&self, tokens: &str) -> bool {
+        !self.words.skips_bodies() || self.words.mentioned_in(tokens)
     }
 }
 
 /// Reads again, with the table's macros expanded, each file that invokes one of them. An expanded
 /// parse is not kept for later runs: it depends on other files' macros, not only on its own text.
-pub(super) fn expand_invocations(loaded: &mut [Loaded], files: &[SourceFile], tree: &dyn FileTree, table: &MacroTable) {
+pub(super) fn expand_invocations(
+    loaded: &mut [Loaded],
+    files: &[SourceFile],
+    tree: &dyn FileTree,
+    table: &MacroTable,
+    words: &BodyWords,
+) {
     use rayon::prelude::*;
     loaded.par_iter_mut().enumerate().for_each(|(index, file)| {
         if !table.invoked_by(&file.skeleton) {
@@ -145,14 +410,30 @@ pub(super) fn expand_invocations(loaded: &mut [Loaded], files: &[SourceFile], tr
         let Ok(text) = std::str::from_utf8(&bytes) else {
             return;
         };
+        if !table.worth_reading(&file.skeleton, text, words) {
+            return;
+        }
         let seen = Seen {
             table,
             krate: files[index].krate,
             file: index,
+            words,
         };
-        let first = file.decode();
+        let mut first = file.decode();
+        // Invocations only at the top level: just their items are read again; else the whole file.
+        let known = |name: &String| table.knows(name);
         let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read::parse_expanding(text, &seen, &first)
+            if first.nested_macro_calls.iter().any(known) {
+                return read::parse_expanding(text, &seen, &first);
+            }
+            let ranges: Vec<std::ops::Range<usize>> = first
+                .top_invocations
+                .iter()
+                .filter(|i| known(&i.name))
+                .map(|i| i.range.clone())
+                .collect();
+            read::expand_items(text, &ranges, &seen, &mut first);
+            first
         }));
         if let Ok(expanded) = expanded {
             let key = file.key;
@@ -160,4 +441,51 @@ pub(super) fn expand_invocations(loaded: &mut [Loaded], files: &[SourceFile], tr
             file.keep = false;
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{invocation_bodies, without_strings};
+
+    #[test]
+    fn names_invoked_as_macros() {
+        assert_eq!(super::invoked_names("a! (x) b :: c !{} d != e f"), ["a", "c"]);
+    }
+
+    #[test]
+    fn only_item_level_uses_and_modules_count() {
+        use super::mentions_module_or_import as items;
+        assert!(items("($n:ident) => { use std::fmt; };"));
+        assert!(items("($n:ident) => ( mod $n {} );"));
+        assert!(!items("($n:ident) => { fn $n() { use std::fmt; } };"));
+        assert!(!items("($n:ident) => { const _: () = { use x::y; }; };"));
+    }
+
+    #[test]
+    fn attributes_are_not_code() {
+        assert_eq!(
+            super::without_attributes("# [deprecated (note = \"x\")] pub struct $name ; #! [allow (x)] # x"),
+            "  pub struct $name ;   # x"
+        );
+    }
+
+    #[test]
+    fn strings_are_not_code() {
+        assert_eq!(without_strings(r#"a "use \" x" b"#), r#"a "        " b"#);
+        assert_eq!(without_strings("a // use\nb /* mod */ c"), "a \nb   c");
+    }
+
+    #[test]
+    fn finds_what_each_invocation_is_given() {
+        let text = "handler!(UserMessageHandler);\nmy_handler!(Other);\nhandler! { a { b } }\nlet x = handler;";
+        assert_eq!(
+            invocation_bodies(text, "handler"),
+            Some(vec!["(UserMessageHandler)", "{ a { b } }"])
+        );
+        assert_eq!(
+            invocation_bodies("handler!( ( )", "handler"),
+            None,
+            "unbalanced: assume the worst"
+        );
+    }
 }

@@ -162,9 +162,9 @@ fn analyze_all(
         .collect();
     drop(loading);
     let expanding = crate::timings::phase("expand macros");
-    let macros = expand::MacroTable::of(&loaded, files, workspace);
+    let macros = expand::MacroTable::of(&loaded, files, workspace, words);
     if !macros.is_empty() {
-        expand::expand_invocations(&mut loaded, files, tree, &macros);
+        expand::expand_invocations(&mut loaded, files, tree, &macros, words);
     }
     drop(expanding);
     let indexing = crate::timings::phase("modules+index");
@@ -192,6 +192,7 @@ fn analyze_all(
         .iter()
         .flat_map(|c| c.targets.iter().map(|t| t.crate_name.clone()));
     let mut index = resolve::WorkspaceIndex {
+        macro_names: macros.names().cloned().collect(),
         crates: crates.collect(),
         dependencies: workspace
             .crates
@@ -329,6 +330,15 @@ fn analyze_changed(
         return None;
     }
     let index = index?;
+    // A file that invokes the workspace's macros is read expanding them, which needs every file's
+    // macros: a full run.
+    if parsed.iter().any(|(_, file, _)| {
+        file.item_macro_calls
+            .iter()
+            .any(|name| index.macro_names.contains(name))
+    }) {
+        return None;
+    }
     let resolved: Vec<(usize, FileFacts)> = parsed
         .into_par_iter()
         .map(|(i, file, _)| {

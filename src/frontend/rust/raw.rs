@@ -159,10 +159,20 @@ pub(crate) struct ParsedFile {
     /// The macros invoked in item position (the last segment of the path), each once: a file that
     /// invokes a macro the workspace defines is read again with it expanded.
     pub item_macro_calls: Vec<String>,
+    /// Of those, the ones invoked below the file's top level (in an inline module or a block), each once.
+    pub nested_macro_calls: Vec<String>,
+    /// The invocations at the file's top level, each with the byte range of its whole item: when the
+    /// workspace's macros are invoked only there, just those items are read again, expanded.
+    pub top_invocations: Vec<RawInvocation>,
     /// The macros invoked in item position whose output was not read (not the workspace's, not items):
-    /// one entry per invocation.
-    pub opaque_macro_calls: Vec<String>,
+    /// one entry per invocation, with where it starts.
+    pub opaque_macro_calls: Vec<(String, usize)>,
+    /// Read with the workspace's macros expanded (see `expand`).
+    pub macros_expanded: bool,
 }
+
+/// Macros that make no items wherever they are invoked: never counted as not seen into.
+pub(crate) const ITEMLESS_MACROS: &[&str] = &["compile_error"];
 
 /// One `macro_rules!` definition, kept as the text of its rules.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -175,11 +185,30 @@ pub(crate) struct RawMacroRules {
     pub span: Span,
 }
 
+/// A macro invoked at a file's top level.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub(crate) struct RawInvocation {
+    pub name: String,
+    /// The item's bytes in the file, attributes included.
+    pub range: std::ops::Range<usize>,
+}
+
+/// The range of a top-level invocation whose bounds the reader learns only once the item is read.
+pub(crate) const PENDING_RANGE: std::ops::Range<usize> = usize::MAX..usize::MAX;
+
 impl ParsedFile {
-    /// Notes an item-position invocation of `name`.
-    pub fn note_item_macro_call(&mut self, name: &str) {
+    /// Notes an item-position invocation of `name`: at the top level with its item's bytes, or nested.
+    pub fn note_item_macro_call(&mut self, name: &str, top_level: Option<std::ops::Range<usize>>) {
         if !self.item_macro_calls.iter().any(|n| n == name) {
             self.item_macro_calls.push(name.to_owned());
+        }
+        match top_level {
+            Some(range) => self.top_invocations.push(RawInvocation {
+                name: name.to_owned(),
+                range,
+            }),
+            None if !self.nested_macro_calls.iter().any(|n| n == name) => self.nested_macro_calls.push(name.to_owned()),
+            None => {}
         }
     }
 }
@@ -316,8 +345,16 @@ pub(crate) fn append_piece(whole: &mut ParsedFile, piece: ParsedFile) {
     whole.macro_rules.extend(piece.macro_rules);
     whole.opaque_macro_calls.extend(piece.opaque_macro_calls);
     for name in &piece.item_macro_calls {
-        whole.note_item_macro_call(name);
+        if !whole.item_macro_calls.contains(name) {
+            whole.item_macro_calls.push(name.clone());
+        }
     }
+    for name in piece.nested_macro_calls {
+        if !whole.nested_macro_calls.contains(&name) {
+            whole.nested_macro_calls.push(name);
+        }
+    }
+    whole.top_invocations.extend(piece.top_invocations);
     let enclosings = whole.enclosings.len() as u32;
     let mut scopes = piece.scopes.into_iter();
     if let Some(root) = scopes.next() {

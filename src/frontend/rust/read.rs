@@ -35,7 +35,42 @@ pub(crate) fn parse_expanding(text: &str, macros: &dyn syn_reader::MacroSource, 
     let mut parsed = syn_reader::parse_whole_expanding(&prepared, offset, macros);
     syn_reader::release_spans();
     parsed.suppressions = first.suppressions.clone();
+    parsed.macros_expanded = true;
     parsed
+}
+
+/// The items at `ranges` of a file's text (its top-level macro invocations) read again, expanding the
+/// workspace's macros, in place of what `parsed` took from them. A range that does not parse on its
+/// own is left as it was read.
+pub(crate) fn expand_items(
+    text: &str,
+    ranges: &[std::ops::Range<usize>],
+    macros: &dyn syn_reader::MacroSource,
+    parsed: &mut ParsedFile,
+) {
+    for range in ranges {
+        let Some(line_start) = text
+            .get(..range.start)
+            .map(|before| before.rfind('\n').map_or(0, |at| at + 1))
+        else {
+            continue;
+        };
+        let lines_before = memchr::memchr_iter(b'\n', &text.as_bytes()[..line_start]).count() as u32;
+        let Some(piece) = syn_reader::parse_piece(text, range.clone(), (line_start, lines_before), 0, Some(macros))
+        else {
+            continue;
+        };
+        let inside = |at: usize| range.contains(&at);
+        parsed.definitions.retain(|d| !inside(d.span.start));
+        parsed.imports.retain(|i| !inside(i.span.start));
+        parsed.references.retain(|r| !inside(r.span.start));
+        parsed.modules.retain(|m| !inside(m.span.start));
+        parsed.opaque_macro_calls.retain(|(_, at)| !inside(*at));
+        parsed.top_invocations.retain(|i| i.range != *range);
+        crate::frontend::rust::raw::append_piece(parsed, piece);
+    }
+    syn_reader::release_spans();
+    parsed.macros_expanded = true;
 }
 
 /// How a file is read: the one decision [`parse_reading`] makes before reading anything.
@@ -154,7 +189,7 @@ fn assemble(prepared: &str, plan: Plan, skim: &Skim, offset: usize) -> Option<Pa
         Part::Read(facts) => Some(*facts),
         Part::Parse(range) => {
             let (line, line_start) = lines.as_ref()?.line_of(range.start);
-            syn_reader::parse_piece(source, range, line_start, line as u32, offset)
+            syn_reader::parse_piece(source, range, (line_start, line as u32), offset, None)
         }
     };
     let pieces: Vec<Option<ParsedFile>> = match prepared.len() > PIECE_BYTES {

@@ -25,6 +25,9 @@ pub(crate) struct WorkspaceIndex {
     pub crates: HashSet<String>,
     /// The names its crates give their dependencies.
     pub dependencies: HashSet<String>,
+    /// The workspace's `macro_rules!` that can be expanded: an invocation of one in a file read without
+    /// expanding was judged unable to matter, so it is not counted as unseen.
+    pub macro_names: HashSet<String>,
     /// The names a glob import of a module (or enum) brings in, as [`name_key`]s of module and name: a
     /// set of numbers is a fraction of the size of the strings, and quick to store and load.
     pub names: HashSet<u64>,
@@ -778,7 +781,12 @@ pub(crate) fn resolve_file(
         modules,
         suppressions: file.suppressions.clone(),
         problem: file.problem.clone(),
-        unexpanded_macros: file.opaque_macro_calls.clone(),
+        unexpanded_macros: file
+            .opaque_macro_calls
+            .iter()
+            .filter(|(name, _)| file.macros_expanded || !index.macro_names.contains(name))
+            .map(|(name, _)| name.clone())
+            .collect(),
     }
 }
 

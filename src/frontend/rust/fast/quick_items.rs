@@ -12,7 +12,7 @@
 use std::ops::Range;
 
 use super::super::raw::{
-    self, PIECE_BYTES, ParsedFile, RawDefinition, RawImport, RawModule, RawPath, Scope, ScopeKind,
+    self, ITEMLESS_MACROS, PIECE_BYTES, ParsedFile, RawDefinition, RawImport, RawModule, RawPath, Scope, ScopeKind,
 };
 use super::super::text::cfg;
 use super::super::text::lexer::{Lexer, Token};
@@ -60,8 +60,15 @@ pub(crate) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) ->
     while reader.peek().is_some() {
         let read = reader.item();
         let mut end = reader.position();
-        let facts = std::mem::replace(&mut reader.out, ParsedFile::empty());
+        let mut facts = std::mem::replace(&mut reader.out, ParsedFile::empty());
         if read.is_some() && !mentions(at..end) {
+            for invocation in facts
+                .top_invocations
+                .iter_mut()
+                .filter(|i| i.range == raw::PENDING_RANGE)
+            {
+                invocation.range = offset + at..offset + end;
+            }
             match parts.last_mut() {
                 Some(Part::Read(run)) => raw::append_piece(run, facts),
                 _ => parts.push(Part::Read(Box::new(facts))),
@@ -431,8 +438,7 @@ impl<'t> Reader<'t> {
                 "enum" => return self.enumeration(&attributes),
                 "type" => return self.up_to_semicolon(DefinitionKind::TypeAlias, &attributes),
                 "const" => return self.up_to_semicolon(DefinitionKind::Const, &attributes),
-                // Definitions are kept with their rules, which syn's reader records.
-                "macro_rules" => return None,
+                "macro_rules" if self.eat(Token::Punct(b'!')).is_some() => return self.macro_rules(&attributes),
                 // Statics carry the paths of their type, read by syn.
                 "static" => return None,
                 _ if public => return None,
@@ -606,6 +612,33 @@ impl<'t> Reader<'t> {
         Some(())
     }
 
+    /// `macro_rules! name { rules }`: kept with the text of its rules, for expanding its invocations.
+    /// One that may wrap items in attributes (`$item:item`) is syn's, which reads what it puts on them.
+    fn macro_rules(&mut self, attributes: &Attributes) -> Option<()> {
+        let (name, start, end) = self.item_name(false)?;
+        let (Token::Open(delimiter), open) = self.next()? else {
+            return None;
+        };
+        self.skip_group()?;
+        let rules = &self.text[open + 1..self.position() - 1];
+        if delimiter != b'{' {
+            self.eat(Token::Punct(b';'))?;
+        }
+        let compact: String = rules.split_whitespace().collect();
+        if compact.contains(":item") {
+            return None;
+        }
+        self.out.scopes[self.scope].items.insert(name.clone());
+        let span = self.span(start, end);
+        self.out.macro_rules.push(raw::RawMacroRules {
+            name,
+            rules: rules.to_owned(),
+            exported: attributes.paths.iter().any(|p| p == "macro_export"),
+            span,
+        });
+        Some(())
+    }
+
     /// `path!(...);`, `path![...];` or `path! {...}` (the first segment already read): syn's pass
     /// records only paths used in it.
     /// An item macro: read past when its braces hold no item keyword; one that may hold items
@@ -627,10 +660,11 @@ impl<'t> Reader<'t> {
         if !brace {
             self.eat(Token::Punct(b';'))?;
         }
-        self.out.note_item_macro_call(&name);
+        let top_level = (self.scope == 0).then_some(raw::PENDING_RANGE);
+        self.out.note_item_macro_call(&name, top_level);
         // Test code is not counted, so what it does not show is not either.
-        if !self.in_test {
-            self.out.opaque_macro_calls.push(name);
+        if !self.in_test && !ITEMLESS_MACROS.contains(&name.as_str()) {
+            self.out.opaque_macro_calls.push((name, self.offset + self.position()));
         }
         Some(())
     }

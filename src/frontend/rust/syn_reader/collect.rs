@@ -39,15 +39,33 @@ pub(super) struct Collector<'t> {
     macros: Option<&'t dyn MacroSource>,
     /// The expansions being visited, innermost last: where each generated definition came from.
     generated: Vec<String>,
+    /// The macros compiled so far for this file, by where they are defined (`None`: not readable).
+    compiled: std::collections::HashMap<String, Option<std::rc::Rc<MacroRules>>>,
 }
 
-/// Expansions inside expansions deeper than this are not followed (a recursion is a warning, not a hang).
-const MAX_EXPANSION_DEPTH: usize = 32;
+/// Expansions inside expansions deeper than this are not followed (a recursion is counted as not seen
+/// into, never a hang): rustc's default `recursion_limit`, which token-munching macros are written for.
+const MAX_EXPANSION_DEPTH: usize = 128;
 
 /// Where a reader finds the workspace's `macro_rules!` for an invocation, by the path written.
 pub(crate) trait MacroSource: Sync {
     /// The definition an invocation of `path` expands, if the workspace has it.
     fn find(&self, path: &[String]) -> Option<FoundMacro<'_>>;
+
+    /// Whether what an invocation is given mentions something a rule can find (a macro whose own rules
+    /// do not is expanded only then).
+    fn matters(&self, tokens: &str) -> bool;
+}
+
+/// What became of an invocation of a workspace macro.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expansion {
+    /// Expanded, and its items visited.
+    Done,
+    /// A workspace macro whose output no rule can use here: read as written, not counted as unseen.
+    Unneeded,
+    /// Not the workspace's, or the expansion failed: read as written.
+    Unavailable,
 }
 
 /// A `macro_rules!` definition found for an invocation.
@@ -58,6 +76,8 @@ pub(crate) struct FoundMacro<'m> {
     pub origin: &'m str,
     /// What `$crate` stands for where it is invoked: `crate`, or the defining crate's name.
     pub dollar_crate: &'m str,
+    /// Its rules (or those of the macros it invokes) can make something a rule finds.
+    pub matters: bool,
 }
 
 impl<'t> Collector<'t> {
@@ -78,6 +98,7 @@ impl<'t> Collector<'t> {
             cfg: Vec::new(),
             macros: None,
             generated: Vec::new(),
+            compiled: std::collections::HashMap::new(),
         }
     }
 
@@ -300,18 +321,23 @@ impl<'t> Collector<'t> {
     /// items (`cfg_rt! { pub struct Runtime; }`, `pin_project! { .. }`) read as if written here; any
     /// other body as an expression list. The state macros (`thread_local!`, `lazy_static!`) are
     /// reported as such, so their statics are not read a second time.
-    fn item_macro(&mut self, mac: &syn::Macro) {
+    fn item_macro(&mut self, mac: &syn::Macro, item: Option<std::ops::Range<usize>>) {
         let name = mac
             .path
             .segments
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        self.out.note_item_macro_call(&name);
+        // What an expansion invokes is that expansion's business, not the file's.
+        if self.generated.is_empty() {
+            let top_level = item.filter(|_| self.scope == 0);
+            self.out.note_item_macro_call(&name, top_level);
+        }
         if matches!(name.as_str(), "thread_local" | "lazy_static") {
             return self.macro_body(mac);
         }
-        if self.expand(mac) {
+        let expansion = self.expand(mac);
+        if expansion == Expansion::Done {
             return;
         }
         if name == "cfg_if"
@@ -348,41 +374,68 @@ impl<'t> Collector<'t> {
             }
             _ => {
                 // Test code is not counted, so what it does not show is not either.
-                if !self.in_test {
-                    self.out.opaque_macro_calls.push(name);
+                if !self.in_test && expansion != Expansion::Unneeded && !raw::ITEMLESS_MACROS.contains(&name.as_str()) {
+                    let at = mac.path.segments.first().map_or(0, |s| self.span(s.ident.span()).start);
+                    self.out.opaque_macro_calls.push((name, at));
                 }
                 self.macro_body(mac)
             }
         }
     }
 
-    /// Expands an invocation of a workspace `macro_rules!` and visits the items it makes; false when
-    /// the macro is not the workspace's, or its expansion is not items (then it is read as written).
-    fn expand(&mut self, mac: &syn::Macro) -> bool {
+    /// The bytes of a macro invocation item in the file, attributes included.
+    fn item_range(&self, item: &syn::ItemMacro) -> std::ops::Range<usize> {
+        let first = match item.attrs.first() {
+            Some(attribute) => attribute.pound_token.span,
+            None => match (&item.mac.path.leading_colon, item.mac.path.segments.first()) {
+                (Some(colon), _) => colon.spans[0],
+                (None, Some(segment)) => segment.ident.span(),
+                (None, None) => item.mac.bang_token.span,
+            },
+        };
+        let last = match (&item.semi_token, &item.mac.delimiter) {
+            (Some(semi), _) => semi.span,
+            (None, syn::MacroDelimiter::Paren(p)) => p.span.close(),
+            (None, syn::MacroDelimiter::Brace(b)) => b.span.close(),
+            (None, syn::MacroDelimiter::Bracket(b)) => b.span.close(),
+        };
+        self.span(first).start..self.span(last).end
+    }
+
+    /// Expands an invocation of a workspace `macro_rules!` and visits the items it makes, when a rule
+    /// can use them.
+    fn expand(&mut self, mac: &syn::Macro) -> Expansion {
         let Some(macros) = self.macros else {
-            return false;
+            return Expansion::Unavailable;
         };
         let path: Vec<String> = mac.path.segments.iter().map(|s| s.ident.to_string()).collect();
         let Some(found) = macros.find(&path) else {
-            return false;
+            return Expansion::Unavailable;
         };
+        if !found.matters && !macros.matters(&mac.tokens.to_string()) {
+            return Expansion::Unneeded;
+        }
         if self.generated.len() >= MAX_EXPANSION_DEPTH {
-            return false;
+            return Expansion::Unavailable;
         }
         let span = mac
             .path
             .segments
             .last()
             .map_or_else(TokenSpan::call_site, |s| s.ident.span());
-        let expanded = found
-            .rules
-            .parse::<proc_macro2::TokenStream>()
-            .ok()
-            .and_then(|rules| MacroRules::parse(rules).ok())
+        let rules = self
+            .compiled
+            .entry(found.origin.to_owned())
+            .or_insert_with(|| {
+                let tokens = found.rules.parse::<proc_macro2::TokenStream>().ok()?;
+                MacroRules::parse(tokens).ok().map(std::rc::Rc::new)
+            })
+            .clone();
+        let expanded = rules
             .and_then(|rules| rules.expand(mac.tokens.clone(), span, found.dollar_crate).ok())
             .and_then(|tokens| syn::parse::Parser::parse2(parse_items, tokens).ok());
         let Some(items) = expanded else {
-            return false;
+            return Expansion::Unavailable;
         };
         self.reference(&mac.path, ReferenceContext::Macro);
         self.generated.push(found.origin.to_owned());
@@ -390,7 +443,7 @@ impl<'t> Collector<'t> {
             self.visit_item(item);
         }
         self.generated.pop();
-        true
+        Expansion::Done
     }
 
     fn macro_body(&mut self, mac: &syn::Macro) {
@@ -882,16 +935,25 @@ impl Collector<'_> {
                     }
                     // One a macro generates is known only where that macro is expanded.
                     if self.generated.is_empty() {
+                        let (open, close) = match &i.mac.delimiter {
+                            syn::MacroDelimiter::Paren(p) => (p.span.open(), p.span.close()),
+                            syn::MacroDelimiter::Brace(b) => (b.span.open(), b.span.close()),
+                            syn::MacroDelimiter::Bracket(b) => (b.span.open(), b.span.close()),
+                        };
+                        // The rules as written (both readers keep the same text).
+                        let inside = self.span(open).end - self.offset..self.span(close).start - self.offset;
+                        let rules = self.lines.text().get(inside).unwrap_or_default().to_owned();
                         self.out.macro_rules.push(raw::RawMacroRules {
                             name: ident.unraw().to_string(),
-                            rules: i.mac.tokens.to_string(),
+                            rules,
                             exported: i.attrs.iter().any(|a| a.path().is_ident("macro_export")),
                             span: self.span(ident.span()),
                         });
                     }
                     return;
                 }
-                self.with_item_test(&i.attrs, |this| this.item_macro(&i.mac));
+                let range = self.item_range(i);
+                self.with_item_test(&i.attrs, |this| this.item_macro(&i.mac, Some(range)));
             }
             _ => visit::visit_item(self, item),
         }

@@ -37,7 +37,7 @@ enum Matcher {
     Fragment(String, Fragment),
     Repeat {
         inner: Vec<Matcher>,
-        separator: Option<TokenTree>,
+        separator: Vec<TokenTree>,
         op: char,
     },
 }
@@ -68,7 +68,7 @@ enum Transcribed {
     Crate,
     Repeat {
         inner: Vec<Transcribed>,
-        separator: Option<TokenTree>,
+        separator: Vec<TokenTree>,
     },
 }
 
@@ -143,19 +143,32 @@ fn is_dollar(token: &TokenTree) -> bool {
     matches!(token, TokenTree::Punct(p) if p.as_char() == '$')
 }
 
-/// After `$( .. )`: an optional separator and the operator (`*`, `+` or `?`), and how many tokens that took.
-fn repetition_tail(rest: &[TokenTree]) -> Result<(Option<TokenTree>, char, usize), ExpandError> {
+/// After `$( .. )`: an optional separator (one token, or punctuation written joined, like `::` or
+/// `=>`) and the operator (`*`, `+` or `?`), and how many tokens that took.
+fn repetition_tail(rest: &[TokenTree]) -> Result<(Vec<TokenTree>, char, usize), ExpandError> {
     let op = |token: Option<&TokenTree>| match token {
         Some(TokenTree::Punct(p)) if matches!(p.as_char(), '*' | '+' | '?') => Some(p.as_char()),
         _ => None,
     };
     if let Some(op) = op(rest.first()) {
-        return Ok((None, op, 1));
+        return Ok((Vec::new(), op, 1));
     }
-    match (rest.first(), op(rest.get(1))) {
-        (Some(separator), Some(op)) => Ok((Some(separator.clone()), op, 2)),
-        _ => Err(ExpandError::Unsupported("a repetition without `*`, `+` or `?`".into())),
+    // The shortest separator after which an operator comes: `,` in `$(..),*`, `::` in `$(..)::+`
+    // (punctuation the writer joined, up to three characters).
+    for length in 1..=3 {
+        let joined = length == 1
+            || rest[..length.min(rest.len())]
+                .iter()
+                .enumerate()
+                .all(|(i, t)| matches!(t, TokenTree::Punct(p) if i + 1 == length || p.spacing() == Spacing::Joint));
+        if !joined {
+            break;
+        }
+        if let (Some(separator), Some(op)) = (rest.get(..length), op(rest.get(length))) {
+            return Ok((separator.to_vec(), op, length + 1));
+        }
     }
+    Err(ExpandError::Unsupported("a repetition without `*`, `+` or `?`".into()))
 }
 
 fn parse_matcher(stream: TokenStream) -> Result<Vec<Matcher>, ExpandError> {
@@ -285,7 +298,17 @@ fn match_sequence(matchers: &[Matcher], input: &[TokenTree], mut at: usize, bind
             }
             Matcher::Fragment(name, fragment) => {
                 let used = fragment_length(*fragment, &input[at..])?;
-                bindings.insert(name.clone(), Binding::One(input[at..at + used].to_vec()));
+                let tokens = &input[at..at + used];
+                // An expression or a type stays one operand where it is put, as rustc keeps it (`$op(x)`
+                // with `$op` a closure calls the closure): wrapped in an invisible group.
+                let tokens = match fragment {
+                    Fragment::Expr | Fragment::Ty => {
+                        let group = Group::new(Delimiter::None, tokens.iter().cloned().collect());
+                        vec![TokenTree::Group(group)]
+                    }
+                    _ => tokens.to_vec(),
+                };
+                bindings.insert(name.clone(), Binding::One(tokens));
                 at + used
             }
             Matcher::Repeat { inner, separator, op } => {
@@ -293,9 +316,12 @@ fn match_sequence(matchers: &[Matcher], input: &[TokenTree], mut at: usize, bind
                 let mut position = at;
                 loop {
                     let mut next = position;
-                    if let (Some(separator), false) = (separator, matches.is_empty()) {
-                        match input.get(next) {
-                            Some(token) if same_token(separator, token) => next += 1,
+                    if !separator.is_empty() && !matches.is_empty() {
+                        let written = input.get(next..next + separator.len());
+                        match written {
+                            Some(written) if written.iter().zip(separator).all(|(a, b)| same_token(a, b)) => {
+                                next += separator.len();
+                            }
                             _ => break,
                         }
                     }
@@ -345,7 +371,11 @@ fn matcher_names(matchers: &[Matcher]) -> Vec<String> {
 fn fragment_length(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
     let first = input.first();
     match fragment {
-        Fragment::Tt => first.map(|_| 1),
+        // A lifetime is one token tree to rustc, two tokens here (`'` and the name).
+        Fragment::Tt => match (first?, input.get(1)) {
+            (TokenTree::Punct(p), Some(TokenTree::Ident(_))) if p.as_char() == '\'' => Some(2),
+            _ => Some(1),
+        },
         Fragment::Ident => matches!(first?, TokenTree::Ident(i) if i != "_").then_some(1),
         Fragment::Lifetime => match (first?, input.get(1)?) {
             (TokenTree::Punct(p), TokenTree::Ident(_)) if p.as_char() == '\'' => Some(2),
@@ -357,7 +387,16 @@ fn fragment_length(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
             TokenTree::Punct(p) if p.as_char() == '-' => matches!(input.get(1)?, TokenTree::Literal(_)).then_some(2),
             _ => None,
         },
-        Fragment::Vis => parsed_length(input, |s| s.parse::<syn::Visibility>().map(drop)),
+        // `pub`, `pub(..)`, or nothing: no parser needed.
+        Fragment::Vis => Some(match (first, input.get(1)) {
+            (Some(TokenTree::Ident(i)), Some(TokenTree::Group(g)))
+                if i == "pub" && g.delimiter() == Delimiter::Parenthesis =>
+            {
+                2
+            }
+            (Some(TokenTree::Ident(i)), _) if i == "pub" => 1,
+            _ => 0,
+        }),
         Fragment::Ty => parsed_length(input, |s| s.parse::<syn::Type>().map(drop)),
         Fragment::Path => parsed_length(input, |s| s.parse::<syn::Path>().map(drop)),
         Fragment::Expr => parsed_length(input, |s| s.parse::<syn::Expr>().map(drop)),
@@ -370,8 +409,15 @@ fn fragment_length(fragment: Fragment, input: &[TokenTree]) -> Option<usize> {
     }
 }
 
-/// How many token trees syn's `parse` takes from the front of `input`.
+/// How many token trees syn's `parse` takes from the front of `input`. No fragment but an item runs
+/// past a `;` outside a group (an item takes it), so syn is given the tokens up to the first one:
+/// token-munching macros match long inputs one piece at a time.
 fn parsed_length(input: &[TokenTree], parse: impl Fn(ParseStream<'_>) -> syn::Result<()>) -> Option<usize> {
+    let semicolon = input
+        .iter()
+        .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ';'))
+        .map_or(input.len(), |at| at + 1);
+    let input = &input[..semicolon];
     let stream: TokenStream = input.iter().cloned().collect();
     let rest = (|s: ParseStream<'_>| {
         parse(s)?;
@@ -428,10 +474,18 @@ impl Transcription<'_> {
                     let count = repeat_count(inner, bindings, indices)
                         .ok_or_else(|| ExpandError::Unsupported("a repetition of no variable".into()))?;
                     for i in 0..count {
-                        if let (Some(separator), true) = (separator, i > 0) {
-                            let mut separator = separator.clone();
-                            separator.set_span(self.span);
-                            out.push(separator);
+                        if i > 0 {
+                            for (at, token) in separator.iter().enumerate() {
+                                let mut token = match token {
+                                    // The last character of `::` was joined to the operator after it.
+                                    TokenTree::Punct(p) if at + 1 == separator.len() => {
+                                        TokenTree::Punct(Punct::new(p.as_char(), Spacing::Alone))
+                                    }
+                                    other => other.clone(),
+                                };
+                                token.set_span(self.span);
+                                out.push(token);
+                            }
                         }
                         indices.push(i);
                         let done = self.transcribe(inner, bindings, indices, out);
@@ -524,10 +578,35 @@ mod tests {
         assert_eq!(expand(two, "one 1 + 2").expect("expands"), "const ONE : u8 = 1 + 2 ;");
         assert_eq!(expand(two, "two").expect("expands"), "fn other () { }");
         assert_eq!(expand("(a) => {};", "b"), Err(ExpandError::NoRuleMatches));
+        let lifetimes = "($ty:ident $(<$l:tt>)*) => { impl<$($l,)* E> Copy for $ty<$($l,)* E> {} };";
+        assert_eq!(
+            expand(lifetimes, "Borrowed<'de>").expect("a lifetime is one token tree"),
+            "impl <'de , E > Copy for Borrowed <'de , E > { }"
+        );
+        let joined = "($($path:ident)::+) => { impl Token for $($path)::+ {} };";
+        assert_eq!(
+            expand(joined, "a::b::C").expect("a `::` separator"),
+            "impl Token for a :: b :: C { }"
+        );
         assert!(matches!(
             expand("($x:unknown) => {};", "b"),
             Err(ExpandError::Unsupported(_))
         ));
+    }
+
+    #[test]
+    fn an_expression_stays_one_operand() {
+        let call = "($op:expr) => { fn f(x: u8) -> u64 { $op(x) } };";
+        let tokens: TokenStream = MacroRules::parse(call.parse().expect("lexes"))
+            .expect("rules")
+            .expand(
+                "|this: u8| this as u64".parse().expect("lexes"),
+                Span::call_site(),
+                "app",
+            )
+            .expect("expands");
+        let item: syn::ItemFn = syn::parse2(tokens).expect("parses as rustc reads it");
+        assert_eq!(item.sig.ident, "f");
     }
 
     #[test]

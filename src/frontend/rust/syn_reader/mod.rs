@@ -27,14 +27,14 @@ pub(crate) fn release_spans() {
 }
 
 /// Parses the items of `source[range]` on their own, as a piece of the file (its root scope is the
-/// file's), given where the line of its start begins and how many lines come before. `None` if the
-/// piece does not lex or parse on its own.
+/// file's), given where the line of its start begins and how many lines come before, expanding the
+/// invocations of `macros` when given. `None` if the piece does not lex or parse on its own.
 pub(crate) fn parse_piece(
     source: &str,
     range: std::ops::Range<usize>,
-    line_start: usize,
-    lines_before: u32,
+    (line_start, lines_before): (usize, u32),
     offset: usize,
+    macros: Option<&dyn MacroSource>,
 ) -> Option<ParsedFile> {
     // A piece that starts inside a line is given that line's start blanked, so columns stay right.
     let text: std::borrow::Cow<'_, str> = match line_start == range.start {
@@ -48,6 +48,9 @@ pub(crate) fn parse_piece(
     };
     let tokens: proc_macro2::TokenStream = text.parse().ok()?;
     let mut collector = Collector::new(&text, offset + line_start);
+    if let Some(macros) = macros {
+        collector = collector.expanding(macros);
+    }
     collector.set_line_offset(lines_before);
     let collected = collect_into(&mut collector, tokens);
     // Nothing holds a span of this piece any more (another piece or file may run on this thread).
@@ -78,7 +81,7 @@ pub(crate) fn collect_pieces(source: &str, cuts: &[usize], offset: usize) -> Opt
     }
     let pieces: Vec<Option<ParsedFile>> = starts
         .into_par_iter()
-        .map(|(start, end, lines)| parse_piece(source, start..end, start, lines, offset))
+        .map(|(start, end, lines)| parse_piece(source, start..end, (start, lines), offset, None))
         .collect();
     let mut pieces = pieces.into_iter();
     let mut whole = pieces.next()??;

@@ -21,6 +21,11 @@ impl<'t> LineTable<'t> {
         }
     }
 
+    /// The text the table is of.
+    pub fn text(&self) -> &'t str {
+        self.text
+    }
+
     /// The 0-based index of the line holding byte `at`, and where that line starts.
     pub fn line_of(&self, at: usize) -> (usize, usize) {
         let line = self.starts.partition_point(|&start| start <= at) - 1;
