@@ -20,7 +20,7 @@ use crate::frontend::BodyWords;
 use crate::workspace::{FileTree, SourceFile, Workspace};
 
 /// One definition in the table.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Entry {
     name: String,
     rules: String,
@@ -32,8 +32,9 @@ struct Entry {
     matters: bool,
 }
 
-/// The workspace's `macro_rules!`, by crate and name, and the exported ones by name.
-#[derive(Debug, Default)]
+/// The workspace's `macro_rules!`, by crate and name, and the exported ones by name. Kept with a run's
+/// snapshot: a file changed later is expanded with the same table.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct MacroTable {
     local: HashMap<(Option<usize>, String), Vec<Entry>>,
     exported: HashMap<String, Vec<(Option<usize>, String)>>,
@@ -404,43 +405,64 @@ pub(super) fn expand_invocations(
         if !table.invoked_by(&file.skeleton) {
             return;
         }
-        let Ok(bytes) = tree.read(&files[index].abs) else {
-            return;
-        };
-        let Ok(text) = std::str::from_utf8(&bytes) else {
-            return;
-        };
-        if !table.worth_reading(&file.skeleton, text, words) {
-            return;
-        }
-        let seen = Seen {
-            table,
-            krate: files[index].krate,
-            file: index,
-            words,
-        };
-        let mut first = file.decode();
-        // Invocations only at the top level: just their items are read again; else the whole file.
-        let known = |name: &String| table.knows(name);
-        let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if first.nested_macro_calls.iter().any(known) {
-                return read::parse_expanding(text, &seen, &first);
-            }
-            let ranges: Vec<std::ops::Range<usize>> = first
-                .top_invocations
-                .iter()
-                .filter(|i| known(&i.name))
-                .map(|i| i.range.clone())
-                .collect();
-            read::expand_items(text, &ranges, &seen, &mut first);
-            first
-        }));
-        if let Ok(expanded) = expanded {
+        let (skeleton, decode) = (&file.skeleton, || file.decode());
+        if let Some(expanded) = expand_file(skeleton, decode, index, &files[index], tree, table, words) {
             let key = file.key;
             *file = Loaded::new(&expanded, key, None);
             file.keep = false;
         }
     });
+}
+
+/// One file's parse with the table's macros expanded where it invokes them and a rule can use what
+/// they make (`index` is the file's place in the scan); `None` when there is nothing to expand. The
+/// parse is asked for (`parse`) only then; `calls` is any parse of the file that knows its invocations.
+pub(super) fn expand_file(
+    calls: &ParsedFile,
+    parse: impl FnOnce() -> ParsedFile,
+    index: usize,
+    source: &SourceFile,
+    tree: &dyn FileTree,
+    table: &MacroTable,
+    words: &BodyWords,
+) -> Option<ParsedFile> {
+    if !table.invoked_by(calls) {
+        return None;
+    }
+    let bytes = tree.read(&source.abs).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    if !table.worth_reading(calls, text, words) {
+        return None;
+    }
+    let mut parsed = parse();
+    let seen = Seen {
+        table,
+        krate: source.krate,
+        file: index,
+        words,
+    };
+    // Invocations only at the top level: just their items are read again; else the whole file.
+    let known = |name: &String| table.knows(name);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if parsed.nested_macro_calls.iter().any(known) {
+            return read::parse_expanding(text, &seen, &parsed);
+        }
+        // Only the invocations a rule can use are read again (the others would be read as they were).
+        let ranges: Vec<std::ops::Range<usize>> = parsed
+            .top_invocations
+            .iter()
+            .filter(|i| known(&i.name))
+            .filter(|i| {
+                !words.skips_bodies()
+                    || table.mattering.contains(&i.name)
+                    || text.get(i.range.clone()).is_none_or(|item| words.mentioned_in(item))
+            })
+            .map(|i| i.range.clone())
+            .collect();
+        read::expand_items(text, &ranges, &seen, &mut parsed);
+        parsed
+    }))
+    .ok()
 }
 
 #[cfg(test)]

@@ -125,7 +125,11 @@ fn store_run(disk: &crate::blob_folder::BlobFolder, run: &str, layout: u64, anal
         aliases: std::mem::take(&mut analysis.aliases),
         index: snapshot::index_hash(&index),
     };
+    let Ok(macros) = postcard::to_stdvec(&analysis.macros) else {
+        return;
+    };
     if let Ok(snapshot) = postcard::to_stdvec(&snapshot) {
+        disk.store_blob(&format!("{run}.macros"), &macros);
         disk.store_blob(&format!("{run}.index"), &index);
         disk.store_blob(&format!("{run}.snapshot"), &snapshot);
     }
@@ -141,6 +145,8 @@ struct Analysis {
     structures: Vec<u64>,
     aliases: Vec<String>,
     index: resolve::WorkspaceIndex,
+    /// The workspace's macros, for expanding a file that changes before the next full run.
+    macros: expand::MacroTable,
 }
 
 /// Parses every file (or decodes its parse from `pack`), assigns modules, builds the index and resolves.
@@ -162,7 +168,9 @@ fn analyze_all(
         .collect();
     drop(loading);
     let expanding = crate::timings::phase("expand macros");
+    let tabling = crate::timings::phase("expand: table");
     let macros = expand::MacroTable::of(&loaded, files, workspace, words);
+    drop(tabling);
     if !macros.is_empty() {
         expand::expand_invocations(&mut loaded, files, tree, &macros, words);
     }
@@ -270,6 +278,7 @@ fn analyze_all(
         structures,
         aliases,
         index,
+        macros,
     }
 }
 
@@ -301,6 +310,7 @@ fn analyze_changed(
     let _incremental = crate::timings::phase("incremental");
     let widening = Widening::new(words, &previous.aliases);
     let disk = cache.disk()?;
+    let macros: expand::MacroTable = postcard::from_bytes(&disk.load_blob(&format!("{run}.macros"))?).ok()?;
     // The index is read while the changed files are parsed: most incremental runs need it.
     // Changed files are parsed and resolved directly: unlike a full run's, their parses are not kept.
     // The index is read meanwhile: most incremental runs need it.
@@ -316,6 +326,11 @@ fn analyze_changed(
                     {
                         parsed = read_and_parse(&files[i], tree, widening.wider());
                     }
+                    let read_again = || parsed.clone();
+                    if let Some(expanded) = expand::expand_file(&parsed, read_again, i, &files[i], tree, &macros, words)
+                    {
+                        parsed = expanded;
+                    }
                     let structure = load::structure(&parsed, &load::relative_names(&parsed));
                     (i, parsed, structure)
                 })
@@ -330,15 +345,6 @@ fn analyze_changed(
         return None;
     }
     let index = index?;
-    // A file that invokes the workspace's macros is read expanding them, which needs every file's
-    // macros: a full run.
-    if parsed.iter().any(|(_, file, _)| {
-        file.item_macro_calls
-            .iter()
-            .any(|name| index.macro_names.contains(name))
-    }) {
-        return None;
-    }
     let resolved: Vec<(usize, FileFacts)> = parsed
         .into_par_iter()
         .map(|(i, file, _)| {

@@ -649,16 +649,18 @@ impl<'t> Reader<'t> {
             name = self.name()?.0;
         }
         self.eat(Token::Punct(b'!'))?;
-        let brace = match self.next()?.0 {
-            Token::Open(delimiter) => delimiter == b'{',
+        match self.next()?.0 {
+            // A body in braces that may hold items is syn's to read (it reads them, or expands the macro).
+            Token::Open(b'{') => {
+                if self.group_holds_item_keyword()? {
+                    return None;
+                }
+            }
+            Token::Open(_) => {
+                self.skip_group()?;
+                self.eat(Token::Punct(b';'))?;
+            }
             _ => return None,
-        };
-        // A body that may hold items is syn's to read (it reads them, or expands the macro).
-        if self.group_holds_item_keyword()? {
-            return None;
-        }
-        if !brace {
-            self.eat(Token::Punct(b';'))?;
         }
         let top_level = (self.scope == 0).then_some(raw::PENDING_RANGE);
         self.out.note_item_macro_call(&name, top_level);
