@@ -34,7 +34,9 @@ Items are selected by `item-kind`, `name` (exact or glob), `implements` (the tra
 `impl Trait for Type`) and `attribute` (an attribute on the item); every given selector must match.
 A `pub use` re-export, a `use`, and a type alias are not definitions and never count. Items under
 `#[cfg(test)]`, `#[test]` functions and test targets are left out unless `include-tests = true`.
-Items inside macro bodies are not expanded and so not seen.
+Items a workspace `macro_rules!` generates are counted where the macro is invoked, naming the
+macro; items made by procedural macros or macros from outside the scanned tree are not seen (the
+summary counts those invocations).
 
 ## Why is this bad?
 Two definitions of what must exist once (two message handlers, two routers, two notifiers) mean two

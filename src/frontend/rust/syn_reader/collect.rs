@@ -210,7 +210,7 @@ impl<'t> Collector<'t> {
             variants: Vec::new(),
             static_type: None,
             cfg: cfg::all_of(&self.cfg),
-            generated_by: self.generated.last().cloned(),
+            generated_by: self.generated.first().cloned(),
         };
         self.out.definitions.push(definition);
         self.out.definitions.last_mut().expect("just pushed")
