@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use super::load::Loaded;
-use super::raw::ParsedFile;
+use super::raw::{ParsedFile, RawInvocation};
 use super::read;
 use super::syn_reader::{FoundMacro, MacroSource};
 use crate::frontend::BodyWords;
@@ -132,17 +132,18 @@ impl MacroTable {
         self.names.iter()
     }
 
-    /// Whether a file that invokes the table's macros must be read again: it invokes one that
-    /// matters, or what it gives one mentions a rule's word (which the expansion may make a name of).
-    fn worth_reading(&self, file: &ParsedFile, text: &str, words: &BodyWords) -> bool {
-        if !words.skips_bodies() {
-            return true;
-        }
-        file.item_macro_calls.iter().any(|name| {
-            self.knows(name)
-                && (self.mattering.contains(name)
-                    || invocation_bodies(text, name).is_none_or(|bodies| bodies.iter().any(|b| words.mentioned_in(b))))
-        })
+    /// Whether an invocation can make something a rule finds: its macro matters, or what it is given
+    /// mentions a rule's word (a quiet one's item mentions none; for another, `text` says, the worst
+    /// assumed without it).
+    fn relevant(&self, invocation: &RawInvocation, text: Option<&str>, words: &BodyWords) -> bool {
+        self.knows(&invocation.name)
+            && (!words.skips_bodies()
+                || self.mattering.contains(&invocation.name)
+                || (!invocation.quiet
+                    && text.is_none_or(|t| {
+                        t.get(invocation.range.clone())
+                            .is_none_or(|item| words.mentioned_in(item))
+                    })))
     }
 
     /// Whether an invocation of `name` may be one of the table's macros.
@@ -153,11 +154,6 @@ impl MacroTable {
     /// Whether the workspace defines no macro to expand.
     pub(super) fn is_empty(&self) -> bool {
         self.local.is_empty()
-    }
-
-    /// Whether a file invokes a macro of the table (by name; which one is decided when it is expanded).
-    pub(super) fn invoked_by(&self, file: &ParsedFile) -> bool {
-        file.item_macro_calls.iter().any(|name| self.knows(name))
     }
 
     fn entry<'t>(&'t self, path: &[String], krate: Option<usize>, file: usize) -> Option<&'t Entry> {
@@ -186,49 +182,6 @@ impl MacroTable {
             }
         }
     }
-}
-
-/// The text given to each invocation `name!(..)`, `name![..]` or `name! {..}` in `text` (found by the
-/// name and the delimiters, strings and comments not told apart); `None` when delimiters do not
-/// balance, and the caller must assume the worst.
-fn invocation_bodies<'t>(text: &'t str, name: &str) -> Option<Vec<&'t str>> {
-    let bytes = text.as_bytes();
-    let mut bodies = Vec::new();
-    for (at, _) in text.match_indices(name) {
-        let before = bytes[..at].last().copied();
-        if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            continue;
-        }
-        let rest = text[at + name.len()..].trim_start();
-        let Some(rest) = rest.strip_prefix('!') else {
-            continue;
-        };
-        let rest = rest.trim_start();
-        let start = text.len() - rest.len();
-        let Some(&open) = rest.as_bytes().first() else {
-            continue;
-        };
-        if !matches!(open, b'(' | b'[' | b'{') {
-            continue;
-        }
-        let mut depth = 0usize;
-        let mut end = None;
-        for (i, &b) in rest.as_bytes().iter().enumerate() {
-            match b {
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => {
-                    depth = depth.checked_sub(1)?;
-                    if depth == 0 {
-                        end = Some(i + 1);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        bodies.push(&text[start..start + end?]);
-    }
-    Some(bodies)
 }
 
 /// Source text with comments and the contents of string literals blanked: a word in a message or a
@@ -402,9 +355,6 @@ pub(super) fn expand_invocations(
 ) {
     use rayon::prelude::*;
     loaded.par_iter_mut().enumerate().for_each(|(index, file)| {
-        if !table.invoked_by(&file.skeleton) {
-            return;
-        }
         let (skeleton, decode) = (&file.skeleton, || file.decode());
         if let Some(expanded) = expand_file(skeleton, decode, index, &files[index], tree, table, words) {
             let key = file.key;
@@ -426,48 +376,44 @@ pub(super) fn expand_file(
     table: &MacroTable,
     words: &BodyWords,
 ) -> Option<ParsedFile> {
-    if !table.invoked_by(calls) {
+    // The text is read only when some invocation may be relevant.
+    if !calls.invocations.iter().any(|i| table.relevant(i, None, words)) {
         return None;
     }
     let bytes = tree.read(&source.abs).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
-    if !table.worth_reading(calls, text, words) {
+    let relevant: Vec<&RawInvocation> = calls
+        .invocations
+        .iter()
+        .filter(|i| table.relevant(i, Some(text), words))
+        .collect();
+    if relevant.is_empty() {
         return None;
     }
-    let mut parsed = parse();
     let seen = Seen {
         table,
         krate: source.krate,
         file: index,
         words,
     };
+    let parsed = parse();
     // Invocations only at the top level: just their items are read again; else the whole file.
-    let known = |name: &String| table.knows(name);
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        if parsed.nested_macro_calls.iter().any(known) {
-            return read::parse_expanding(text, &seen, &parsed);
+    let ranges: Option<Vec<std::ops::Range<usize>>> =
+        relevant.iter().map(|i| i.top_level.then(|| i.range.clone())).collect();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match ranges {
+        Some(ranges) => {
+            let mut parsed = parsed;
+            read::expand_items(text, &ranges, &seen, &mut parsed);
+            parsed
         }
-        // Only the invocations a rule can use are read again (the others would be read as they were).
-        let ranges: Vec<std::ops::Range<usize>> = parsed
-            .top_invocations
-            .iter()
-            .filter(|i| known(&i.name))
-            .filter(|i| {
-                !words.skips_bodies()
-                    || table.mattering.contains(&i.name)
-                    || text.get(i.range.clone()).is_none_or(|item| words.mentioned_in(item))
-            })
-            .map(|i| i.range.clone())
-            .collect();
-        read::expand_items(text, &ranges, &seen, &mut parsed);
-        parsed
+        None => read::parse_expanding(text, &seen, &parsed),
     }))
     .ok()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{invocation_bodies, without_strings};
+    use super::without_strings;
 
     #[test]
     fn names_invoked_as_macros() {
@@ -495,19 +441,5 @@ mod tests {
     fn strings_are_not_code() {
         assert_eq!(without_strings(r#"a "use \" x" b"#), r#"a "        " b"#);
         assert_eq!(without_strings("a // use\nb /* mod */ c"), "a \nb   c");
-    }
-
-    #[test]
-    fn finds_what_each_invocation_is_given() {
-        let text = "handler!(UserMessageHandler);\nmy_handler!(Other);\nhandler! { a { b } }\nlet x = handler;";
-        assert_eq!(
-            invocation_bodies(text, "handler"),
-            Some(vec!["(UserMessageHandler)", "{ a { b } }"])
-        );
-        assert_eq!(
-            invocation_bodies("handler!( ( )", "handler"),
-            None,
-            "unbalanced: assume the worst"
-        );
     }
 }

@@ -68,6 +68,7 @@ impl Loaded {
             item_wrappers: parsed.item_wrappers.clone(),
             macro_rules: parsed.macro_rules.clone(),
             item_macro_calls: parsed.item_macro_calls.clone(),
+            invocations: parsed.invocations.clone(),
             ..ParsedFile::default()
         };
         let internal = parsed

@@ -159,11 +159,9 @@ pub(crate) struct ParsedFile {
     /// The macros invoked in item position (the last segment of the path), each once: a file that
     /// invokes a macro the workspace defines is read again with it expanded.
     pub item_macro_calls: Vec<String>,
-    /// Of those, the ones invoked below the file's top level (in an inline module or a block), each once.
-    pub nested_macro_calls: Vec<String>,
-    /// The invocations at the file's top level, each with the byte range of its whole item: when the
-    /// workspace's macros are invoked only there, just those items are read again, expanded.
-    pub top_invocations: Vec<RawInvocation>,
+    /// Every item-position invocation, with where it is: when the workspace's macros are invoked only
+    /// at the top level, just those items are read again, expanded.
+    pub invocations: Vec<RawInvocation>,
     /// The macros invoked in item position whose output was not read (not the workspace's, not items):
     /// one entry per invocation, with where it starts.
     pub opaque_macro_calls: Vec<(String, usize)>,
@@ -185,31 +183,29 @@ pub(crate) struct RawMacroRules {
     pub span: Span,
 }
 
-/// A macro invoked at a file's top level.
+/// A macro invoked in item position.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub(crate) struct RawInvocation {
     pub name: String,
-    /// The item's bytes in the file, attributes included.
+    /// The bytes of its item in the file, attributes included; for one below the top level as the fast
+    /// reader reads it, those of the top-level item around it.
     pub range: std::ops::Range<usize>,
+    /// At the file's top level (not in an inline module or a block).
+    pub top_level: bool,
+    /// Its item mentions none of the words the file was read with (the fast reader reads only such).
+    pub quiet: bool,
 }
 
-/// The range of a top-level invocation whose bounds the reader learns only once the item is read.
+/// The range of an invocation whose bounds the fast reader learns only once the top-level item is read.
 pub(crate) const PENDING_RANGE: std::ops::Range<usize> = usize::MAX..usize::MAX;
 
 impl ParsedFile {
-    /// Notes an item-position invocation of `name`: at the top level with its item's bytes, or nested.
-    pub fn note_item_macro_call(&mut self, name: &str, top_level: Option<std::ops::Range<usize>>) {
-        if !self.item_macro_calls.iter().any(|n| n == name) {
-            self.item_macro_calls.push(name.to_owned());
+    /// Notes an item-position invocation.
+    pub fn note_item_macro_call(&mut self, invocation: RawInvocation) {
+        if !self.item_macro_calls.contains(&invocation.name) {
+            self.item_macro_calls.push(invocation.name.clone());
         }
-        match top_level {
-            Some(range) => self.top_invocations.push(RawInvocation {
-                name: name.to_owned(),
-                range,
-            }),
-            None if !self.nested_macro_calls.iter().any(|n| n == name) => self.nested_macro_calls.push(name.to_owned()),
-            None => {}
-        }
+        self.invocations.push(invocation);
     }
 }
 
@@ -349,12 +345,7 @@ pub(crate) fn append_piece(whole: &mut ParsedFile, piece: ParsedFile) {
             whole.item_macro_calls.push(name.clone());
         }
     }
-    for name in piece.nested_macro_calls {
-        if !whole.nested_macro_calls.contains(&name) {
-            whole.nested_macro_calls.push(name);
-        }
-    }
-    whole.top_invocations.extend(piece.top_invocations);
+    whole.invocations.extend(piece.invocations);
     let enclosings = whole.enclosings.len() as u32;
     let mut scopes = piece.scopes.into_iter();
     if let Some(root) = scopes.next() {

@@ -66,7 +66,7 @@ pub(crate) fn expand_items(
         parsed.references.retain(|r| !inside(r.span.start));
         parsed.modules.retain(|m| !inside(m.span.start));
         parsed.opaque_macro_calls.retain(|(_, at)| !inside(*at));
-        parsed.top_invocations.retain(|i| i.range != *range);
+        parsed.invocations.retain(|i| i.range != *range);
         crate::frontend::rust::raw::append_piece(parsed, piece);
     }
     syn_reader::release_spans();

@@ -62,11 +62,7 @@ pub(crate) fn plan(text: &str, offset: usize, mentions: &dyn Fn(Range<usize>) ->
         let mut end = reader.position();
         let mut facts = std::mem::replace(&mut reader.out, ParsedFile::empty());
         if read.is_some() && !mentions(at..end) {
-            for invocation in facts
-                .top_invocations
-                .iter_mut()
-                .filter(|i| i.range == raw::PENDING_RANGE)
-            {
+            for invocation in facts.invocations.iter_mut().filter(|i| i.range == raw::PENDING_RANGE) {
                 invocation.range = offset + at..offset + end;
             }
             match parts.last_mut() {
@@ -662,8 +658,12 @@ impl<'t> Reader<'t> {
             }
             _ => return None,
         }
-        let top_level = (self.scope == 0).then_some(raw::PENDING_RANGE);
-        self.out.note_item_macro_call(&name, top_level);
+        self.out.note_item_macro_call(raw::RawInvocation {
+            name: name.clone(),
+            range: raw::PENDING_RANGE,
+            top_level: self.scope == 0,
+            quiet: true,
+        });
         // Test code is not counted, so what it does not show is not either.
         if !self.in_test && !ITEMLESS_MACROS.contains(&name.as_str()) {
             self.out.opaque_macro_calls.push((name, self.offset + self.position()));

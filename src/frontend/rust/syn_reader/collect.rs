@@ -330,8 +330,12 @@ impl<'t> Collector<'t> {
             .unwrap_or_default();
         // What an expansion invokes is that expansion's business, not the file's.
         if self.generated.is_empty() {
-            let top_level = item.filter(|_| self.scope == 0);
-            self.out.note_item_macro_call(&name, top_level);
+            self.out.note_item_macro_call(raw::RawInvocation {
+                name: name.clone(),
+                range: item.unwrap_or(0..0),
+                top_level: self.scope == 0,
+                quiet: false,
+            });
         }
         if matches!(name.as_str(), "thread_local" | "lazy_static") {
             return self.macro_body(mac);
