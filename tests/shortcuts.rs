@@ -287,3 +287,24 @@ fn shortcuts_change_no_finding_on_the_corpus() {
         check_tree(&corpus, &chosen, setting("SSOT_CHECK_SHORTCUT_PACKS", 3), &what);
     }
 }
+
+#[test]
+fn a_module_declared_in_a_function_body_is_seen_with_shortcuts() {
+    // unicode-ident's tests declare `#[path = "tables/mod.rs"] mod tables;` inside a test function: a
+    // skipped body lost the declaration, and the file it reaches got a module from where it lies.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write("Cargo.toml", "[package]\nname = \"ut\"\nversion = \"0.1.0\"\n");
+    write("src/lib.rs", "pub fn f() {}\n");
+    write(
+        "tests/static_size.rs",
+        "#[test]\nfn size() {\n    #[path = \"tables/mod.rs\"]\n    mod tables;\n    let _ = tables::X;\n}\n",
+    );
+    write("tests/tables/mod.rs", "pub const X: u8 = 1;\n");
+    let pack = "[[rule]]\nid = \"r\"\nkind = \"removed-module\"\nmessage = \"m\"\nmodules = [\"**::tests\"]\n";
+    compare(dir.path(), &[PathBuf::from(".")], pack, "a module declared in a body");
+}

@@ -520,7 +520,7 @@ impl<'t> Reader<'t> {
     fn function(&mut self, attributes: &Attributes) -> Option<()> {
         let name = self.item_name(false)?;
         self.header(&[Token::Open(b'{')])?;
-        self.skip_group()?;
+        self.skip_body()?;
         self.define(DefinitionKind::Fn, name, attributes);
         Some(())
     }
@@ -529,7 +529,7 @@ impl<'t> Reader<'t> {
     fn trait_item(&mut self, attributes: &Attributes) -> Option<()> {
         let name = self.item_name(false)?;
         self.header(&[Token::Open(b'{')])?;
-        self.skip_group()?;
+        self.skip_body()?;
         self.define(DefinitionKind::Trait, name, attributes);
         Some(())
     }
@@ -537,7 +537,24 @@ impl<'t> Reader<'t> {
     /// An `impl` block: syn's pass records its methods and trait, nothing another file can name.
     fn impl_item(&mut self) -> Option<()> {
         self.header(&[Token::Open(b'{')])?;
-        self.skip_group()
+        self.skip_body()
+    }
+
+    /// Skips the group just opened, which holds code: one that declares a module (a test's
+    /// `#[path = ".."] mod tables;` in a function body) is syn's, the module tree goes through it.
+    fn skip_body(&mut self) -> Option<()> {
+        let mut depth = 1usize;
+        while depth > 0 {
+            let (token, start) = self.next()?;
+            match token {
+                Token::Open(_) => depth += 1,
+                Token::Close(_) => depth -= 1,
+                Token::Ident if &self.text[start..self.position()] == "mod" => return None,
+                Token::Error => return None,
+                _ => {}
+            }
+        }
+        Some(())
     }
 
     /// A struct or union: fields in braces, in parentheses before a `;`, or none.

@@ -199,7 +199,12 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
         previous = [previous[1], token];
         if blank {
             let close = lexer.skip_group()?;
-            groups.push(start + 1..close);
+            // A body that declares a module (a test's `#[path = ".."] mod tables;`) is kept: the module
+            // tree goes through it.
+            let body = item == Some(Outline::Function) && token == Token::Open(b'{');
+            if !(body && mentions_module(&bytes[start + 1..close])) {
+                groups.push(start + 1..close);
+            }
             previous = [previous[1], Token::Close(0)];
             if token == Token::Open(b'{') && item != Some(Outline::Closed) {
                 // A function's body (or an item macro's) ends the item; a closed item may go on
@@ -212,6 +217,13 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
     (open_groups.depth() == 0).then_some(groups)
 }
 
+/// Whether code says `mod` as a word (conservatively: in a comment or string too).
+fn mentions_module(code: &[u8]) -> bool {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    memchr::memmem::find_iter(code, b"mod")
+        .any(|at| !(at > 0 && word(&code[at - 1])) && !code.get(at + 3).is_some_and(word))
+}
+
 /// What the scan is in the middle of.
 #[derive(Clone, Copy, Debug)]
 enum State {
@@ -222,7 +234,9 @@ enum State {
     /// A function's signature, written at `level`.
     Signature { level: usize },
     /// A function's body, opened at byte `open` from `level`.
-    Body { level: usize, open: usize },
+    /// A function body; `module` once a `mod` item is declared in it (a `#[path]` module a test
+    /// declares in its body is part of the module tree, so such a body is never skipped).
+    Body { level: usize, open: usize, module: bool },
     /// A `use` item starting at `start`, written at `level`.
     Use { start: usize, level: usize },
     /// An `impl` or `trait` header starting at `start`, written at `level`.
@@ -275,12 +289,30 @@ fn scan(bytes: &[u8], mentions: &dyn Fn(Range<usize>) -> bool, hides: &dyn Fn(Ra
                 _ => State::Items,
             },
             (State::AfterFn, Token::Ident) => State::Signature { level },
-            (State::Signature { level: at }, Token::Open(b'{')) if level == at => State::Body { level, open: start },
+            (State::Signature { level: at }, Token::Open(b'{')) if level == at => State::Body {
+                level,
+                open: start,
+                module: false,
+            },
+            (State::Body { level, open, .. }, Token::Ident) if &bytes[start..lexer.position()] == b"mod" => {
+                State::Body {
+                    level,
+                    open,
+                    module: true,
+                }
+            }
             (State::Signature { level: at }, Token::Punct(b';')) if level == at => State::Items,
             (State::Signature { level: at }, Token::Close(_)) if depth < at => State::Items,
-            (State::Body { level: at, open }, Token::Close(_)) if depth == at => {
+            (
+                State::Body {
+                    level: at,
+                    open,
+                    module,
+                },
+                Token::Close(_),
+            ) if depth == at => {
                 let interior = open + 1..start;
-                if kept_block.is_none() && !mentions(interior.clone()) {
+                if kept_block.is_none() && !module && !mentions(interior.clone()) {
                     skipped.push(interior);
                 }
                 State::Items
@@ -459,6 +491,16 @@ mod tests {
                 "fn f() {} fn g() {}"
             ]
         );
+    }
+
+    #[test]
+    fn a_body_that_declares_a_module_is_never_skipped() {
+        let text = "fn t() {\n    #[path = \"tables/mod.rs\"]\n    mod tables;\n}\nfn u() { let model = 1; }\n";
+        for words in [vec!["zzz".to_owned()], vec!["model".to_owned()]] {
+            let skimmed = skim(text, &BodyWords::new(Some(words)));
+            let blanked = blank(text, &skimmed).unwrap_or_else(|| text.to_owned());
+            assert!(blanked.contains("mod tables;"), "{blanked}");
+        }
     }
 
     #[test]
