@@ -547,6 +547,8 @@ impl<'t> Reader<'t> {
         while depth > 0 {
             let (token, start) = self.next()?;
             match token {
+                // Nesting too deep for the parser is the parser's to report.
+                Token::Open(_) if depth >= super::super::text::lexer::MAX_NESTING => return None,
                 Token::Open(_) => depth += 1,
                 Token::Close(_) => depth -= 1,
                 Token::Ident if &self.text[start..self.position()] == "mod" => return None,

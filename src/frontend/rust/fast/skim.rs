@@ -221,7 +221,7 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
 fn mentions_module(code: &[u8]) -> bool {
     let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
     memchr::memmem::find_iter(code, b"mod")
-        .any(|at| !(at > 0 && word(&code[at - 1])) && !code.get(at + 3).is_some_and(word))
+        .any(|at| !(code.get(at + 3).is_some_and(word) || at > 0 && word(&code[at - 1])))
 }
 
 /// What the scan is in the middle of.
