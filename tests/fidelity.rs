@@ -12,7 +12,8 @@
 //!   and the same rule checking the truth's one build exactly (`--target`, `--features`),
 //!
 //! and fails when a figure drops below bench/fidelity/expected.txt. It runs when `SSOT_CHECK_CORPUS`
-//! names the vendored corpus (CI sets it).
+//! names the vendored corpus (CI sets it); `SSOT_CHECK_FIDELITY_MISSES=<crate>` also lists that crate's
+//! misses and extras.
 
 mod common;
 
@@ -196,6 +197,15 @@ fn fidelity_against_rustc() {
         }
         for item in &truth.items {
             by_kind.entry(item.0.clone()).or_default().2 += 1;
+        }
+        // `SSOT_CHECK_FIDELITY_MISSES=tokio` lists what the tool misses and adds there, for reading.
+        if std::env::var("SSOT_CHECK_FIDELITY_MISSES").is_ok_and(|name| name == truth.name) {
+            for (kind, path) in truth.items.difference(&with_cfg) {
+                println!("missed {kind} {path}");
+            }
+            for (kind, path) in with_cfg.difference(&truth.items) {
+                println!("extra {kind} {path}");
+            }
         }
         let without_cfg = seen(&facts, &truth, false);
         let groups = reported_groups(&facts);
