@@ -149,9 +149,21 @@ impl Config {
             .collect();
         let words: Option<Vec<Vec<String>>> = each.into_iter().map(|(words, _)| words).collect();
         let attributes = self.rules.iter().any(|rule| rule.check.reads_attributes());
-        crate::frontend::BodyWords::new(words.map(|w| w.concat()))
+        let body_words = crate::frontend::BodyWords::new(words.map(|w| w.concat()))
             .following(followed)
-            .reading_attributes(attributes)
+            .reading_attributes(attributes);
+        if self.rules.iter().all(|rule| rule.check.reads_tests()) {
+            return body_words;
+        }
+        // Words of rules that leave test code out cannot make a macro in test code matter.
+        let test_words: Option<Vec<Vec<String>>> = self
+            .rules
+            .iter()
+            .filter(|rule| rule.check.reads_tests())
+            .map(|rule| rule.check.body_words())
+            .collect();
+        let tests = crate::frontend::BodyWords::new(test_words.map(|w| w.concat())).reading_attributes(attributes);
+        body_words.with_test_words(tests)
     }
 
     /// Identifies the rules (ids, kinds and settings): what facts they use.

@@ -12,6 +12,8 @@ pub struct BodyWords {
     followed: Vec<String>,
     /// Some rule selects items by their attributes, so a word inside `#[..]` counts.
     attributes: bool,
+    /// The words of the rules that read test code, when not all rules do.
+    tests: Option<Box<BodyWords>>,
 }
 
 impl BodyWords {
@@ -33,7 +35,21 @@ impl BodyWords {
             words,
             followed: Vec::new(),
             attributes: false,
+            tests: None,
         }
+    }
+
+    /// The same words, of which only `tests` matter in test code.
+    pub fn with_test_words(self, tests: BodyWords) -> Self {
+        BodyWords {
+            tests: Some(Box::new(tests)),
+            ..self
+        }
+    }
+
+    /// The words that matter in test code.
+    pub fn in_tests(&self) -> &BodyWords {
+        self.tests.as_deref().unwrap_or(self)
     }
 
     /// The same words, of which `followed` name what code refers to (see [`BodyWords::followed`]).

@@ -154,6 +154,10 @@ impl Check for Acyclic {
         super::contract::uses(fact)
     }
 
+    fn reads_tests(&self) -> bool {
+        self.include_tests
+    }
+
     fn reads_references(&self) -> bool {
         true
     }

@@ -197,6 +197,10 @@ impl Check for Independence {
         super::contract::uses(fact)
     }
 
+    fn reads_tests(&self) -> bool {
+        self.include_tests
+    }
+
     fn reads_references(&self) -> bool {
         true
     }

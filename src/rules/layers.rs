@@ -328,6 +328,10 @@ impl Check for Layers {
         super::contract::uses(fact)
     }
 
+    fn reads_tests(&self) -> bool {
+        self.include_tests
+    }
+
     fn reads_references(&self) -> bool {
         true
     }

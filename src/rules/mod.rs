@@ -78,6 +78,11 @@ pub trait Check: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Whether the rule can find anything in test code (what a macro makes there matters to it).
+    fn reads_tests(&self) -> bool {
+        true
+    }
+
     /// For a contract over the module import graph: the edges (`from`, `to` modules) that break it, which
     /// `ssot-check graph` draws in red. Other kinds have none.
     fn broken_edges(&self, _files: &[FileFacts]) -> Vec<(String, String)> {

@@ -187,6 +187,10 @@ impl Check for NoGlobalState {
         }
     }
 
+    fn reads_tests(&self) -> bool {
+        self.include_tests
+    }
+
     fn reads_references(&self) -> bool {
         // Statics are found where they are written; the state macros by the name they are invoked with
         // in the file (a `use` renaming one mentions it and keeps the file's bodies).

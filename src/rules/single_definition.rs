@@ -302,6 +302,10 @@ impl Check for SingleDefinition {
         matches!(fact, super::Fact::Definition(d) if self.selects(d))
     }
 
+    fn reads_tests(&self) -> bool {
+        self.include_tests
+    }
+
     fn reads_references(&self) -> bool {
         // Definitions are found where they are written, under their own names.
         false

@@ -129,6 +129,10 @@ impl Check for SingleDispatch {
         matches!(fact, super::Fact::Reference(r) if self.variant(r).is_some())
     }
 
+    fn reads_tests(&self) -> bool {
+        self.include_tests
+    }
+
     fn reads_references(&self) -> bool {
         true
     }

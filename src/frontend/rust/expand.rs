@@ -30,6 +30,8 @@ struct Entry {
     /// Its rules, or those of a table macro they invoke, mention a rule's word, `mod` or `use`: what it
     /// makes can matter whatever it is given.
     matters: bool,
+    /// The same, for the rules that read test code: what it makes in test code can matter.
+    matters_in_tests: bool,
 }
 
 /// The workspace's `macro_rules!`, by crate and name, and the exported ones by name. Kept with a run's
@@ -39,10 +41,13 @@ pub(super) struct MacroTable {
     local: HashMap<(Option<usize>, String), Vec<Entry>>,
     exported: HashMap<String, Vec<(Option<usize>, String)>>,
     crate_names: Vec<String>,
+    /// Each crate's folder, by crate index.
+    crate_dirs: Vec<std::path::PathBuf>,
     /// Every macro name in the table.
     names: std::collections::HashSet<String>,
-    /// The names of the macros that matter (see `Entry::matters`).
+    /// The names of the macros that matter (see `Entry::matters`), and in test code.
     mattering: std::collections::HashSet<String>,
+    mattering_in_tests: std::collections::HashSet<String>,
 }
 
 impl MacroTable {
@@ -50,6 +55,7 @@ impl MacroTable {
     pub(super) fn of(loaded: &[Loaded], files: &[SourceFile], workspace: &Workspace, words: &BodyWords) -> Self {
         let mut table = MacroTable {
             crate_names: workspace.crates.iter().map(|c| c.name.clone()).collect(),
+            crate_dirs: workspace.crates.iter().map(|c| c.dir.clone()).collect(),
             ..MacroTable::default()
         };
         for (index, (file, source)) in loaded.iter().zip(files).enumerate() {
@@ -68,13 +74,8 @@ impl MacroTable {
                 }
                 table.local.entry(key).or_default().push(Entry {
                     name: definition.name.clone(),
-                    matters: {
-                        let mut code = without_strings(&definition.rules);
-                        if !words.reads_attributes() {
-                            code = without_attributes(&code);
-                        }
-                        !words.skips_bodies() || words.mentioned_in(&code) || mentions_module_or_import(&code)
-                    },
+                    matters: matters(&definition.rules, words),
+                    matters_in_tests: matters(&definition.rules, words.in_tests()),
                     rules: definition.rules.clone(),
                     origin: format!(
                         "`{}!` (defined at {}:{})",
@@ -94,6 +95,13 @@ impl MacroTable {
             .filter(|e| e.matters)
             .map(|e| e.name.clone())
             .collect();
+        table.mattering_in_tests = table
+            .local
+            .values()
+            .flatten()
+            .filter(|e| e.matters_in_tests)
+            .map(|e| e.name.clone())
+            .collect();
         table
     }
 
@@ -106,23 +114,25 @@ impl MacroTable {
             .flatten()
             .map(|entry| invoked_names(&without_strings(&entry.rules)))
             .collect();
-        loop {
-            let mattering: std::collections::HashSet<String> = self
-                .local
-                .values()
-                .flatten()
-                .filter(|e| e.matters)
-                .map(|e| e.name.clone())
-                .collect();
-            let mut changed = false;
-            for (entry, invoked) in self.local.values_mut().flatten().zip(&invokes) {
-                if !entry.matters && invoked.iter().any(|name| mattering.contains(name)) {
-                    entry.matters = true;
-                    changed = true;
+        let flags: [fn(&mut Entry) -> &mut bool; 2] = [|e| &mut e.matters, |e| &mut e.matters_in_tests];
+        for flag in flags {
+            loop {
+                let mattering: std::collections::HashSet<String> = self
+                    .local
+                    .values_mut()
+                    .flatten()
+                    .filter_map(|e| (*flag(e)).then(|| e.name.clone()))
+                    .collect();
+                let mut changed = false;
+                for (entry, invoked) in self.local.values_mut().flatten().zip(&invokes) {
+                    if !*flag(entry) && invoked.iter().any(|name| mattering.contains(name)) {
+                        *flag(entry) = true;
+                        changed = true;
+                    }
                 }
-            }
-            if !changed {
-                return;
+                if !changed {
+                    break;
+                }
             }
         }
     }
@@ -132,13 +142,31 @@ impl MacroTable {
         self.names.iter()
     }
 
+    /// Whether a file is a test, bench or example target's by where it lies in its package (cargo's
+    /// layout): what it holds counts only for the rules that read test code.
+    fn is_test_file(&self, source: &SourceFile) -> bool {
+        let Some(dir) = source.krate.and_then(|k| self.crate_dirs.get(k)) else {
+            return false;
+        };
+        source
+            .abs
+            .strip_prefix(dir)
+            .ok()
+            .and_then(|path| path.components().next())
+            .is_some_and(|first| matches!(first.as_os_str().to_str(), Some("tests" | "benches" | "examples")))
+    }
+
     /// Whether an invocation can make something a rule finds: its macro matters, or what it is given
     /// mentions a rule's word (a quiet one's item mentions none; for another, `text` says, the worst
     /// assumed without it).
-    fn relevant(&self, invocation: &RawInvocation, text: Option<&str>, words: &BodyWords) -> bool {
+    fn relevant(&self, invocation: &RawInvocation, text: Option<&str>, words: &BodyWords, test_file: bool) -> bool {
+        let (words, mattering) = match test_file || invocation.in_test {
+            true => (words.in_tests(), &self.mattering_in_tests),
+            false => (words, &self.mattering),
+        };
         self.knows(&invocation.name)
             && (!words.skips_bodies()
-                || self.mattering.contains(&invocation.name)
+                || mattering.contains(&invocation.name)
                 || (!invocation.quiet
                     && text.is_none_or(|t| {
                         t.get(invocation.range.clone())
@@ -291,6 +319,17 @@ fn invoked_names(code: &str) -> Vec<String> {
     names
 }
 
+/// Whether a macro's rules (as written) can make something a rule with `words` finds: they mention one
+/// of its words (comments, strings and, unless a rule selects by attribute, attributes left out) or
+/// write item-level `mod`/`use`.
+fn matters(rules: &str, words: &BodyWords) -> bool {
+    let mut code = without_strings(rules);
+    if !words.reads_attributes() {
+        code = without_attributes(&code);
+    }
+    !words.skips_bodies() || words.mentioned_in(&code) || mentions_module_or_import(&code)
+}
+
 /// Whether macro rules (as code text) write `mod` or `use` items where items go, which change the
 /// module tree or what names mean whatever the rules' words: outside any block of the output (a `use`
 /// inside a function body is that body's alone). The output is the rule's right side, one brace deep
@@ -322,10 +361,12 @@ struct Seen<'t> {
     krate: Option<usize>,
     file: usize,
     words: &'t BodyWords,
+    /// The file is a test target's.
+    test_file: bool,
 }
 
 impl MacroSource for Seen<'_> {
-    fn find(&self, path: &[String]) -> Option<FoundMacro<'_>> {
+    fn find(&self, path: &[String], in_test: bool) -> Option<FoundMacro<'_>> {
         let entry = self.table.entry(path, self.krate, self.file)?;
         let dollar_crate = match entry.krate {
             Some(k) if entry.krate != self.krate => self.table.crate_names.get(k).map_or("crate", String::as_str),
@@ -335,12 +376,19 @@ impl MacroSource for Seen<'_> {
             rules: &entry.rules,
             origin: &entry.origin,
             dollar_crate,
-            matters: entry.matters,
+            matters: match self.test_file || in_test {
+                true => entry.matters_in_tests,
+                false => entry.matters,
+            },
         })
     }
 
-    fn matters(&self, tokens: &str) -> bool {
-        !self.words.skips_bodies() || self.words.mentioned_in(tokens)
+    fn matters(&self, tokens: &str, in_test: bool) -> bool {
+        let words = match self.test_file || in_test {
+            true => self.words.in_tests(),
+            false => self.words,
+        };
+        !words.skips_bodies() || words.mentioned_in(tokens)
     }
 }
 
@@ -377,7 +425,12 @@ pub(super) fn expand_file(
     words: &BodyWords,
 ) -> Option<ParsedFile> {
     // The text is read only when some invocation may be relevant.
-    if !calls.invocations.iter().any(|i| table.relevant(i, None, words)) {
+    let test_file = table.is_test_file(source);
+    if !calls
+        .invocations
+        .iter()
+        .any(|i| table.relevant(i, None, words, test_file))
+    {
         return None;
     }
     let bytes = tree.read(&source.abs).ok()?;
@@ -385,7 +438,7 @@ pub(super) fn expand_file(
     let relevant: Vec<&RawInvocation> = calls
         .invocations
         .iter()
-        .filter(|i| table.relevant(i, Some(text), words))
+        .filter(|i| table.relevant(i, Some(text), words, test_file))
         .collect();
     if relevant.is_empty() {
         return None;
@@ -395,6 +448,7 @@ pub(super) fn expand_file(
         krate: source.krate,
         file: index,
         words,
+        test_file,
     };
     let parsed = parse();
     // Invocations only at the top level: just their items are read again; else the whole file.

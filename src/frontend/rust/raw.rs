@@ -194,6 +194,8 @@ pub(crate) struct RawInvocation {
     pub top_level: bool,
     /// Its item mentions none of the words the file was read with (the fast reader reads only such).
     pub quiet: bool,
+    /// In test code within the file (`#[cfg(test)]`, `#[test]`).
+    pub in_test: bool,
 }
 
 /// The range of an invocation whose bounds the fast reader learns only once the top-level item is read.

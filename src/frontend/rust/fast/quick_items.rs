@@ -682,6 +682,7 @@ impl<'t> Reader<'t> {
             range: raw::PENDING_RANGE,
             top_level: self.scope == 0,
             quiet: true,
+            in_test: self.in_test,
         });
         // Test code is not counted, so what it does not show is not either.
         if !self.in_test && !ITEMLESS_MACROS.contains(&name.as_str()) {

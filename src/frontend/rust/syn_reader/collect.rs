@@ -50,11 +50,11 @@ const MAX_EXPANSION_DEPTH: usize = 128;
 /// Where a reader finds the workspace's `macro_rules!` for an invocation, by the path written.
 pub(crate) trait MacroSource: Sync {
     /// The definition an invocation of `path` expands, if the workspace has it.
-    fn find(&self, path: &[String]) -> Option<FoundMacro<'_>>;
+    fn find(&self, path: &[String], in_test: bool) -> Option<FoundMacro<'_>>;
 
     /// Whether what an invocation is given mentions something a rule can find (a macro whose own rules
-    /// do not is expanded only then).
-    fn matters(&self, tokens: &str) -> bool;
+    /// do not is expanded only then), in test code or not.
+    fn matters(&self, tokens: &str, in_test: bool) -> bool;
 }
 
 /// What became of an invocation of a workspace macro.
@@ -76,7 +76,7 @@ pub(crate) struct FoundMacro<'m> {
     pub origin: &'m str,
     /// What `$crate` stands for where it is invoked: `crate`, or the defining crate's name.
     pub dollar_crate: &'m str,
-    /// Its rules (or those of the macros it invokes) can make something a rule finds.
+    /// Its rules (or those of the macros it invokes) can make something a rule finds, in test code or not.
     pub matters: bool,
 }
 
@@ -335,6 +335,7 @@ impl<'t> Collector<'t> {
                 range: item.unwrap_or(0..0),
                 top_level: self.scope == 0,
                 quiet: false,
+                in_test: self.in_test,
             });
         }
         if matches!(name.as_str(), "thread_local" | "lazy_static") {
@@ -413,10 +414,10 @@ impl<'t> Collector<'t> {
             return Expansion::Unavailable;
         };
         let path: Vec<String> = mac.path.segments.iter().map(|s| s.ident.to_string()).collect();
-        let Some(found) = macros.find(&path) else {
+        let Some(found) = macros.find(&path, self.in_test) else {
             return Expansion::Unavailable;
         };
-        if !found.matters && !macros.matters(&mac.tokens.to_string()) {
+        if !found.matters && !macros.matters(&mac.tokens.to_string(), self.in_test) {
             return Expansion::Unneeded;
         }
         if self.generated.len() >= MAX_EXPANSION_DEPTH {
