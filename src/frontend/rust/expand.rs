@@ -16,6 +16,7 @@ use super::load::Loaded;
 use super::raw::{ParsedFile, RawInvocation};
 use super::read;
 use super::syn_reader::{FoundMacro, MacroSource};
+use super::text::lexer::{Lexer, Token};
 use crate::frontend::BodyWords;
 use crate::workspace::{FileTree, SourceFile, Workspace};
 
@@ -112,7 +113,7 @@ impl MacroTable {
             .local
             .values()
             .flatten()
-            .map(|entry| invoked_names(&without_strings(&entry.rules)))
+            .map(|entry| MacroCode::read(&entry.rules, false).invoked)
             .collect();
         let flags: [fn(&mut Entry) -> &mut bool; 2] = [|e| &mut e.matters, |e| &mut e.matters_in_tests];
         for flag in flags {
@@ -212,147 +213,73 @@ impl MacroTable {
     }
 }
 
-/// Source text with comments and the contents of string literals blanked: a word in a message or a
-/// note is not code.
-fn without_strings(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    let (mut in_string, mut escaped) = (false, false);
-    while let Some(c) = chars.next() {
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
+/// What a macro's rules are made of, read with the byte lexer (comments, literals and lifetimes are
+/// not code, so a word in a message or `'static` says nothing).
+struct MacroCode {
+    /// The identifiers, space-separated; those inside attributes (`#[..]`, `#![..]`) only when asked.
+    idents: String,
+    /// `mod` or `use` written where items go: outside any block of the output (a `use` in a function
+    /// body is that body's alone), the output being the rule's right side, one brace deep in braces.
+    item_level_module_or_import: bool,
+    /// The macros invoked (`name!`, `path::name!`), each once.
+    invoked: Vec<String>,
+}
+
+impl MacroCode {
+    /// Reads a macro's rules; `attributes`: keep the identifiers inside attributes (a rule selects by
+    /// attribute).
+    fn read(rules: &str, attributes: bool) -> Self {
+        let bytes = rules.as_bytes();
+        let mut lexer = Lexer::new(bytes);
+        let mut code = MacroCode {
+            idents: String::new(),
+            item_level_module_or_import: false,
+            invoked: Vec::new(),
+        };
+        let (mut depth, mut last_ident) = (0usize, None);
+        let mut previous = [Token::Punct(0); 2];
+        while let Some((token, start)) = lexer.next() {
+            let attribute = previous[1] == Token::Punct(b'#') || (previous == [Token::Punct(b'#'), Token::Punct(b'!')]);
+            match token {
+                Token::Open(b'[') if attribute && !attributes => {
+                    let Some(_) = lexer.skip_group() else {
+                        break;
+                    };
+                }
+                Token::Open(b'{') => depth += 1,
+                Token::Close(b'}') => depth = depth.saturating_sub(1),
+                Token::Ident => {
+                    let word = &rules[start..lexer.position()];
+                    if (word == "mod" || word == "use") && depth <= 1 {
+                        code.item_level_module_or_import = true;
+                    }
+                    code.idents.push_str(word);
+                    code.idents.push(' ');
+                    last_ident = Some(word);
+                }
+                // `name!`, not `a != b`.
+                Token::Punct(b'!') if previous[1] == Token::Ident && bytes.get(lexer.position()) != Some(&b'=') => {
+                    if let Some(name) = last_ident.filter(|name| !code.invoked.iter().any(|n| n == name)) {
+                        code.invoked.push(name.to_owned());
+                    }
+                }
                 _ => {}
             }
-            out.push(if c == '"' && !in_string { '"' } else { ' ' });
-            continue;
+            previous = [previous[1], token];
         }
-        match (c, chars.peek()) {
-            ('"', _) => {
-                in_string = true;
-                out.push('"');
-            }
-            ('/', Some('/')) => {
-                for next in chars.by_ref() {
-                    if next == '\n' {
-                        out.push('\n');
-                        break;
-                    }
-                }
-            }
-            ('/', Some('*')) => {
-                chars.next();
-                let mut last = ' ';
-                for next in chars.by_ref() {
-                    if last == '*' && next == '/' {
-                        break;
-                    }
-                    last = next;
-                }
-                out.push(' ');
-            }
-            _ => out.push(c),
-        }
+        code
     }
-    out
-}
-
-/// Token text without its attributes (`#[..]`, `#![..]`): what they say makes no definition, import or
-/// path, unless a rule selects items by attribute.
-fn without_attributes(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('#') {
-        out.push_str(&rest[..at]);
-        let after = rest[at + 1..].trim_start();
-        let after = after.strip_prefix('!').map_or(after, str::trim_start);
-        let mut depth = 0usize;
-        let end = after.strip_prefix('[').and_then(|_| {
-            after.char_indices().find_map(|(i, c)| {
-                match c {
-                    '[' => depth += 1,
-                    ']' => depth -= 1,
-                    _ => {}
-                }
-                (depth == 0).then_some(i + 1)
-            })
-        });
-        match end {
-            Some(end) => {
-                out.push(' ');
-                rest = &after[end..];
-            }
-            None => {
-                out.push('#');
-                rest = &rest[at + 1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The names code invokes as macros (`name!`, `path::name!`), each once.
-fn invoked_names(code: &str) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    let mut word = String::new();
-    let mut chars = code.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_alphanumeric() || c == '_' {
-            word.push(c);
-            continue;
-        }
-        let mut next = Some(c);
-        while next.is_some_and(char::is_whitespace) {
-            next = chars.next();
-        }
-        if next == Some('!') && chars.peek() != Some(&'=') && !word.is_empty() && !names.contains(&word) {
-            names.push(word.clone());
-        }
-        word.clear();
-        if next.is_some_and(|n| n.is_alphanumeric() || n == '_') {
-            word.extend(next);
-        }
-    }
-    names
 }
 
 /// Whether a macro's rules (as written) can make something a rule with `words` finds: they mention one
-/// of its words (comments, strings and, unless a rule selects by attribute, attributes left out) or
-/// write item-level `mod`/`use`.
+/// of its words (attributes left out unless a rule selects by attribute) or write item-level
+/// `mod`/`use`.
 fn matters(rules: &str, words: &BodyWords) -> bool {
-    let mut code = without_strings(rules);
-    if !words.reads_attributes() {
-        code = without_attributes(&code);
+    if !words.skips_bodies() {
+        return true;
     }
-    !words.skips_bodies() || words.mentioned_in(&code) || mentions_module_or_import(&code)
-}
-
-/// Whether macro rules (as code text) write `mod` or `use` items where items go, which change the
-/// module tree or what names mean whatever the rules' words: outside any block of the output (a `use`
-/// inside a function body is that body's alone). The output is the rule's right side, one brace deep
-/// when written in braces.
-fn mentions_module_or_import(rules: &str) -> bool {
-    let mut depth = 0usize;
-    let mut word = String::new();
-    for c in rules.chars().chain(std::iter::once(' ')) {
-        if c.is_alphanumeric() || c == '_' {
-            word.push(c);
-            continue;
-        }
-        if (word == "mod" || word == "use") && depth <= 1 {
-            return true;
-        }
-        word.clear();
-        match c {
-            '{' => depth += 1,
-            '}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
+    let code = MacroCode::read(rules, words.reads_attributes());
+    code.item_level_module_or_import || words.mentioned_in(&code.idents)
 }
 
 /// The table as one file of one crate sees it.
@@ -458,6 +385,11 @@ pub(super) fn expand_file(
         Some(ranges) => {
             let mut parsed = parsed;
             read::expand_items(text, &ranges, &seen, &mut parsed);
+            // The table's invocations left as they were read are ones no rule can use (not unseen, as in
+            // a file not read again); those read again say for themselves.
+            parsed
+                .opaque_macro_calls
+                .retain(|(name, at)| !table.knows(name) || ranges.iter().any(|range| range.contains(at)));
             parsed
         }
         None => read::parse_expanding(text, &seen, &parsed),
@@ -467,16 +399,16 @@ pub(super) fn expand_file(
 
 #[cfg(test)]
 mod tests {
-    use super::without_strings;
+    use super::MacroCode;
 
     #[test]
     fn names_invoked_as_macros() {
-        assert_eq!(super::invoked_names("a! (x) b :: c !{} d != e f"), ["a", "c"]);
+        assert_eq!(MacroCode::read("a! (x) b :: c !{} d != e f", false).invoked, ["a", "c"]);
     }
 
     #[test]
     fn only_item_level_uses_and_modules_count() {
-        use super::mentions_module_or_import as items;
+        let items = |rules: &str| MacroCode::read(rules, false).item_level_module_or_import;
         assert!(items("($n:ident) => { use std::fmt; };"));
         assert!(items("($n:ident) => ( mod $n {} );"));
         assert!(!items("($n:ident) => { fn $n() { use std::fmt; } };"));
@@ -484,16 +416,12 @@ mod tests {
     }
 
     #[test]
-    fn attributes_are_not_code() {
-        assert_eq!(
-            super::without_attributes("# [deprecated (note = \"x\")] pub struct $name ; #! [allow (x)] # x"),
-            "  pub struct $name ;   # x"
-        );
-    }
-
-    #[test]
-    fn strings_are_not_code() {
-        assert_eq!(without_strings(r#"a "use \" x" b"#), r#"a "        " b"#);
-        assert_eq!(without_strings("a // use\nb /* mod */ c"), "a \nb   c");
+    fn comments_literals_lifetimes_and_attributes_are_not_code() {
+        let rules = r#"() => { #[deprecated(note = "use x")] #![allow(y)] pub struct S<'static>; // mod z
+            const Q: char = '"'; fn f() -> &'static str { "mod" } /* use w */ }"#;
+        let code = MacroCode::read(rules, false);
+        assert_eq!(code.idents, "pub struct S const Q char fn f str ");
+        assert!(!code.item_level_module_or_import);
+        assert!(MacroCode::read(rules, true).idents.contains("deprecated note allow y"));
     }
 }

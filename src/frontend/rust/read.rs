@@ -48,15 +48,10 @@ pub(crate) fn expand_items(
     macros: &dyn syn_reader::MacroSource,
     parsed: &mut ParsedFile,
 ) {
-    for range in ranges {
-        let Some(line_start) = text
-            .get(..range.start)
-            .map(|before| before.rfind('\n').map_or(0, |at| at + 1))
-        else {
-            continue;
-        };
-        let lines_before = memchr::memchr_iter(b'\n', &text.as_bytes()[..line_start]).count() as u32;
-        let Some(piece) = syn_reader::parse_piece(text, range.clone(), (line_start, lines_before), 0, Some(macros))
+    let lines = LineTable::new(text);
+    for range in ranges.iter().filter(|range| range.end <= text.len()) {
+        let (line, line_start) = lines.line_of(range.start);
+        let Some(piece) = syn_reader::parse_piece(text, range.clone(), (line_start, line as u32), 0, Some(macros))
         else {
             continue;
         };

@@ -321,18 +321,13 @@ impl<'t> Collector<'t> {
     /// items (`cfg_rt! { pub struct Runtime; }`, `pin_project! { .. }`) read as if written here; any
     /// other body as an expression list. The state macros (`thread_local!`, `lazy_static!`) are
     /// reported as such, so their statics are not read a second time.
-    fn item_macro(&mut self, mac: &syn::Macro, item: Option<std::ops::Range<usize>>) {
-        let name = mac
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
+    fn item_macro(&mut self, mac: &syn::Macro, item: std::ops::Range<usize>) {
+        let name = macro_name(mac);
         // What an expansion invokes is that expansion's business, not the file's.
         if self.generated.is_empty() {
             self.out.note_item_macro_call(raw::RawInvocation {
                 name: name.clone(),
-                range: item.unwrap_or(0..0),
+                range: item,
                 top_level: self.scope == 0,
                 quiet: false,
                 in_test: self.in_test,
@@ -453,12 +448,7 @@ impl<'t> Collector<'t> {
 
     fn macro_body(&mut self, mac: &syn::Macro) {
         self.reference(&mac.path, ReferenceContext::Macro);
-        let name = mac
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
+        let name = macro_name(mac);
         if matches!(name.as_str(), "matches" | "assert_matches" | "debug_assert_matches")
             && let Ok((expr, pat, guard)) = mac.parse_body_with(parse_matches_body)
         {
@@ -538,6 +528,15 @@ fn item_wrapper_cfg(body: &proc_macro2::TokenStream) -> Option<Option<String>> {
     let parse_attributes = |input: syn::parse::ParseStream<'_>| input.call(syn::Attribute::parse_outer);
     let attributes = syn::parse::Parser::parse2(parse_attributes, inner.into_iter().collect()).ok()?;
     Some(cfg::all_of(&cfg_predicates(&attributes)))
+}
+
+/// The name a macro is invoked by: the last segment of its path.
+fn macro_name(mac: &syn::Macro) -> String {
+    mac.path
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default()
 }
 
 /// A macro body that is a sequence of items.
@@ -958,7 +957,7 @@ impl Collector<'_> {
                     return;
                 }
                 let range = self.item_range(i);
-                self.with_item_test(&i.attrs, |this| this.item_macro(&i.mac, Some(range)));
+                self.with_item_test(&i.attrs, |this| this.item_macro(&i.mac, range));
             }
             _ => visit::visit_item(self, item),
         }
