@@ -172,21 +172,37 @@ async fn user_load(
 
 /// Replays a thread from the start on `ws`: its events, in the order sent (a ping marks the end, as
 /// the replay is queued before the pong).
+/// Replays one thread's history; a `RATE_LIMITED` refusal (retryable) is waited out and asked again, as a
+/// client should: a fast machine replays many threads within one rate window.
 async fn replay(ws: &mut Socket, thread: &str) -> Vec<Value> {
-    let resume = json!({"type": "resume", "thread_id": thread, "after_seq": 0});
-    ws.send(Message::Text(resume.to_string().into()))
-        .await
-        .expect("sends resume");
-    ws.send(Message::Text(json!({"type": "ping"}).to_string().into()))
-        .await
-        .expect("sends ping");
-    let mut events = Vec::new();
-    loop {
-        let value = next_json(ws).await.expect("the replay arrives");
-        match value["type"].as_str() {
-            Some("pong") => return events,
-            Some("error") => panic!("resume of {thread} refused: {value}"),
-            _ => events.push(value),
+    'ask: loop {
+        let resume = json!({"type": "resume", "thread_id": thread, "after_seq": 0});
+        ws.send(Message::Text(resume.to_string().into()))
+            .await
+            .expect("sends resume");
+        ws.send(Message::Text(json!({"type": "ping"}).to_string().into()))
+            .await
+            .expect("sends ping");
+        let mut events = Vec::new();
+        let mut limited = false;
+        loop {
+            // Once refused, the ping may have been refused too: the replay ends with a pong or silence.
+            let value = match limited {
+                false => next_json(ws).await.expect("the replay arrives"),
+                true => match tokio::time::timeout(Duration::from_secs(2), next_json(ws)).await {
+                    Ok(Some(value)) if value["type"] != "pong" => value,
+                    _ => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue 'ask;
+                    }
+                },
+            };
+            match value["type"].as_str() {
+                Some("pong") => return events,
+                Some("error") if value["code"] == "RATE_LIMITED" && value["retryable"] == true => limited = true,
+                Some("error") => panic!("resume of {thread} refused: {value}"),
+                _ => events.push(value),
+            }
         }
     }
 }

@@ -84,7 +84,8 @@ impl Widening {
         Some(Widening { wider, finder })
     }
 
-    /// Parses `file` again with the wider words if it skipped bodies and mentions one of the names.
+    /// Parses `file` again with the wider words if it skipped bodies and mentions one of the names;
+    /// whether it did.
     pub fn apply(
         &self,
         file: &mut Loaded,
@@ -92,13 +93,15 @@ impl Widening {
         tree: &dyn FileTree,
         cache: &ParseCache,
         pack: &ParsePack,
-    ) {
-        if self.wanted(file.skeleton.skipped_bodies, source, tree) {
-            // The file is still known by its content key with the run's own words.
-            let key = file.key;
-            *file = load(source, tree, cache, &self.wider, pack);
-            file.key = key;
+    ) -> bool {
+        if !self.wanted(file.skeleton.skipped_bodies, source, tree) {
+            return false;
         }
+        // The file is still known by its content key with the run's own words.
+        let key = file.key;
+        *file = load(source, tree, cache, &self.wider, pack);
+        file.key = key;
+        true
     }
 
     /// Whether a file whose parse skipped bodies (or not) must be parsed again with [`Widening::wider`]:

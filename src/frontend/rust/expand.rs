@@ -46,9 +46,6 @@ pub(super) struct MacroTable {
     crate_dirs: Vec<std::path::PathBuf>,
     /// Every macro name in the table.
     names: std::collections::HashSet<String>,
-    /// The names of the macros that matter (see `Entry::matters`), and in test code.
-    mattering: std::collections::HashSet<String>,
-    mattering_in_tests: std::collections::HashSet<String>,
 }
 
 impl MacroTable {
@@ -89,20 +86,6 @@ impl MacroTable {
         }
         table.names = table.local.keys().map(|(_, name)| name.clone()).collect();
         table.spread_matters();
-        table.mattering = table
-            .local
-            .values()
-            .flatten()
-            .filter(|e| e.matters)
-            .map(|e| e.name.clone())
-            .collect();
-        table.mattering_in_tests = table
-            .local
-            .values()
-            .flatten()
-            .filter(|e| e.matters_in_tests)
-            .map(|e| e.name.clone())
-            .collect();
         table
     }
 
@@ -160,19 +143,46 @@ impl MacroTable {
     /// Whether an invocation can make something a rule finds: its macro matters, or what it is given
     /// mentions a rule's word (a quiet one's item mentions none; for another, `text` says, the worst
     /// assumed without it).
-    fn relevant(&self, invocation: &RawInvocation, text: Option<&str>, words: &BodyWords, test_file: bool) -> bool {
-        let (words, mattering) = match test_file || invocation.in_test {
-            true => (words.in_tests(), &self.mattering_in_tests),
-            false => (words, &self.mattering),
-        };
+    fn relevant(
+        &self,
+        invocation: &RawInvocation,
+        (krate, file): (Option<usize>, usize),
+        text: Option<&str>,
+        words: &BodyWords,
+        test_file: bool,
+    ) -> bool {
+        let in_tests = test_file || invocation.in_test;
+        let words = if in_tests { words.in_tests() } else { words };
         self.knows(&invocation.name)
             && (!words.skips_bodies()
-                || mattering.contains(&invocation.name)
+                || self.may_matter(&invocation.name, krate, file, in_tests)
                 || (!invocation.quiet
                     && text.is_none_or(|t| {
-                        t.get(invocation.range.clone())
-                            .is_none_or(|item| words.mentioned_in(item))
+                        // What it is given reaches what it makes only as code: a word in a comment, a
+                        // literal or (unless a rule reads them) an attribute cannot make a finding.
+                        t.get(invocation.range.clone()).is_none_or(|item| {
+                            words.mentioned_in(&MacroCode::read(item, words.reads_attributes()).idents)
+                        })
                     })))
+    }
+
+    /// Whether a definition that an invocation of `name` in a crate's file may mean matters (see
+    /// [`Entry::matters`]): the one a bare `name!` means there, or any another crate exports under that
+    /// name (a path, `krate::name!`, can name one of those).
+    fn may_matter(&self, name: &str, krate: Option<usize>, file: usize, in_tests: bool) -> bool {
+        let matters = |entry: &Entry| {
+            if in_tests {
+                entry.matters_in_tests
+            } else {
+                entry.matters
+            }
+        };
+        let exported = self.exported.get(name).into_iter().flatten();
+        self.entry(&[name.to_owned()], krate, file).is_some_and(matters)
+            || exported
+                .filter_map(|exporter| self.local.get(exporter))
+                .flatten()
+                .any(matters)
     }
 
     /// Whether an invocation of `name` may be one of the table's macros.
@@ -290,6 +300,8 @@ struct Seen<'t> {
     words: &'t BodyWords,
     /// The file is a test target's.
     test_file: bool,
+    /// The file's first reading left out bodies no rule needs: generated ones may be too.
+    prunes_bodies: bool,
 }
 
 impl MacroSource for Seen<'_> {
@@ -310,12 +322,15 @@ impl MacroSource for Seen<'_> {
         })
     }
 
-    fn matters(&self, tokens: &str, in_test: bool) -> bool {
-        let words = match self.test_file || in_test {
+    fn words(&self, in_test: bool) -> &BodyWords {
+        match self.test_file || in_test {
             true => self.words.in_tests(),
             false => self.words,
-        };
-        !words.skips_bodies() || words.mentioned_in(tokens)
+        }
+    }
+
+    fn prunes_bodies(&self) -> bool {
+        self.prunes_bodies
     }
 }
 
@@ -329,14 +344,27 @@ pub(super) fn expand_invocations(
     words: &BodyWords,
 ) {
     use rayon::prelude::*;
-    loaded.par_iter_mut().enumerate().for_each(|(index, file)| {
-        let (skeleton, decode) = (&file.skeleton, || file.decode());
-        if let Some(expanded) = expand_file(skeleton, decode, index, &files[index], tree, table, words) {
-            let key = file.key;
-            *file = Loaded::new(&expanded, key, None);
-            file.keep = false;
-        }
-    });
+    loaded
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(index, file)| expand_loaded(file, index, &files[index], tree, table, words));
+}
+
+/// [`expand_invocations`] for one file, read with `words`.
+pub(super) fn expand_loaded(
+    file: &mut Loaded,
+    index: usize,
+    source: &SourceFile,
+    tree: &dyn FileTree,
+    table: &MacroTable,
+    words: &BodyWords,
+) {
+    let (skeleton, decode) = (&file.skeleton, || file.decode());
+    if let Some(expanded) = expand_file(skeleton, decode, index, source, tree, table, words) {
+        let key = file.key;
+        *file = Loaded::new(&expanded, key, None);
+        file.keep = false;
+    }
 }
 
 /// One file's parse with the table's macros expanded where it invokes them and a rule can use what
@@ -356,7 +384,7 @@ pub(super) fn expand_file(
     if !calls
         .invocations
         .iter()
-        .any(|i| table.relevant(i, None, words, test_file))
+        .any(|i| table.relevant(i, (source.krate, index), None, words, test_file))
     {
         return None;
     }
@@ -365,7 +393,7 @@ pub(super) fn expand_file(
     let relevant: Vec<&RawInvocation> = calls
         .invocations
         .iter()
-        .filter(|i| table.relevant(i, Some(text), words, test_file))
+        .filter(|i| table.relevant(i, (source.krate, index), Some(text), words, test_file))
         .collect();
     if relevant.is_empty() {
         return None;
@@ -376,6 +404,7 @@ pub(super) fn expand_file(
         file: index,
         words,
         test_file,
+        prunes_bodies: calls.skipped_bodies,
     };
     let parsed = parse();
     // Invocations only at the top level: just their items are read again; else the whole file.
@@ -392,7 +421,12 @@ pub(super) fn expand_file(
                 .retain(|(name, at)| !table.knows(name) || ranges.iter().any(|range| range.contains(at)));
             parsed
         }
-        None => read::parse_expanding(text, &seen, &parsed),
+        None => {
+            // The bodies the first reading left out are left out again, but for those in invocations.
+            let invoked: Vec<std::ops::Range<usize>> = calls.invocations.iter().map(|i| i.range.clone()).collect();
+            let skipping = calls.skipped_bodies.then_some((words, invoked.as_slice()));
+            read::parse_expanding(text, &seen, &parsed, skipping)
+        }
     }))
     .ok()
 }

@@ -193,7 +193,13 @@ fn analyze_all(
         loaded
             .par_iter_mut()
             .zip(files)
-            .for_each(|(file, source)| widening.apply(file, source, tree, cache, pack));
+            .enumerate()
+            .for_each(|(index, (file, source))| {
+                // Read again, the file's macros are expanded again, with the words it is now read with.
+                if widening.apply(file, source, tree, cache, pack) && !macros.is_empty() {
+                    expand::expand_loaded(file, index, source, tree, &macros, widening.wider());
+                }
+            });
     }
     let crates = workspace
         .crates
@@ -321,13 +327,16 @@ fn analyze_changed(
                 .map(|&i| {
                     cache.count_parse();
                     let mut parsed = read_and_parse(&files[i], tree, words);
+                    let mut read_with = words;
                     if let Some(widening) = &widening
                         && widening.wanted(parsed.skipped_bodies, &files[i], tree)
                     {
-                        parsed = read_and_parse(&files[i], tree, widening.wider());
+                        read_with = widening.wider();
+                        parsed = read_and_parse(&files[i], tree, read_with);
                     }
                     let read_again = || parsed.clone();
-                    if let Some(expanded) = expand::expand_file(&parsed, read_again, i, &files[i], tree, &macros, words)
+                    if let Some(expanded) =
+                        expand::expand_file(&parsed, read_again, i, &files[i], tree, &macros, read_with)
                     {
                         parsed = expanded;
                     }

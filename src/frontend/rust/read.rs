@@ -25,18 +25,46 @@ pub(crate) fn parse(text: &str, words: &BodyWords) -> ParsedFile {
 }
 
 /// The file read again, all of it by syn, with the workspace's `macro_rules!` expanded where it invokes
-/// them (expansion needs the syntax tree); the suppressions are those `first` found.
-pub(crate) fn parse_expanding(text: &str, macros: &dyn syn_reader::MacroSource, first: &ParsedFile) -> ParsedFile {
+/// them (expansion needs the syntax tree); the suppressions are those `first` found. With `skipping`,
+/// the function bodies that mention none of its words are left out as the first reading left them
+/// out, but for those inside its ranges (the invocations: what a macro is given is its to read).
+pub(crate) fn parse_expanding(
+    text: &str,
+    macros: &dyn syn_reader::MacroSource,
+    first: &ParsedFile,
+    skipping: Option<(&BodyWords, &[std::ops::Range<usize>])>,
+) -> ParsedFile {
     let (text, offset) = match text.strip_prefix('\u{feff}') {
         Some(rest) => (rest, '\u{feff}'.len_utf8()),
         None => (text, 0),
     };
     let prepared = blank_preamble(text);
-    let mut parsed = syn_reader::parse_whole_expanding(&prepared, offset, macros);
+    let blanked = skipping.and_then(|(words, invoked)| {
+        let mut skim = skim::skim_at(&prepared, words, words.positions(prepared.as_bytes()));
+        // Invocation ranges count from the start of the file as read, byte-order mark included.
+        let outside = |at: usize| !invoked.iter().any(|range| range.contains(&(at + offset)));
+        skim.bodies.retain(|body| {
+            outside(body.start) && outside(body.end.saturating_sub(1)) && !encloses(body, invoked, offset)
+        });
+        skim.docs.retain(|&at| outside(at));
+        (!skim.is_empty()).then(|| skim::blank(&prepared, &skim)).flatten()
+    });
+    let source = blanked.as_deref().unwrap_or(&prepared);
+    let mut parsed = syn_reader::parse_whole_expanding(source, offset, macros);
     syn_reader::release_spans();
     parsed.suppressions = first.suppressions.clone();
     parsed.macros_expanded = true;
+    // Generated bodies are left out under the same condition (see `syn_reader::MacroSource`).
+    parsed.skipped_bodies = skipping.is_some();
     parsed
+}
+
+/// Whether `body` (a range of the text without its byte-order mark, `offset` bytes long) holds one
+/// of `ranges` (of the text with it).
+fn encloses(body: &std::ops::Range<usize>, ranges: &[std::ops::Range<usize>], offset: usize) -> bool {
+    ranges
+        .iter()
+        .any(|range| body.start + offset <= range.start && range.end <= body.end + offset)
 }
 
 /// The items at `ranges` of a file's text (its top-level macro invocations) read again, expanding the

@@ -97,8 +97,8 @@ pub(crate) fn layout_key(crates: &[CrateInfo], files: &[SourceFile]) -> u64 {
 }
 
 /// Bumped whenever the snapshot layout or what it depends on changes (4: items read without syn; 5:
-/// parses compressed; 6: the index knows the workspace's modules; 7: cfg predicates on facts and modules; 8: glob re-exports in the index; 9: items in item macros, cfg_attr paths; 10: the cfgs item macros put on items).
-const SNAPSHOT_VERSION: &str = "snapshot-10";
+/// parses compressed; 6: the index knows the workspace's modules; 7: cfg predicates on facts and modules; 8: glob re-exports in the index; 9: items in item macros, cfg_attr paths; 10: the cfgs item macros put on items; 11: macros matter by definition, not by name).
+const SNAPSHOT_VERSION: &str = "snapshot-11";
 
 /// The index keys of names written by [`relative_names`] for a file in `module`.
 pub(crate) fn relative_name_keys(module: &FileModule, names: &str) -> Vec<u64> {

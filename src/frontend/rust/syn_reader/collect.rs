@@ -6,6 +6,7 @@ use rustc_hash::FxHashSet as HashSet;
 use proc_macro2::Span as TokenSpan;
 
 use super::macro_rules::MacroRules;
+use super::prune;
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -52,9 +53,13 @@ pub(crate) trait MacroSource: Sync {
     /// The definition an invocation of `path` expands, if the workspace has it.
     fn find(&self, path: &[String], in_test: bool) -> Option<FoundMacro<'_>>;
 
-    /// Whether what an invocation is given mentions something a rule can find (a macro whose own rules
-    /// do not is expanded only then), in test code or not.
-    fn matters(&self, tokens: &str, in_test: bool) -> bool;
+    /// The words something must mention for a rule to find it, in test code or not: a macro whose own
+    /// rules mention none is expanded only when what it is given does.
+    fn words(&self, in_test: bool) -> &crate::frontend::BodyWords;
+
+    /// Whether the generated function bodies that mention no word may be left unread: the file's own
+    /// were (see `prune`).
+    fn prunes_bodies(&self) -> bool;
 }
 
 /// What became of an invocation of a workspace macro.
@@ -412,7 +417,8 @@ impl<'t> Collector<'t> {
         let Some(found) = macros.find(&path, self.in_test) else {
             return Expansion::Unavailable;
         };
-        if !found.matters && !macros.matters(&mac.tokens.to_string(), self.in_test) {
+        let words = macros.words(self.in_test);
+        if !found.matters && words.skips_bodies() && !prune::mentions(&mac.tokens, words) {
             return Expansion::Unneeded;
         }
         if self.generated.len() >= MAX_EXPANSION_DEPTH {
@@ -433,6 +439,11 @@ impl<'t> Collector<'t> {
             .clone();
         let expanded = rules
             .and_then(|rules| rules.expand(mac.tokens.clone(), span, found.dollar_crate).ok())
+            .map(|tokens| match macros.prunes_bodies() {
+                // Every word, test code's included: generated code can hold a test module.
+                true => prune::prune_bodies(tokens, macros.words(false)),
+                false => tokens,
+            })
             .and_then(|tokens| syn::parse::Parser::parse2(parse_items, tokens).ok());
         let Some(items) = expanded else {
             return Expansion::Unavailable;

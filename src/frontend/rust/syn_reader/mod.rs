@@ -6,6 +6,7 @@
 
 mod collect;
 mod macro_rules;
+mod prune;
 mod refusal;
 mod tokens;
 
