@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use super::load::Loaded;
-use super::raw::{ParsedFile, RawInvocation};
+use super::raw::{ParsedFile, RawInvocation, RawMacroRules};
 use super::read;
 use super::syn_reader::{FoundMacro, MacroSource};
 use super::text::lexer::{Lexer, Token};
@@ -33,6 +33,9 @@ struct Entry {
     matters: bool,
     /// The same, for the rules that read test code: what it makes in test code can matter.
     matters_in_tests: bool,
+    /// The macros its rules invoke (needed only while the table is made).
+    #[serde(skip)]
+    invoked: Vec<String>,
 }
 
 /// The workspace's `macro_rules!`, by crate and name, and the exported ones by name. Kept with a run's
@@ -56,33 +59,46 @@ impl MacroTable {
             crate_dirs: workspace.crates.iter().map(|c| c.dir.clone()).collect(),
             ..MacroTable::default()
         };
-        for (index, (file, source)) in loaded.iter().zip(files).enumerate() {
-            let wrappers = &file.skeleton.item_wrappers;
-            for definition in &file.skeleton.macro_rules {
+        use rayon::prelude::*;
+        let definitions: Vec<(usize, &SourceFile, &RawMacroRules)> = loaded
+            .iter()
+            .zip(files)
+            .enumerate()
+            .flat_map(|(index, (file, source))| {
+                let wrappers = &file.skeleton.item_wrappers;
                 // `cfg_if!` (a crate's copy of it too) is read natively, branch by branch under its cfgs.
-                if definition.name == "cfg_if" || wrappers.iter().any(|(name, _)| *name == definition.name) {
-                    continue;
+                file.skeleton
+                    .macro_rules
+                    .iter()
+                    .filter(|d| d.name != "cfg_if" && !wrappers.iter().any(|(name, _)| *name == d.name))
+                    .map(move |definition| (index, source, definition))
+            })
+            .collect();
+        let readings: Vec<Reading> = definitions
+            .par_iter()
+            .map(|(_, _, definition)| Reading::of(&definition.rules, words))
+            .collect();
+        for ((index, source, definition), reading) in definitions.into_iter().zip(readings) {
+            let key = (source.krate, definition.name.clone());
+            if definition.exported {
+                let exporters = table.exported.entry(definition.name.clone()).or_default();
+                if !exporters.contains(&key) {
+                    exporters.push(key.clone());
                 }
-                let key = (source.krate, definition.name.clone());
-                if definition.exported {
-                    let exporters = table.exported.entry(definition.name.clone()).or_default();
-                    if !exporters.contains(&key) {
-                        exporters.push(key.clone());
-                    }
-                }
-                table.local.entry(key).or_default().push(Entry {
-                    name: definition.name.clone(),
-                    matters: matters(&definition.rules, words),
-                    matters_in_tests: matters(&definition.rules, words.in_tests()),
-                    rules: definition.rules.clone(),
-                    origin: format!(
-                        "`{}!` (defined at {}:{})",
-                        definition.name, source.display, definition.span.line
-                    ),
-                    krate: source.krate,
-                    file: index,
-                });
             }
+            table.local.entry(key).or_default().push(Entry {
+                name: definition.name.clone(),
+                matters: reading.matters,
+                matters_in_tests: reading.matters_in_tests,
+                invoked: reading.invoked,
+                rules: definition.rules.clone(),
+                origin: format!(
+                    "`{}!` (defined at {}:{})",
+                    definition.name, source.display, definition.span.line
+                ),
+                krate: source.krate,
+                file: index,
+            });
         }
         table.names = table.local.keys().map(|(_, name)| name.clone()).collect();
         table.spread_matters();
@@ -91,13 +107,6 @@ impl MacroTable {
 
     /// A macro that invokes one that matters matters too (to a fixed point; the table is small).
     fn spread_matters(&mut self) {
-        // What each macro invokes, read once.
-        let invokes: Vec<Vec<String>> = self
-            .local
-            .values()
-            .flatten()
-            .map(|entry| MacroCode::read(&entry.rules, false).invoked)
-            .collect();
         let flags: [fn(&mut Entry) -> &mut bool; 2] = [|e| &mut e.matters, |e| &mut e.matters_in_tests];
         for flag in flags {
             loop {
@@ -108,8 +117,8 @@ impl MacroTable {
                     .filter_map(|e| (*flag(e)).then(|| e.name.clone()))
                     .collect();
                 let mut changed = false;
-                for (entry, invoked) in self.local.values_mut().flatten().zip(&invokes) {
-                    if !*flag(entry) && invoked.iter().any(|name| mattering.contains(name)) {
+                for entry in self.local.values_mut().flatten() {
+                    if !*flag(entry) && entry.invoked.iter().any(|name| mattering.contains(name)) {
                         *flag(entry) = true;
                         changed = true;
                     }
@@ -281,15 +290,33 @@ impl MacroCode {
     }
 }
 
-/// Whether a macro's rules (as written) can make something a rule with `words` finds: they mention one
-/// of its words (attributes left out unless a rule selects by attribute) or write item-level
-/// `mod`/`use`.
-fn matters(rules: &str, words: &BodyWords) -> bool {
-    if !words.skips_bodies() {
-        return true;
+/// What a macro's rules (as written) say of it: whether they can make something a rule finds, for all
+/// rules and for those that read test code, and which macros they invoke.
+struct Reading {
+    matters: bool,
+    matters_in_tests: bool,
+    invoked: Vec<String>,
+}
+
+impl Reading {
+    /// A macro's rules can make something a rule with `words` finds when they mention one of its words
+    /// (attributes left out unless a rule selects by attribute) or write item-level `mod`/`use`.
+    fn of(rules: &str, words: &BodyWords) -> Self {
+        let attributes = words.reads_attributes();
+        let code = MacroCode::read(rules, attributes);
+        let matters = |words: &BodyWords| {
+            !words.skips_bodies() || code.item_level_module_or_import || words.mentioned_in(&code.idents)
+        };
+        Reading {
+            matters: matters(words),
+            matters_in_tests: matters(words.in_tests()),
+            // Invocations are read outside attributes whatever the rules select.
+            invoked: match attributes {
+                true => MacroCode::read(rules, false).invoked,
+                false => code.invoked,
+            },
+        }
     }
-    let code = MacroCode::read(rules, words.reads_attributes());
-    code.item_level_module_or_import || words.mentioned_in(&code.idents)
 }
 
 /// The table as one file of one crate sees it.

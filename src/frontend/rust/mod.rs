@@ -32,7 +32,7 @@ use aliases::Widening;
 use load::{Loaded, load, parse_bytes, read_and_parse};
 use pack::ParsePack;
 use raw::ParsedFile;
-use snapshot::{Snapshot, SnapshotFile};
+use snapshot::{Snapshot, SnapshotFileToStore, SnapshotToStore};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 /// Reads `.rs` files with syn.
@@ -100,35 +100,41 @@ fn store_run(disk: &crate::blob_folder::BlobFolder, run: &str, layout: u64, anal
         .iter()
         .zip(&encoded)
         .filter_map(|(key, encoded)| Some(((*key)?, encoded.as_deref()?)));
-    disk.store_with(&format!("{run}.parses"), &mut |out| {
-        ParsePack::write(out, parses.clone())
-    });
-    drop(encoded);
-    let Some(index) = snapshot::encode_index(&analysis.index) else {
-        return;
-    };
-    let snapshot = Snapshot {
-        layout,
-        files: analysis
-            .keys
-            .iter()
-            .zip(&analysis.modules)
-            .zip(&analysis.structures)
-            .zip(&analysis.facts)
-            .map(|(((key, module), structure), facts)| SnapshotFile {
-                key: *key,
-                module: module.clone(),
-                structure: *structure,
-                facts: facts.clone(),
+    // The parses are written while the rest is encoded; the rest is written after, the snapshot last.
+    let analysis = &*analysis;
+    let (_, blobs) = rayon::join(
+        || {
+            disk.store_with(&format!("{run}.parses"), &mut |out| {
+                ParsePack::write(out, parses.clone())
             })
-            .collect(),
-        aliases: std::mem::take(&mut analysis.aliases),
-        index: snapshot::index_hash(&index),
-    };
-    let Ok(macros) = postcard::to_stdvec(&analysis.macros) else {
-        return;
-    };
-    if let Ok(snapshot) = postcard::to_stdvec(&snapshot) {
+        },
+        || -> Option<[Vec<u8>; 3]> {
+            let index = snapshot::encode_index(&analysis.index)?;
+            let snapshot = SnapshotToStore {
+                layout,
+                files: analysis
+                    .keys
+                    .iter()
+                    .zip(&analysis.modules)
+                    .zip(&analysis.structures)
+                    .zip(&analysis.facts)
+                    .map(|(((key, module), structure), facts)| SnapshotFileToStore {
+                        key: *key,
+                        module,
+                        structure: *structure,
+                        facts,
+                    })
+                    .collect(),
+                aliases: &analysis.aliases,
+                index: snapshot::index_hash(&index),
+            };
+            let macros = postcard::to_stdvec(&analysis.macros).ok()?;
+            let snapshot = postcard::to_stdvec(&snapshot).ok()?;
+            Some([macros, index, snapshot])
+        },
+    );
+    drop(encoded);
+    if let Some([macros, index, snapshot]) = blobs {
         disk.store_blob(&format!("{run}.macros"), &macros);
         disk.store_blob(&format!("{run}.index"), &index);
         disk.store_blob(&format!("{run}.snapshot"), &snapshot);

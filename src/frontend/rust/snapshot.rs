@@ -44,6 +44,33 @@ pub(crate) struct Snapshot {
     pub index: u64,
 }
 
+/// A [`Snapshot`] to store, borrowing what the run holds: it is encoded exactly as the snapshot it
+/// stands for (postcard writes a reference as the value), without copying every file's facts first.
+#[derive(Serialize)]
+pub(crate) struct SnapshotToStore<'a> {
+    /// See [`Snapshot::layout`].
+    pub layout: u64,
+    /// See [`Snapshot::files`].
+    pub files: Vec<SnapshotFileToStore<'a>>,
+    /// See [`Snapshot::aliases`].
+    pub aliases: &'a [String],
+    /// See [`Snapshot::index`].
+    pub index: u64,
+}
+
+/// A [`SnapshotFile`] to store (see [`SnapshotToStore`]).
+#[derive(Serialize)]
+pub(crate) struct SnapshotFileToStore<'a> {
+    /// See [`SnapshotFile::key`].
+    pub key: Option<u128>,
+    /// See [`SnapshotFile::module`].
+    pub module: &'a FileModule,
+    /// See [`SnapshotFile::structure`].
+    pub structure: u64,
+    /// See [`SnapshotFile::facts`].
+    pub facts: &'a FileFacts,
+}
+
 /// Names the runs over the same scanned folders with the same settings (words and rules): where their
 /// snapshot is kept. Files may come and go between such runs.
 pub(crate) fn run_key(files: &[SourceFile], settings: u64) -> u64 {
@@ -134,4 +161,44 @@ pub(crate) fn decode_index(bytes: &[u8], expected: u64) -> Option<WorkspaceIndex
 /// Identifies an encoded index.
 pub(crate) fn index_hash(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_to_store_reads_back_as_the_snapshot() {
+        let module = FileModule {
+            path: "app::a".to_owned(),
+            in_test: false,
+            cfg: Some("unix".to_owned()),
+        };
+        let facts = FileFacts {
+            module: "app::a".to_owned(),
+            ..FileFacts::default()
+        };
+        let aliases = vec!["old".to_owned()];
+        let stored = SnapshotToStore {
+            layout: 7,
+            files: vec![SnapshotFileToStore {
+                key: Some(42),
+                module: &module,
+                structure: 9,
+                facts: &facts,
+            }],
+            aliases: &aliases,
+            index: 11,
+        };
+        let bytes = postcard::to_stdvec(&stored).expect("encodes");
+        let read: Snapshot = postcard::from_bytes(&bytes).expect("decodes");
+        assert_eq!((read.layout, read.index, read.aliases), (7, 11, aliases));
+        let [file] = read.files.as_slice() else {
+            panic!("one file");
+        };
+        assert_eq!(
+            (file.key, &file.module, file.structure, &file.facts),
+            (Some(42), &module, 9, &facts)
+        );
+    }
 }
