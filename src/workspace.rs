@@ -78,6 +78,12 @@ pub struct CrateInfo {
     pub features: std::collections::BTreeMap<String, Vec<String>>,
     /// The names its code gives its dependencies (every dependency table's keys, `-` as `_`).
     pub dependencies: Vec<String>,
+    /// The package's name, `-` as `_`.
+    pub package: String,
+    /// The packages its dependencies are (`package = ..` of a renamed one, else the key; `-` as `_`);
+    /// `None` for one inherited from the workspace (`workspace = true`), which the manifest does not
+    /// name.
+    pub dependency_packages: Vec<Option<String>>,
 }
 
 /// What the scan found.
@@ -265,20 +271,44 @@ pub fn assemble(
 /// The names code gives a manifest's dependencies: the keys of `[dependencies]`, `[dev-dependencies]`,
 /// `[build-dependencies]` and their `[target.'cfg(..)'.*]` forms (a renamed dependency's key is the name).
 fn dependency_names(manifest: &toml::Table) -> Vec<String> {
-    let tables = ["dependencies", "dev-dependencies", "build-dependencies"];
+    let mut names: Vec<String> = dependency_entries(manifest)
+        .map(|(key, _)| key.replace('-', "_"))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The packages a manifest's dependencies are (see [`CrateInfo::dependency_packages`]).
+fn dependency_packages(manifest: &toml::Table) -> Vec<Option<String>> {
+    let mut packages: Vec<Option<String>> = dependency_entries(manifest)
+        .map(|(key, entry)| {
+            let field = |name: &str| entry.as_table().and_then(|t| t.get(name));
+            match (field("package").and_then(|p| p.as_str()), field("workspace")) {
+                (Some(package), _) => Some(package.replace('-', "_")),
+                (None, Some(_)) => None,
+                (None, None) => Some(key.replace('-', "_")),
+            }
+        })
+        .collect();
+    packages.sort();
+    packages.dedup();
+    packages
+}
+
+/// Every entry of `[dependencies]`, `[dev-dependencies]`, `[build-dependencies]` and their
+/// `[target.'cfg(..)'.*]` forms, as key and value.
+fn dependency_entries(manifest: &toml::Table) -> impl Iterator<Item = (&String, &toml::Value)> {
+    const TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
     let targets = manifest
         .get("target")
         .and_then(|t| t.as_table())
         .into_iter()
         .flat_map(|t| t.values());
-    let mut names: Vec<String> = std::iter::once(manifest)
+    std::iter::once(manifest)
         .chain(targets.filter_map(|t| t.as_table()))
-        .flat_map(|scope| tables.iter().filter_map(|name| scope.get(*name)?.as_table()))
-        .flat_map(|table| table.keys().map(|k| k.replace('-', "_")))
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+        .flat_map(|scope| TABLES.iter().filter_map(|name| scope.get(*name)?.as_table()))
+        .flat_map(|table| table.iter())
 }
 
 /// Names apart the crates that share a name (several versions of one package in a vendored tree): by
@@ -494,6 +524,8 @@ fn read_manifest(manifest: &Path, tree: &dyn FileTree) -> Result<Option<CrateInf
     let version = package.get("version").and_then(|v| v.as_str()).map(str::to_owned);
     Ok(Some(CrateInfo {
         dependencies: dependency_names(&table),
+        dependency_packages: dependency_packages(&table),
+        package: package_name.replace('-', "_"),
         label: lib_name.clone(),
         name: lib_name,
         version,

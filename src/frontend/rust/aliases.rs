@@ -15,18 +15,82 @@ use super::modules::FileModule;
 use super::pack::ParsePack;
 use super::raw::{ParsedFile, ScopeKind};
 use crate::frontend::{BodyWords, ParseCache};
-use crate::workspace::{FileTree, SourceFile};
+use crate::workspace::{FileTree, SourceFile, Workspace};
 
 /// The names re-exports give to what `words` (or a name found before) name, in the order found; empty
 /// when there are none.
 pub(crate) fn reexported_names(parsed: &[&ParsedFile], modules: &[FileModule], words: &[String]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    let interesting = |text: &str, names: &[String]| {
-        words.iter().any(|w| text.contains(w.as_str())) || names.iter().any(|n| n == text)
+    for (name, _) in reexports_of(parsed, modules, words) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The crates (by index) that may name what one of `names` names: those whose code can reach a crate
+/// whose files give one of them (`krates`, by file), itself or through its dependencies, however deep.
+/// `None` when that cannot be told (a file outside every crate gives one).
+pub(crate) fn crates_reaching(
+    parsed: &[&ParsedFile],
+    modules: &[FileModule],
+    words: &[String],
+    krates: &[Option<usize>],
+    workspace: &Workspace,
+) -> Option<std::collections::HashSet<usize>> {
+    let mut reached: std::collections::HashSet<usize> = std::collections::HashSet::new();
+    for (_, file) in reexports_of(parsed, modules, words) {
+        reached.insert(krates[file]?);
+    }
+    // Dependencies by package (every version of one: a crate's own version is not matched); one not
+    // scanned holds none of the names. One the manifest does not name (inherited from the workspace)
+    // may be any: its crate may reach any.
+    let mut by_package: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (index, krate) in workspace.crates.iter().enumerate() {
+        by_package.entry(krate.package.as_str()).or_default().push(index);
+    }
+    let depends: Vec<Option<Vec<usize>>> = workspace
+        .crates
+        .iter()
+        .map(|krate| {
+            let packages: Option<Vec<&String>> = krate.dependency_packages.iter().map(Option::as_ref).collect();
+            packages.map(|packages| {
+                packages
+                    .iter()
+                    .filter_map(|package| by_package.get(package.as_str()))
+                    .flatten()
+                    .copied()
+                    .collect()
+            })
+        })
+        .collect();
+    loop {
+        let before = reached.len();
+        for (index, dependencies) in depends.iter().enumerate() {
+            let reaches = match dependencies {
+                Some(dependencies) => dependencies.iter().any(|d| reached.contains(d)),
+                None => true,
+            };
+            if reaches {
+                reached.insert(index);
+            }
+        }
+        if reached.len() == before {
+            return Some(reached);
+        }
+    }
+}
+
+/// [`reexported_names`], each with the file (by index) whose re-export first gives it.
+fn reexports_of(parsed: &[&ParsedFile], modules: &[FileModule], words: &[String]) -> Vec<(String, usize)> {
+    let mut names: Vec<(String, usize)> = Vec::new();
+    let interesting = |text: &str, names: &[(String, usize)]| {
+        words.iter().any(|w| text.contains(w.as_str())) || names.iter().any(|(n, _)| n == text)
     };
     loop {
-        let mut found = Vec::new();
-        for (file, module) in parsed.iter().zip(modules) {
+        let mut found: Vec<(String, usize)> = Vec::new();
+        for (index, (file, module)) in parsed.iter().zip(modules).enumerate() {
             for import in file.imports.iter().filter(|i| i.reexport) {
                 if !import.path.segments.iter().any(|s| interesting(s, &names)) {
                     continue;
@@ -38,9 +102,9 @@ pub(crate) fn reexported_names(parsed: &[&ParsedFile], modules: &[FileModule], w
                 };
                 if let Some(name) = name
                     && !interesting(&name, &names)
-                    && !found.contains(&name)
                 {
-                    found.push(name);
+                    // Every file giving a name counts: each crate of them is reached through.
+                    found.push((name, index));
                 }
             }
         }
@@ -70,6 +134,8 @@ fn module_name(file: &ParsedFile, scope: usize, module: &FileModule) -> Option<S
 pub(super) struct Widening {
     wider: BodyWords,
     finder: aho_corasick::AhoCorasick,
+    /// The crates that may name what the names name (see [`crates_reaching`]); `None`: any may.
+    reaching: Option<std::collections::HashSet<usize>>,
 }
 
 impl Widening {
@@ -81,7 +147,17 @@ impl Widening {
         let finder = aho_corasick::AhoCorasick::new(names).ok()?;
         let wider = BodyWords::new(Some(words.words().iter().chain(names).cloned().collect()))
             .following(words.followed().iter().chain(names).cloned().collect());
-        Some(Widening { wider, finder })
+        Some(Widening {
+            wider,
+            finder,
+            reaching: None,
+        })
+    }
+
+    /// The same, wanting only files of the crates in `reaching` (and files outside every crate): code
+    /// elsewhere cannot name what a name stands for, so its files need not be read again.
+    pub fn reaching(self, reaching: Option<std::collections::HashSet<usize>>) -> Self {
+        Widening { reaching, ..self }
     }
 
     /// Parses `file` again with the wider words if it skipped bodies and mentions one of the names;
@@ -107,7 +183,11 @@ impl Widening {
     /// Whether a file whose parse skipped bodies (or not) must be parsed again with [`Widening::wider`]:
     /// it did, and it mentions one of the names.
     pub fn wanted(&self, skipped_bodies: bool, source: &SourceFile, tree: &dyn FileTree) -> bool {
-        skipped_bodies && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes))
+        let reached = match (&self.reaching, source.krate) {
+            (Some(reaching), Some(krate)) => reaching.contains(&krate),
+            _ => true,
+        };
+        skipped_bodies && reached && tree.read(&source.abs).is_ok_and(|bytes| self.mentions(&bytes))
     }
 
     /// The run's words with the names added.

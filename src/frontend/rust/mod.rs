@@ -32,7 +32,7 @@ use aliases::Widening;
 use load::{Loaded, load, parse_bytes, read_and_parse};
 use pack::ParsePack;
 use raw::ParsedFile;
-use snapshot::{Snapshot, SnapshotFileToStore, SnapshotToStore};
+use snapshot::{BorrowedSnapshot, BorrowedSnapshotFile, Snapshot};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 /// Reads `.rs` files with syn.
@@ -110,7 +110,7 @@ fn store_run(disk: &crate::blob_folder::BlobFolder, run: &str, layout: u64, anal
         },
         || -> Option<[Vec<u8>; 3]> {
             let index = snapshot::encode_index(&analysis.index)?;
-            let snapshot = SnapshotToStore {
+            let snapshot = BorrowedSnapshot {
                 layout,
                 files: analysis
                     .keys
@@ -118,7 +118,7 @@ fn store_run(disk: &crate::blob_folder::BlobFolder, run: &str, layout: u64, anal
                     .zip(&analysis.modules)
                     .zip(&analysis.structures)
                     .zip(&analysis.facts)
-                    .map(|(((key, module), structure), facts)| SnapshotFileToStore {
+                    .map(|(((key, module), structure), facts)| BorrowedSnapshotFile {
                         key: *key,
                         module,
                         structure: *structure,
@@ -187,15 +187,19 @@ fn analyze_all(
     let modules = modules::assign(workspace, files, &skeletons);
     drop(assigning);
     let naming = crate::timings::phase("index: re-exported names");
-    let aliases = if words.skips_bodies() {
-        aliases::reexported_names(&skeletons, &modules, words.followed())
+    let (aliases, reaching) = if words.skips_bodies() {
+        let krates: Vec<Option<usize>> = files.iter().map(|f| f.krate).collect();
+        (
+            aliases::reexported_names(&skeletons, &modules, words.followed()),
+            aliases::crates_reaching(&skeletons, &modules, words.followed(), &krates, workspace),
+        )
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     drop(naming);
     drop(skeletons);
     let widening_phase = crate::timings::phase("index: widening");
-    if let Some(widening) = Widening::new(words, &aliases) {
+    if let Some(widening) = Widening::new(words, &aliases).map(|w| w.reaching(reaching)) {
         loaded
             .par_iter_mut()
             .zip(files)

@@ -83,7 +83,13 @@ struct FileResolver<'a> {
     imports: RefCell<Vec<ImportState>>,
     /// The file's glob imports of enums from outside the workspace, by scope: found once, on first use.
     outside_enum_globs: std::cell::OnceCell<Vec<(usize, String)>>,
+    /// What the glob imports of a scope bring under a name (see [`FileResolver::through_globs`]), once
+    /// asked: a file names the same few things many times.
+    glob_lookups: RefCell<HashMap<(usize, String), Option<Found>>>,
 }
+
+/// What a name was found as: its path, and the path of the import it came through, if any.
+type Found = (String, Option<String>);
 
 /// Where an import's resolution stands.
 #[derive(Clone, Debug)]
@@ -109,6 +115,7 @@ impl<'a> FileResolver<'a> {
             index,
             imports: RefCell::new(vec![ImportState::Unresolved; file.imports.len()]),
             outside_enum_globs: std::cell::OnceCell::new(),
+            glob_lookups: RefCell::new(HashMap::default()),
         };
         for i in 0..file.imports.len() {
             resolver.resolve_import(i, 0);
@@ -231,27 +238,49 @@ impl<'a> FileResolver<'a> {
             }
         }
         for &s in &chain {
-            for (i, import) in self.file.imports.iter().enumerate() {
-                if import.scope != s || !import.glob || Some(i) == skip {
-                    continue;
+            // With no import left out, what a scope's globs bring depends on the scope and name alone.
+            let found = match skip {
+                Some(_) => self.through_globs(s, name, skip, depth),
+                None => {
+                    let key = (s, name.to_owned());
+                    let known = self.glob_lookups.borrow().get(&key).cloned();
+                    known.unwrap_or_else(|| {
+                        let found = self.through_globs(s, name, None, depth);
+                        self.glob_lookups.borrow_mut().insert(key, found.clone());
+                        found
+                    })
                 }
-                let target = self.resolve_import(i, depth + 1);
-                let target = self.index.reexports.get(&target).cloned().unwrap_or(target);
-                if let Some(source) = self.index.glob_source(&target, name) {
-                    return Some((join_path(&source, name), Some(target)));
-                }
-                // What a glob of a std module brings is known from std's documentation.
-                let std_target = through_std(self.index, &target);
-                if crate::facts::path_is_under(&std_target, "std") && super::std_library::declares(&std_target, name) {
-                    return Some((join_path(&std_target, name), Some(target)));
-                }
-                let module = self.module_of(s);
-                if module.len() > target.len()
-                    && crate::facts::path_is_under(&module, &target)
-                    && let Some(path) = self.index.through_private_uses(&target, name)
-                {
-                    return Some((path, Some(target)));
-                }
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    /// What the glob imports written in scope `s` bring under `name` (the first that brings it), with
+    /// the path of the glob's module.
+    fn through_globs(&self, s: usize, name: &str, skip: Option<usize>, depth: usize) -> Option<Found> {
+        for (i, import) in self.file.imports.iter().enumerate() {
+            if import.scope != s || !import.glob || Some(i) == skip {
+                continue;
+            }
+            let target = self.resolve_import(i, depth + 1);
+            let target = self.index.reexports.get(&target).cloned().unwrap_or(target);
+            if let Some(source) = self.index.glob_source(&target, name) {
+                return Some((join_path(&source, name), Some(target)));
+            }
+            // What a glob of a std module brings is known from std's documentation.
+            let std_target = through_std(self.index, &target);
+            if crate::facts::path_is_under(&std_target, "std") && super::std_library::declares(&std_target, name) {
+                return Some((join_path(&std_target, name), Some(target)));
+            }
+            let module = self.module_of(s);
+            if module.len() > target.len()
+                && crate::facts::path_is_under(&module, &target)
+                && let Some(path) = self.index.through_private_uses(&target, name)
+            {
+                return Some((path, Some(target)));
             }
         }
         None
@@ -550,6 +579,13 @@ impl WorkspaceIndex {
     /// when it declares the name, else the nearest module its glob re-exports (followed breadth-first,
     /// each module once, so cycles and diamonds of globs cost nothing) bring it from.
     pub(crate) fn glob_source(&self, module: &str, name: &str) -> Option<String> {
+        // Most modules declare the name or re-export no glob: nothing to follow.
+        if self.names.contains(&name_key(module, name)) {
+            return Some(module.to_owned());
+        }
+        if !self.glob_reexports.contains_key(module) {
+            return None;
+        }
         let mut queue = std::collections::VecDeque::from([module.to_owned()]);
         let mut seen: HashSet<String> = HashSet::default();
         while let Some(current) = queue.pop_front() {
@@ -661,6 +697,16 @@ pub(crate) fn resolve_file(
     let resolver = FileResolver::new(file, &module.path, index);
     let in_test = module.in_test;
     let resolve_in = |scope: usize, raw: &RawPath| resolver.resolve(scope, raw, None, 0).path;
+    // A file follows the same few paths many times (`libc::c_int`), some through long glob chains.
+    let followed: RefCell<HashMap<String, String>> = RefCell::new(HashMap::default());
+    let follow = |path: &str| -> String {
+        if let Some(known) = followed.borrow().get(path) {
+            return known.clone();
+        }
+        let target = follow_reexports(index, path);
+        followed.borrow_mut().insert(path.to_owned(), target.clone());
+        target
+    };
     // What is written in the file is compiled under the module's `cfg` and its own.
     let krate = module.path.split("::").next().unwrap_or(&module.path);
     let cfg_of = |own: &Option<String>| {
@@ -683,14 +729,8 @@ pub(crate) fn resolve_file(
             attributes: d.attributes.clone(),
             in_test: in_test || d.in_test,
             local: d.local,
-            implements: d
-                .implements
-                .as_ref()
-                .map(|p| follow_reexports(index, &resolve_in(d.scope, p))),
-            self_type: d
-                .self_type
-                .as_ref()
-                .map(|p| follow_reexports(index, &resolve_in(d.scope, p))),
+            implements: d.implements.as_ref().map(|p| follow(&resolve_in(d.scope, p))),
+            self_type: d.self_type.as_ref().map(|p| follow(&resolve_in(d.scope, p))),
             variants: d.variants.clone(),
             static_facts: d.static_type.as_ref().map(|(mutable, types)| StaticFacts {
                 mutable: *mutable,
@@ -712,7 +752,7 @@ pub(crate) fn resolve_file(
         .map(|(i, raw)| {
             let path = resolver.import_path(i);
             Import {
-                target: follow_reexports(index, &path),
+                target: follow(&path),
                 path,
                 binding: raw.binding.clone(),
                 glob: raw.glob,
@@ -746,9 +786,9 @@ pub(crate) fn resolve_file(
                 .unwrap_or_else(|| module.path.clone());
             let reference = Reference {
                 unresolved: !resolved.known && index.leaves_unresolved(&raw.path),
-                path: follow_reexports(index, &resolved.path),
+                path: follow(&resolved.path),
                 context: raw.context,
-                via_import: resolved.via_import.map(|via| follow_reexports(index, &via)),
+                via_import: resolved.via_import.map(|via| follow(&via)),
                 enclosing,
                 span: raw.span,
                 in_test: in_test || raw.in_test,

@@ -47,20 +47,20 @@ pub(crate) struct Snapshot {
 /// A [`Snapshot`] to store, borrowing what the run holds: it is encoded exactly as the snapshot it
 /// stands for (postcard writes a reference as the value), without copying every file's facts first.
 #[derive(Serialize)]
-pub(crate) struct SnapshotToStore<'a> {
+pub(crate) struct BorrowedSnapshot<'a> {
     /// See [`Snapshot::layout`].
     pub layout: u64,
     /// See [`Snapshot::files`].
-    pub files: Vec<SnapshotFileToStore<'a>>,
+    pub files: Vec<BorrowedSnapshotFile<'a>>,
     /// See [`Snapshot::aliases`].
     pub aliases: &'a [String],
     /// See [`Snapshot::index`].
     pub index: u64,
 }
 
-/// A [`SnapshotFile`] to store (see [`SnapshotToStore`]).
+/// A [`SnapshotFile`] to store (see [`BorrowedSnapshot`]).
 #[derive(Serialize)]
-pub(crate) struct SnapshotFileToStore<'a> {
+pub(crate) struct BorrowedSnapshotFile<'a> {
     /// See [`SnapshotFile::key`].
     pub key: Option<u128>,
     /// See [`SnapshotFile::module`].
@@ -179,9 +179,9 @@ mod tests {
             ..FileFacts::default()
         };
         let aliases = vec!["old".to_owned()];
-        let stored = SnapshotToStore {
+        let stored = BorrowedSnapshot {
             layout: 7,
-            files: vec![SnapshotFileToStore {
+            files: vec![BorrowedSnapshotFile {
                 key: Some(42),
                 module: &module,
                 structure: 9,
