@@ -170,7 +170,9 @@ impl MacroTable {
                         // What it is given reaches what it makes only as code: a word in a comment, a
                         // literal or (unless a rule reads them) an attribute cannot make a finding.
                         t.get(invocation.range.clone()).is_none_or(|item| {
-                            words.mentioned_in(&MacroCode::read(item, words.reads_attributes()).idents)
+                            // The text first: most items mention no word anywhere.
+                            words.mentioned_in(item)
+                                && words.mentioned_in(&MacroCode::read(item, words.reads_attributes()).idents)
                         })
                     })))
     }
