@@ -540,6 +540,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dependencies_are_named_by_key_and_known_by_package() {
+        let manifest: toml::Table = toml::from_str(
+            "[dependencies]\nserde-json = \"1\"\nold = { package = \"new-name\", version = \"1\" }\n\
+             shared = { workspace = true }\n[target.'cfg(unix)'.dev-dependencies]\nlibc = \"0.2\"\n",
+        )
+        .expect("parses");
+        assert_eq!(dependency_names(&manifest), ["libc", "old", "serde_json", "shared"]);
+        assert_eq!(
+            dependency_packages(&manifest),
+            [
+                None,
+                Some("libc".to_owned()),
+                Some("new_name".to_owned()),
+                Some("serde_json".to_owned())
+            ]
+        );
+    }
+
+    #[test]
     fn roles_skip_build_output_and_hidden_folders_as_the_walk_does() {
         assert_eq!(role_of("src/lib.rs"), Some(FileRole::Source));
         assert_eq!(role_of("gateway/Cargo.toml"), Some(FileRole::Manifest));

@@ -171,9 +171,8 @@ async fn user_load(
 }
 
 /// Replays a thread from the start on `ws`: its events, in the order sent (a ping marks the end, as
-/// the replay is queued before the pong).
-/// Replays one thread's history; a `RATE_LIMITED` refusal (retryable) is waited out and asked again, as a
-/// client should: a fast machine replays many threads within one rate window.
+/// the replay is queued before the pong). A `RATE_LIMITED` refusal (retryable) is waited out and asked
+/// again, as a client should: a fast machine replays many threads within one rate window.
 async fn replay(ws: &mut Socket, thread: &str) -> Vec<Value> {
     'ask: loop {
         let resume = json!({"type": "resume", "thread_id": thread, "after_seq": 0});

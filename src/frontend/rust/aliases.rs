@@ -17,31 +17,28 @@ use super::raw::{ParsedFile, ScopeKind};
 use crate::frontend::{BodyWords, ParseCache};
 use crate::workspace::{FileTree, SourceFile, Workspace};
 
-/// The names re-exports give to what `words` (or a name found before) name, in the order found; empty
-/// when there are none.
-pub(crate) fn reexported_names(parsed: &[&ParsedFile], modules: &[FileModule], words: &[String]) -> Vec<String> {
+/// The names of [`reexports`], each once, in the order found.
+pub(crate) fn names_of(reexports: &[(String, usize)]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for (name, _) in reexports_of(parsed, modules, words) {
-        if !names.contains(&name) {
-            names.push(name);
+    for (name, _) in reexports {
+        if !names.contains(name) {
+            names.push(name.clone());
         }
     }
     names
 }
 
-/// The crates (by index) that may name what one of `names` names: those whose code can reach a crate
-/// whose files give one of them (`krates`, by file), itself or through its dependencies, however deep.
-/// `None` when that cannot be told (a file outside every crate gives one).
+/// The crates (by index) that may name what a re-export of `reexports` names: those whose code can
+/// reach a crate whose files give one (`krates`, by file), itself or through its dependencies, however
+/// deep. `None` when that cannot be told (a file outside every crate gives one).
 pub(crate) fn crates_reaching(
-    parsed: &[&ParsedFile],
-    modules: &[FileModule],
-    words: &[String],
+    reexports: &[(String, usize)],
     krates: &[Option<usize>],
     workspace: &Workspace,
 ) -> Option<std::collections::HashSet<usize>> {
     let mut reached: std::collections::HashSet<usize> = std::collections::HashSet::new();
-    for (_, file) in reexports_of(parsed, modules, words) {
-        reached.insert(krates[file]?);
+    for (_, file) in reexports {
+        reached.insert(krates[*file]?);
     }
     // Dependencies by package (every version of one: a crate's own version is not matched); one not
     // scanned holds none of the names. One the manifest does not name (inherited from the workspace)
@@ -82,8 +79,10 @@ pub(crate) fn crates_reaching(
     }
 }
 
-/// [`reexported_names`], each with the file (by index) whose re-export first gives it.
-fn reexports_of(parsed: &[&ParsedFile], modules: &[FileModule], words: &[String]) -> Vec<(String, usize)> {
+/// The names re-exports give to what `words` (or a name found before) name, each with a file (by index)
+/// whose re-export gives it (every such file: each crate of them is reached through), in the order
+/// found; empty when there are none.
+pub(crate) fn reexports(parsed: &[&ParsedFile], modules: &[FileModule], words: &[String]) -> Vec<(String, usize)> {
     let mut names: Vec<(String, usize)> = Vec::new();
     let interesting = |text: &str, names: &[(String, usize)]| {
         words.iter().any(|w| text.contains(w.as_str())) || names.iter().any(|(n, _)| n == text)
@@ -103,7 +102,6 @@ fn reexports_of(parsed: &[&ParsedFile], modules: &[FileModule], words: &[String]
                 if let Some(name) = name
                     && !interesting(&name, &names)
                 {
-                    // Every file giving a name counts: each crate of them is reached through.
                     found.push((name, index));
                 }
             }
@@ -129,7 +127,7 @@ fn module_name(file: &ParsedFile, scope: usize, module: &FileModule) -> Option<S
 }
 
 /// Skimming left out the bodies that mention none of the words; a body can still reach an interesting item
-/// through another file's re-export under a new name (see [`reexported_names`]). A file with skipped bodies that
+/// through another file's re-export under a new name (see [`reexports`]). A file with skipped bodies that
 /// mentions such a name is parsed again, with the names added to the words.
 pub(super) struct Widening {
     wider: BodyWords,
@@ -145,8 +143,10 @@ impl Widening {
             return None;
         }
         let finder = aho_corasick::AhoCorasick::new(names).ok()?;
+        // A rule that selects by attribute still does in a file read again (its macros' gating says).
         let wider = BodyWords::new(Some(words.words().iter().chain(names).cloned().collect()))
-            .following(words.followed().iter().chain(names).cloned().collect());
+            .following(words.followed().iter().chain(names).cloned().collect())
+            .reading_attributes(words.reads_attributes());
         Some(Widening {
             wider,
             finder,
@@ -209,6 +209,11 @@ mod tests {
     use super::*;
 
     fn names(files: &[(&str, &str)], words: &[&str]) -> Vec<String> {
+        names_of(&given(files, words))
+    }
+
+    /// The re-exports `files` (module path, text) give to what `words` name.
+    fn given(files: &[(&str, &str)], words: &[&str]) -> Vec<(String, usize)> {
         let parsed: Vec<ParsedFile> = files
             .iter()
             .map(|(_, text)| super::super::read::parse(text, &crate::frontend::BodyWords::default()))
@@ -223,7 +228,7 @@ mod tests {
             })
             .collect();
         let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
-        reexported_names(&borrowed, &modules, &words)
+        reexports(&borrowed, &modules, &words)
     }
 
     #[test]
@@ -241,6 +246,43 @@ mod tests {
             ),
         ];
         assert_eq!(names(&files, &["legacy"]), ["old", "compat", "build", "inner"]);
+    }
+
+    fn krate(package: &str, dependencies: &[Option<&str>]) -> crate::workspace::CrateInfo {
+        crate::workspace::CrateInfo {
+            name: package.to_owned(),
+            version: None,
+            label: package.to_owned(),
+            dir: std::path::PathBuf::from(package),
+            targets: Vec::new(),
+            features: Default::default(),
+            dependencies: Vec::new(),
+            package: package.to_owned(),
+            dependency_packages: dependencies.iter().map(|d| d.map(str::to_owned)).collect(),
+        }
+    }
+
+    #[test]
+    fn only_crates_that_can_reach_a_giver_may_name_what_it_gives() {
+        // `lib` renames the word's item; `app` depends on it through `mid` (renamed in its manifest:
+        // the package counts, not the key); `other` depends on nothing scanned; `inherits` has a
+        // dependency the manifest does not name, so it may reach anything.
+        let workspace = Workspace {
+            crates: vec![
+                krate("lib", &[Some("serde")]),
+                krate("mid", &[Some("lib")]),
+                krate("app", &[Some("mid")]),
+                krate("other", &[Some("serde")]),
+                krate("inherits", &[None]),
+            ],
+            ..Workspace::default()
+        };
+        let reexports = given(&[("lib", "pub use crate::legacy as old;")], &["legacy"]);
+        let reached = crates_reaching(&reexports, &[Some(0)], &workspace).expect("every giver is in a crate");
+        let mut reached: Vec<usize> = reached.into_iter().collect();
+        reached.sort();
+        assert_eq!(reached, [0, 1, 2, 4]);
+        assert_eq!(crates_reaching(&reexports, &[None], &workspace), None);
     }
 
     #[test]

@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use super::load::Loaded;
 use super::raw::{ParsedFile, RawInvocation, RawMacroRules};
 use super::read;
@@ -38,6 +40,13 @@ struct Entry {
     invoked: Vec<String>,
 }
 
+impl Entry {
+    /// Whether what it makes can matter in test code (`in_tests`) or elsewhere.
+    fn matters_in(&self, in_tests: bool) -> bool {
+        if in_tests { self.matters_in_tests } else { self.matters }
+    }
+}
+
 /// The workspace's `macro_rules!`, by crate and name, and the exported ones by name. Kept with a run's
 /// snapshot: a file changed later is expanded with the same table.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -59,7 +68,6 @@ impl MacroTable {
             crate_dirs: workspace.crates.iter().map(|c| c.dir.clone()).collect(),
             ..MacroTable::default()
         };
-        use rayon::prelude::*;
         let definitions: Vec<(usize, &SourceFile, &RawMacroRules)> = loaded
             .iter()
             .zip(files)
@@ -181,13 +189,7 @@ impl MacroTable {
     /// [`Entry::matters`]): the one a bare `name!` means there, or any another crate exports under that
     /// name (a path, `krate::name!`, can name one of those).
     fn may_matter(&self, name: &str, krate: Option<usize>, file: usize, in_tests: bool) -> bool {
-        let matters = |entry: &Entry| {
-            if in_tests {
-                entry.matters_in_tests
-            } else {
-                entry.matters
-            }
-        };
+        let matters = |entry: &Entry| entry.matters_in(in_tests);
         let exported = self.exported.get(name).into_iter().flatten();
         self.entry(&[name.to_owned()], krate, file).is_some_and(matters)
             || exported
@@ -344,10 +346,7 @@ impl MacroSource for Seen<'_> {
             rules: &entry.rules,
             origin: &entry.origin,
             dollar_crate,
-            matters: match self.test_file || in_test {
-                true => entry.matters_in_tests,
-                false => entry.matters,
-            },
+            matters: entry.matters_in(self.test_file || in_test),
         })
     }
 
@@ -372,7 +371,6 @@ pub(super) fn expand_invocations(
     table: &MacroTable,
     words: &BodyWords,
 ) {
-    use rayon::prelude::*;
     loaded
         .par_iter_mut()
         .enumerate()

@@ -188,10 +188,11 @@ fn analyze_all(
     drop(assigning);
     let naming = crate::timings::phase("index: re-exported names");
     let (aliases, reaching) = if words.skips_bodies() {
+        let reexports = aliases::reexports(&skeletons, &modules, words.followed());
         let krates: Vec<Option<usize>> = files.iter().map(|f| f.krate).collect();
         (
-            aliases::reexported_names(&skeletons, &modules, words.followed()),
-            aliases::crates_reaching(&skeletons, &modules, words.followed(), &krates, workspace),
+            aliases::names_of(&reexports),
+            aliases::crates_reaching(&reexports, &krates, workspace),
         )
     } else {
         (Vec::new(), None)

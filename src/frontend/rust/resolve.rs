@@ -238,7 +238,9 @@ impl<'a> FileResolver<'a> {
             }
         }
         for &s in &chain {
-            // With no import left out, what a scope's globs bring depends on the scope and name alone.
+            // With no import left out, what a scope's globs bring depends on the scope and name alone:
+            // such lookups come only once `new` has resolved every import (resolving one leaves itself
+            // out), so no half-resolved import is remembered.
             let found = match skip {
                 Some(_) => self.through_globs(s, name, skip, depth),
                 None => {

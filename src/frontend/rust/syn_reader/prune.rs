@@ -13,9 +13,7 @@ use crate::frontend::BodyWords;
 
 /// Whether `tokens` mention one of `words` as code (an identifier, at any depth).
 pub(crate) fn mentions(tokens: &TokenStream, words: &BodyWords) -> bool {
-    let mut idents = String::new();
-    collect_idents(tokens, &mut idents);
-    words.mentioned_in(&idents)
+    words.mentioned_in(&idents(tokens))
 }
 
 /// `tokens` with the bodies of the functions no rule with `words` needs emptied (see the module's
@@ -25,6 +23,13 @@ pub(crate) fn prune_bodies(tokens: TokenStream, words: &BodyWords) -> TokenStrea
         return tokens;
     }
     prune_level(tokens, words, false)
+}
+
+/// The identifiers of `tokens` at any depth, space-separated.
+fn idents(tokens: &TokenStream) -> String {
+    let mut idents = String::new();
+    collect_idents(tokens, &mut idents);
+    idents
 }
 
 fn collect_idents(tokens: &TokenStream, out: &mut String) {
@@ -135,8 +140,7 @@ fn prune_level(tokens: TokenStream, words: &BodyWords, keep: bool) -> TokenStrea
 
 /// Whether a body is needed: it mentions a word or declares a module (the module tree goes through it).
 fn needed(body: &TokenStream, words: &BodyWords) -> bool {
-    let mut idents = String::new();
-    collect_idents(body, &mut idents);
+    let idents = idents(body);
     idents.split(' ').any(|ident| ident == "mod") || words.mentioned_in(&idents)
 }
 
