@@ -217,8 +217,12 @@ pub fn reading(config: &Config, needs: Needs) -> Reading {
         },
         // Every body matters to the graph; other settings keep its snapshot apart from the rules' one.
         // Without words no body is skipped and no item is read without syn.
-        Needs::Graph | Needs::Everything => Reading {
+        Needs::Graph => Reading {
             words: crate::frontend::BodyWords::new(None),
+            rules: !config.fingerprint(),
+        },
+        Needs::Everything => Reading {
+            words: crate::frontend::BodyWords::without_shortcuts(config.body_words()),
             rules: !config.fingerprint(),
         },
     }

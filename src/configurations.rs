@@ -77,6 +77,9 @@ pub fn compiled_together(predicates: &[Option<&str>], max: usize) -> Vec<(Vec<us
             }
         }
     }
+    // In a fixed order, not the order the predicates are written in: equivalent cfgs written
+    // differently (`all(a, b)`, `all(b, a)`) name the same configuration, in the same words.
+    free.sort();
     let mut found: Vec<(Vec<usize>, Configuration)> = Vec::new();
     for target in distinct_targets(&target_predicates) {
         for enabled in assignments(free.len()) {

@@ -14,6 +14,9 @@ pub struct BodyWords {
     attributes: bool,
     /// The words of the rules that read test code, when not all rules do.
     tests: Option<Box<BodyWords>>,
+    /// For a reading without shortcuts (every body matters), the words a run with them reads with:
+    /// what it says of the items syn cannot read is what that run says (see [`BodyWords::shortcut_words`]).
+    shortcuts: Option<Box<BodyWords>>,
 }
 
 impl BodyWords {
@@ -36,7 +39,23 @@ impl BodyWords {
             followed: Vec::new(),
             attributes: false,
             tests: None,
+            shortcuts: None,
         }
+    }
+
+    /// Every body matters, as with `new(None)`; `shortcuts` are the words a run with shortcuts reads with.
+    pub fn without_shortcuts(shortcuts: BodyWords) -> Self {
+        BodyWords {
+            shortcuts: Some(Box::new(shortcuts)),
+            ..BodyWords::default()
+        }
+    }
+
+    /// The words a run with shortcuts reads with, when this reading takes none. Such a run never parses
+    /// an item no rule can see, so it cannot tell whether syn reads it: a reading without shortcuts
+    /// reports the unreadable items that run would report, or its findings would differ.
+    pub fn shortcut_words(&self) -> Option<&BodyWords> {
+        self.shortcuts.as_deref()
     }
 
     /// The same words, of which only `tests` matter in test code.
@@ -82,9 +101,11 @@ impl BodyWords {
 
     /// Identifies the words, for cache keys: parses made with other words are other entries.
     pub fn fingerprint(&self) -> u64 {
-        match &self.searcher {
-            None => 0,
-            Some(_) => xxhash_rust::xxh3::xxh3_64(self.words.join("\0").as_bytes()) | 1,
+        match (&self.searcher, &self.shortcuts) {
+            (Some(_), _) => xxhash_rust::xxh3::xxh3_64(self.words.join("\0").as_bytes()) | 1,
+            // Even, and apart from 0: a reading without shortcuts for these rules.
+            (None, Some(shortcuts)) => (shortcuts.fingerprint().rotate_left(17) | 2) & !1,
+            (None, None) => 0,
         }
     }
 

@@ -21,7 +21,18 @@ pub(crate) const PANIC_FOR_TESTS: &str = "ssot-check test: panic here";
 /// Parses one file's text and extracts its raw facts, skipping the function bodies that contain none of
 /// `words`.
 pub(crate) fn parse(text: &str, words: &BodyWords) -> ParsedFile {
-    parse_reading(text, words, true)
+    let mut parsed = parse_reading(text, words, true);
+    // Items syn cannot read are reported as a run with shortcuts reports them (rarely asked: few files
+    // hold such an item).
+    if let Some(shortcut_words) = words.shortcut_words()
+        && parsed
+            .problem
+            .as_ref()
+            .is_some_and(|p| p.kind == crate::facts::ProblemKind::PartiallyAnalyzed)
+    {
+        parsed.problem = parse_reading(text, shortcut_words, true).problem;
+    }
+    parsed
 }
 
 /// The file read again, all of it by syn, with the workspace's `macro_rules!` expanded where it invokes

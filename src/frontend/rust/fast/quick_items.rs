@@ -440,7 +440,7 @@ impl<'t> Reader<'t> {
                 _ if public => return None,
                 first => {
                     let first = first.strip_prefix("r#").unwrap_or(first).to_owned();
-                    return self.macro_call(first);
+                    return self.macro_call(first, &attributes);
                 }
             }
             qualified = true;
@@ -656,36 +656,34 @@ impl<'t> Reader<'t> {
 
     /// `path!(...);`, `path![...];` or `path! {...}` (the first segment already read): syn's pass
     /// records only paths used in it.
-    /// An item macro: read past when its braces hold no item keyword; one that may hold items
-    /// (`cfg_rt! { pub struct .. }`) is left to syn, which reads them.
-    fn macro_call(&mut self, first: String) -> Option<()> {
+    /// An item macro: read past when its body holds no item keyword; one that may hold items
+    /// (`cfg_rt! { pub struct .. }`, `cfg_net!( impl .. );`) is left to syn, which reads them, and so is
+    /// every `cfg_if!` (syn reads its branches natively, an empty one included: nothing unseen).
+    fn macro_call(&mut self, first: String, attributes: &Attributes) -> Option<()> {
         let mut name = first;
         while self.path_separator() {
             name = self.name()?.0;
         }
         self.eat(Token::Punct(b'!'))?;
-        match self.next()?.0 {
-            // A body in braces that may hold items is syn's to read (it reads them, or expands the macro).
-            Token::Open(b'{') => {
-                if self.group_holds_item_keyword()? {
-                    return None;
-                }
-            }
-            Token::Open(_) => {
-                self.skip_group()?;
-                self.eat(Token::Punct(b';'))?;
-            }
-            _ => return None,
+        let Token::Open(delimiter) = self.next()?.0 else {
+            return None;
+        };
+        if name == "cfg_if" || self.group_holds_item_keyword()? {
+            return None;
         }
+        if delimiter != b'{' {
+            self.eat(Token::Punct(b';'))?;
+        }
+        let in_test = self.in_test || attributes.test;
         self.out.note_item_macro_call(raw::RawInvocation {
             name: name.clone(),
             range: raw::PENDING_RANGE,
             top_level: self.scope == 0,
             quiet: true,
-            in_test: self.in_test,
+            in_test,
         });
         // Test code is not counted, so what it does not show is not either.
-        if !self.in_test && !ITEMLESS_MACROS.contains(&name.as_str()) {
+        if !in_test && !ITEMLESS_MACROS.contains(&name.as_str()) {
             self.out.opaque_macro_calls.push((name, self.offset + self.position()));
         }
         Some(())

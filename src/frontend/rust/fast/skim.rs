@@ -97,16 +97,22 @@ enum Outline {
     Open,
     /// `fn`: its parameters and body are its own.
     Function,
-    /// Any other item: its braces hold nothing other files see (fields, methods, initializers, macro
-    /// bodies).
+    /// `struct`, `union`, `impl`, `trait`: its braces hold nothing other files see (fields, methods),
+    /// and end it.
     Closed,
+    /// `const`, `static`, `type`: braces in it hold nothing other files see (initializers), and it goes
+    /// on to its `;` (`const C: S = S {};`).
+    Valued,
+    /// `macro_rules!`: its rules are kept as written, never walked into. What a macro puts on the items
+    /// it wraps (`cfg_rt!`'s cfg) and what it expands to are read from them, whatever words they mention.
+    Rules,
 }
 
 /// For a file that mentions none of the words, the interiors of the groups that hold nothing another
 /// file can see: function parameters and bodies, struct and union fields, `impl` and `trait` blocks,
-/// initializers, macro invocations in expressions and macro definitions. Kept: module, enum, `extern`
-/// and `use` groups (walked into), attributes, and an item macro's braces whole (`cfg_rt! { .. }` may
-/// hold items). Blanking them leaves valid syntax (`fn f() {}`, `struct S {}`,
+/// initializers and macro invocations in expressions. Kept: module, enum, `extern` and `use` groups
+/// (walked into), attributes, an item macro's braces whole (`cfg_rt! { .. }` may hold items) and a
+/// macro definition's rules. Blanking them leaves valid syntax (`fn f() {}`, `struct S {}`,
 /// `impl T for S {}`). `None` when the tokens are malformed (the parser reports it).
 fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
     let mut lexer = Lexer::new(bytes);
@@ -133,11 +139,9 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
                 item = match &bytes[start..lexer.position()] {
                     b"mod" | b"enum" | b"extern" | b"use" if item != Some(Outline::Function) => Some(Outline::Open),
                     b"fn" => Some(Outline::Function),
-                    b"struct" | b"union" | b"impl" | b"trait" | b"const" | b"static" | b"type" | b"macro_rules"
-                        if item.is_none() =>
-                    {
-                        Some(Outline::Closed)
-                    }
+                    b"macro_rules" if item.is_none() => Some(Outline::Rules),
+                    b"struct" | b"union" | b"impl" | b"trait" if item.is_none() => Some(Outline::Closed),
+                    b"const" | b"static" | b"type" if item.is_none() => Some(Outline::Valued),
                     _ => item,
                 };
                 false
@@ -156,6 +160,11 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
                     item = None;
                     parameters_seen = false;
                 }
+                false
+            }
+            Token::Open(_) if item == Some(Outline::Rules) => {
+                lexer.skip_group()?;
+                item = None;
                 false
             }
             Token::Open(b'{') if in_use => {
@@ -206,9 +215,10 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
                 groups.push(start + 1..close);
             }
             previous = [previous[1], Token::Close(0)];
-            if token == Token::Open(b'{') && item != Some(Outline::Closed) {
-                // A function's body (or an item macro's) ends the item; a closed item may go on
-                // (`const C: S = S {};`).
+            if token == Token::Open(b'{') && item != Some(Outline::Valued) {
+                // A brace group ends a function, a closed item or an item macro; a valued item goes on
+                // (`const C: S = S {};`): what follows is read as items again (`cfg_rt! { .. }` after
+                // an `impl` block holds items).
                 item = None;
                 parameters_seen = false;
             }
@@ -507,7 +517,9 @@ mod tests {
     fn a_file_without_the_words_keeps_only_its_outline() {
         let text = "#![allow(x)]\nuse a::{b::{c, d}, e::{f}};\nmod m { pub struct S { f: u8 } fn g(x: u8) -> u8 { x } }\n\
                     enum E<T = ()> { A = { 1 }, B { x: u8 } }\nimpl T for S { fn h() {} }\nconst C: S = S { f: 1 };\n\
-                    extern \"C\" { fn ext(a: i32); }\nm!(x y);\n#[cfg(test)]\nfn t() {}\n";
+                    extern \"C\" { fn ext(a: i32); }\nm!(x y);\n#[cfg(test)]\nfn t() {}\n\
+                    macro_rules! wrap { ($($i:item)*) => { $( #[cfg(unix)] $i )* } }\n\
+                    impl U { fn u() {} }\ncfg_rt! { mod inside; use z::Z; }\n";
         let skimmed = skim(text, &BodyWords::new(Some(vec!["zzz".to_owned()])));
         let blanked = blank(text, &skimmed).expect("blanks");
         let squeezed = blanked
@@ -519,7 +531,8 @@ mod tests {
         assert_eq!(
             squeezed,
             "#![allow(x)] use a::{b::{c, d}, e::{f}}; mod m { pub struct S {} fn g() -> u8 {} } enum E<T = ()> { A = {}, B {} } \
-             impl T for S {} const C: S = S {}; extern \"C\" { fn ext(); } m!(); #[cfg(test)] fn t() {}"
+             impl T for S {} const C: S = S {}; extern \"C\" { fn ext(); } m!(); #[cfg(test)] fn t() {} \
+             macro_rules! wrap { ($($i:item)*) => { $( #[cfg(unix)] $i )* } } impl U {} cfg_rt! { mod inside; use z::Z; }"
         );
     }
 
