@@ -348,3 +348,41 @@ fn what_item_macros_put_on_their_modules_is_seen_with_shortcuts() {
         "the twins are apart, the late module is seen: {findings:#?}"
     );
 }
+
+#[test]
+fn names_a_glob_re_export_brings_and_modules_a_macro_is_given_are_seen_with_shortcuts() {
+    // libc: `pub use linux::types::*;` in `new`, `pub use new::*;` at the root, and a struct elsewhere
+    // naming `crate::__u16` (a banned module's item, no word said). tokio: a table macro given a `mod`
+    // (`cfg_signal_internal_and_unix! { mod signal; }`) puts its cfg on it.
+    let dir = workspace(&[
+        ("Cargo.toml", "[package]\nname = \"gl\"\nversion = \"0.1.0\"\n"),
+        (
+            "src/lib.rs",
+            "#[macro_use]\nmod macros;\npub use new::*;\nmod new;\nmod fuchsia;\nmod runtime;\n",
+        ),
+        ("src/new/mod.rs", "mod linux;\npub use linux::types::*;\n"),
+        ("src/new/linux/mod.rs", "pub mod types;\n"),
+        ("src/new/linux/types.rs", "pub type __u16 = u16;\n"),
+        ("src/fuchsia.rs", "pub struct S {\n    pub x: crate::__u16,\n}\n"),
+        (
+            "src/macros.rs",
+            "macro_rules! wrap { ($($i:item)*) => { $( #[cfg(feature = \"signal\")] $i )* } }\n\
+             macro_rules! wrap_unix { ($($i:item)*) => { #[cfg(unix)] wrap! { $($i)* } } }\n\
+             macro_rules! wrap_not { ($($i:item)*) => { $( #[cfg(not(all(unix, feature = \"signal\")))] $i )* } }\n",
+        ),
+        (
+            "src/runtime/mod.rs",
+            "wrap_unix! { mod signal; }\nwrap_not! { mod mock; }\n",
+        ),
+        ("src/runtime/signal.rs", "pub struct Handle;\n"),
+        ("src/runtime/mock.rs", "pub struct Handle;\n"),
+    ]);
+    let pack = "[[rule]]\nid = \"b\"\nkind = \"banned-import\"\nmessage = \"m\"\npaths = [\"**::linux::types\"]\n\n\
+                [[rule]]\nid = \"h\"\nkind = \"single-definition\"\nmessage = \"m\"\nname = \"Handle\"\n";
+    compare(
+        dir.path(),
+        &[PathBuf::from(".")],
+        pack,
+        "a glob re-export and a macro given a module",
+    );
+}

@@ -15,7 +15,7 @@ pub struct BodyWords {
     /// The words of the rules that read test code, when not all rules do.
     tests: Option<Box<BodyWords>>,
     /// For a reading without shortcuts (every body matters), the words a run with them reads with:
-    /// what it says of the items syn cannot read is what that run says (see [`BodyWords::shortcut_words`]).
+    /// what it says of the items syn cannot read is what that run says (see the Rust frontend's `unreadable`).
     shortcuts: Option<Box<BodyWords>>,
 }
 

@@ -81,9 +81,19 @@ pub(crate) fn crates_reaching(
 
 /// The names re-exports give to what `words` (or a name found before) name, each with a file (by index)
 /// whose re-export gives it (every such file: each crate of them is reached through), in the order
-/// found; empty when there are none.
-pub(crate) fn reexports(parsed: &[&ParsedFile], modules: &[FileModule], words: &[String]) -> Vec<(String, usize)> {
+/// found; empty when there are none. A glob re-export gives two kinds: the name of the module it is
+/// in, and every name the globbed module declares (`pub use linux::types::*` at the crate root makes
+/// `crate::__u16` name `types::__u16` without a word said). `declared` are the files' names relative to
+/// their modules (see `load::relative_names`).
+pub(crate) fn reexports(
+    parsed: &[&ParsedFile],
+    modules: &[FileModule],
+    declared: &[&str],
+    words: &[String],
+) -> Vec<(String, usize)> {
     let mut names: Vec<(String, usize)> = Vec::new();
+    // Made the first time a glob re-export is followed (most runs follow none).
+    let mut by_module: Option<Vec<(String, Vec<&str>)>> = None;
     let interesting = |text: &str, names: &[(String, usize)]| {
         words.iter().any(|w| text.contains(w.as_str())) || names.iter().any(|(n, _)| n == text)
     };
@@ -94,15 +104,19 @@ pub(crate) fn reexports(parsed: &[&ParsedFile], modules: &[FileModule], words: &
                 if !import.path.segments.iter().any(|s| interesting(s, &names)) {
                     continue;
                 }
-                let name = if import.glob {
-                    module_name(file, import.scope, module)
-                } else {
-                    import.binding.clone()
+                let given = match import.glob {
+                    true => {
+                        let by_module = by_module.get_or_insert_with(|| declared_by_module(modules, declared));
+                        let mut given = globbed_names(&import.path.segments, by_module);
+                        given.extend(module_name(file, import.scope, module));
+                        given
+                    }
+                    false => import.binding.clone().into_iter().collect(),
                 };
-                if let Some(name) = name
-                    && !interesting(&name, &names)
-                {
-                    found.push((name, index));
+                for name in given {
+                    if !interesting(&name, &names) && !found.iter().any(|(n, _)| *n == name) {
+                        found.push((name, index));
+                    }
                 }
             }
         }
@@ -111,6 +125,49 @@ pub(crate) fn reexports(parsed: &[&ParsedFile], modules: &[FileModule], words: &
         }
         names.extend(found);
     }
+}
+
+/// Modules with the names declared in them, from every file's declared names (see `reexports`).
+fn declared_by_module<'a>(modules: &[FileModule], declared: &[&'a str]) -> Vec<(String, Vec<&'a str>)> {
+    let mut by_module: std::collections::BTreeMap<String, Vec<&'a str>> = std::collections::BTreeMap::new();
+    for (module, lines) in modules.iter().zip(declared) {
+        for (inner, name) in lines.lines().filter_map(|line| line.split_once('\t')) {
+            let path = match inner.is_empty() {
+                true => module.path.clone(),
+                false => format!("{}::{inner}", module.path),
+            };
+            by_module.entry(path).or_default().push(name);
+        }
+    }
+    by_module.into_iter().collect()
+}
+
+/// The names declared in the modules a glob of `segments` may bring (`linux::types::*`): those whose
+/// path ends with the segments after any `crate`, `self` or `super` (more than the one meant, never fewer).
+fn globbed_names(segments: &[String], by_module: &[(String, Vec<&str>)]) -> Vec<String> {
+    let relative: Vec<&str> = segments
+        .iter()
+        .map(String::as_str)
+        .skip_while(|s| matches!(*s, "crate" | "self" | "super" | "$crate"))
+        .collect();
+    if relative.is_empty() {
+        return Vec::new();
+    }
+    let suffix = relative.join("::");
+    let mut names: Vec<String> = Vec::new();
+    for (path, declared) in by_module {
+        let brings = path
+            .strip_suffix(suffix.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with("::"));
+        if brings {
+            for name in declared {
+                if !names.iter().any(|n| n == name) {
+                    names.push((*name).to_owned());
+                }
+            }
+        }
+    }
+    names
 }
 
 /// The name of the module a scope of `file` is in: its inline `mod`, else the file's module.
@@ -228,7 +285,9 @@ mod tests {
             })
             .collect();
         let words: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
-        reexports(&borrowed, &modules, &words)
+        let declared: Vec<String> = parsed.iter().map(super::super::load::relative_names).collect();
+        let declared: Vec<&str> = declared.iter().map(String::as_str).collect();
+        reexports(&borrowed, &modules, &declared, &words)
     }
 
     #[test]
@@ -246,6 +305,31 @@ mod tests {
             ),
         ];
         assert_eq!(names(&files, &["legacy"]), ["old", "compat", "build", "inner"]);
+    }
+
+    #[test]
+    fn a_glob_re_export_gives_the_names_the_globbed_module_declares() {
+        // libc: `pub use linux::types::*;` in `new`, and `pub use new::*;` at the root: `crate::__u16`
+        // names `types::__u16` without saying `types` or `new`.
+        let files = [
+            (
+                "libc",
+                "pub use new::*;
+mod fuchsia { pub struct S { x: crate::__u16 } }",
+            ),
+            (
+                "libc::new",
+                "mod linux;
+pub use linux::types::*;",
+            ),
+            (
+                "libc::new::linux::types",
+                "pub type __u16 = u16;
+pub mod deeper { pub struct Not; }",
+            ),
+            ("libc::other::types", "pub type __u16 = u16;"),
+        ];
+        assert_eq!(names(&files, &["types"]), ["deeper", "__u16", "new", "linux", "libc"]);
     }
 
     fn krate(package: &str, dependencies: &[Option<&str>]) -> crate::workspace::CrateInfo {

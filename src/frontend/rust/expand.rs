@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::load::Loaded;
 use super::raw::{ParsedFile, RawInvocation, RawMacroRules};
 use super::read;
-use super::syn_reader::{FoundMacro, MacroSource};
+use super::syn_reader::{FoundMacro, MacroSource, declares_module_or_import};
 use super::text::lexer::{Lexer, Token};
 use crate::frontend::BodyWords;
 use crate::workspace::{FileTree, SourceFile, Workspace};
@@ -158,8 +158,8 @@ impl MacroTable {
     }
 
     /// Whether an invocation can make something a rule finds: its macro matters, or what it is given
-    /// mentions a rule's word (a quiet one's item mentions none; for another, `text` says, the worst
-    /// assumed without it).
+    /// mentions a rule's word or declares a module or imports (a quiet one's item does none of these;
+    /// for another, `text` says, the worst assumed without it).
     fn relevant(
         &self,
         invocation: &RawInvocation,
@@ -176,11 +176,16 @@ impl MacroTable {
                 || (!invocation.quiet
                     && text.is_none_or(|t| {
                         // What it is given reaches what it makes only as code: a word in a comment, a
-                        // literal or (unless a rule reads them) an attribute cannot make a finding.
+                        // literal or (unless a rule reads them) an attribute cannot make a finding. A
+                        // module or an import it is given gets what the macro puts on it (its cfg).
                         t.get(invocation.range.clone()).is_none_or(|item| {
                             // The text first: most items mention no word anywhere.
-                            words.mentioned_in(item)
-                                && words.mentioned_in(&MacroCode::read(item, words.reads_attributes()).idents)
+                            let (wordy, structural) =
+                                (words.mentioned_in(item), item.contains("mod") || item.contains("use"));
+                            (wordy || structural) && {
+                                let code = MacroCode::read(item, words.reads_attributes()).idents;
+                                words.mentioned_in(&code) || declares_module_or_import(&code)
+                            }
                         })
                     })))
     }

@@ -33,6 +33,8 @@ pub(super) struct Loaded {
     pub structure: u64,
     /// The file has `pub use` items: the index's re-exports need its whole parse.
     pub reexports: bool,
+    /// Some of its items could not be parsed (see `unreadable`).
+    pub partly_read: bool,
     /// Its glob imports that may be of an ancestor module (see [`ParsedFile::ancestor_globs`]): such a
     /// glob brings the ancestor's private `use`s too, which the index then needs.
     pub ancestor_globs: Vec<(usize, Vec<String>)>,
@@ -79,8 +81,13 @@ impl Loaded {
         // Growing the encoding leaves up to half of it unused; all files' encodings are kept at once.
         encoded.shrink_to_fit();
         let ancestor_globs = parsed.ancestor_globs();
+        let partly_read = parsed
+            .problem
+            .as_ref()
+            .is_some_and(|p| p.kind == crate::facts::ProblemKind::PartiallyAnalyzed);
         Loaded {
             key,
+            partly_read,
             keep: !internal && !encoded.is_empty(),
             ancestor_globs,
             reexports: !skeleton.imports.is_empty(),

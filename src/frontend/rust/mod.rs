@@ -4,7 +4,7 @@
 //!
 //! The modules below form layers, each importing only those under it (checked by this repository's
 //! `rules/architecture.toml`): `text` -> `raw` -> `fast`, `syn_reader`, `suppressions` -> `read` ->
-//! `pack` -> `load` -> `modules` -> `resolve` -> `snapshot` -> `aliases` -> this driver.
+//! `pack` -> `load` -> `modules` -> `resolve` -> `snapshot` -> `aliases` -> `unreadable` -> this driver.
 
 mod aliases;
 mod expand;
@@ -20,6 +20,7 @@ mod std_library;
 mod suppressions;
 mod syn_reader;
 mod text;
+mod unreadable;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -187,19 +188,35 @@ fn analyze_all(
     let modules = modules::assign(workspace, files, &skeletons);
     drop(assigning);
     let naming = crate::timings::phase("index: re-exported names");
-    let (aliases, reaching) = if words.skips_bodies() {
-        let reexports = aliases::reexports(&skeletons, &modules, words.followed());
-        let krates: Vec<Option<usize>> = files.iter().map(|f| f.krate).collect();
-        (
-            aliases::names_of(&reexports),
-            aliases::crates_reaching(&reexports, &krates, workspace),
-        )
-    } else {
-        (Vec::new(), None)
+    // A run without shortcuts reports unreadable items as one with them would, widening included.
+    let shortcut_words = words
+        .shortcut_words()
+        .filter(|_| loaded.iter().any(|file| file.partly_read));
+    let (aliases, reaching) = match shortcut_words.unwrap_or(words) {
+        read_with if read_with.skips_bodies() => {
+            let declared: Vec<&str> = loaded.iter().map(|file| file.names.as_str()).collect();
+            reexported_names(read_with, &skeletons, &modules, &declared, files, workspace)
+        }
+        _ => (Vec::new(), None),
     };
     drop(naming);
     drop(skeletons);
     let widening_phase = crate::timings::phase("index: widening");
+    if let Some(shortcut_words) = shortcut_words {
+        let widening = Widening::new(shortcut_words, &aliases).map(|w| w.reaching(reaching.clone()));
+        let reading = unreadable::ShortcutReading::new(shortcut_words, widening);
+        loaded
+            .par_iter_mut()
+            .zip(files)
+            .filter(|(file, _)| file.partly_read)
+            .for_each(|(file, source)| {
+                let mut parsed = file.decode();
+                parsed.problem = reading.problem(source, tree);
+                let (key, keep) = (file.key, file.keep);
+                *file = Loaded::new(&parsed, key, None);
+                file.keep = keep;
+            });
+    }
     if let Some(widening) = Widening::new(words, &aliases).map(|w| w.reaching(reaching)) {
         loaded
             .par_iter_mut()
@@ -299,6 +316,24 @@ fn analyze_all(
     }
 }
 
+/// The names re-exported under other names than what `words` name, and the crates that can reach a
+/// crate giving one (see `aliases`).
+fn reexported_names(
+    words: &super::BodyWords,
+    skeletons: &[&ParsedFile],
+    modules: &[modules::FileModule],
+    declared: &[&str],
+    files: &[SourceFile],
+    workspace: &Workspace,
+) -> (Vec<String>, Option<std::collections::HashSet<usize>>) {
+    let reexports = aliases::reexports(skeletons, modules, declared, words.followed());
+    let krates: Vec<Option<usize>> = files.iter().map(|f| f.krate).collect();
+    (
+        aliases::names_of(&reexports),
+        aliases::crates_reaching(&reexports, &krates, workspace),
+    )
+}
+
 /// The incremental path: only the files whose content changed since `previous` are parsed. `None` when
 /// the change reaches other files (a file's structure changed, or the index is gone) and a full analysis
 /// is needed.
@@ -344,6 +379,16 @@ fn analyze_changed(
                     {
                         read_with = widening.wider();
                         parsed = read_and_parse(&files[i], tree, read_with);
+                    }
+                    if let Some(shortcut_words) = words.shortcut_words()
+                        && parsed
+                            .problem
+                            .as_ref()
+                            .is_some_and(|p| p.kind == crate::facts::ProblemKind::PartiallyAnalyzed)
+                    {
+                        let widening = Widening::new(shortcut_words, &previous.aliases);
+                        parsed.problem =
+                            unreadable::ShortcutReading::new(shortcut_words, widening).problem(&files[i], tree);
                     }
                     let read_again = || parsed.clone();
                     if let Some(expanded) =

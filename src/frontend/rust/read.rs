@@ -12,6 +12,7 @@ use super::raw::{PIECE_BYTES, ParsedFile, append_piece};
 use super::text::blank::blank_preamble;
 use super::text::lines::{LineTable, shifted};
 use super::{suppressions, syn_reader};
+use crate::facts::ProblemKind;
 use crate::frontend::BodyWords;
 
 /// Text that makes [`parse`] panic in unit tests.
@@ -21,18 +22,7 @@ pub(crate) const PANIC_FOR_TESTS: &str = "ssot-check test: panic here";
 /// Parses one file's text and extracts its raw facts, skipping the function bodies that contain none of
 /// `words`.
 pub(crate) fn parse(text: &str, words: &BodyWords) -> ParsedFile {
-    let mut parsed = parse_reading(text, words, true);
-    // Items syn cannot read are reported as a run with shortcuts reports them (rarely asked: few files
-    // hold such an item).
-    if let Some(shortcut_words) = words.shortcut_words()
-        && parsed
-            .problem
-            .as_ref()
-            .is_some_and(|p| p.kind == crate::facts::ProblemKind::PartiallyAnalyzed)
-    {
-        parsed.problem = parse_reading(text, shortcut_words, true).problem;
-    }
-    parsed
+    parse_reading(text, words, true)
 }
 
 /// The file read again, all of it by syn, with the workspace's `macro_rules!` expanded where it invokes
@@ -64,6 +54,15 @@ pub(crate) fn parse_expanding(
     let mut parsed = syn_reader::parse_whole_expanding(source, offset, macros);
     syn_reader::release_spans();
     parsed.suppressions = first.suppressions.clone();
+    // The items syn cannot read are those the first reading reported: read again with bodies it left
+    // out, syn would report more or fewer depending on what the run skips (see `unreadable`).
+    if parsed
+        .problem
+        .as_ref()
+        .is_some_and(|p| p.kind == ProblemKind::PartiallyAnalyzed)
+    {
+        parsed.problem = first.problem.clone();
+    }
     parsed.macros_expanded = true;
     // Generated bodies are left out under the same condition (see `syn_reader::MacroSource`).
     parsed.skipped_bodies = skipping.is_some();

@@ -668,25 +668,59 @@ impl<'t> Reader<'t> {
         let Token::Open(delimiter) = self.next()?.0 else {
             return None;
         };
-        if name == "cfg_if" || self.group_holds_item_keyword()? {
+        if name == "cfg_if" {
             return None;
+        }
+        let body = self.position();
+        let holds_items = self.group_holds_item_keyword()?;
+        let in_test = self.in_test || attributes.test;
+        if holds_items {
+            // Read in place under the macro's flag, as syn's pass reads a body that parses as items
+            // (`cfg_rt! { .. }`, libc's `s! { .. }`); a body with an item not read here is syn's.
+            self.rewind(body);
+            self.macro_items(&name, delimiter, attributes, in_test)?;
         }
         if delimiter != b'{' {
             self.eat(Token::Punct(b';'))?;
         }
-        let in_test = self.in_test || attributes.test;
         self.out.note_item_macro_call(raw::RawInvocation {
             name: name.clone(),
             range: raw::PENDING_RANGE,
             top_level: self.scope == 0,
-            quiet: true,
+            quiet: !holds_items,
             in_test,
         });
         // Test code is not counted, so what it does not show is not either.
-        if !in_test && !ITEMLESS_MACROS.contains(&name.as_str()) {
+        if !holds_items && !in_test && !ITEMLESS_MACROS.contains(&name.as_str()) {
             self.out.opaque_macro_calls.push((name, self.offset + self.position()));
         }
         Some(())
+    }
+
+    /// The items of an item macro's body (its `delimiter` just read), to the closing delimiter, under
+    /// the invocation's `cfg` and the macro's flag (see `raw::macro_flag`); `None` at an item not read
+    /// here.
+    fn macro_items(&mut self, name: &str, delimiter: u8, attributes: &Attributes, in_test: bool) -> Option<()> {
+        let close = match delimiter {
+            b'(' => b')',
+            b'[' => b']',
+            _ => b'}',
+        };
+        let saved = (self.in_test, self.cfg.len());
+        self.in_test = in_test;
+        self.cfg.extend(attributes.cfg.iter().cloned());
+        self.cfg.push(raw::macro_flag(name));
+        let read = loop {
+            if self.eat(Token::Close(close)).is_some() {
+                break Some(());
+            }
+            if self.item().is_none() {
+                break None;
+            }
+        };
+        self.in_test = saved.0;
+        self.cfg.truncate(saved.1);
+        read
     }
 
     /// Reads to the end of the group just opened: whether an item keyword occurs in it.
@@ -1044,6 +1078,8 @@ unsafe extern "C" { safe fn other(); }
 lazy::call! { anything }
 call!(a, b);
 cfg_rt! { pub struct InMacro; #[cfg(unix)] pub mod hidden; }
+#[cfg(feature = "x")] cfg_net!( pub enum InParens { A } use a::b; );
+s! { pub struct S1 { f: u8 } pub struct S2(u8); }
 cfg_if::cfg_if! { if #[cfg(unix)] { pub enum Sys { A } } else { pub enum Sys { B } } }
 cfg_if! { if #[cfg(feature = "core")] { extern crate alloc as a2; } }
 pub mod inline {

@@ -180,10 +180,12 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
                 item = None;
                 false
             }
-            // An item macro's braces (`cfg_rt! { .. }`), and brace groups in them that no item opens
-            // (`cfg_if!`'s branches), may hold items other files see: walked into like a module.
-            Token::Open(b'{')
-                if item.is_none() && (previous[1] == Token::Punct(b'!') || in_macro.last() == Some(&true)) =>
+            // An item macro's body (`cfg_rt! { .. }`, `cfg_net!( .. );`), and brace groups in it that no
+            // item opens (`cfg_if!`'s branches), may hold items other files see: walked into like a module.
+            Token::Open(delimiter)
+                if item.is_none()
+                    && ((previous[1] == Token::Punct(b'!') && previous[0] != Token::Punct(b'#'))
+                        || (delimiter == b'{' && in_macro.last() == Some(&true))) =>
             {
                 open_groups.enter()?;
                 bodies.push(true);
@@ -519,7 +521,7 @@ mod tests {
                     enum E<T = ()> { A = { 1 }, B { x: u8 } }\nimpl T for S { fn h() {} }\nconst C: S = S { f: 1 };\n\
                     extern \"C\" { fn ext(a: i32); }\nm!(x y);\n#[cfg(test)]\nfn t() {}\n\
                     macro_rules! wrap { ($($i:item)*) => { $( #[cfg(unix)] $i )* } }\n\
-                    impl U { fn u() {} }\ncfg_rt! { mod inside; use z::Z; }\n";
+                    impl U { fn u() {} }\ncfg_rt! { mod inside; use z::Z; }\ncfg_net!( mod paren; fn p() { 1 } );\n";
         let skimmed = skim(text, &BodyWords::new(Some(vec!["zzz".to_owned()])));
         let blanked = blank(text, &skimmed).expect("blanks");
         let squeezed = blanked
@@ -531,8 +533,9 @@ mod tests {
         assert_eq!(
             squeezed,
             "#![allow(x)] use a::{b::{c, d}, e::{f}}; mod m { pub struct S {} fn g() -> u8 {} } enum E<T = ()> { A = {}, B {} } \
-             impl T for S {} const C: S = S {}; extern \"C\" { fn ext(); } m!(); #[cfg(test)] fn t() {} \
-             macro_rules! wrap { ($($i:item)*) => { $( #[cfg(unix)] $i )* } } impl U {} cfg_rt! { mod inside; use z::Z; }"
+             impl T for S {} const C: S = S {}; extern \"C\" { fn ext(); } m!(x y); #[cfg(test)] fn t() {} \
+             macro_rules! wrap { ($($i:item)*) => { $( #[cfg(unix)] $i )* } } impl U {} cfg_rt! { mod inside; use z::Z; } \
+             cfg_net!( mod paren; fn p() {} );"
         );
     }
 

@@ -418,7 +418,7 @@ impl<'t> Collector<'t> {
             return Expansion::Unavailable;
         };
         let words = macros.words(self.in_test);
-        if !found.matters && words.skips_bodies() && !prune::mentions(&mac.tokens, words) {
+        if !found.matters && words.skips_bodies() && !prune::may_matter(&mac.tokens, words) {
             return Expansion::Unneeded;
         }
         if self.generated.len() >= MAX_EXPANSION_DEPTH {

@@ -19,6 +19,7 @@ use super::text::lines::shifted;
 use crate::facts::FileProblem;
 use collect::Collector;
 pub(crate) use collect::{FoundMacro, MacroSource};
+pub(crate) use prune::declares_module_or_import;
 use tokens::span_of;
 
 /// Lets proc-macro2 drop the text it keeps of every file parsed on this thread for span lookups, once

@@ -12,8 +12,21 @@ use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use crate::frontend::BodyWords;
 
 /// Whether `tokens` mention one of `words` as code (an identifier, at any depth).
-pub(crate) fn mentions(tokens: &TokenStream, words: &BodyWords) -> bool {
+fn mentions(tokens: &TokenStream, words: &BodyWords) -> bool {
     words.mentioned_in(&idents(tokens))
+}
+
+/// Whether what a macro is given (`tokens`) can matter to a rule with `words` whatever the macro does
+/// with it: it mentions a word as code (an identifier, at any depth), or declares a module or imports
+/// (what the macro puts on them, a `cfg`, decides where the module tree goes and what a name means).
+pub(crate) fn may_matter(tokens: &TokenStream, words: &BodyWords) -> bool {
+    let idents = idents(tokens);
+    words.mentioned_in(&idents) || declares_module_or_import(&idents)
+}
+
+/// Whether space-separated identifiers include `mod` or `use`.
+pub(crate) fn declares_module_or_import(idents: &str) -> bool {
+    idents.split(' ').any(|ident| ident == "mod" || ident == "use")
 }
 
 /// `tokens` with the bodies of the functions no rule with `words` needs emptied (see the module's
