@@ -92,82 +92,87 @@ pub(crate) fn reexports(
     words: &[String],
 ) -> Vec<(String, usize)> {
     let mut names: Vec<(String, usize)> = Vec::new();
-    // Made the first time a glob re-export is followed (most runs follow none).
-    let mut by_module: Option<Vec<(String, Vec<&str>)>> = None;
-    let interesting = |text: &str, names: &[(String, usize)]| {
-        words.iter().any(|w| text.contains(w.as_str())) || names.iter().any(|(n, _)| n == text)
-    };
+    let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut globbed: std::collections::HashMap<Vec<String>, Vec<String>> = std::collections::HashMap::new();
+    let said = |text: &str| words.iter().any(|w| text.contains(w.as_str()));
     loop {
-        let mut found: Vec<(String, usize)> = Vec::new();
+        let before = names.len();
         for (index, (file, module)) in parsed.iter().zip(modules).enumerate() {
             for import in file.imports.iter().filter(|i| i.reexport) {
-                if !import.path.segments.iter().any(|s| interesting(s, &names)) {
+                if !import.path.segments.iter().any(|s| said(s) || known.contains(s)) {
                     continue;
                 }
                 let given = match import.glob {
                     true => {
-                        let by_module = by_module.get_or_insert_with(|| declared_by_module(modules, declared));
-                        let mut given = globbed_names(&import.path.segments, by_module);
+                        // Each iteration meets the same globs again.
+                        let mut given = globbed
+                            .entry(import.path.segments.clone())
+                            .or_insert_with(|| globbed_names(&import.path.segments, modules, declared))
+                            .clone();
                         given.extend(module_name(file, import.scope, module));
                         given
                     }
                     false => import.binding.clone().into_iter().collect(),
                 };
                 for name in given {
-                    if !interesting(&name, &names) && !found.iter().any(|(n, _)| *n == name) {
-                        found.push((name, index));
+                    if !said(&name) && known.insert(name.clone()) {
+                        names.push((name, index));
                     }
                 }
             }
         }
-        if found.is_empty() {
+        if names.len() == before {
             return names;
         }
-        names.extend(found);
     }
-}
-
-/// Modules with the names declared in them, from every file's declared names (see `reexports`).
-fn declared_by_module<'a>(modules: &[FileModule], declared: &[&'a str]) -> Vec<(String, Vec<&'a str>)> {
-    let mut by_module: std::collections::BTreeMap<String, Vec<&'a str>> = std::collections::BTreeMap::new();
-    for (module, lines) in modules.iter().zip(declared) {
-        for (inner, name) in lines.lines().filter_map(|line| line.split_once('\t')) {
-            let path = match inner.is_empty() {
-                true => module.path.clone(),
-                false => format!("{}::{inner}", module.path),
-            };
-            by_module.entry(path).or_default().push(name);
-        }
-    }
-    by_module.into_iter().collect()
 }
 
 /// The names declared in the modules a glob of `segments` may bring (`linux::types::*`): those whose
 /// path ends with the segments after any `crate`, `self` or `super` (more than the one meant, never fewer).
-fn globbed_names(segments: &[String], by_module: &[(String, Vec<&str>)]) -> Vec<String> {
+/// `declared` are each file's names relative to its module (see `load::relative_names`).
+fn globbed_names(segments: &[String], modules: &[FileModule], declared: &[&str]) -> Vec<String> {
     let relative: Vec<&str> = segments
         .iter()
         .map(String::as_str)
         .skip_while(|s| matches!(*s, "crate" | "self" | "super" | "$crate"))
         .collect();
-    if relative.is_empty() {
+    let Some(last) = relative.last() else {
         return Vec::new();
-    }
+    };
     let suffix = relative.join("::");
+    let finder = memchr::memmem::Finder::new(last.as_bytes());
     let mut names: Vec<String> = Vec::new();
-    for (path, declared) in by_module {
-        let brings = path
-            .strip_suffix(suffix.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.ends_with("::"));
-        if brings {
-            for name in declared {
-                if !names.iter().any(|n| n == name) {
-                    names.push((*name).to_owned());
-                }
+    for (module, lines) in modules.iter().zip(declared) {
+        // Most files declare nothing in such a module: their module is another, and no module inside
+        // them is named like it (the names are long; a search for the segment rules them out at once).
+        let own_module = ends_with_module(&module.path, "", last);
+        if !own_module && finder.find(lines.as_bytes()).is_none() {
+            continue;
+        }
+        for (inner, name) in lines.lines().filter_map(|line| line.split_once('\t')) {
+            if ends_with_module(&module.path, inner, &suffix) && !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
             }
         }
     }
     names
+}
+
+/// Whether the module `outer::inner` (`inner` may be empty) is `suffix` or ends with `::suffix`.
+fn ends_with_module(outer: &str, inner: &str, suffix: &str) -> bool {
+    let at_boundary = |path: &str, tail: &str| {
+        path.strip_suffix(tail)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with("::"))
+    };
+    if inner.is_empty() {
+        return at_boundary(outer, suffix);
+    }
+    // Within `inner`, or across the `::` that joins the two.
+    at_boundary(inner, suffix)
+        || suffix
+            .strip_suffix(inner)
+            .and_then(|head| head.strip_suffix("::"))
+            .is_some_and(|head| at_boundary(outer, head))
 }
 
 /// The name of the module a scope of `file` is in: its inline `mod`, else the file's module.
@@ -304,7 +309,18 @@ mod tests {
                 "mod inner { pub use crate::b::build::*; }\npub use std::fmt as f;",
             ),
         ];
-        assert_eq!(names(&files, &["legacy"]), ["old", "compat", "build", "inner"]);
+        assert_eq!(names(&files, &["legacy"]), ["old", "build", "compat", "inner"]);
+    }
+
+    #[test]
+    fn a_module_ends_with_a_path_at_a_segment_boundary() {
+        assert!(ends_with_module("libc::new::linux::types", "", "linux::types"));
+        assert!(ends_with_module("libc::new", "linux::types", "linux::types"));
+        assert!(ends_with_module("libc::new::linux", "types", "linux::types"));
+        assert!(ends_with_module("types", "", "types"));
+        assert!(!ends_with_module("libc::new::my_linux", "types", "linux::types"));
+        assert!(!ends_with_module("libc::new", "xlinux::types", "linux::types"));
+        assert!(!ends_with_module("libc::linux::types", "deeper", "linux::types"));
     }
 
     #[test]
