@@ -345,7 +345,7 @@ pub mod deeper { pub struct Not; }",
             ),
             ("libc::other::types", "pub type __u16 = u16;"),
         ];
-        assert_eq!(names(&files, &["types"]), ["deeper", "__u16", "new", "linux", "libc"]);
+        assert_eq!(names(&files, &["types"]), ["__u16", "deeper", "new", "linux", "libc"]);
     }
 
     fn krate(package: &str, dependencies: &[Option<&str>]) -> crate::workspace::CrateInfo {

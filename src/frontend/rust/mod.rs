@@ -127,6 +127,11 @@ fn store_run(disk: &crate::blob_folder::BlobFolder, run: &str, layout: u64, anal
                     })
                     .collect(),
                 aliases: &analysis.aliases,
+                alias_crates: analysis.alias_crates.as_ref().map(|crates| {
+                    let mut crates: Vec<usize> = crates.iter().copied().collect();
+                    crates.sort_unstable();
+                    crates
+                }),
                 index: snapshot::index_hash(&index),
             };
             let macros = postcard::to_stdvec(&analysis.macros).ok()?;
@@ -151,6 +156,8 @@ struct Analysis {
     modules: Vec<modules::FileModule>,
     structures: Vec<u64>,
     aliases: Vec<String>,
+    /// See `Snapshot::alias_crates`.
+    alias_crates: Option<std::collections::HashSet<usize>>,
     index: resolve::WorkspaceIndex,
     /// The workspace's macros, for expanding a file that changes before the next full run.
     macros: expand::MacroTable,
@@ -217,7 +224,7 @@ fn analyze_all(
                 file.keep = keep;
             });
     }
-    if let Some(widening) = Widening::new(words, &aliases).map(|w| w.reaching(reaching)) {
+    if let Some(widening) = Widening::new(words, &aliases).map(|w| w.reaching(reaching.clone())) {
         loaded
             .par_iter_mut()
             .zip(files)
@@ -311,6 +318,7 @@ fn analyze_all(
         modules,
         structures,
         aliases,
+        alias_crates: reaching,
         index,
         macros,
     }
@@ -360,7 +368,11 @@ fn analyze_changed(
         return Some(previous.files.into_iter().map(|file| file.facts).collect());
     }
     let _incremental = crate::timings::phase("incremental");
-    let widening = Widening::new(words, &previous.aliases);
+    let reaching = previous
+        .alias_crates
+        .as_ref()
+        .map(|crates| crates.iter().copied().collect());
+    let widening = Widening::new(words, &previous.aliases).map(|w| w.reaching(reaching));
     let disk = cache.disk()?;
     let macros: expand::MacroTable = postcard::from_bytes(&disk.load_blob(&format!("{run}.macros"))?).ok()?;
     // The index is read while the changed files are parsed: most incremental runs need it.
@@ -386,7 +398,11 @@ fn analyze_changed(
                             .as_ref()
                             .is_some_and(|p| p.kind == crate::facts::ProblemKind::PartiallyAnalyzed)
                     {
-                        let widening = Widening::new(shortcut_words, &previous.aliases);
+                        let reaching = previous
+                            .alias_crates
+                            .as_ref()
+                            .map(|crates| crates.iter().copied().collect());
+                        let widening = Widening::new(shortcut_words, &previous.aliases).map(|w| w.reaching(reaching));
                         parsed.problem =
                             unreadable::ShortcutReading::new(shortcut_words, widening).problem(&files[i], tree);
                     }

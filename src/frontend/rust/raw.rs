@@ -257,7 +257,11 @@ impl ParsedFile {
         for (id, scope) in self.scopes.iter().enumerate() {
             if matches!(scope.kind, ScopeKind::Module(_)) {
                 let path = self.scope_path(module, id);
-                names.extend(scope.items.iter().map(|item| (path.clone(), item.clone())));
+                // In a fixed order: two parses of one file must digest the same (see `load::structure`),
+                // whatever order the set took its items in.
+                let mut items: Vec<&String> = scope.items.iter().collect();
+                items.sort_unstable();
+                names.extend(items.into_iter().map(|item| (path.clone(), item.clone())));
             }
         }
         for definition in self.definitions.iter().filter(|d| d.kind == DefinitionKind::Enum) {

@@ -39,6 +39,9 @@ pub(crate) struct Snapshot {
     pub files: Vec<SnapshotFile>,
     /// Names re-exports give to what the words name (see `aliases`).
     pub aliases: Vec<String>,
+    /// The crates (by index) whose files may name what they name; `None`: any (see `Widening::reaching`).
+    /// A changed file is read again with wider words exactly when a full run would.
+    pub alias_crates: Option<Vec<usize>>,
     /// The hash of the index these files were resolved against: the index is stored beside the
     /// snapshot, and a concurrent run may have replaced one and not yet the other.
     pub index: u64,
@@ -54,6 +57,8 @@ pub(crate) struct BorrowedSnapshot<'a> {
     pub files: Vec<BorrowedSnapshotFile<'a>>,
     /// See [`Snapshot::aliases`].
     pub aliases: &'a [String],
+    /// See [`Snapshot::alias_crates`].
+    pub alias_crates: Option<Vec<usize>>,
     /// See [`Snapshot::index`].
     pub index: u64,
 }
@@ -188,11 +193,15 @@ mod tests {
                 facts: &facts,
             }],
             aliases: &aliases,
+            alias_crates: Some(vec![3]),
             index: 11,
         };
         let bytes = postcard::to_stdvec(&stored).expect("encodes");
         let read: Snapshot = postcard::from_bytes(&bytes).expect("decodes");
-        assert_eq!((read.layout, read.index, read.aliases), (7, 11, aliases));
+        assert_eq!(
+            (read.layout, read.index, read.aliases, read.alias_crates),
+            (7, 11, aliases, Some(vec![3]))
+        );
         let [file] = read.files.as_slice() else {
             panic!("one file");
         };
