@@ -672,7 +672,14 @@ impl<'t> Reader<'t> {
             return None;
         }
         let body = self.position();
-        let holds_items = self.group_holds_item_keyword()?;
+        // A body that starts with a literal is not items (`link!("kernel32.dll" "system" fn ..);`): syn
+        // reads it as expressions, as nothing a rule finds in an item that mentions no word.
+        let starts_with_literal = matches!(self.peek(), Some((Token::Literal, _, _)));
+        let holds_items = !starts_with_literal && self.group_holds_item_keyword()?;
+        if starts_with_literal {
+            self.rewind(body);
+            self.skip_group()?;
+        }
         let in_test = self.in_test || attributes.test;
         if holds_items {
             // Read in place under the macro's flag, as syn's pass reads a body that parses as items
@@ -1080,6 +1087,7 @@ call!(a, b);
 cfg_rt! { pub struct InMacro; #[cfg(unix)] pub mod hidden; }
 #[cfg(feature = "x")] cfg_net!( pub enum InParens { A } use a::b; );
 s! { pub struct S1 { f: u8 } pub struct S2(u8); }
+windows_targets::link!("kernel32.dll" "system" fn CreateFileW(name: *const u16) -> u32);
 cfg_if::cfg_if! { if #[cfg(unix)] { pub enum Sys { A } } else { pub enum Sys { B } } }
 cfg_if! { if #[cfg(feature = "core")] { extern crate alloc as a2; } }
 pub mod inline {

@@ -182,8 +182,10 @@ fn outline(bytes: &[u8]) -> Option<Vec<Range<usize>>> {
             }
             // An item macro's body (`cfg_rt! { .. }`, `cfg_net!( .. );`), and brace groups in it that no
             // item opens (`cfg_if!`'s branches), may hold items other files see: walked into like a module.
+            // One that starts with a literal holds none (`link!("kernel32.dll" "system" fn ..);`).
             Token::Open(delimiter)
                 if item.is_none()
+                    && !matches!(lexer.peek_token(), Some((Token::Literal, _, _)))
                     && ((previous[1] == Token::Punct(b'!') && previous[0] != Token::Punct(b'#'))
                         || (delimiter == b'{' && in_macro.last() == Some(&true))) =>
             {
