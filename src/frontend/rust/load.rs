@@ -81,13 +81,9 @@ impl Loaded {
         // Growing the encoding leaves up to half of it unused; all files' encodings are kept at once.
         encoded.shrink_to_fit();
         let ancestor_globs = parsed.ancestor_globs();
-        let partly_read = parsed
-            .problem
-            .as_ref()
-            .is_some_and(|p| p.kind == crate::facts::ProblemKind::PartiallyAnalyzed);
         Loaded {
             key,
-            partly_read,
+            partly_read: parsed.partly_read(),
             keep: !internal && !encoded.is_empty(),
             ancestor_globs,
             reexports: !skeleton.imports.is_empty(),

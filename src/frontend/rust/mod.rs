@@ -195,10 +195,9 @@ fn analyze_all(
     let modules = modules::assign(workspace, files, &skeletons);
     drop(assigning);
     let naming = crate::timings::phase("index: re-exported names");
-    // A run without shortcuts reports unreadable items as one with them would, widening included.
-    let shortcut_words = words
-        .shortcut_words()
-        .filter(|_| loaded.iter().any(|file| file.partly_read));
+    // A run without shortcuts reports unreadable items as one with them would, widening included (and
+    // keeps that run's names, for its incremental runs to do the same).
+    let shortcut_words = words.shortcut_words();
     let (aliases, reaching) = match shortcut_words.unwrap_or(words) {
         read_with if read_with.skips_bodies() => {
             let declared: Vec<&str> = loaded.iter().map(|file| file.names.as_str()).collect();
@@ -368,11 +367,15 @@ fn analyze_changed(
         return Some(previous.files.into_iter().map(|file| file.facts).collect());
     }
     let _incremental = crate::timings::phase("incremental");
-    let reaching = previous
+    let reaching: Option<std::collections::HashSet<usize>> = previous
         .alias_crates
         .as_ref()
         .map(|crates| crates.iter().copied().collect());
-    let widening = Widening::new(words, &previous.aliases).map(|w| w.reaching(reaching));
+    let widening = Widening::new(words, &previous.aliases).map(|w| w.reaching(reaching.clone()));
+    let shortcut_reading = words.shortcut_words().map(|shortcut_words| {
+        let widening = Widening::new(shortcut_words, &previous.aliases).map(|w| w.reaching(reaching));
+        unreadable::ShortcutReading::new(shortcut_words, widening)
+    });
     let disk = cache.disk()?;
     let macros: expand::MacroTable = postcard::from_bytes(&disk.load_blob(&format!("{run}.macros"))?).ok()?;
     // The index is read while the changed files are parsed: most incremental runs need it.
@@ -392,19 +395,10 @@ fn analyze_changed(
                         read_with = widening.wider();
                         parsed = read_and_parse(&files[i], tree, read_with);
                     }
-                    if let Some(shortcut_words) = words.shortcut_words()
-                        && parsed
-                            .problem
-                            .as_ref()
-                            .is_some_and(|p| p.kind == crate::facts::ProblemKind::PartiallyAnalyzed)
+                    if let Some(reading) = &shortcut_reading
+                        && parsed.partly_read()
                     {
-                        let reaching = previous
-                            .alias_crates
-                            .as_ref()
-                            .map(|crates| crates.iter().copied().collect());
-                        let widening = Widening::new(shortcut_words, &previous.aliases).map(|w| w.reaching(reaching));
-                        parsed.problem =
-                            unreadable::ShortcutReading::new(shortcut_words, widening).problem(&files[i], tree);
+                        parsed.problem = reading.problem(&files[i], tree);
                     }
                     let read_again = || parsed.clone();
                     if let Some(expanded) =

@@ -202,6 +202,13 @@ pub(crate) struct RawInvocation {
 pub(crate) const PENDING_RANGE: std::ops::Range<usize> = usize::MAX..usize::MAX;
 
 impl ParsedFile {
+    /// Whether some of its items could not be parsed (the file is partially analyzed).
+    pub fn partly_read(&self) -> bool {
+        self.problem
+            .as_ref()
+            .is_some_and(|p| p.kind == crate::facts::ProblemKind::PartiallyAnalyzed)
+    }
+
     /// Notes an item-position invocation.
     pub fn note_item_macro_call(&mut self, invocation: RawInvocation) {
         if !self.item_macro_calls.contains(&invocation.name) {

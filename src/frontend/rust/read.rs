@@ -12,7 +12,6 @@ use super::raw::{PIECE_BYTES, ParsedFile, append_piece};
 use super::text::blank::blank_preamble;
 use super::text::lines::{LineTable, shifted};
 use super::{suppressions, syn_reader};
-use crate::facts::ProblemKind;
 use crate::frontend::BodyWords;
 
 /// Text that makes [`parse`] panic in unit tests.
@@ -56,11 +55,7 @@ pub(crate) fn parse_expanding(
     parsed.suppressions = first.suppressions.clone();
     // The items syn cannot read are those the first reading reported: read again with bodies it left
     // out, syn would report more or fewer depending on what the run skips (see `unreadable`).
-    if parsed
-        .problem
-        .as_ref()
-        .is_some_and(|p| p.kind == ProblemKind::PartiallyAnalyzed)
-    {
+    if parsed.partly_read() {
         parsed.problem = first.problem.clone();
     }
     parsed.macros_expanded = true;

@@ -654,11 +654,10 @@ impl<'t> Reader<'t> {
         Some(())
     }
 
-    /// `path!(...);`, `path![...];` or `path! {...}` (the first segment already read): syn's pass
-    /// records only paths used in it.
-    /// An item macro: read past when its body holds no item keyword; one that may hold items
-    /// (`cfg_rt! { pub struct .. }`, `cfg_net!( impl .. );`) is left to syn, which reads them, and so is
-    /// every `cfg_if!` (syn reads its branches natively, an empty one included: nothing unseen).
+    /// `path!(...);`, `path![...];` or `path! {...}` in item position (the first segment already read).
+    /// A body that may hold items (`cfg_rt! { pub struct .. }`, `cfg_net!( impl .. );`) is read as items
+    /// in place, as syn's pass reads it (an item not read here leaves it all to syn); any other is read
+    /// past, not seen into. Every `cfg_if!` is syn's, which reads its branches under their predicates.
     fn macro_call(&mut self, first: String, attributes: &Attributes) -> Option<()> {
         let mut name = first;
         while self.path_separator() {
