@@ -72,13 +72,18 @@ impl Agent for Fails {
 }
 
 async fn gateway(step_ms: u64) -> TestGateway {
-    gateway_with_grace(step_ms, 200).await
+    gateway_with(step_ms, 200, Duration::from_secs(5)).await
 }
 
 async fn gateway_with_grace(step_ms: u64, grace_ms: u64) -> TestGateway {
+    gateway_with(step_ms, grace_ms, Duration::from_secs(5)).await
+}
+
+async fn gateway_with(step_ms: u64, grace_ms: u64, busy_timeout: Duration) -> TestGateway {
     let (mut config, dir) = common::config();
     config.agent_step_delay = Duration::from_millis(step_ms);
     config.shutdown_grace = Duration::from_millis(grace_ms);
+    config.store_busy_timeout = busy_timeout;
     let agents = Agents::standard()
         .with(Arc::new(PanicsAfterThinking))
         .with(Arc::new(PanicsAtOnce))
@@ -219,13 +224,8 @@ fn hold_write_lock(database: std::path::PathBuf, held: Duration) -> tokio::task:
 
 #[tokio::test]
 async fn a_store_locked_elsewhere_fails_the_run_visibly_and_loses_no_event() {
-    let gateway = gateway(150).await;
-    gateway
-        .state
-        .store
-        .set_busy_timeout(Duration::from_millis(50))
-        .await
-        .expect("sets the busy timeout");
+    // The busy timeout the gateway sets when it starts serving: short, so the test is quick.
+    let gateway = gateway_with(150, 200, Duration::from_millis(50)).await;
     let mut client = gateway.connect("alice").await;
     client
         .send(json!({"type": "user_message", "text": "what is 6 * 7, and what time is it?"}))

@@ -64,8 +64,8 @@ pub async fn run(args: IdleArgs) -> Result<(), String> {
 
 /// The resident memory of process `pid`, in KiB.
 fn rss_kib(pid: u32) -> Result<u64, String> {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("cannot read process {pid}: {e}"))?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("cannot read process {pid}: {e}"))?;
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))

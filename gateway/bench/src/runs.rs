@@ -86,8 +86,15 @@ pub async fn run(args: RunsArgs) -> Result<(), String> {
     let started = Latencies::new(total.to_started);
     let finished = Latencies::new(total.to_completed);
     println!("users x runs:            {} x {}", args.users, args.runs_per_user);
-    println!("runs completed:          {completed} in {wall:.2} s ({:.0} runs/s)", completed as f64 / wall);
-    println!("events received:         {} ({:.0} events/s)", total.events, total.events as f64 / wall);
+    println!(
+        "runs completed:          {completed} in {wall:.2} s ({:.0} runs/s)",
+        completed as f64 / wall
+    );
+    println!(
+        "events received:         {} ({:.0} events/s)",
+        total.events,
+        total.events as f64 / wall
+    );
     println!(
         "message -> agent_started:   p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         started.percentile_ms(50.0),

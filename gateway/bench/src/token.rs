@@ -16,7 +16,14 @@ pub fn mint(secret: &str, user: &str) -> Result<String, String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| e.to_string())?
         .as_secs();
-    let claims = Claims { sub: user, exp: now + 3600 };
-    jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes()))
-        .map_err(|e| format!("cannot mint a token: {e}"))
+    let claims = Claims {
+        sub: user,
+        exp: now + 3600,
+    };
+    jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| format!("cannot mint a token: {e}"))
 }

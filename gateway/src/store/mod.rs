@@ -1,10 +1,16 @@
 //! The event store: SQLite in WAL mode, holding threads (with their owner), runs, user messages and events.
 //!
 //! Events get their `seq` here, inside the insert's transaction, so a thread's sequence has no gaps and no
-//! repeats whoever writes. SQLite is synchronous; every call runs on tokio's blocking pool.
+//! repeats whoever writes. Writes go to one writer thread that commits the writes waiting together
+//! (`writer`); reads run on a pool of read connections (`readers`); WAL checkpoints run on a thread of
+//! their own (`checkpoint`).
+
+mod checkpoint;
+mod readers;
+mod writer;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -17,6 +23,12 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The transaction this write was committed in failed as a whole.
+    #[error("database write failed: {0}")]
+    Batch(String),
+    /// The writer thread is gone or could not start.
+    #[error("database writer: {0}")]
+    Writer(String),
     /// A stored value could not be read back.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
@@ -52,14 +64,21 @@ pub struct InterruptedRun {
     pub completed: Option<String>,
 }
 
-/// The SQLite event store. Cloning shares the connection.
+/// The SQLite event store. Cloning shares the writer and the read connections.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    writer: writer::Writer,
+    /// Read connections (`None` in memory, where reads go to the writer's connection).
+    readers: Option<readers::Readers>,
+    /// Keeps the checkpoint thread going (`None` in memory).
+    _checkpointer: Option<checkpoint::Checkpointer>,
     /// The held lock on the database's lock file (`None` in memory).
-    owner: Option<Arc<std::fs::File>>,
+    _owner: Option<Arc<std::fs::File>>,
 }
 
+// Bound values in a WHERE clause are written `+?N`: with the bundled SQLite's STAT4 a bare `?N` makes every
+// new value re-prepare the statement (the plan may depend on it), which defeated the statement cache on
+// the hot path; the unary plus keeps the index and the cached plan.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS threads (
     id TEXT PRIMARY KEY,
@@ -104,49 +123,57 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let lock = owner_lock(path)?;
         let conn = Connection::open(path)?;
-        let mut store = Self::init(conn)?;
-        store.owner = Some(Arc::new(lock));
-        Ok(store)
-    }
-
-    /// An in-memory store, for tests.
-    pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory()?)
-    }
-
-    fn init(conn: Connection) -> Result<Self, StoreError> {
-        // WAL survives a crash with every committed event; NORMAL sync is durable across process death.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
-        conn.execute_batch(SCHEMA)?;
+        init(&conn)?;
+        // The checkpoint thread copies the WAL back; the writer's commits never wait for it.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         Ok(Store {
-            owner: None,
-            conn: Arc::new(Mutex::new(conn)),
+            writer: writer::Writer::start(conn)?,
+            readers: Some(readers::Readers::new(path.to_owned())),
+            _checkpointer: Some(checkpoint::Checkpointer::start(path)?),
+            _owner: Some(Arc::new(lock)),
         })
     }
 
-    async fn with<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock cannot leave a half-written row: every write is one transaction.
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            work(&mut guard)
+    /// An in-memory store, for tests: one connection, reads and writes both on the writer's thread.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        init(&conn)?;
+        Ok(Store {
+            writer: writer::Writer::start(conn)?,
+            readers: None,
+            _checkpointer: None,
+            _owner: None,
         })
-        .await?
+    }
+
+    /// Runs a write on the writer thread, committed with the writes waiting beside it.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.writer.write(work).await
+    }
+
+    /// Runs a read on a read connection.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &self.readers {
+            Some(readers) => readers.read(work).await,
+            None => self.writer.write(work).await,
+        }
     }
 
     /// How long one statement waits for a write lock another connection holds before failing (5 s
     /// unless set); the notifier's retries come on top of it.
     pub async fn set_busy_timeout(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
-        self.with(move |c| Ok(c.busy_timeout(timeout)?)).await
+        self.write(move |c| Ok(c.busy_timeout(timeout)?)).await
     }
 
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
-        self.with(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
             .is_ok()
     }
@@ -155,7 +182,7 @@ impl Store {
     pub async fn create_thread(&self, owner: &str) -> Result<String, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let (thread, owner) = (id.clone(), owner.to_owned());
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO threads (id, owner, created_at) VALUES (?1, ?2, ?3)",
                 params![thread, owner, timestamp_now()],
@@ -169,13 +196,10 @@ impl Store {
     /// The owner of a thread, or `None` if it does not exist.
     pub async fn thread_owner(&self, thread_id: &str) -> Result<Option<String>, StoreError> {
         let thread = thread_id.to_owned();
-        self.with(move |c| {
-            Ok(
-                c.query_row("SELECT owner FROM threads WHERE id = ?1", params![thread], |row| {
-                    row.get(0)
-                })
-                .optional()?,
-            )
+        self.read(move |c| {
+            Ok(c.prepare_cached("SELECT owner FROM threads WHERE id = +?1")?
+                .query_row(params![thread], |row| row.get(0))
+                .optional()?)
         })
         .await
     }
@@ -193,15 +217,13 @@ impl Store {
             timestamp: timestamp_now(),
             data: started,
         };
-        self.with(move |c| {
-            let tx = c.transaction()?;
-            tx.execute(
+        self.write(move |c| {
+            c.prepare_cached(
                 "INSERT INTO runs (id, thread_id, request_id, agent, status, started_at) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
-                params![run.run_id, run.thread_id, run.request_id, run.agent, event.timestamp],
-            )?;
-            insert_message(&tx, &run.thread_id, "user", &run.task)?;
-            event.seq = insert_event(&tx, &event)?;
-            tx.commit()?;
+            )?
+            .execute(params![run.run_id, run.thread_id, run.request_id, run.agent, event.timestamp])?;
+            insert_message(c, &run.thread_id, "user", &run.task)?;
+            event.seq = insert_event(c, &event)?;
             Ok(event)
         })
         .await
@@ -227,14 +249,10 @@ impl Store {
             timestamp: timestamp_now(),
             data,
         };
-        self.with(move |c| {
-            let tx = c.transaction()?;
-            event.seq = insert_event(&tx, &event)?;
-            tx.execute(
-                "UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = ?1",
-                params![event.run_id, status.as_str(), event.timestamp],
-            )?;
-            tx.commit()?;
+        self.write(move |c| {
+            event.seq = insert_event(c, &event)?;
+            c.prepare_cached("UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = +?1")?
+                .execute(params![event.run_id, status.as_str(), event.timestamp])?;
             Ok(event)
         })
         .await
@@ -243,9 +261,9 @@ impl Store {
     /// Records how a run ended.
     pub async fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), StoreError> {
         let run = run_id.to_owned();
-        self.with(move |c| {
+        self.write(move |c| {
             c.execute(
-                "UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = ?1",
+                "UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = +?1",
                 params![run, status.as_str(), timestamp_now()],
             )?;
             Ok(())
@@ -255,7 +273,7 @@ impl Store {
 
     /// Runs left `running` by a gateway that stopped without finishing them.
     pub async fn interrupted_runs(&self) -> Result<Vec<InterruptedRun>, StoreError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut statement = c.prepare(
                 "SELECT id, thread_id, request_id,
                         (SELECT json_extract(data, '$.status') FROM events
@@ -278,7 +296,7 @@ impl Store {
     /// Appends a message of the thread's conversation (`user` or `agent`).
     pub async fn add_message(&self, thread_id: &str, role: &str, text: &str) -> Result<(), StoreError> {
         let (thread, role, text) = (thread_id.to_owned(), role.to_owned(), text.to_owned());
-        self.with(move |c| insert_message(c, &thread, &role, &text)).await
+        self.write(move |c| insert_message(c, &thread, &role, &text)).await
     }
 
     /// The last `last` messages of the thread's conversation, oldest first: `(role, text)`. Read from
@@ -286,9 +304,10 @@ impl Store {
     pub async fn messages(&self, thread_id: &str, last: usize) -> Result<Vec<(String, String)>, StoreError> {
         let thread = thread_id.to_owned();
         let limit = i64::try_from(last).unwrap_or(i64::MAX);
-        self.with(move |c| {
-            let mut statement =
-                c.prepare("SELECT role, text FROM messages WHERE thread_id = ?1 ORDER BY position DESC LIMIT ?2")?;
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT role, text FROM messages WHERE thread_id = +?1 ORDER BY position DESC LIMIT ?2",
+            )?;
             let rows = statement.query_map(params![thread, limit], |row| Ok((row.get(0)?, row.get(1)?)))?;
             let mut newest_first = rows.collect::<Result<Vec<_>, _>>()?;
             newest_first.reverse();
@@ -315,10 +334,8 @@ impl Store {
             timestamp: timestamp_now(),
             data,
         };
-        self.with(move |c| {
-            let tx = c.transaction()?;
-            event.seq = insert_event(&tx, &event)?;
-            tx.commit()?;
+        self.write(move |c| {
+            event.seq = insert_event(c, &event)?;
             Ok(event)
         })
         .await
@@ -327,9 +344,9 @@ impl Store {
     /// The thread's latest stored `seq` (0 when it has no events yet).
     pub async fn latest_seq(&self, thread_id: &str) -> Result<u64, StoreError> {
         let thread = thread_id.to_owned();
-        self.with(move |c| {
+        self.read(move |c| {
             let seq: i64 = c.query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE thread_id = ?1",
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE thread_id = +?1",
                 params![thread],
                 |row| row.get(0),
             )?;
@@ -349,9 +366,9 @@ impl Store {
         let thread = thread_id.to_owned();
         let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with(move |c| {
-            let mut statement = c.prepare(
-                "SELECT seq, run_id, request_id, type, data, timestamp FROM events WHERE thread_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT seq, run_id, request_id, type, data, timestamp FROM events WHERE thread_id = +?1 AND seq > +?2 ORDER BY seq LIMIT ?3",
             )?;
             let rows = statement.query_map(params![thread, after, limit], |row| {
                 Ok((
@@ -380,6 +397,15 @@ impl Store {
         })
         .await
     }
+}
+
+/// Sets up a new connection to the database: WAL, the pragmas, and the schema in place.
+fn init(conn: &Connection) -> Result<(), StoreError> {
+    // WAL survives a crash with every committed event; NORMAL sync is durable across process death.
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(())
 }
 
 /// Takes the exclusive lock on `<database>.lock`, or says who has it.
@@ -421,24 +447,23 @@ pub struct RunStart {
 
 /// Adds a message at the end of a thread's conversation.
 fn insert_message(c: &Connection, thread_id: &str, role: &str, text: &str) -> Result<(), StoreError> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO messages (thread_id, position, role, text, created_at)
-         VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE thread_id = ?1), ?2, ?3, ?4)",
-        params![thread_id, role, text, timestamp_now()],
-    )?;
+         VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE thread_id = +?1), ?2, ?3, ?4)",
+    )?
+    .execute(params![thread_id, role, text, timestamp_now()])?;
     Ok(())
 }
 
 /// Stores an event with the thread's next `seq` (inside the caller's transaction) and returns the seq.
 fn insert_event(c: &Connection, event: &Event) -> Result<u64, StoreError> {
-    let seq: i64 = c.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE thread_id = ?1",
-        params![event.thread_id],
-        |row| row.get(0),
-    )?;
-    c.execute(
+    let seq: i64 = c
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE thread_id = +?1")?
+        .query_row(params![event.thread_id], |row| row.get(0))?;
+    c.prepare_cached(
         "INSERT INTO events (thread_id, seq, run_id, request_id, type, data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    )?
+    .execute(params![
             event.thread_id,
             seq,
             event.run_id,
@@ -446,8 +471,7 @@ fn insert_event(c: &Connection, event: &Event) -> Result<u64, StoreError> {
             event.kind.as_str(),
             event.data.to_string(),
             event.timestamp
-        ],
-    )?;
+        ])?;
     u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative seq {seq}")))
 }
 
@@ -609,5 +633,33 @@ mod tests {
             last_two,
             vec![("agent".into(), "hi".into()), ("user".into(), "again".into())]
         );
+    }
+
+    /// The hot statements find a thread's rows through its key, whatever `+?N` does to the value.
+    #[test]
+    fn thread_queries_use_the_key() {
+        let conn = Connection::open_in_memory().expect("opens");
+        init(&conn).expect("schema");
+        let queries: [(&str, &[&dyn rusqlite::ToSql]); 3] = [
+            (
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE thread_id = +?1",
+                params!["t"],
+            ),
+            (
+                "SELECT seq FROM events WHERE thread_id = +?1 AND seq > +?2 ORDER BY seq LIMIT ?3",
+                params!["t", 0, 1],
+            ),
+            (
+                "SELECT role FROM messages WHERE thread_id = +?1 ORDER BY position DESC LIMIT ?2",
+                params!["t", 1],
+            ),
+        ];
+        for (query, values) in queries {
+            let plan: String = conn
+                .query_row(&format!("EXPLAIN QUERY PLAN {query}"), values, |row| row.get(3))
+                .expect("plan");
+            assert!(plan.contains("USING") && plan.contains("INDEX"), "{query}: {plan}");
+            assert!(plan.contains("thread_id=?"), "{query}: {plan}");
+        }
     }
 }

@@ -1,0 +1,220 @@
+//! The store's one writer: a dedicated thread owning the one write connection. Writes from every run
+//! queue to it; it takes all that are waiting (up to a batch), runs each inside its own savepoint of one
+//! transaction, and commits them together (group commit). A write is answered only after the commit,
+//! so an event is never sent before it is durable, and one failing write rolls back only its own
+//! savepoint.
+
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::StoreError;
+
+/// Most writes committed in one transaction: bounds how long the first of them waits for the last.
+const MAX_BATCH: usize = 512;
+
+/// One queued write: runs once inside the batch's transaction, then is answered with its own outcome
+/// or with why the batch as a whole failed.
+trait Write: Send {
+    /// Runs the write; whether it succeeded (a failed one rolls back its savepoint).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller: `batch_failure` is `None` when the batch was committed.
+    fn answer(self: Box<Self>, batch_failure: Option<&str>);
+}
+
+/// A write of some work returning `T`, with the channel its caller waits on.
+struct Pending<T, F> {
+    work: Option<F>,
+    outcome: Option<Result<T, StoreError>>,
+    caller: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Write for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let outcome = self.work.take().map(|work| work(conn));
+        let succeeded = matches!(outcome, Some(Ok(_)));
+        self.outcome = outcome;
+        succeeded
+    }
+
+    fn answer(self: Box<Self>, batch_failure: Option<&str>) {
+        let result = match (self.outcome, batch_failure) {
+            (Some(Err(error)), _) => Err(error),
+            (_, Some(reason)) => Err(StoreError::Batch(reason.to_owned())),
+            (Some(Ok(value)), None) => Ok(value),
+            (None, None) => Err(StoreError::Writer("a write was committed without running".into())),
+        };
+        // The caller may have stopped waiting (its task was cancelled): nothing to tell then.
+        let _ = self.caller.send(result);
+    }
+}
+
+/// The handle to the writer thread; cloning shares it. The thread ends when the last handle is dropped.
+#[derive(Clone)]
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Box<dyn Write>>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub(super) fn start(conn: Connection) -> Result<Self, StoreError> {
+        let (jobs, queue) = mpsc::channel::<Box<dyn Write>>();
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || write_batches(&conn, &queue))
+            .map_err(|e| StoreError::Writer(format!("cannot start the writer thread: {e}")))?;
+        Ok(Writer { jobs })
+    }
+
+    /// Runs `work` on the write connection, in a transaction shared with the other writes waiting now,
+    /// and returns its result once that transaction is committed.
+    pub(super) async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (caller, answered) = oneshot::channel();
+        let pending = Pending {
+            work: Some(work),
+            outcome: None,
+            caller,
+        };
+        self.jobs
+            .send(Box::new(pending))
+            .map_err(|_| StoreError::Writer("the writer thread has stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| StoreError::Writer("the writer thread stopped before answering".into()))?
+    }
+}
+
+/// The writer thread's loop: one transaction per batch of waiting writes, until every handle is gone.
+fn write_batches(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Write>>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(conn, batch);
+    }
+}
+
+/// Runs a batch in one transaction, each write in its own savepoint, and answers every write.
+fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Write>>) {
+    // IMMEDIATE takes the write lock now, waiting up to the busy timeout for another connection's.
+    let failure = match conn.execute_batch("BEGIN IMMEDIATE") {
+        Err(error) => Some(error.to_string()),
+        Ok(()) => {
+            for write in &mut batch {
+                run_in_savepoint(conn, write.as_mut());
+            }
+            conn.execute_batch("COMMIT").err().map(|error| {
+                // A failed COMMIT can leave the transaction open; end it so the next batch can begin.
+                let _ = conn.execute_batch("ROLLBACK");
+                error.to_string()
+            })
+        }
+    };
+    for write in batch {
+        write.answer(failure.as_deref());
+    }
+}
+
+/// Runs one write inside its own savepoint, rolled back if the write failed.
+fn run_in_savepoint(conn: &Connection, write: &mut dyn Write) {
+    // Cached statements: the savepoint is taken and ended for every write of every batch.
+    let statement = |sql: &str| conn.prepare_cached(sql).and_then(|mut statement| statement.execute([]));
+    if let Err(error) = statement("SAVEPOINT write") {
+        tracing::error!(%error, "cannot begin a write's savepoint");
+        return;
+    }
+    let ended = if write.run(conn) {
+        statement("RELEASE write")
+    } else {
+        statement("ROLLBACK TO write").and_then(|_| statement("RELEASE write"))
+    };
+    if let Err(error) = ended {
+        tracing::error!(%error, "cannot end a write's savepoint");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer_on(conn: Connection) -> Writer {
+        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+            .expect("table");
+        Writer::start(conn).expect("starts")
+    }
+
+    fn count(writer: &Writer) -> impl std::future::Future<Output = Result<i64, StoreError>> + '_ {
+        writer.write(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))?))
+    }
+
+    /// Writes queued together share a transaction, but a failing one takes back only its own rows.
+    #[tokio::test]
+    async fn a_failing_write_rolls_back_only_itself() {
+        let writer = writer_on(Connection::open_in_memory().expect("opens"));
+        let writes: Vec<_> = (0..100)
+            .map(|k| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    writer
+                        .write(move |c| {
+                            c.execute("INSERT INTO t (k) VALUES (?1)", [k * 10])?;
+                            if k % 7 == 0 {
+                                // Its first row is in; the duplicate fails the write.
+                                c.execute("INSERT INTO t (k) VALUES (?1)", [k * 10])?;
+                            }
+                            Ok(k)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for write in writes {
+            if write.await.expect("joins").is_err() {
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 15, "multiples of 7 below 100");
+        assert_eq!(count(&writer).await.expect("counts"), 85);
+    }
+
+    /// A write lock held by another connection beyond the busy timeout fails every write of the batch
+    /// with SQLite's reason, and the writer goes on once the lock is gone.
+    #[tokio::test]
+    async fn a_locked_database_fails_the_batch_and_the_writer_recovers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("locked.db");
+        let conn = Connection::open(&path).expect("opens");
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .expect("wal");
+        conn.busy_timeout(std::time::Duration::from_millis(20))
+            .expect("timeout");
+        let writer = writer_on(conn);
+        let other = Connection::open(&path).expect("opens");
+        other.execute_batch("BEGIN IMMEDIATE").expect("locks");
+        let refused = writer
+            .write(|c| Ok(c.execute("INSERT INTO t (k) VALUES (1)", [])?))
+            .await
+            .expect_err("locked");
+        assert!(matches!(refused, StoreError::Batch(_)), "{refused}");
+        assert!(refused.to_string().contains("locked"), "{refused}");
+        other.execute_batch("ROLLBACK").expect("unlocks");
+        writer
+            .write(|c| Ok(c.execute("INSERT INTO t (k) VALUES (1)", [])?))
+            .await
+            .expect("written once the lock is gone");
+        assert_eq!(count(&writer).await.expect("counts"), 1);
+    }
+}
