@@ -17,7 +17,7 @@ use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::notifier::{EventTarget, Notifier};
 use crate::protocol::{self, EventType, RunStatus};
-use crate::store::{RunStart, Store, StoreError};
+use crate::store::{AcceptedRequest, RunStart, Store, StoreError};
 use crate::tools::{ToolContext, Tools};
 
 /// How long a cancelled agent may take to stop on its own before its task is aborted.
@@ -38,9 +38,12 @@ pub enum StartError {
     /// The user has as many runs going as allowed.
     #[error("at most {0} runs per user at a time; wait for one to end")]
     TooManyRuns(usize),
+    /// The request was accepted before: this is a retry of that run.
+    #[error("request already accepted as run {}", .0.run_id)]
+    AlreadyAccepted(AcceptedRequest),
     /// The run could not be recorded.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
 }
 
 /// A run in progress, for `cancel` and the one-run-per-thread rule.
@@ -155,6 +158,7 @@ impl ExecutionEngine {
         }
         let run = RunStart {
             run_id: context.run_id.clone(),
+            user_id: context.user_id.clone(),
             thread_id: context.thread_id.clone(),
             request_id: context.request_id.clone(),
             agent: agent.name().to_owned(),
@@ -163,7 +167,10 @@ impl ExecutionEngine {
         let started = json!({ "agent_name": agent.name(), "task_description": context.task });
         if let Err(error) = self.notifier.accept(run, started).await {
             self.active().remove(&context.run_id);
-            return Err(error.into());
+            return Err(match error {
+                StoreError::AlreadyAccepted(accepted) => StartError::AlreadyAccepted(accepted),
+                other => StartError::Store(other),
+            });
         }
         let engine = self.clone();
         self.lifecycle

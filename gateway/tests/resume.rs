@@ -126,6 +126,7 @@ async fn a_run_left_unfinished_by_a_crash_is_completed_at_startup() {
     let started = json!({"agent_name": "supervisor", "task_description": "what is 1 + 1?"});
     let run = RunStart {
         run_id: "crashed-run".into(),
+        user_id: "alice".into(),
         thread_id: thread.clone(),
         request_id: Some("q".into()),
         agent: "supervisor".into(),
@@ -164,6 +165,7 @@ async fn a_run_completed_but_not_marked_is_not_completed_twice() {
     let thread = store.create_thread("alice").await.expect("thread");
     let run = RunStart {
         run_id: "finished-run".into(),
+        user_id: "alice".into(),
         thread_id: thread.clone(),
         request_id: None,
         agent: "supervisor".into(),

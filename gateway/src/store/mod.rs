@@ -23,6 +23,9 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The request was accepted before (a retry): the run it started.
+    #[error("request already accepted as run {}", .0.run_id)]
+    AlreadyAccepted(AcceptedRequest),
     /// The transaction this write was committed in failed as a whole.
     #[error("database write failed: {0}")]
     Batch(String),
@@ -48,6 +51,17 @@ pub enum StoreError {
         /// What the file system said.
         source: std::io::Error,
     },
+}
+
+/// The run a request started, found when the request is retried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcceptedRequest {
+    /// The run.
+    pub run_id: String,
+    /// Its thread.
+    pub thread_id: String,
+    /// The `seq` of its `agent_started`.
+    pub started_seq: u64,
 }
 
 /// A run the gateway was executing when it stopped.
@@ -95,6 +109,7 @@ CREATE TABLE IF NOT EXISTS runs (
     ended_at TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
+CREATE INDEX IF NOT EXISTS runs_by_request ON runs(request_id) WHERE request_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS messages (
     thread_id TEXT NOT NULL REFERENCES threads(id),
     position INTEGER NOT NULL,
@@ -218,15 +233,40 @@ impl Store {
             data: started,
         };
         self.write(move |c| {
+            if let Some(request_id) = &run.request_id
+                && let Some(accepted) = accepted_request(c, &run.user_id, request_id, &run.task)?
+            {
+                return Err(StoreError::AlreadyAccepted(accepted));
+            }
             c.prepare_cached(
-                "INSERT INTO runs (id, thread_id, request_id, agent, status, started_at) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+                "INSERT INTO runs (id, thread_id, request_id, agent, status, started_at, task)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)",
             )?
-            .execute(params![run.run_id, run.thread_id, run.request_id, run.agent, event.timestamp])?;
+            .execute(params![
+                run.run_id,
+                run.thread_id,
+                run.request_id,
+                run.agent,
+                event.timestamp,
+                run.task
+            ])?;
             insert_message(c, &run.thread_id, "user", &run.task)?;
             event.seq = insert_event(c, &event)?;
             Ok(event)
         })
         .await
+    }
+
+    /// The run `user_id` started with this `request_id` and text, if one was accepted: a retry is that
+    /// run, not a new one.
+    pub async fn accepted_request(
+        &self,
+        user_id: &str,
+        request_id: &str,
+        task: &str,
+    ) -> Result<Option<AcceptedRequest>, StoreError> {
+        let (user, request, task) = (user_id.to_owned(), request_id.to_owned(), task.to_owned());
+        self.read(move |c| accepted_request(c, &user, &request, &task)).await
     }
 
     /// Completes a run, in one transaction: `agent_completed` stored with the thread's next `seq`, and
@@ -405,7 +445,52 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
     conn.execute_batch(SCHEMA)?;
+    // A database made before requests were idempotent has no `task` column: added empty, so its runs
+    // never match a retry (nothing can match a text that was not kept).
+    let has_task = conn
+        .prepare("SELECT 1 FROM pragma_table_info('runs') WHERE name = 'task'")?
+        .exists([])?;
+    if !has_task {
+        conn.execute_batch("ALTER TABLE runs ADD COLUMN task TEXT")?;
+    }
     Ok(())
+}
+
+/// The run already accepted for a request: the same `request_id` and text from the same user.
+fn accepted_request(
+    c: &Connection,
+    user_id: &str,
+    request_id: &str,
+    task: &str,
+) -> Result<Option<AcceptedRequest>, StoreError> {
+    let found = c
+        .prepare_cached(
+            "SELECT runs.id, runs.thread_id,
+                    (SELECT seq FROM events WHERE events.thread_id = runs.thread_id
+                       AND events.run_id = runs.id AND events.type = 'agent_started')
+               FROM runs JOIN threads ON threads.id = runs.thread_id
+              WHERE runs.request_id = +?2 AND runs.task = +?3
+                AND threads.owner = +?1
+              LIMIT 1",
+        )?
+        .query_row(params![user_id, request_id, task], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        })
+        .optional()?;
+    found
+        .map(|(run_id, thread_id, seq)| {
+            let started_seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("seq {seq}")))?;
+            Ok(AcceptedRequest {
+                run_id,
+                thread_id,
+                started_seq,
+            })
+        })
+        .transpose()
 }
 
 /// Takes the exclusive lock on `<database>.lock`, or says who has it.
@@ -435,6 +520,8 @@ fn owner_lock(database: &Path) -> Result<std::fs::File, StoreError> {
 pub struct RunStart {
     /// The run.
     pub run_id: String,
+    /// The user it runs for (a retried request is looked up among this user's runs).
+    pub user_id: String,
     /// Its thread.
     pub thread_id: String,
     /// The request that started it.
@@ -538,11 +625,80 @@ mod tests {
     fn run(run_id: &str, thread_id: &str) -> RunStart {
         RunStart {
             run_id: run_id.into(),
+            user_id: "alice".into(),
             thread_id: thread_id.into(),
             request_id: Some("q1".into()),
             agent: "supervisor".into(),
             task: "task".into(),
         }
+    }
+
+    /// A request retried with the same `request_id` and text by the same user is the run already
+    /// accepted, never a second one; another text, or another user, is a new run.
+    #[tokio::test]
+    async fn a_retried_request_is_the_run_already_accepted() {
+        let store = Store::in_memory().expect("store");
+        let a = store.create_thread("alice").await.expect("thread");
+        let started = store.accept_run(run("r1", &a), json!({})).await.expect("accepted");
+        let b = store.create_thread("alice").await.expect("thread");
+        let retry = store.accept_run(run("r2", &b), json!({})).await.expect_err("a retry");
+        let StoreError::AlreadyAccepted(accepted) = retry else {
+            panic!("{retry}");
+        };
+        let expected = AcceptedRequest {
+            run_id: "r1".into(),
+            thread_id: a.clone(),
+            started_seq: started.seq,
+        };
+        assert_eq!(accepted, expected);
+        let found = store.accepted_request("alice", "q1", "task").await.expect("reads");
+        assert_eq!(found, Some(expected));
+        assert_eq!(
+            store.events_after(&b, 0).await.expect("events").len(),
+            0,
+            "nothing stored"
+        );
+
+        let mut other_text = run("r3", &b);
+        other_text.task = "another task".into();
+        store.accept_run(other_text, json!({})).await.expect("a new request");
+        let bob = store.create_thread("bob").await.expect("thread");
+        let mut bobs = run("r4", &bob);
+        bobs.user_id = "bob".into();
+        store.accept_run(bobs, json!({})).await.expect("another user's request");
+        assert_eq!(
+            store.accepted_request("carol", "q1", "task").await.expect("reads"),
+            None
+        );
+    }
+
+    /// A database written before runs kept their text is opened as it is and gains the column.
+    #[tokio::test]
+    async fn a_database_without_run_texts_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        let old = Connection::open(&path).expect("opens");
+        // The schema as it was written before: `task` is added by `init`, never by SCHEMA.
+        old.execute_batch(SCHEMA).expect("old schema");
+        let columns: i64 = old
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'task'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("columns");
+        assert_eq!(columns, 0, "the old schema has no task column");
+        drop(old);
+        let store = Store::open(&path).expect("opens the old database");
+        let a = store.create_thread("alice").await.expect("thread");
+        store.accept_run(run("r1", &a), json!({})).await.expect("accepted");
+        assert!(
+            store
+                .accepted_request("alice", "q1", "task")
+                .await
+                .expect("reads")
+                .is_some()
+        );
     }
 
     /// A run accepted whole or not at all: a failure inside the transaction (here a second run with the

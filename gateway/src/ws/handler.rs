@@ -4,8 +4,9 @@ use crate::context::{ExecutionContextFactory, RunRequest};
 use crate::engine::{ExecutionEngine, StartError};
 use crate::error::Reject;
 use crate::hub::Hub;
+use crate::hub::Outbound;
 use crate::protocol::ErrorCode;
-use crate::store::Store;
+use crate::store::{AcceptedRequest, Store};
 use crate::ws::ConnectionContext;
 
 /// A message that starts a run, as the router decoded it.
@@ -54,6 +55,19 @@ impl MessageHandler {
                 format!("no agent named `{agent}`"),
             ));
         }
+        // A retry of a request already accepted (the client lost its connection before it saw the
+        // run's agent_started) is that run again, never a second one.
+        if let Some(request_id) = &message.request_id {
+            let accepted = self
+                .store
+                .accepted_request(&connection.user_id, request_id, &message.text)
+                .await
+                .map_err(|e| Reject::internal(&e))?;
+            if let Some(accepted) = accepted {
+                self.send_again(connection, accepted).await;
+                return Ok(());
+            }
+        }
         let thread_id = match message.thread_id {
             Some(thread_id) => self.owned_thread(&connection.user_id, thread_id).await?,
             None => self
@@ -72,13 +86,34 @@ impl MessageHandler {
             agent,
             task: message.text,
         });
-        self.engine.start(context).await.map_err(|error| match error {
-            StartError::AlreadyActive => Reject::new(ErrorCode::RunAlreadyActive, error.to_string()),
-            StartError::UnknownAgent(_) => Reject::new(ErrorCode::InvalidMessage, error.to_string()),
-            StartError::Draining => Reject::new(ErrorCode::Draining, error.to_string()),
-            StartError::TooManyRuns(_) => Reject::new(ErrorCode::TooManyRuns, error.to_string()),
-            StartError::Store(store) => Reject::internal(&store),
-        })
+        let error = match self.engine.start(context).await {
+            Ok(()) => return Ok(()),
+            Err(StartError::AlreadyAccepted(accepted)) => {
+                // The same request retried on two connections at once: the other was accepted first.
+                self.send_again(connection, accepted).await;
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        let code = match &error {
+            StartError::AlreadyActive => ErrorCode::RunAlreadyActive,
+            StartError::UnknownAgent(_) => ErrorCode::InvalidMessage,
+            StartError::Draining => ErrorCode::Draining,
+            StartError::TooManyRuns(_) => ErrorCode::TooManyRuns,
+            StartError::AlreadyAccepted(_) | StartError::Store(_) => return Err(Reject::internal(&error)),
+        };
+        Err(Reject::new(code, error.to_string()))
+    }
+
+    /// Answers a retried request with the run it started: the connection follows the run's thread and
+    /// is sent the run's events from its `agent_started` on (as `resume` would), then the live ones.
+    async fn send_again(&self, connection: &ConnectionContext, accepted: AcceptedRequest) {
+        connection
+            .send(Outbound::Replay {
+                thread_id: accepted.thread_id,
+                after_seq: accepted.started_seq.saturating_sub(1),
+            })
+            .await;
     }
 
     /// The thread id if the user owns it; `THREAD_NOT_FOUND` alike for missing and foreign threads.
