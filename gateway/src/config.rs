@@ -74,6 +74,22 @@ pub mod defaults {
     pub const MAX_CONNECTIONS_PER_USER: usize = 64;
     /// Runs one user may have going at once.
     pub const MAX_RUNS_PER_USER: usize = 16;
+    /// Bytes of event data one thread keeps (64 MiB).
+    pub const HISTORY_BYTES_PER_THREAD: u64 = 64 * 1024 * 1024;
+    /// Days a finished run is kept (0: forever).
+    pub const HISTORY_DAYS: u64 = 0;
+    /// Seconds between two prunings of the stored history.
+    pub const PRUNE_INTERVAL_SECONDS: u64 = 60;
+}
+
+/// How much history a thread keeps (the store's retention applies it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// Most bytes of event data one thread keeps; its oldest whole runs are removed beyond it (the
+    /// latest run is always kept, however large).
+    pub bytes_per_thread: u64,
+    /// Runs that ended longer ago than this are removed; `None` keeps them however old.
+    pub max_age: Option<Duration>,
 }
 
 /// Every setting. Each may also be set in the `--config` file (same name, snake_case) or the environment.
@@ -141,6 +157,16 @@ pub struct Settings {
     /// Runs one user may have going at once; one more is refused with TOO_MANY_RUNS [default: 16].
     #[arg(long, env = "GATEWAY_MAX_RUNS_PER_USER", value_name = "N")]
     pub max_runs_per_user: Option<usize>,
+    /// Bytes of event data one thread keeps; its oldest whole runs are removed beyond it, and a resume
+    /// from before them is told HISTORY_TRUNCATED [default: 67108864].
+    #[arg(long, env = "GATEWAY_HISTORY_BYTES_PER_THREAD", value_name = "BYTES")]
+    pub history_bytes_per_thread: Option<u64>,
+    /// Days a finished run is kept before it is removed (0 keeps runs forever) [default: 0].
+    #[arg(long, env = "GATEWAY_HISTORY_DAYS", value_name = "DAYS")]
+    pub history_days: Option<u64>,
+    /// Seconds between two prunings of the stored history [default: 60].
+    #[arg(long, env = "GATEWAY_PRUNE_INTERVAL_SECONDS", value_name = "S")]
+    pub prune_interval_seconds: Option<u64>,
 }
 
 /// Why the configuration is unusable.
@@ -237,6 +263,10 @@ pub struct Config {
     pub max_connections_per_user: usize,
     /// Runs one user may have going at once.
     pub max_runs_per_user: usize,
+    /// How much history each thread keeps.
+    pub history: HistoryLimits,
+    /// Time between two prunings of the stored history.
+    pub prune_interval: Duration,
 }
 
 impl Config {
@@ -258,6 +288,11 @@ impl Config {
             store_busy_timeout: Duration::from_secs(5),
             max_connections_per_user: 64,
             max_runs_per_user: 16,
+            history: HistoryLimits {
+                bytes_per_thread: defaults::HISTORY_BYTES_PER_THREAD,
+                max_age: None,
+            },
+            prune_interval: Duration::from_secs(defaults::PRUNE_INTERVAL_SECONDS),
         }
     }
 }
@@ -366,6 +401,20 @@ impl Settings {
                 "max_runs_per_user",
                 s.max_runs_per_user.unwrap_or(defaults::MAX_RUNS_PER_USER) as u64,
             )? as usize,
+            history: HistoryLimits {
+                bytes_per_thread: positive(
+                    "history_bytes_per_thread",
+                    s.history_bytes_per_thread.unwrap_or(defaults::HISTORY_BYTES_PER_THREAD),
+                )?,
+                max_age: match s.history_days.unwrap_or(defaults::HISTORY_DAYS) {
+                    0 => None,
+                    days => Some(Duration::from_secs(days.saturating_mul(86_400))),
+                },
+            },
+            prune_interval: Duration::from_secs(positive(
+                "prune_interval_seconds",
+                s.prune_interval_seconds.unwrap_or(defaults::PRUNE_INTERVAL_SECONDS),
+            )?),
         })
     }
 
@@ -391,6 +440,9 @@ impl Settings {
             store_busy_timeout_ms: self.store_busy_timeout_ms.or(file.store_busy_timeout_ms),
             max_connections_per_user: self.max_connections_per_user.or(file.max_connections_per_user),
             max_runs_per_user: self.max_runs_per_user.or(file.max_runs_per_user),
+            history_bytes_per_thread: self.history_bytes_per_thread.or(file.history_bytes_per_thread),
+            history_days: self.history_days.or(file.history_days),
+            prune_interval_seconds: self.prune_interval_seconds.or(file.prune_interval_seconds),
         }
     }
 }
@@ -439,6 +491,9 @@ mod tests {
             super::defaults::STORE_BUSY_TIMEOUT_MS.to_string(),
             super::defaults::MAX_CONNECTIONS_PER_USER.to_string(),
             super::defaults::MAX_RUNS_PER_USER.to_string(),
+            super::defaults::HISTORY_BYTES_PER_THREAD.to_string(),
+            super::defaults::HISTORY_DAYS.to_string(),
+            super::defaults::PRUNE_INTERVAL_SECONDS.to_string(),
         ] {
             assert!(
                 help.contains(&format!("[default: {shown}]")),

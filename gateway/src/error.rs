@@ -68,6 +68,8 @@ pub struct Reject {
     pub code: ErrorCode,
     /// What to tell the client (never internals).
     pub message: String,
+    /// Facts the client acts on (the `details` of the `error`), when the code has any.
+    pub details: Option<serde_json::Value>,
 }
 
 impl Reject {
@@ -76,7 +78,14 @@ impl Reject {
         Reject {
             code,
             message: message.into(),
+            details: None,
         }
+    }
+
+    /// The refusal with `details` for the client.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     /// An internal failure: logged in full, answered with nothing but `INTERNAL`.

@@ -92,15 +92,39 @@ pub async fn serve(
     let server =
         axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move { stop.cancelled().await });
     let server = tokio::spawn(async move { server.await });
+    let pruning = tokio::spawn(prune_periodically(state.clone()));
     let lifecycle = state.lifecycle.clone();
     tokio::select! {
         () = shutdown => {}
         () = lifecycle.stop_accepting.cancelled() => {}
     }
     tracing::info!("shutting down");
+    pruning.abort();
     lifecycle.shut_down(state.config.shutdown_grace).await;
     stop_serving.cancel();
     server.await.map_err(std::io::Error::other)?
+}
+
+/// Applies the history limits now and then, for as long as the gateway serves. A failed pruning (the
+/// database locked elsewhere) is logged and tried again at the next interval: nothing depends on it
+/// being on time.
+async fn prune_periodically(state: AppState) {
+    let mut interval = tokio::time::interval(state.config.prune_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match state.store.prune(state.config.history).await {
+            Ok(pruned) if pruned.threads > 0 => tracing::info!(
+                threads = pruned.threads,
+                events = pruned.events,
+                bytes = pruned.bytes,
+                messages = pruned.messages,
+                "removed history beyond the limits"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot prune the history now; trying again later"),
+        }
+    }
 }
 
 /// Completes the runs a previous process left unfinished, retrying while the database refuses writes:

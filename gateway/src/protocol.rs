@@ -45,6 +45,9 @@ pub enum ErrorCode {
     TooManyConnections,
     /// The user has as many runs going as allowed; retry when one ends.
     TooManyRuns,
+    /// A `resume` cursor before the thread's retained history: retention removed the events after it
+    /// up to `details.removed_through`, so the client resumes from there, knowing it has a gap.
+    HistoryTruncated,
 }
 
 impl ErrorCode {
@@ -65,6 +68,7 @@ impl ErrorCode {
             Self::Draining => "DRAINING",
             Self::TooManyConnections => "TOO_MANY_CONNECTIONS",
             Self::TooManyRuns => "TOO_MANY_RUNS",
+            Self::HistoryTruncated => "HISTORY_TRUNCATED",
         }
     }
 

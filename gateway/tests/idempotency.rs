@@ -22,7 +22,7 @@ async fn runs_of_thread(gateway: &TestGateway, user: &str, thread: &str) -> Vec<
         if event["type"] == "agent_completed" {
             let latest = event["seq"].as_u64().expect("seq");
             // Stop at the thread's last stored event.
-            let stored = gateway.state.store.latest_seq(thread).await.expect("latest");
+            let stored = gateway.state.store.history(thread).await.expect("history").latest;
             if latest == stored {
                 return runs;
             }

@@ -194,3 +194,46 @@ async fn a_run_completed_but_not_marked_is_not_completed_twice() {
     assert_eq!(assert_run_contract(&events)["status"], "completed");
     gateway.stop().await;
 }
+
+/// A resume from before the history retention removed is told so (`HISTORY_TRUNCATED`, with where the
+/// kept history starts), never handed a silent gap; resuming from there gets the kept runs whole.
+#[tokio::test]
+async fn a_resume_from_before_the_retained_history_is_told_it_was_truncated() {
+    let gateway = TestGateway::start().await;
+    let mut client = gateway.connect("alice").await;
+    client
+        .send(json!({"type": "user_message", "text": "what is 1 + 1?"}))
+        .await;
+    let first = client.run_events().await;
+    let thread = first[0]["thread_id"].as_str().expect("thread").to_owned();
+    for text in ["what is 2 + 2?", "what is 3 + 3?"] {
+        client
+            .send(json!({"type": "user_message", "text": text, "thread_id": thread}))
+            .await;
+        client.run_events().await;
+    }
+    let limits = gateway::config::HistoryLimits {
+        bytes_per_thread: 1,
+        max_age: None,
+    };
+    let pruned = gateway.state.store.prune(limits).await.expect("prunes");
+    assert_eq!(pruned.threads, 1, "{pruned:?}");
+
+    client
+        .send(json!({"type": "resume", "thread_id": thread, "after_seq": 2}))
+        .await;
+    let refused = client.recv().await;
+    assert_eq!(refused["code"], "HISTORY_TRUNCATED", "{refused}");
+    assert_eq!(refused["retryable"], false, "{refused}");
+    let removed = refused["details"]["removed_through"].as_u64().expect("removed_through");
+    assert!(removed >= first.len() as u64, "{refused}");
+
+    client
+        .send(json!({"type": "resume", "thread_id": thread, "after_seq": removed}))
+        .await;
+    let kept = client.run_events().await;
+    assert_eq!(kept[0]["seq"].as_u64(), Some(removed + 1));
+    assert_eq!(kept[0]["type"], "agent_started");
+    assert_run_contract(&kept);
+    gateway.stop().await;
+}

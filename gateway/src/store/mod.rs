@@ -7,7 +7,12 @@
 
 mod checkpoint;
 mod readers;
+mod retention;
 mod writer;
+
+pub use retention::Pruned;
+
+use crate::config::HistoryLimits;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -51,6 +56,15 @@ pub enum StoreError {
         /// What the file system said.
         source: std::io::Error,
     },
+}
+
+/// The bounds of a thread's stored history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct History {
+    /// The latest `seq` (0 when the thread has no events yet).
+    pub latest: u64,
+    /// Events with `seq` up to this one were removed by retention (0 when none were).
+    pub removed_through: u64,
 }
 
 /// The run a request started, found when the request is retried.
@@ -381,18 +395,38 @@ impl Store {
         .await
     }
 
-    /// The thread's latest stored `seq` (0 when it has no events yet).
-    pub async fn latest_seq(&self, thread_id: &str) -> Result<u64, StoreError> {
+    /// What the thread's history holds: its latest `seq` (0 with no events yet) and the `seq` through
+    /// which retention removed it (0 when nothing was removed).
+    pub async fn history(&self, thread_id: &str) -> Result<History, StoreError> {
         let thread = thread_id.to_owned();
         self.read(move |c| {
-            let seq: i64 = c.query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE thread_id = +?1",
-                params![thread],
-                |row| row.get(0),
-            )?;
-            u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative seq {seq}")))
+            let (latest, removed): (i64, i64) = c
+                .prepare_cached("SELECT last_seq, removed_through FROM threads WHERE id = +?1")?
+                .query_row(params![thread], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?
+                .unwrap_or((0, 0));
+            let seq = |value: i64| u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("seq {value}")));
+            Ok(History {
+                latest: seq(latest)?,
+                removed_through: seq(removed)?,
+            })
         })
         .await
+    }
+
+    /// Removes what the limits say is too old or too much (see [`HistoryLimits`]), a few threads per
+    /// transaction, and says what was removed.
+    pub async fn prune(&self, limits: HistoryLimits) -> Result<Pruned, StoreError> {
+        let mut pruned = Pruned::default();
+        let mut after = String::new();
+        loop {
+            let (batch, last) = self.write(move |c| retention::prune_some(c, &limits, &after)).await?;
+            pruned.add(&batch);
+            match last {
+                Some(last) => after = last,
+                None => return Ok(pruned),
+            }
+        }
     }
 
     /// The thread's stored events with `seq > after_seq`, in order.
@@ -445,13 +479,43 @@ fn init(conn: &Connection) -> Result<(), StoreError> {
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
     conn.execute_batch(SCHEMA)?;
-    // A database made before requests were idempotent has no `task` column: added empty, so its runs
-    // never match a retry (nothing can match a text that was not kept).
-    let has_task = conn
-        .prepare("SELECT 1 FROM pragma_table_info('runs') WHERE name = 'task'")?
-        .exists([])?;
-    if !has_task {
-        conn.execute_batch("ALTER TABLE runs ADD COLUMN task TEXT")?;
+    // Columns added since the first schema, added in place to an older database. A run without its
+    // text never matches a retry; a thread's counters start from what it holds.
+    add_column(conn, "runs", "task", "TEXT", None)?;
+    add_column(
+        conn,
+        "threads",
+        "last_seq",
+        "INTEGER NOT NULL DEFAULT 0",
+        Some("(SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.thread_id = threads.id)"),
+    )?;
+    add_column(
+        conn,
+        "threads",
+        "stored_bytes",
+        "INTEGER NOT NULL DEFAULT 0",
+        Some("(SELECT COALESCE(SUM(length(CAST(data AS BLOB))), 0) FROM events WHERE events.thread_id = threads.id)"),
+    )?;
+    add_column(conn, "threads", "removed_through", "INTEGER NOT NULL DEFAULT 0", None)?;
+    Ok(())
+}
+
+/// Adds `column` to `table` unless it is there, filled with `initial` (an expression over the row).
+fn add_column(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    declaration: &str,
+    initial: Option<&str>,
+) -> Result<(), StoreError> {
+    let present = conn
+        .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+        .exists(params![table, column])?;
+    if !present {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {declaration}"))?;
+        if let Some(initial) = initial {
+            conn.execute_batch(&format!("UPDATE {table} SET {column} = {initial}"))?;
+        }
     }
     Ok(())
 }
@@ -544,21 +608,29 @@ fn insert_message(c: &Connection, thread_id: &str, role: &str, text: &str) -> Re
 
 /// Stores an event with the thread's next `seq` (inside the caller's transaction) and returns the seq.
 fn insert_event(c: &Connection, event: &Event) -> Result<u64, StoreError> {
+    let data = event.data.to_string();
+    // The thread keeps its last seq (history removed by retention must not make seq start over) and
+    // how much it stores (what retention measures).
     let seq: i64 = c
-        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE thread_id = +?1")?
-        .query_row(params![event.thread_id], |row| row.get(0))?;
+        .prepare_cached(
+            "UPDATE threads SET last_seq = last_seq + 1, stored_bytes = stored_bytes + ?2
+              WHERE id = +?1 RETURNING last_seq",
+        )?
+        .query_row(params![event.thread_id, data.len() as i64], |row| row.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt(format!("no thread {}", event.thread_id)))?;
     c.prepare_cached(
         "INSERT INTO events (thread_id, seq, run_id, request_id, type, data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-            event.thread_id,
-            seq,
-            event.run_id,
-            event.request_id,
-            event.kind.as_str(),
-            event.data.to_string(),
-            event.timestamp
-        ])?;
+        event.thread_id,
+        seq,
+        event.run_id,
+        event.request_id,
+        event.kind.as_str(),
+        data,
+        event.timestamp
+    ])?;
     u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative seq {seq}")))
 }
 
@@ -678,8 +750,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("old.db");
         let old = Connection::open(&path).expect("opens");
-        // The schema as it was written before: `task` is added by `init`, never by SCHEMA.
+        // The schema as it was written before: the later columns are added by `init`, never by SCHEMA.
         old.execute_batch(SCHEMA).expect("old schema");
+        old.execute_batch(
+            "INSERT INTO threads (id, owner, created_at) VALUES ('t', 'alice', 'then');
+             INSERT INTO events VALUES ('t', 1, 'r0', NULL, 'agent_started', '{}', 'then');
+             INSERT INTO events VALUES ('t', 2, 'r0', NULL, 'agent_completed', '{\"x\":\"é\"}', 'then');",
+        )
+        .expect("old rows");
         let columns: i64 = old
             .query_row(
                 "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'task'",
@@ -690,6 +768,17 @@ mod tests {
         assert_eq!(columns, 0, "the old schema has no task column");
         drop(old);
         let store = Store::open(&path).expect("opens the old database");
+        let history = store.history("t").await.expect("history");
+        assert_eq!(
+            (history.latest, history.removed_through),
+            (2, 0),
+            "counted from the stored events"
+        );
+        let next = store
+            .append_event("t", "r1", None, EventType::AgentStarted, json!({}))
+            .await
+            .expect("appends");
+        assert_eq!(next.seq, 3);
         let a = store.create_thread("alice").await.expect("thread");
         store.accept_run(run("r1", &a), json!({})).await.expect("accepted");
         assert!(

@@ -1,5 +1,7 @@
 //! The message handler: the one place `start_agent`, `user_message` and `chat` become a run.
 
+use serde_json::json;
+
 use crate::context::{ExecutionContextFactory, RunRequest};
 use crate::engine::{ExecutionEngine, StartError};
 use crate::error::Reject;
@@ -134,16 +136,25 @@ impl MessageHandler {
     /// later event, since delivery skips what the client claims to have).
     pub async fn resumable_thread(&self, user_id: &str, thread_id: String, after_seq: u64) -> Result<String, Reject> {
         let thread_id = self.owned_thread(user_id, thread_id).await?;
-        let latest = self
-            .store
-            .latest_seq(&thread_id)
-            .await
-            .map_err(|e| Reject::internal(&e))?;
-        if after_seq > latest {
+        let history = self.store.history(&thread_id).await.map_err(|e| Reject::internal(&e))?;
+        if after_seq > history.latest {
             return Err(Reject::new(
                 ErrorCode::CursorAhead,
-                format!("after_seq {after_seq} is beyond the thread's latest seq {latest}"),
+                format!(
+                    "after_seq {after_seq} is beyond the thread's latest seq {}",
+                    history.latest
+                ),
             ));
+        }
+        if after_seq < history.removed_through {
+            let removed = history.removed_through;
+            return Err(Reject::new(
+                ErrorCode::HistoryTruncated,
+                format!(
+                    "events after seq {after_seq} up to seq {removed} were removed by retention; resume with after_seq {removed}"
+                ),
+            )
+            .with_details(json!({ "removed_through": removed, "latest_seq": history.latest })));
         }
         Ok(thread_id)
     }

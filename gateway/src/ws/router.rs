@@ -228,7 +228,7 @@ impl MessageRouter {
                 reject.code,
                 &reject.message,
                 request_id,
-                None,
+                reject.details.clone(),
             )))
             .await;
     }
