@@ -17,8 +17,9 @@ use crate::store::StoreError;
 const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(400)];
 
 /// Pauses between attempts to store a run's end once clients were told to resume later: the end is
-/// what every client waits for, so it is tried for longer; what still fails is left to the next
-/// start's recovery.
+/// what every client waits for, so it is tried for longer, then every [`LAST_PAUSE`] for as long as
+/// the gateway runs (the thread stays busy until then: a new run must not start before this one's
+/// end); only a shutdown leaves it to the next start's recovery.
 const COMPLETION_PAUSES: [Duration; 6] = [
     Duration::from_secs(1),
     Duration::from_secs(2),
@@ -28,6 +29,9 @@ const COMPLETION_PAUSES: [Duration; 6] = [
     Duration::from_secs(8),
 ];
 
+/// The pause between attempts to store a run's end once [`COMPLETION_PAUSES`] are spent.
+const LAST_PAUSE: Duration = Duration::from_secs(8);
+
 /// Emits one run's events through the notifier.
 pub struct Emitter<'a> {
     /// Stores and publishes.
@@ -36,6 +40,8 @@ pub struct Emitter<'a> {
     target: &'a EventTarget,
     /// Cancelled when an event is lost, so the agent stops.
     cancel: &'a CancellationToken,
+    /// Cancelled when the gateway stops waiting for runs (the end of a shutdown's grace period).
+    shutdown: &'a CancellationToken,
     /// Why the run lost an event, once it has.
     lost: OnceLock<String>,
     /// The `tool_executing` stored without its `tool_completed` yet.
@@ -48,11 +54,17 @@ pub struct Emitter<'a> {
 
 impl<'a> Emitter<'a> {
     /// An emitter for one run.
-    pub fn new(notifier: &'a Notifier, target: &'a EventTarget, cancel: &'a CancellationToken) -> Self {
+    pub fn new(
+        notifier: &'a Notifier,
+        target: &'a EventTarget,
+        cancel: &'a CancellationToken,
+        shutdown: &'a CancellationToken,
+    ) -> Self {
         Emitter {
             notifier,
             target,
             cancel,
+            shutdown,
             lost: OnceLock::new(),
             open_call: Mutex::new(None),
             reasoned: AtomicBool::new(false),
@@ -139,11 +151,19 @@ impl<'a> Emitter<'a> {
             tracing::error!(run_id = %self.target.run_id, error = %last, "cannot store the end of a run; clients are told to resume later");
             self.notifier.ask_to_resume_later(&self.target.thread_id);
         }
-        for pause in COMPLETION_PAUSES {
-            tokio::time::sleep(pause).await;
+        let mut pauses = COMPLETION_PAUSES.into_iter();
+        loop {
+            let pause = pauses.next().unwrap_or(LAST_PAUSE);
+            tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
             match attempt().await {
                 Ok(_) => return true,
                 Err(error) => last = error,
+            }
+            if pauses.len() == 0 {
+                tracing::error!(run_id = %self.target.run_id, error = %last, "still cannot store the end of a run; retrying");
             }
         }
         tracing::error!(run_id = %self.target.run_id, error = %last, "the end of a run is left to the next start's recovery");

@@ -246,7 +246,7 @@ impl ExecutionEngine {
     async fn execute(&self, context: ExecutionContext, agent: Arc<dyn crate::agent::Agent>) {
         let started = Instant::now();
         let target = context.target();
-        let emitter = Emitter::new(&self.notifier, &target, &context.cancel);
+        let emitter = Emitter::new(&self.notifier, &target, &context.cancel, &self.lifecycle.runs);
         let (outcome, steps) = self.drive(&emitter, &context, agent).await;
         self.complete(&emitter, &context, outcome, steps, started).await;
     }
@@ -337,20 +337,17 @@ impl ExecutionEngine {
             self.active().remove(&context.run_id);
         };
         if !emitter.end(closing_step, status, data, release).await {
-            // The thread stays busy: a new run on it must not start before this one's end is stored
-            // (by the next start's recovery).
+            // Only a shutdown gives up on the end: the thread stays busy until the next start's
+            // recovery stores it.
             tracing::error!(run_id = %context.run_id, "run left unfinished in the store");
         }
-        if status == RunStatus::Completed
-            && let Err(error) = self
-                .store
-                .add_message(&context.thread_id, "agent", &final_response)
-                .await
-        {
-            tracing::error!(run_id = %context.run_id, %error, "cannot store the agent's answer");
-        }
         self.metrics.run_finished(status, took);
-        tracing::info!(run_id = %context.run_id, user_id = %context.user_id, status = status.as_str(), ms = took.as_millis() as u64, "run finished");
+        // A run that completed is counted by /metrics; only the others are worth a line at the default level.
+        if status == RunStatus::Completed {
+            tracing::debug!(run_id = %context.run_id, user_id = %context.user_id, ms = took.as_millis() as u64, "run finished");
+        } else {
+            tracing::info!(run_id = %context.run_id, user_id = %context.user_id, status = status.as_str(), ms = took.as_millis() as u64, "run finished");
+        }
     }
 
     /// One tool call: `tool_executing`, the call (interrupted by cancellation), `tool_completed`.

@@ -308,8 +308,17 @@ async fn runs_keep_the_five_event_contract_through_sigkill_a_second_process_and_
         println!("chaos: kill {round} done at {:?}", clock.elapsed());
     }
     // The database write-locked by another connection (a backup, an operator's sqlite3) for longer than
-    // the busy timeout and the retries: runs in flight fail visibly, their clients resume later.
-    tokio::time::sleep(next_delay()).await;
+    // the busy timeout and the retries: runs in flight fail visibly, their clients resume later. Taken
+    // only once the load flows again after the last restart: a lock taken while the new process still
+    // recovers would only delay its start, and no run would be in flight to test.
+    let flowing = seen.lock().expect("seen").len() + 200;
+    for _ in 0..200 {
+        if seen.lock().expect("seen").len() >= flowing {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(next_delay() / 4).await;
     let database_for_lock = database.clone();
     tokio::task::spawn_blocking(move || {
         let connection = rusqlite::Connection::open(database_for_lock).expect("opens the database");
@@ -422,5 +431,9 @@ async fn runs_keep_the_five_event_contract_through_sigkill_a_second_process_and_
         ended("could not be stored")
     );
     assert!(runs >= USERS, "the load ran: {runs} runs");
+    assert!(
+        ended("could not be stored") > 0,
+        "the write lock failed no run in flight: the locked-store case was not exercised"
+    );
     kill(&mut process);
 }

@@ -47,6 +47,13 @@ impl Client {
             .map_err(|e| format!("cannot send: {e}"))
     }
 
+    /// Closes the connection with a close handshake (a dropped socket is logged by the gateway).
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        // Read until the gateway's close frame ends the stream.
+        while let Some(Ok(_)) = self.ws.next().await {}
+    }
+
     /// The next JSON message (pings and other control frames are skipped).
     pub async fn recv(&mut self) -> Result<Value, String> {
         loop {

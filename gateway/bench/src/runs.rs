@@ -160,6 +160,7 @@ async fn user(mut client: Client, index: usize, runs: usize, text: &str) -> User
             }
         }
     }
+    client.close().await;
     report
 }
 

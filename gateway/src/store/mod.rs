@@ -2,8 +2,8 @@
 //!
 //! Events get their `seq` here, inside the insert's transaction, so a thread's sequence has no gaps and no
 //! repeats whoever writes. Writes go to one writer thread that commits the writes waiting together
-//! (`writer`); reads run on a pool of read connections (`readers`); WAL checkpoints run on a thread of
-//! their own (`checkpoint`).
+//! (`writer`); reads run on a few reader threads with a connection each (`readers`); WAL checkpoints run
+//! on a thread of their own (`checkpoint`); retention cuts old history (`retention`).
 
 mod checkpoint;
 mod readers;
@@ -34,15 +34,12 @@ pub enum StoreError {
     /// The transaction this write was committed in failed as a whole.
     #[error("database write failed: {0}")]
     Batch(String),
-    /// The writer thread is gone or could not start.
-    #[error("database writer: {0}")]
+    /// The writer or a reader thread is gone or could not start.
+    #[error("database thread: {0}")]
     Writer(String),
     /// A stored value could not be read back.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
-    /// The blocking task running the query was lost.
-    #[error("database task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
     /// Another gateway process has the database: two would complete each other's runs.
     #[error(
         "the database {0} is in use by another gateway process; stop it (it drains its runs) before starting this one"
@@ -157,7 +154,7 @@ impl Store {
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         Ok(Store {
             writer: writer::Writer::start(conn)?,
-            readers: Some(readers::Readers::new(path.to_owned())),
+            readers: Some(readers::Readers::start(path)?),
             _checkpointer: Some(checkpoint::Checkpointer::start(path)?),
             _owner: Some(Arc::new(lock)),
         })
@@ -175,10 +172,11 @@ impl Store {
         })
     }
 
-    /// Runs a write on the writer thread, committed with the writes waiting beside it.
+    /// Runs a write on the writer thread, committed with the writes waiting beside it (`work` may run
+    /// again, in a fresh transaction, when another write of its batch fails).
     async fn write<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        work: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.writer.write(work).await
     }
@@ -186,7 +184,7 @@ impl Store {
     /// Runs a read on a read connection.
     async fn read<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        work: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         match &self.readers {
             Some(readers) => readers.read(work).await,
@@ -237,7 +235,7 @@ impl Store {
     /// thread's conversation, and `agent_started` stored with the thread's next `seq`. A process stopped
     /// at any point leaves all of it or none of it.
     pub async fn accept_run(&self, run: RunStart, started: Value) -> Result<Event, StoreError> {
-        let mut event = Event {
+        let event = Event {
             kind: EventType::AgentStarted,
             seq: 0,
             thread_id: run.thread_id.clone(),
@@ -265,8 +263,8 @@ impl Store {
                 run.task
             ])?;
             insert_message(c, &run.thread_id, "user", &run.task)?;
-            event.seq = insert_event(c, &event)?;
-            Ok(event)
+            let seq = insert_event(c, &event)?;
+            Ok(Event { seq, ..event.clone() })
         })
         .await
     }
@@ -283,8 +281,9 @@ impl Store {
         self.read(move |c| accepted_request(c, &user, &request, &task)).await
     }
 
-    /// Completes a run, in one transaction: `agent_completed` stored with the thread's next `seq`, and
-    /// the run's final status. A process stopped at any point leaves both or neither, so recovery never
+    /// Completes a run, in one transaction: `agent_completed` stored with the thread's next `seq`, the
+    /// run's final status, and for a completed run its answer (`final_response`) added to the thread's
+    /// conversation. A process stopped at any point leaves both or neither, so recovery never
     /// completes a run twice.
     pub async fn complete_run(
         &self,
@@ -294,7 +293,7 @@ impl Store {
         status: RunStatus,
         data: Value,
     ) -> Result<Event, StoreError> {
-        let mut event = Event {
+        let event = Event {
             kind: EventType::AgentCompleted,
             seq: 0,
             thread_id: thread_id.to_owned(),
@@ -304,10 +303,15 @@ impl Store {
             data,
         };
         self.write(move |c| {
-            event.seq = insert_event(c, &event)?;
+            let seq = insert_event(c, &event)?;
             c.prepare_cached("UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = +?1")?
                 .execute(params![event.run_id, status.as_str(), event.timestamp])?;
-            Ok(event)
+            if status == RunStatus::Completed
+                && let Some(answer) = event.data["final_response"].as_str()
+            {
+                insert_message(c, &event.thread_id, "agent", answer)?;
+            }
+            Ok(Event { seq, ..event.clone() })
         })
         .await
     }
@@ -379,7 +383,7 @@ impl Store {
         kind: EventType,
         data: Value,
     ) -> Result<Event, StoreError> {
-        let mut event = Event {
+        let event = Event {
             kind,
             seq: 0,
             thread_id: thread_id.to_owned(),
@@ -389,8 +393,8 @@ impl Store {
             data,
         };
         self.write(move |c| {
-            event.seq = insert_event(c, &event)?;
-            Ok(event)
+            let seq = insert_event(c, &event)?;
+            Ok(Event { seq, ..event.clone() })
         })
         .await
     }
@@ -477,7 +481,10 @@ impl Store {
 fn init(conn: &Connection) -> Result<(), StoreError> {
     // WAL survives a crash with every committed event; NORMAL sync is durable across process death.
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
+    // Savepoints (one per write of a batch) keep their pages in memory, not in a temporary file.
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;",
+    )?;
     conn.execute_batch(SCHEMA)?;
     // Columns added since the first schema, added in place to an older database. A run without its
     // text never matches a retry; a thread's counters start from what it holds.

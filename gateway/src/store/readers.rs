@@ -1,67 +1,69 @@
-//! Read connections of the store, kept in a small pool: reads run on tokio's blocking pool, each on a
-//! connection of its own, so they never wait for the writer (WAL lets readers and one writer go
-//! together) nor for each other.
+//! The store's readers: a few threads of their own, each with one read-only connection, taking reads
+//! from one queue. Reads never wait for the writer (WAL lets readers and one writer go together), keep
+//! their prepared statements from one read to the next, and cost no thread or connection per read.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
 
 use super::StoreError;
 
-/// Idle read connections kept for reuse; more are opened when every kept one is busy.
-const KEPT: usize = 8;
+/// Reader threads: reads are short, but a page of a long replay should not hold up a thread's owner check.
+const THREADS: usize = 3;
 
-/// The pool of read connections to one database file. Cloning shares it.
+/// One queued read: runs on a reader's connection and answers its caller itself.
+type Read = Box<dyn FnOnce(&Connection) + Send>;
+
+/// The handle to the reader threads; cloning shares them. They end when the last handle is dropped.
 #[derive(Clone)]
 pub(super) struct Readers {
-    path: PathBuf,
-    idle: Arc<Mutex<Vec<Connection>>>,
+    reads: mpsc::Sender<Read>,
 }
 
 impl Readers {
-    /// Read connections to the database at `path` (opened when first needed).
-    pub(super) fn new(path: PathBuf) -> Self {
-        Readers {
-            path,
-            idle: Arc::new(Mutex::new(Vec::new())),
+    /// Opens the read connections to the database at `path` and starts a thread for each.
+    pub(super) fn start(path: &Path) -> Result<Self, StoreError> {
+        let (reads, queue) = mpsc::channel::<Read>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..THREADS {
+            let conn =
+                Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("store-reader-{index}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only to take the next read, never while running one.
+                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        match next {
+                            Ok(read) => read(&conn),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| StoreError::Writer(format!("cannot start a reader thread: {e}")))?;
         }
+        Ok(Readers { reads })
     }
 
-    /// Runs `work` on a read connection, on the blocking pool.
+    /// Runs `work` on a read connection and returns its result.
     pub(super) async fn read<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let pool = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.take()?;
-            let result = work(&conn);
-            pool.give_back(conn);
-            result
-        })
-        .await?
-    }
-
-    fn take(&self) -> Result<Connection, StoreError> {
-        let kept = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        match kept {
-            Some(conn) => Ok(conn),
-            None => {
-                let conn = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))?;
-                Ok(conn)
-            }
-        }
-    }
-
-    fn give_back(&self, conn: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < KEPT {
-            idle.push(conn);
-        }
+        let (caller, answered) = oneshot::channel();
+        let read: Read = Box::new(move |conn| {
+            // The caller may have stopped waiting (its task was cancelled): nothing to tell then.
+            let _ = caller.send(work(conn));
+        });
+        self.reads
+            .send(read)
+            .map_err(|_| StoreError::Writer("the reader threads have stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| StoreError::Writer("a reader thread stopped before answering".into()))?
     }
 }

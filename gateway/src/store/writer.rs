@@ -1,8 +1,9 @@
 //! The store's one writer: a dedicated thread owning the one write connection. Writes from every run
-//! queue to it; it takes all that are waiting (up to a batch), runs each inside its own savepoint of one
-//! transaction, and commits them together (group commit). A write is answered only after the commit,
-//! so an event is never sent before it is durable, and one failing write rolls back only its own
-//! savepoint.
+//! queue to it; it takes all that are waiting (up to a batch), runs them in one transaction and commits
+//! them together (group commit). A write is answered only after the commit, so an event is never sent
+//! before it is durable. A write that fails rolls the transaction back; it is answered with its error
+//! and the others are run again without it, so one failing write never costs another its write (and
+//! the common case pays for no savepoint).
 
 use std::sync::mpsc;
 
@@ -14,10 +15,10 @@ use super::StoreError;
 /// Most writes committed in one transaction: bounds how long the first of them waits for the last.
 const MAX_BATCH: usize = 512;
 
-/// One queued write: runs once inside the batch's transaction, then is answered with its own outcome
-/// or with why the batch as a whole failed.
+/// One queued write: run inside the batch's transaction (again if the batch is rolled back because of
+/// another write), then answered with its own outcome or with why the batch as a whole failed.
 trait Write: Send {
-    /// Runs the write; whether it succeeded (a failed one rolls back its savepoint).
+    /// Runs the write, keeping its outcome; whether it succeeded.
     fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller: `batch_failure` is `None` when the batch was committed.
     fn answer(self: Box<Self>, batch_failure: Option<&str>);
@@ -25,7 +26,7 @@ trait Write: Send {
 
 /// A write of some work returning `T`, with the channel its caller waits on.
 struct Pending<T, F> {
-    work: Option<F>,
+    work: F,
     outcome: Option<Result<T, StoreError>>,
     caller: oneshot::Sender<Result<T, StoreError>>,
 }
@@ -33,12 +34,12 @@ struct Pending<T, F> {
 impl<T, F> Write for Pending<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    F: Fn(&Connection) -> Result<T, StoreError> + Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
-        let outcome = self.work.take().map(|work| work(conn));
-        let succeeded = matches!(outcome, Some(Ok(_)));
-        self.outcome = outcome;
+        let outcome = (self.work)(conn);
+        let succeeded = outcome.is_ok();
+        self.outcome = Some(outcome);
         succeeded
     }
 
@@ -72,14 +73,16 @@ impl Writer {
     }
 
     /// Runs `work` on the write connection, in a transaction shared with the other writes waiting now,
-    /// and returns its result once that transaction is committed.
+    /// and returns its result once that transaction is committed. `work` may run more than once (when
+    /// another write of its batch fails), each time in a fresh transaction: it must not depend on
+    /// having run before.
     pub(super) async fn write<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        work: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (caller, answered) = oneshot::channel();
         let pending = Pending {
-            work: Some(work),
+            work,
             outcome: None,
             caller,
         };
@@ -106,42 +109,36 @@ fn write_batches(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Write>>) {
     }
 }
 
-/// Runs a batch in one transaction, each write in its own savepoint, and answers every write.
+/// Runs a batch in one transaction and answers every write. A write that fails is taken out and the
+/// rest run again in a new transaction, until a transaction holds only writes that succeeded.
 fn commit_batch(conn: &Connection, mut batch: Vec<Box<dyn Write>>) {
-    // IMMEDIATE takes the write lock now, waiting up to the busy timeout for another connection's.
-    let failure = match conn.execute_batch("BEGIN IMMEDIATE") {
-        Err(error) => Some(error.to_string()),
-        Ok(()) => {
-            for write in &mut batch {
-                run_in_savepoint(conn, write.as_mut());
-            }
-            conn.execute_batch("COMMIT").err().map(|error| {
-                // A failed COMMIT can leave the transaction open; end it so the next batch can begin.
-                let _ = conn.execute_batch("ROLLBACK");
-                error.to_string()
-            })
-        }
-    };
-    for write in batch {
-        write.answer(failure.as_deref());
-    }
-}
-
-/// Runs one write inside its own savepoint, rolled back if the write failed.
-fn run_in_savepoint(conn: &Connection, write: &mut dyn Write) {
-    // Cached statements: the savepoint is taken and ended for every write of every batch.
     let statement = |sql: &str| conn.prepare_cached(sql).and_then(|mut statement| statement.execute([]));
-    if let Err(error) = statement("SAVEPOINT write") {
-        tracing::error!(%error, "cannot begin a write's savepoint");
+    while !batch.is_empty() {
+        // IMMEDIATE takes the write lock now, waiting up to the busy timeout for another connection's.
+        if let Err(error) = statement("BEGIN IMMEDIATE") {
+            let reason = error.to_string();
+            for write in batch {
+                write.answer(Some(&reason));
+            }
+            return;
+        }
+        let failed = batch.iter_mut().position(|write| !write.run(conn));
+        if let Some(index) = failed {
+            // Nothing of this transaction is kept: the failed write is answered with its error, and
+            // the others run again without it.
+            let _ = statement("ROLLBACK");
+            batch.remove(index).answer(None);
+            continue;
+        }
+        let failure = statement("COMMIT").err().map(|error| {
+            // A failed COMMIT can leave the transaction open; end it so the next batch can begin.
+            let _ = statement("ROLLBACK");
+            error.to_string()
+        });
+        for write in batch {
+            write.answer(failure.as_deref());
+        }
         return;
-    }
-    let ended = if write.run(conn) {
-        statement("RELEASE write")
-    } else {
-        statement("ROLLBACK TO write").and_then(|_| statement("RELEASE write"))
-    };
-    if let Err(error) = ended {
-        tracing::error!(%error, "cannot end a write's savepoint");
     }
 }
 
@@ -159,7 +156,8 @@ mod tests {
         writer.write(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))?))
     }
 
-    /// Writes queued together share a transaction, but a failing one takes back only its own rows.
+    /// Writes queued together share a transaction, but a failing one takes back only its own rows: the
+    /// others are run again without it.
     #[tokio::test]
     async fn a_failing_write_rolls_back_only_itself() {
         let writer = writer_on(Connection::open_in_memory().expect("opens"));

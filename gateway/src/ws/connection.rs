@@ -52,7 +52,9 @@ where
         overflow: CancellationToken::new(),
     };
     state.metrics.connection_opened();
-    tracing::info!(connection_id = %connection.connection_id, user_id = %connection.user_id, "connected");
+    // Per-connection lines are debug: /metrics counts connections, and at thousands a second the lines
+    // would cost more than they tell.
+    tracing::debug!(connection_id = %connection.connection_id, user_id = %connection.user_id, "connected");
     let ready = protocol::connection_ready(
         &connection.connection_id,
         &connection.user_id,
@@ -78,7 +80,7 @@ where
     state.hub.unsubscribe_connection(&connection.connection_id);
     let _ = writer.await;
     state.metrics.connection_closed();
-    tracing::info!(connection_id = %connection.connection_id, "disconnected");
+    tracing::debug!(connection_id = %connection.connection_id, "disconnected");
 }
 
 async fn read_loop<R>(
