@@ -3,7 +3,7 @@
 //! `tool_completed`), and always ends the run with exactly one `agent_completed`: after an answer, a
 //! failing tool or agent, a panic (the agent runs in its own task), a cancel, or shutdown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -53,6 +53,49 @@ struct ActiveRun {
     cancel: tokio_util::sync::CancellationToken,
 }
 
+/// The runs in progress, indexed so that starting a run costs the same with one run going or thousands.
+#[derive(Default)]
+struct ActiveRuns {
+    by_run: HashMap<String, ActiveRun>,
+    busy_threads: HashSet<String>,
+    per_user: HashMap<String, usize>,
+}
+
+impl ActiveRuns {
+    /// Records a run, unless its thread has one going or its user has `max_per_user` going.
+    fn start(&mut self, run_id: &str, run: ActiveRun, max_per_user: usize) -> Result<(), StartError> {
+        if self.busy_threads.contains(&run.thread_id) {
+            return Err(StartError::AlreadyActive);
+        }
+        let going = self.per_user.get(&run.user_id).copied().unwrap_or(0);
+        if going >= max_per_user {
+            return Err(StartError::TooManyRuns(max_per_user));
+        }
+        self.per_user.insert(run.user_id.clone(), going + 1);
+        self.busy_threads.insert(run.thread_id.clone());
+        self.by_run.insert(run_id.to_owned(), run);
+        Ok(())
+    }
+
+    /// Forgets a run (its thread may take another).
+    fn end(&mut self, run_id: &str) {
+        let Some(run) = self.by_run.remove(run_id) else {
+            return;
+        };
+        self.busy_threads.remove(&run.thread_id);
+        if let Some(going) = self.per_user.get_mut(&run.user_id) {
+            *going -= 1;
+            if *going == 0 {
+                self.per_user.remove(&run.user_id);
+            }
+        }
+    }
+
+    fn get(&self, run_id: &str) -> Option<&ActiveRun> {
+        self.by_run.get(run_id)
+    }
+}
+
 /// Runs agents.
 #[derive(Clone)]
 pub struct ExecutionEngine {
@@ -64,7 +107,7 @@ pub struct ExecutionEngine {
     lifecycle: Lifecycle,
     step_delay: Duration,
     max_runs_per_user: usize,
-    active: Arc<Mutex<HashMap<String, ActiveRun>>>,
+    active: Arc<Mutex<ActiveRuns>>,
 }
 
 /// What an engine is made of: the one store, notifier, agents and tools of the gateway.
@@ -120,7 +163,7 @@ impl ExecutionEngine {
         }
     }
 
-    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, ActiveRun>> {
+    fn active(&self) -> std::sync::MutexGuard<'_, ActiveRuns> {
         // Entries are inserted and removed whole; a panic elsewhere cannot leave one half-made.
         self.active.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -139,23 +182,15 @@ impl ExecutionEngine {
             .agents
             .get(&context.agent)
             .ok_or_else(|| StartError::UnknownAgent(context.agent.clone()))?;
-        {
-            let mut active = self.active();
-            if active.values().any(|run| run.thread_id == context.thread_id) {
-                return Err(StartError::AlreadyActive);
-            }
-            if active.values().filter(|run| run.user_id == context.user_id).count() >= self.max_runs_per_user {
-                return Err(StartError::TooManyRuns(self.max_runs_per_user));
-            }
-            active.insert(
-                context.run_id.clone(),
-                ActiveRun {
-                    user_id: context.user_id.clone(),
-                    thread_id: context.thread_id.clone(),
-                    cancel: context.cancel.clone(),
-                },
-            );
-        }
+        self.active().start(
+            &context.run_id,
+            ActiveRun {
+                user_id: context.user_id.clone(),
+                thread_id: context.thread_id.clone(),
+                cancel: context.cancel.clone(),
+            },
+            self.max_runs_per_user,
+        )?;
         let run = RunStart {
             run_id: context.run_id.clone(),
             user_id: context.user_id.clone(),
@@ -166,7 +201,7 @@ impl ExecutionEngine {
         };
         let started = json!({ "agent_name": agent.name(), "task_description": context.task });
         if let Err(error) = self.notifier.accept(run, started).await {
-            self.active().remove(&context.run_id);
+            self.active().end(&context.run_id);
             return Err(match error {
                 StoreError::AlreadyAccepted(accepted) => StartError::AlreadyAccepted(accepted),
                 other => StartError::Store(other),
@@ -334,7 +369,7 @@ impl ExecutionEngine {
             "execution_time_ms": u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         });
         let release = || {
-            self.active().remove(&context.run_id);
+            self.active().end(&context.run_id);
         };
         if !emitter.end(closing_step, status, data, release).await {
             // Only a shutdown gives up on the end: the thread stays busy until the next start's
