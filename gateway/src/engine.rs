@@ -431,3 +431,41 @@ impl ExecutionEngine {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(user: &str, thread: &str) -> ActiveRun {
+        ActiveRun {
+            user_id: user.into(),
+            thread_id: thread.into(),
+            cancel: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// One run per thread, at most so many per user, and an ended run frees both.
+    #[test]
+    fn active_runs_hold_one_run_per_thread_and_a_limit_per_user() {
+        let mut active = ActiveRuns::default();
+        active.start("r1", run("alice", "t1"), 2).expect("starts");
+        assert!(matches!(
+            active.start("r2", run("alice", "t1"), 2),
+            Err(StartError::AlreadyActive)
+        ));
+        active.start("r3", run("alice", "t2"), 2).expect("another thread");
+        assert!(matches!(
+            active.start("r4", run("alice", "t3"), 2),
+            Err(StartError::TooManyRuns(2))
+        ));
+        active.start("r5", run("bob", "t4"), 2).expect("another user");
+        active.end("r1");
+        active.start("r6", run("alice", "t1"), 2).expect("the thread and a slot are free again");
+        active.end("unknown");
+        assert!(active.get("r6").is_some() && active.get("r1").is_none());
+        for run in ["r3", "r5", "r6"] {
+            active.end(run);
+        }
+        assert!(active.per_user.is_empty() && active.busy_threads.is_empty());
+    }
+}
