@@ -460,7 +460,9 @@ mod tests {
         ));
         active.start("r5", run("bob", "t4"), 2).expect("another user");
         active.end("r1");
-        active.start("r6", run("alice", "t1"), 2).expect("the thread and a slot are free again");
+        active
+            .start("r6", run("alice", "t1"), 2)
+            .expect("the thread and a slot are free again");
         active.end("unknown");
         assert!(active.get("r6").is_some() && active.get("r1").is_none());
         for run in ["r3", "r5", "r6"] {
