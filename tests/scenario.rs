@@ -119,7 +119,11 @@ fn the_gateway_passes_and_a_second_of_anything_fails_the_gate() {
             "\npub struct LegacyMessageHandler;\n",
             &["one-message-handler"],
         ),
-        ("src/store/mod.rs", "\npub struct WebSocketNotifier;\n", &["one-notifier"]),
+        (
+            "src/store/mod.rs",
+            "\npub struct WebSocketNotifier;\n",
+            &["one-notifier"],
+        ),
         (
             "src/context.rs",
             "\npub struct AgentExecutionContextFactory;\n",
