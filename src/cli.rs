@@ -58,6 +58,8 @@ const SUBCOMMANDS: &[(&str, &[&str])] = &[
     ("baseline", &["write", "update"]),
     ("history", &[]),
     ("graph", &[]),
+    ("completions", &[]),
+    ("man", &[]),
 ];
 
 /// Moves flags written before the subcommand (and its action) to after it.
@@ -106,6 +108,14 @@ pub enum Command {
     History(HistoryArgs),
     /// The module import graph (DOT, Mermaid or JSON), with the edges that break a contract in red.
     Graph(GraphArgs),
+    /// Print the completion script for a shell (`ssot-check completions bash > /etc/bash_completion.d/ssot-check`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (`ssot-check man > ssot-check.1 && man -l ssot-check.1`).
+    Man,
 }
 
 /// `graph`.

@@ -17,6 +17,7 @@ pub mod frontend;
 pub mod git;
 pub mod graph;
 pub mod history;
+pub mod manual;
 pub mod pattern;
 pub mod report;
 pub mod rules;
@@ -123,6 +124,14 @@ pub fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error
         },
         Some(Command::History(args)) => history(&args, env, out),
         Some(Command::Graph(args)) => draw_graph(&args, env, out),
+        Some(Command::Completions { shell }) => {
+            manual::completions(shell, out)?;
+            Ok(ExitStatus::Success)
+        }
+        Some(Command::Man) => {
+            manual::man_page(out)?;
+            Ok(ExitStatus::Success)
+        }
     }
 }
 
