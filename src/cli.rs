@@ -291,6 +291,10 @@ pub struct CheckArgs {
     /// With `--target`: the `default` feature off.
     #[arg(long, requires = "target")]
     pub no_default_features: bool,
+    /// Check, then re-check on every change to a Rust or rule file under the paths, printing only what
+    /// changed (new and resolved findings). Runs until interrupted (Ctrl-C).
+    #[arg(long, conflicts_with = "output")]
+    pub watch: bool,
 }
 
 /// Output formats.

@@ -22,6 +22,7 @@ pub mod pattern;
 pub mod report;
 pub mod rules;
 pub mod timings;
+pub mod watch;
 pub mod workspace;
 
 use std::io::Write;
@@ -67,6 +68,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Baseline(#[from] baseline::BaselineError),
+    /// `--watch` could not watch.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Watch(#[from] watch::WatchError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -191,6 +196,9 @@ fn run_check(args: &CheckArgs, env: &Env, baseline: Option<baseline::Baseline>) 
 }
 
 fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
+    if args.watch {
+        return watch(&args, env, out);
+    }
     let baseline = args
         .baseline
         .as_ref()
@@ -218,6 +226,78 @@ fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, 
     } else {
         ExitStatus::Success
     })
+}
+
+/// `--watch`: the whole report once, then, after each change, what it added and what it resolved. A
+/// check that cannot run (a rule file saved half-edited) is reported and the watch goes on.
+fn watch(args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
+    let color = args.color == Color::Always || (args.color == Color::Auto && env.terminal);
+    let read_baseline = || {
+        args.baseline
+            .as_ref()
+            .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
+            .transpose()
+    };
+    let mut previous = run_check(args, env, read_baseline()?)?;
+    out.write_all(report::human::render(&previous, &env.cwd, color).as_bytes())?;
+    let paths: Vec<PathBuf> = match args.paths.is_empty() {
+        true => vec![env.cwd.clone()],
+        false => args.paths.iter().map(|p| env.cwd.join(p)).collect(),
+    };
+    let watcher = watch::ChangeWatcher::start(&paths)?;
+    writeln!(out, "Watching for changes (Ctrl-C to stop).")?;
+    out.flush()?;
+    loop {
+        let changed = watcher.next_change()?;
+        let started = std::time::Instant::now();
+        let outcome = match read_baseline()
+            .map_err(Error::from)
+            .and_then(|b| run_check(args, env, b))
+        {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                writeln!(out, "\nCannot check after this change: {error}")?;
+                out.flush()?;
+                continue;
+            }
+        };
+        let changes = watch::Changes::between(&previous.findings, &outcome.findings);
+        let names: Vec<String> = changed
+            .iter()
+            .map(|p| p.strip_prefix(&env.cwd).unwrap_or(p).display().to_string())
+            .collect();
+        writeln!(
+            out,
+            "\nRe-checked after a change to {} in {} ms: {} new, {} resolved, {} active.",
+            if names.is_empty() {
+                "some files".to_owned()
+            } else {
+                names.join(", ")
+            },
+            started.elapsed().as_millis(),
+            changes.new.len(),
+            changes.resolved.len(),
+            outcome.active().count()
+        )?;
+        for finding in &changes.resolved {
+            writeln!(
+                out,
+                "resolved: [{}] {} ({})",
+                finding.rule, finding.message, finding.primary.path
+            )?;
+        }
+        if !changes.new.is_empty() {
+            let shown = check::Outcome {
+                findings: changes.new,
+                files_checked: outcome.files_checked,
+                rules: outcome.rules.clone(),
+                ..check::Outcome::default()
+            };
+            out.write_all(report::human::render(&shown, &env.cwd, color).as_bytes())?;
+        }
+        out.flush()?;
+        previous = outcome;
+    }
 }
 
 /// Writes a report to `--output` (relative to the current directory) or to `out`.
