@@ -1,8 +1,10 @@
 //! Load generator for the agent gateway, run in its own process so the gateway's memory and file
 //! descriptors are measured alone: `loadgen idle` holds many idle connections and reports the gateway's
 //! resident memory per connection; `loadgen runs` has many users each start runs back to back and
-//! reports throughput and the latency from a message to its `agent_started`.
+//! reports throughput and the latency from a message to its `agent_started`; `loadgen bystander` has a
+//! few users run heavy searches while another pings, and reports what that costs the bystander.
 
+mod bystander;
 mod client;
 mod idle;
 mod runs;
@@ -28,6 +30,8 @@ enum Scenario {
     Idle(idle::IdleArgs),
     /// Have many users each start runs back to back; report runs/s, events/s and latencies.
     Runs(runs::RunsArgs),
+    /// Have a few users run heavy searches while another pings; report the bystander's latency.
+    Bystander(bystander::BystanderArgs),
 }
 
 /// Where the gateway is and how to sign in to it.
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         match cli.scenario {
             Scenario::Idle(args) => idle::run(args).await,
             Scenario::Runs(args) => runs::run(args).await,
+            Scenario::Bystander(args) => bystander::run(args).await,
         }
     });
     match outcome {
