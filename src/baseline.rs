@@ -201,6 +201,7 @@ mod tests {
             related: locations.collect(),
             suppression: None,
             baselined: false,
+            fix: None,
         }
     }
 

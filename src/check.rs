@@ -425,5 +425,6 @@ fn built_in(check: BuiltIn, severity: Severity, message: String, primary: Locati
         related: Vec::new(),
         suppression: None,
         baselined: false,
+        fix: None,
     }
 }

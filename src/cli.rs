@@ -295,6 +295,13 @@ pub struct CheckArgs {
     /// changed (new and resolved findings). Runs until interrupted (Ctrl-C).
     #[arg(long, conflicts_with = "output")]
     pub watch: bool,
+    /// Apply the safe fixes (a banned import whose replacement has the same name is imported from the
+    /// replacement), then report what is left.
+    #[arg(long, conflicts_with = "watch")]
+    pub fix: bool,
+    /// Print the safe fixes as a unified diff and change nothing.
+    #[arg(long, conflicts_with_all = ["watch", "fix"])]
+    pub diff: bool,
 }
 
 /// Output formats.

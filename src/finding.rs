@@ -63,6 +63,17 @@ pub struct Finding {
     pub suppression: Option<String>,
     /// Every baseline key of this finding is in the baseline in use.
     pub baselined: bool,
+    /// A safe rewrite that resolves the finding, when the rule can name one (`--fix`).
+    #[serde(skip)]
+    pub fix: Option<ImportFix>,
+}
+
+/// A banned import rewritten to its replacement: the imported leaf at the finding's primary span is
+/// imported from `replacement` instead, under the same name (a rename is kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportFix {
+    /// The replacement's path as the file should write it (`crate::ws::manager::create_websocket_manager`).
+    pub replacement: String,
 }
 
 /// What identifies one accepted finding (or one member of a multi-place finding) in a baseline: never a
@@ -159,6 +170,7 @@ mod tests {
             related: Vec::new(),
             suppression: None,
             baselined: false,
+            fix: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod configurations;
 pub mod facts;
 pub mod finding;
+pub mod fix;
 pub mod frontend;
 pub mod git;
 pub mod graph;
@@ -199,6 +200,9 @@ fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, 
     if args.watch {
         return watch(&args, env, out);
     }
+    if args.fix || args.diff {
+        return apply_fixes(args, env, out);
+    }
     let baseline = args
         .baseline
         .as_ref()
@@ -226,6 +230,61 @@ fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, 
     } else {
         ExitStatus::Success
     })
+}
+
+/// `--fix` and `--diff`: the safe fixes of a check, written (then the files checked again and reported)
+/// or printed as a diff. What was fixed and what was left, and why, follows the report (on standard
+/// error for machine-readable formats, so they stay parseable).
+fn apply_fixes(mut args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
+    let read_baseline = |args: &CheckArgs| {
+        args.baseline
+            .as_ref()
+            .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
+            .transpose()
+    };
+    let outcome = run_check(&args, env, read_baseline(&args)?)?;
+    let plan = fix::plan(&outcome.findings, &env.cwd);
+    let mut summary = String::new();
+    let human = args.format == Format::Human && args.output.is_none();
+    let status = if args.diff {
+        for file in &plan.files {
+            out.write_all(fix::unified_diff(file).as_bytes())?;
+        }
+        summary.push_str(&format!(
+            "Would fix {} finding(s) in {} file(s); nothing written.\n",
+            plan.fixed(),
+            plan.files.len()
+        ));
+        if outcome.failed() {
+            ExitStatus::Findings
+        } else {
+            ExitStatus::Success
+        }
+    } else {
+        for file in &plan.files {
+            let path = env.cwd.join(&file.path);
+            std::fs::write(&path, &file.after).map_err(|source| Error::OutputFile { path, source })?;
+        }
+        summary.push_str(&format!(
+            "Fixed {} finding(s) in {} file(s).\n",
+            plan.fixed(),
+            plan.files.len()
+        ));
+        args.fix = false;
+        check(args, env, out)?
+    };
+    if !plan.left.is_empty() {
+        summary.push_str(&format!("{} fix(es) left:\n", plan.left.len()));
+        for left in &plan.left {
+            summary.push_str(&format!("  {}: {}\n", left.place, left.reason));
+        }
+    }
+    match human {
+        true => out.write_all(summary.as_bytes())?,
+        false => eprint!("{summary}"),
+    }
+    out.flush()?;
+    Ok(status)
 }
 
 /// `--watch`: the whole report once, then, after each change, what it added and what it resolved. A

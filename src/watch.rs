@@ -148,6 +148,7 @@ mod tests {
             related: Vec::new(),
             suppression: None,
             baselined,
+            fix: None,
         }
     }
 

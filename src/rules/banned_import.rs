@@ -7,7 +7,7 @@ use toml::Spanned;
 
 use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, StringOrTable, location};
 use crate::facts::{FileFacts, Reference, Span, path_is_under};
-use crate::finding::Finding;
+use crate::finding::{Finding, ImportFix};
 use crate::pattern::PathPattern;
 
 /// The `banned-import` kind.
@@ -137,6 +137,29 @@ impl BannedImport {
     }
 }
 
+/// The safe fix of an import of `leaf` written in module `from`: the rule's `use-instead` names an item
+/// of the same name that the workspace defines (written relative to the crate root, or absolute), and
+/// the file imports it from there. A replacement in the importing crate is written `crate::...`.
+fn import_fix(banned: &Banned, leaf: &str, from: &str, defined: &HashSet<&str>) -> Option<ImportFix> {
+    let instead = banned.use_instead.as_deref()?.trim_start_matches("crate::");
+    if instead.rsplit("::").next() != Some(leaf) {
+        return None;
+    }
+    let own_crate = from.split("::").next()?;
+    let in_own_crate = format!("{own_crate}::{instead}");
+    if defined.contains(in_own_crate.as_str()) {
+        return Some(ImportFix {
+            replacement: format!("crate::{instead}"),
+        });
+    }
+    defined.contains(instead).then(|| ImportFix {
+        replacement: match instead.strip_prefix(&format!("{own_crate}::")) {
+            Some(rest) => format!("crate::{rest}"),
+            None => instead.to_owned(),
+        },
+    })
+}
+
 fn help(banned: &Banned) -> Option<String> {
     let parts: Vec<String> = [
         banned.reason.clone(),
@@ -174,15 +197,21 @@ impl Check for BannedImport {
             .iter()
             .flat_map(|f| std::iter::once(f.module.as_str()).chain(f.modules.iter().map(|m| m.path.as_str())))
             .collect();
+        let defined: HashSet<&str> = files
+            .iter()
+            .flat_map(|f| f.definitions.iter().map(|d| d.path.as_str()))
+            .collect();
         for file in files.iter().filter(|f| !self.allow_in.is_match(&f.path)) {
-            let mut report = |path: &str, from: &str, span: Span, verb: &str, shown: String| {
+            let mut report = |path: &str, from: &str, span: Span, verb: &str, shown: String, leaf: Option<&str>| {
                 if let Some(banned) = self.banned_for(path, from, &modules) {
-                    out.push(rule.finding(
+                    let mut finding = rule.finding(
                         format!("`{from}` {verb} {shown}"),
                         format!("{path} in {from}"),
                         location(file, span, format!("banned by `{}`", banned.pattern.as_str())),
                         help(banned),
-                    ));
+                    );
+                    finding.fix = leaf.and_then(|leaf| import_fix(banned, leaf, from, &defined));
+                    out.push(finding);
                 }
             };
             for import in &file.imports {
@@ -192,10 +221,14 @@ impl Check for BannedImport {
                     format!("`{}`, a re-export of banned `{}`", import.path, import.target)
                 };
                 let verb = if import.reexport { "re-exports" } else { "imports" };
+                // A named item imported (not a glob, not a crate) can be imported from its replacement.
+                let leaf = (!import.glob && !import.extern_crate)
+                    .then(|| import.path.rsplit("::").next())
+                    .flatten();
                 if self.banned_for(&import.path, &import.module, &modules).is_some() {
-                    report(&import.path, &import.module, import.span, verb, shown);
+                    report(&import.path, &import.module, import.span, verb, shown, leaf);
                 } else {
-                    report(&import.target, &import.module, import.span, verb, shown);
+                    report(&import.target, &import.module, import.span, verb, shown, leaf);
                 }
             }
             // A use of a name that came through a banned import was reported at the import.
@@ -206,7 +239,14 @@ impl Check for BannedImport {
             };
             for reference in file.references.iter().filter(|r| !through_banned(r)) {
                 let shown = format!("`{}`, which is banned", reference.path);
-                report(&reference.path, &reference.enclosing, reference.span, "names", shown);
+                report(
+                    &reference.path,
+                    &reference.enclosing,
+                    reference.span,
+                    "names",
+                    shown,
+                    None,
+                );
             }
         }
     }

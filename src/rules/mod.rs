@@ -137,6 +137,7 @@ impl RuleMeta {
             related: Vec::new(),
             suppression: None,
             baselined: false,
+            fix: None,
         }
     }
 }

@@ -1,0 +1,309 @@
+//! `--fix` and `--diff`: applying the safe fixes findings carry. Today one kind: a banned import whose
+//! replacement is an item of the same name is imported from the replacement instead. The rewrite works
+//! on the text of the `use` statement around the finding's span (its own leaf, its rename kept; a leaf
+//! in a group is taken out of the group into a `use` of its own), and refuses, saying why, whatever it
+//! could get wrong: a statement with a comment it would lose, attributes it would have to copy, two
+//! fixes in one statement.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::finding::{Finding, ImportFix};
+
+/// The fixes of one file.
+#[derive(Debug)]
+pub struct FileFix {
+    /// The file, as reported (relative to the working directory).
+    pub path: String,
+    /// Its text before.
+    pub before: String,
+    /// Its text with the fixes applied.
+    pub after: String,
+    /// How many findings the fixes resolve.
+    pub fixes: usize,
+}
+
+/// A fix not applied, and why.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Left {
+    /// Where the finding is (`path:line`).
+    pub place: String,
+    /// Why its fix was not applied.
+    pub reason: String,
+}
+
+/// What `--fix` would change.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The files that change.
+    pub files: Vec<FileFix>,
+    /// The fixes left out.
+    pub left: Vec<Left>,
+}
+
+impl Plan {
+    /// How many findings the applied fixes resolve.
+    pub fn fixed(&self) -> usize {
+        self.files.iter().map(|f| f.fixes).sum()
+    }
+}
+
+/// Plans the fixes of the active findings that carry one; `root` is what reported paths are relative to.
+pub fn plan(findings: &[Finding], root: &Path) -> Plan {
+    let mut by_file: BTreeMap<&str, Vec<(&Finding, &ImportFix)>> = BTreeMap::new();
+    for finding in findings.iter().filter(|f| f.is_active()) {
+        if let (Some(fix), Some(_)) = (&finding.fix, &finding.primary.span) {
+            by_file.entry(&finding.primary.path).or_default().push((finding, fix));
+        }
+    }
+    let mut plan = Plan::default();
+    for (path, fixes) in by_file {
+        let file: PathBuf = root.join(path);
+        let Ok(before) = std::fs::read_to_string(&file) else {
+            for (finding, _) in fixes {
+                plan.left.push(left(finding, "the file cannot be read"));
+            }
+            continue;
+        };
+        let mut edits: Vec<Edit> = Vec::new();
+        for (finding, fix) in fixes {
+            let Some(span) = &finding.primary.span else { continue };
+            match import_edit(&before, span.start, span.end, &fix.replacement) {
+                Ok(edit) if edits.iter().any(|e| e.overlaps(&edit)) => {
+                    plan.left
+                        .push(left(finding, "in the same `use` as another fix (run --fix again)"));
+                }
+                Ok(edit) => edits.push(edit),
+                Err(reason) => plan.left.push(left(finding, reason)),
+            }
+        }
+        if edits.is_empty() {
+            continue;
+        }
+        let fixes = edits.len();
+        edits.sort_by_key(|e| std::cmp::Reverse(e.statement.0));
+        let mut after = before.clone();
+        for edit in edits {
+            after.replace_range(edit.statement.0..edit.statement.1, &edit.text);
+        }
+        plan.files.push(FileFix {
+            path: path.to_owned(),
+            before,
+            after,
+            fixes,
+        });
+    }
+    plan
+}
+
+fn left(finding: &Finding, reason: &str) -> Left {
+    let line = finding.primary.span.as_ref().map_or(0, |s| s.line);
+    Left {
+        place: format!("{}:{line}", finding.primary.path),
+        reason: reason.to_owned(),
+    }
+}
+
+/// One statement rewritten: the byte range of the `use` statement (from `use` to its `;`) and its new text.
+#[derive(Debug)]
+struct Edit {
+    statement: (usize, usize),
+    text: String,
+}
+
+impl Edit {
+    fn overlaps(&self, other: &Edit) -> bool {
+        self.statement.0 < other.statement.1 && other.statement.0 < self.statement.1
+    }
+}
+
+/// The rewrite of the `use` statement holding the leaf at `start..end` so that the leaf is imported
+/// from `replacement`.
+fn import_edit(text: &str, start: usize, end: usize, replacement: &str) -> Result<Edit, &'static str> {
+    let keyword = text
+        .get(..start)
+        .and_then(|head| head.rfind("use "))
+        .filter(|&at| at == 0 || !is_ident(text.as_bytes()[at - 1]))
+        .ok_or("not in a `use` statement")?;
+    let close = start + text[start..].find(';').ok_or("the `use` statement has no end")?;
+    let statement = &text[keyword..=close];
+    if statement.contains("//") || statement.contains("/*") {
+        return Err("the `use` statement has a comment the fix would lose");
+    }
+    let line_start = text[..keyword].rfind('\n').map_or(0, |n| n + 1);
+    let before_use = &text[line_start..keyword];
+    if !before_use.trim().is_empty() && !before_use.trim().starts_with("pub") {
+        return Err("the `use` statement shares its line with other code");
+    }
+    let previous_line = text[..line_start].trim_end().rsplit('\n').next().unwrap_or("");
+    if previous_line.trim_start().starts_with("#[") {
+        return Err("the `use` statement has attributes the fix would have to copy");
+    }
+    let indent: String = before_use.chars().take_while(|c| c.is_whitespace()).collect();
+    let visibility = before_use.trim();
+    let tree_start = keyword + "use ".len();
+    // The entry of the import: back over its own `a::b::` prefix (and `leaf as ` when the span is the
+    // rename), forward over ` as name` when the span is the leaf.
+    let entry_start = start
+        - text[tree_start..start]
+            .chars()
+            .rev()
+            .take_while(|&c| c.is_alphanumeric() || c == '_' || c == ':' || c.is_whitespace())
+            .map(char::len_utf8)
+            .sum::<usize>();
+    let entry_end = end + rename_after(&text[end..close]).map_or(0, |(_, length)| length);
+    let alias = text[entry_start..entry_end]
+        .split_once(" as ")
+        .map(|(_, name)| name.trim());
+    let imported = match alias {
+        Some(name) => format!("{replacement} as {name}"),
+        None => replacement.to_owned(),
+    };
+    let new_use = |prefix: &str| format!("{prefix}use {imported};");
+    let depth =
+        text[tree_start..start].matches('{').count() as i64 - text[tree_start..start].matches('}').count() as i64;
+    if depth == 0 {
+        return Ok(Edit {
+            statement: (keyword, close + 1),
+            text: new_use(""),
+        });
+    }
+    // The leaf is in a group: take its entry (and a comma) out.
+    let after_entry = &text[entry_end..close];
+    let trailing_comma = after_entry.len() - after_entry.trim_start().len();
+    let (cut_start, cut_end) = if after_entry.trim_start().starts_with(',') {
+        let comma = entry_end + trailing_comma + 1;
+        let space = text[comma..close].len() - text[comma..close].trim_start().len();
+        (entry_start, comma + space)
+    } else {
+        // The last entry: take the comma before it instead.
+        let head = text[tree_start..entry_start].trim_end();
+        let cut = if head.ends_with(',') {
+            tree_start + head.len() - 1
+        } else {
+            entry_start
+        };
+        (cut, entry_end)
+    };
+    let mut kept = String::new();
+    kept.push_str(&text[keyword..cut_start]);
+    kept.push_str(&text[cut_end..=close]);
+    let emptied = kept.replace(char::is_whitespace, "").contains("{}");
+    let separate = format!("\n{indent}{}", new_use(&visibility_prefix(visibility)));
+    let text = if emptied && depth == 1 {
+        new_use("")
+    } else if emptied {
+        return Err("taking the import out would leave a nested group empty");
+    } else {
+        kept + &separate
+    };
+    Ok(Edit {
+        statement: (keyword, close + 1),
+        text,
+    })
+}
+
+/// `pub ` or `pub(crate) ` for the statement split off, as the original had it.
+fn visibility_prefix(visibility: &str) -> String {
+    match visibility {
+        "" => String::new(),
+        v => format!("{v} "),
+    }
+}
+
+/// ` as name` right after a leaf: the name and the length of the rename text.
+fn rename_after(rest: &str) -> Option<(&str, usize)> {
+    let trimmed = rest.trim_start();
+    let after_as = trimmed.strip_prefix("as")?;
+    if !after_as.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let name_text = after_as.trim_start();
+    let name_length = name_text.bytes().take_while(|&b| is_ident(b)).count();
+    let name = &name_text[..name_length];
+    (!name.is_empty()).then(|| (name, rest.len() - name_text.len() + name_length))
+}
+
+fn is_ident(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+/// A unified diff of one file's fix, as `git diff` prints it.
+pub fn unified_diff(file: &FileFix) -> String {
+    similar::TextDiff::from_lines(&file.before, &file.after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{}", file.path), &format!("b/{}", file.path))
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text with the leaf `create`, found where `context` starts, imported from `replacement`.
+    fn fixed(text: &str, context: &str, replacement: &str) -> Result<String, &'static str> {
+        let start = text.find(context).expect("context");
+        let edit = import_edit(text, start, start + "create".len(), replacement)?;
+        let mut out = text.to_owned();
+        out.replace_range(edit.statement.0..edit.statement.1, &edit.text);
+        Ok(out)
+    }
+
+    const NEW: &str = "crate::ws::manager::create";
+
+    #[test]
+    fn a_plain_import_is_imported_from_the_replacement() {
+        assert_eq!(
+            fixed("use crate::old::create;\nfn f() {}\n", "create;", NEW),
+            Ok("use crate::ws::manager::create;\nfn f() {}\n".into())
+        );
+        assert_eq!(
+            fixed("    use crate::old::create as make;\n", "create as", NEW),
+            Ok("    use crate::ws::manager::create as make;\n".into())
+        );
+    }
+
+    #[test]
+    fn a_leaf_in_a_group_leaves_the_group_with_its_rename() {
+        assert_eq!(
+            fixed("use crate::old::{Factory, create as make};\n", "create as", NEW),
+            Ok("use crate::old::{Factory};\nuse crate::ws::manager::create as make;\n".into())
+        );
+        assert_eq!(
+            fixed("pub use crate::old::{create, Factory};\n", "create,", NEW),
+            Ok("pub use crate::old::{Factory};\npub use crate::ws::manager::create;\n".into())
+        );
+        assert_eq!(
+            fixed("use crate::old::{create};\n", "create}", NEW),
+            Ok("use crate::ws::manager::create;\n".into())
+        );
+    }
+
+    #[test]
+    fn a_span_on_the_rename_keeps_it() {
+        let text = "use crate::old::{F, create as make};\n";
+        let start = text.find("make").expect("rename");
+        let edit = import_edit(text, start, start + "make".len(), NEW).expect("fixes");
+        assert_eq!(
+            edit.text,
+            "use crate::old::{F};\nuse crate::ws::manager::create as make;"
+        );
+    }
+
+    #[test]
+    fn what_the_fix_could_get_wrong_is_refused() {
+        assert!(
+            fixed("use crate::old::create; // keep\n", "create;", NEW).is_ok(),
+            "a comment after the `;` stays"
+        );
+        assert_eq!(
+            fixed("use crate::old::{/* why */ create};\n", "create}", NEW),
+            Err("the `use` statement has a comment the fix would lose")
+        );
+        assert_eq!(
+            fixed("#[cfg(unix)]\nuse crate::old::{create, F};\n", "create,", NEW),
+            Err("the `use` statement has attributes the fix would have to copy")
+        );
+    }
+}
