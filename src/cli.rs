@@ -299,9 +299,13 @@ pub struct CheckArgs {
     /// replacement), then report what is left.
     #[arg(long, conflicts_with = "watch")]
     pub fix: bool,
-    /// Print the safe fixes as a unified diff and change nothing.
+    /// Print the fixes as a unified diff and change nothing.
     #[arg(long, conflicts_with_all = ["watch", "fix"])]
     pub diff: bool,
+    /// Also apply (or, with `--diff`, show) the unsafe fixes: deleting a removed module's `mod`
+    /// declaration, which breaks whatever still uses the module. Without `--diff` it implies `--fix`.
+    #[arg(long, conflicts_with = "watch")]
+    pub unsafe_fixes: bool,
 }
 
 /// Output formats.

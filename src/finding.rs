@@ -63,17 +63,31 @@ pub struct Finding {
     pub suppression: Option<String>,
     /// Every baseline key of this finding is in the baseline in use.
     pub baselined: bool,
-    /// A safe rewrite that resolves the finding, when the rule can name one (`--fix`).
+    /// A rewrite that resolves the finding, when the rule can name one (`--fix`).
     #[serde(skip)]
-    pub fix: Option<ImportFix>,
+    pub fix: Option<Fix>,
 }
 
-/// A banned import rewritten to its replacement: the imported leaf at the finding's primary span is
-/// imported from `replacement` instead, under the same name (a rename is kept).
+/// A rewrite that resolves a finding.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImportFix {
-    /// The replacement's path as the file should write it (`crate::ws::manager::create_websocket_manager`).
-    pub replacement: String,
+pub enum Fix {
+    /// Safe: the banned import at the finding's primary span is imported from `replacement` instead,
+    /// under the same name (a rename is kept). `replacement` is written as the file should write it
+    /// (`crate::ws::manager::create_websocket_manager`).
+    Import {
+        /// The replacement's path.
+        replacement: String,
+    },
+    /// Unsafe (`--unsafe-fixes`): the `mod` declaration at the finding's primary span is deleted. The
+    /// code that still uses the module stops compiling until it is moved to the replacement.
+    DeleteModDeclaration,
+}
+
+impl Fix {
+    /// Whether `--fix` applies it without `--unsafe-fixes`.
+    pub fn is_safe(&self) -> bool {
+        matches!(self, Fix::Import { .. })
+    }
 }
 
 /// What identifies one accepted finding (or one member of a multi-place finding) in a baseline: never a

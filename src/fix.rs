@@ -1,5 +1,6 @@
-//! `--fix` and `--diff`: applying the safe fixes findings carry. Today one kind: a banned import whose
-//! replacement is an item of the same name is imported from the replacement instead. The rewrite works
+//! `--fix` and `--diff`: applying the fixes findings carry. Safe: a banned import whose replacement is
+//! an item of the same name is imported from the replacement instead. Unsafe (only with
+//! `--unsafe-fixes`): a removed module's `mod name;` declaration is deleted. The import rewrite works
 //! on the text of the `use` statement around the finding's span (its own leaf, its rename kept; a leaf
 //! in a group is taken out of the group into a `use` of its own), and refuses, saying why, whatever it
 //! could get wrong: a statement with a comment it would lose, attributes it would have to copy, two
@@ -8,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::finding::{Finding, ImportFix};
+use crate::finding::{Finding, Fix};
 
 /// The fixes of one file.
 #[derive(Debug)]
@@ -48,15 +49,23 @@ impl Plan {
     }
 }
 
-/// Plans the fixes of the active findings that carry one; `root` is what reported paths are relative to.
-pub fn plan(findings: &[Finding], root: &Path) -> Plan {
-    let mut by_file: BTreeMap<&str, Vec<(&Finding, &ImportFix)>> = BTreeMap::new();
+/// Plans the fixes of the active findings that carry one (unsafe ones only when `unsafe_fixes`); `root`
+/// is what reported paths are relative to.
+pub fn plan(findings: &[Finding], root: &Path, unsafe_fixes: bool) -> Plan {
+    let mut plan = Plan::default();
+    let mut by_file: BTreeMap<&str, Vec<(&Finding, &Fix)>> = BTreeMap::new();
     for finding in findings.iter().filter(|f| f.is_active()) {
         if let (Some(fix), Some(_)) = (&finding.fix, &finding.primary.span) {
-            by_file.entry(&finding.primary.path).or_default().push((finding, fix));
+            if fix.is_safe() || unsafe_fixes {
+                by_file.entry(&finding.primary.path).or_default().push((finding, fix));
+            } else {
+                plan.left.push(left(
+                    finding,
+                    "unsafe (it breaks what still uses the module): --unsafe-fixes applies it",
+                ));
+            }
         }
     }
-    let mut plan = Plan::default();
     for (path, fixes) in by_file {
         let file: PathBuf = root.join(path);
         let Ok(before) = std::fs::read_to_string(&file) else {
@@ -68,7 +77,11 @@ pub fn plan(findings: &[Finding], root: &Path) -> Plan {
         let mut edits: Vec<Edit> = Vec::new();
         for (finding, fix) in fixes {
             let Some(span) = &finding.primary.span else { continue };
-            match import_edit(&before, span.start, span.end, &fix.replacement) {
+            let edit = match fix {
+                Fix::Import { replacement } => import_edit(&before, span.start, span.end, replacement),
+                Fix::DeleteModDeclaration => mod_deletion(&before, span.start, span.end),
+            };
+            match edit {
                 Ok(edit) if edits.iter().any(|e| e.overlaps(&edit)) => {
                     plan.left
                         .push(left(finding, "in the same `use` as another fix (run --fix again)"));
@@ -203,6 +216,27 @@ fn import_edit(text: &str, start: usize, end: usize, replacement: &str) -> Resul
     })
 }
 
+/// The deletion of the `mod name;` declaration whose name is at `start..end`: its whole line.
+fn mod_deletion(text: &str, start: usize, end: usize) -> Result<Edit, &'static str> {
+    let line_start = text[..start].rfind('\n').map_or(0, |n| n + 1);
+    let line_end = text[end..].find('\n').map_or(text.len(), |n| end + n + 1);
+    let line = text[line_start..line_end].trim();
+    let declaration = line.trim_end_matches(';').trim_end();
+    let words: Vec<&str> = declaration.split_whitespace().collect();
+    let plain = matches!(words.as_slice(), [.., "mod", _]) && line.ends_with(';') && words.len() <= 3;
+    if !plain || line.contains("//") || line.contains("/*") {
+        return Err("the `mod` declaration shares its line with other code or a comment");
+    }
+    let previous_line = text[..line_start].trim_end().rsplit('\n').next().unwrap_or("");
+    if previous_line.trim_start().starts_with("#[") {
+        return Err("the `mod` declaration has attributes (a `#[cfg]` or `#[path]` to look at first)");
+    }
+    Ok(Edit {
+        statement: (line_start, line_end),
+        text: String::new(),
+    })
+}
+
 /// `pub ` or `pub(crate) ` for the statement split off, as the original had it.
 fn visibility_prefix(visibility: &str) -> String {
     match visibility {
@@ -289,6 +323,25 @@ mod tests {
             edit.text,
             "use crate::old::{F};\nuse crate::ws::manager::create as make;"
         );
+    }
+
+    #[test]
+    fn a_mod_declaration_is_deleted_with_its_line_unless_it_has_more() {
+        let delete = |text: &str| {
+            let start = text.find("old").expect("name");
+            mod_deletion(text, start, start + 3).map(|edit| {
+                let mut out = text.to_owned();
+                out.replace_range(edit.statement.0..edit.statement.1, &edit.text);
+                out
+            })
+        };
+        assert_eq!(
+            delete("pub mod a;\npub mod old;\nmod b;\n"),
+            Ok("pub mod a;\nmod b;\n".into())
+        );
+        assert!(delete("mod old; // kept for now\n").is_err());
+        assert!(delete("#[cfg(unix)]\nmod old;\n").is_err());
+        assert!(delete("mod a; mod old;\n").is_err());
     }
 
     #[test]

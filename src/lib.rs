@@ -200,7 +200,7 @@ fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, 
     if args.watch {
         return watch(&args, env, out);
     }
-    if args.fix || args.diff {
+    if args.fix || args.diff || args.unsafe_fixes {
         return apply_fixes(args, env, out);
     }
     let baseline = args
@@ -243,7 +243,7 @@ fn apply_fixes(mut args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<Ex
             .transpose()
     };
     let outcome = run_check(&args, env, read_baseline(&args)?)?;
-    let plan = fix::plan(&outcome.findings, &env.cwd);
+    let plan = fix::plan(&outcome.findings, &env.cwd, args.unsafe_fixes);
     let mut summary = String::new();
     let human = args.format == Format::Human && args.output.is_none();
     let status = if args.diff {
@@ -270,7 +270,7 @@ fn apply_fixes(mut args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<Ex
             plan.fixed(),
             plan.files.len()
         ));
-        args.fix = false;
+        (args.fix, args.unsafe_fixes) = (false, false);
         check(args, env, out)?
     };
     if !plan.left.is_empty() {

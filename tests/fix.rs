@@ -114,7 +114,21 @@ fn fix_rewrites_the_deprecated_factory_imports_and_the_crate_still_builds() {
     assert!(after.contains("use crate::websocket_manager_factory::{WebSocketManagerFactory};\nuse crate::ws::manager::create_websocket_manager as make_manager;\n"), "{after}");
     builds(dir.path()).expect("the scratch copy still builds after the fix");
     assert!(factory_imports(dir.path()).is_empty());
-    // Nothing more to fix: a second run changes nothing.
+    // Nothing more to fix safely: a second run changes nothing, and says the unsafe fix was left.
     let (_, again) = ssot_check(dir.path(), &["--fix"]);
     assert!(again.contains("Fixed 0 finding(s) in 0 file(s)."), "{again}");
+    assert!(
+        again.contains("src/lib.rs:11: unsafe (it breaks what still uses the module): --unsafe-fixes applies it"),
+        "{again}"
+    );
+    // The unsafe fix deletes the removed module's declaration; shown here, not applied.
+    let (_, unsafe_diff) = ssot_check(dir.path(), &["--diff", "--unsafe-fixes"]);
+    assert!(
+        unsafe_diff.contains("\n-pub mod websocket_manager_factory;\n"),
+        "{unsafe_diff}"
+    );
+    assert!(
+        unsafe_diff.contains("Would fix 1 finding(s) in 1 file(s); nothing written."),
+        "{unsafe_diff}"
+    );
 }

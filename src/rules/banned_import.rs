@@ -7,7 +7,7 @@ use toml::Spanned;
 
 use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, StringOrTable, location};
 use crate::facts::{FileFacts, Reference, Span, path_is_under};
-use crate::finding::{Finding, ImportFix};
+use crate::finding::{Finding, Fix};
 use crate::pattern::PathPattern;
 
 /// The `banned-import` kind.
@@ -140,7 +140,7 @@ impl BannedImport {
 /// The safe fix of an import of `leaf` written in module `from`: the rule's `use-instead` names an item
 /// of the same name that the workspace defines (written relative to the crate root, or absolute), and
 /// the file imports it from there. A replacement in the importing crate is written `crate::...`.
-fn import_fix(banned: &Banned, leaf: &str, from: &str, defined: &HashSet<&str>) -> Option<ImportFix> {
+fn import_fix(banned: &Banned, leaf: &str, from: &str, defined: &HashSet<&str>) -> Option<Fix> {
     let instead = banned.use_instead.as_deref()?.trim_start_matches("crate::");
     if instead.rsplit("::").next() != Some(leaf) {
         return None;
@@ -148,11 +148,11 @@ fn import_fix(banned: &Banned, leaf: &str, from: &str, defined: &HashSet<&str>) 
     let own_crate = from.split("::").next()?;
     let in_own_crate = format!("{own_crate}::{instead}");
     if defined.contains(in_own_crate.as_str()) {
-        return Some(ImportFix {
+        return Some(Fix::Import {
             replacement: format!("crate::{instead}"),
         });
     }
-    defined.contains(instead).then(|| ImportFix {
+    defined.contains(instead).then(|| Fix::Import {
         replacement: match instead.strip_prefix(&format!("{own_crate}::")) {
             Some(rest) => format!("crate::{rest}"),
             None => instead.to_owned(),

@@ -7,7 +7,7 @@ use toml::Spanned;
 
 use super::{Check, ParamError, Params, RuleKind, RuleMeta, StringOrTable, location};
 use crate::facts::FileFacts;
-use crate::finding::{Finding, Location};
+use crate::finding::{Finding, Fix, Location};
 use crate::pattern::PathPattern;
 
 /// The `removed-module` kind.
@@ -104,6 +104,8 @@ struct Remains {
     declarations: Vec<Location>,
     files: Vec<Location>,
     use_instead: Option<String>,
+    /// The first declaration is `mod name;` (its body in a file of its own), not `mod name { .. }`.
+    declared_apart: bool,
 }
 
 impl Check for RemovedModule {
@@ -127,6 +129,9 @@ impl Check for RemovedModule {
             for decl in &file.modules {
                 if let Some((_, use_instead)) = removed(&decl.path) {
                     let remains = found.entry(decl.path.clone()).or_default();
+                    if remains.declarations.is_empty() {
+                        remains.declared_apart = !decl.inline;
+                    }
                     remains.declarations.push(location(file, decl.span, "declared here"));
                     remains.use_instead.clone_from(use_instead);
                 }
@@ -156,6 +161,10 @@ impl Check for RemovedModule {
                 primary,
                 remains.use_instead.map(|u| format!("use `{u}` instead")),
             );
+            // A `mod name;` declaration can go (unsafe: whatever still uses the module breaks).
+            if remains.declared_apart {
+                finding.fix = Some(Fix::DeleteModDeclaration);
+            }
             finding.related = places.collect();
             out.push(finding);
         }
