@@ -81,6 +81,12 @@ pub enum Fix {
     /// Unsafe (`--unsafe-fixes`): the `mod` declaration at the finding's primary span is deleted. The
     /// code that still uses the module stops compiling until it is moved to the replacement.
     DeleteModDeclaration,
+    /// Display only, never applied: which definition of a duplicate to keep (the canonical one); which
+    /// callers to move is a judgement the tool leaves to a person.
+    KeepDefinition {
+        /// The definition to keep, as `path:line` and what it is.
+        keep: String,
+    },
 }
 
 impl Fix {

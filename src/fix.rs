@@ -40,6 +40,8 @@ pub struct Plan {
     pub files: Vec<FileFix>,
     /// The fixes left out.
     pub left: Vec<Left>,
+    /// Display-only fixes: shown, never applied.
+    pub shown: Vec<Left>,
 }
 
 impl Plan {
@@ -56,7 +58,12 @@ pub fn plan(findings: &[Finding], root: &Path, unsafe_fixes: bool) -> Plan {
     let mut by_file: BTreeMap<&str, Vec<(&Finding, &Fix)>> = BTreeMap::new();
     for finding in findings.iter().filter(|f| f.is_active()) {
         if let (Some(fix), Some(_)) = (&finding.fix, &finding.primary.span) {
-            if fix.is_safe() || unsafe_fixes {
+            if let Fix::KeepDefinition { keep } = fix {
+                plan.shown.push(Left {
+                    place: left(finding, "").place,
+                    reason: format!("keep {keep}; move the callers there and remove the others"),
+                });
+            } else if fix.is_safe() || unsafe_fixes {
                 by_file.entry(&finding.primary.path).or_default().push((finding, fix));
             } else {
                 plan.left.push(left(
@@ -80,6 +87,7 @@ pub fn plan(findings: &[Finding], root: &Path, unsafe_fixes: bool) -> Plan {
             let edit = match fix {
                 Fix::Import { replacement } => import_edit(&before, span.start, span.end, replacement),
                 Fix::DeleteModDeclaration => mod_deletion(&before, span.start, span.end),
+                Fix::KeepDefinition { .. } => continue,
             };
             match edit {
                 Ok(edit) if edits.iter().any(|e| e.overlaps(&edit)) => {

@@ -273,6 +273,15 @@ fn apply_fixes(mut args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<Ex
         (args.fix, args.unsafe_fixes) = (false, false);
         check(args, env, out)?
     };
+    if !plan.shown.is_empty() {
+        summary.push_str(&format!(
+            "{} duplicate(s) to resolve by hand (shown, never applied):\n",
+            plan.shown.len()
+        ));
+        for shown in &plan.shown {
+            summary.push_str(&format!("  {}: {}\n", shown.place, shown.reason));
+        }
+    }
     if !plan.left.is_empty() {
         summary.push_str(&format!("{} fix(es) left:\n", plan.left.len()));
         for left in &plan.left {

@@ -104,6 +104,13 @@ fn fix_rewrites_the_deprecated_factory_imports_and_the_crate_still_builds() {
         diff.contains("Would fix 2 finding(s) in 2 file(s); nothing written."),
         "{diff}"
     );
+    // Which duplicate to keep is shown, never applied.
+    assert!(
+        diff.contains(
+            "src/agent_handler.rs:6: keep src/ws/handler.rs:3 (struct `legacy_gateway::ws::handler::UserMessageHandler`)"
+        ),
+        "{diff}"
+    );
     assert_eq!(std::fs::read_to_string(&handler).expect("readable"), before);
 
     // --fix writes the same change, reports what is left, and the crate still builds.

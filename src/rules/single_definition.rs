@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::{Check, OneOrMany, ParamError, Params, RuleKind, RuleMeta, location, member, patterns};
 use crate::configurations::{self, Configuration};
 use crate::facts::{self, Definition, DefinitionKind, FileFacts};
-use crate::finding::Finding;
+use crate::finding::{Finding, Fix};
 use crate::pattern::PathPattern;
 
 /// Beyond this many combinations of crate versions, the rest are not tried (a tree would need many
@@ -489,6 +489,13 @@ impl SingleDefinition {
             Some(super::suppressed_member(f, d.span, &label(f, d), suppression))
         }));
         finding.suppression = reasons.map(str::to_owned);
+        finding.fix = defs
+            .iter()
+            .find(|(_, d)| self.is_canonical(d))
+            .filter(|_| defs.len() > 1)
+            .map(|(f, d)| Fix::KeepDefinition {
+                keep: format!("{}:{} ({})", f.path, d.span.line, describe(f, d)),
+            });
         finding
     }
 }
