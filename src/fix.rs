@@ -156,8 +156,7 @@ fn import_edit(text: &str, start: usize, end: usize, replacement: &str) -> Resul
     if !before_use.trim().is_empty() && !before_use.trim().starts_with("pub") {
         return Err("the `use` statement shares its line with other code");
     }
-    let previous_line = text[..line_start].trim_end().rsplit('\n').next().unwrap_or("");
-    if previous_line.trim_start().starts_with("#[") {
+    if has_attributes(text, line_start) {
         return Err("the `use` statement has attributes the fix would have to copy");
     }
     let indent: String = before_use.chars().take_while(|c| c.is_whitespace()).collect();
@@ -235,14 +234,19 @@ fn mod_deletion(text: &str, start: usize, end: usize) -> Result<Edit, &'static s
     if !plain || line.contains("//") || line.contains("/*") {
         return Err("the `mod` declaration shares its line with other code or a comment");
     }
-    let previous_line = text[..line_start].trim_end().rsplit('\n').next().unwrap_or("");
-    if previous_line.trim_start().starts_with("#[") {
+    if has_attributes(text, line_start) {
         return Err("the `mod` declaration has attributes (a `#[cfg]` or `#[path]` to look at first)");
     }
     Ok(Edit {
         statement: (line_start, line_end),
         text: String::new(),
     })
+}
+
+/// Whether the line before the one starting at `line_start` is an attribute (`#[cfg(..)]`, `#[path]`).
+fn has_attributes(text: &str, line_start: usize) -> bool {
+    let previous_line = text[..line_start].trim_end().rsplit('\n').next().unwrap_or("");
+    previous_line.trim_start().starts_with("#[")
 }
 
 /// `pub ` or `pub(crate) ` for the statement split off, as the original had it.

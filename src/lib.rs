@@ -203,22 +203,10 @@ fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, 
     if args.fix || args.diff || args.unsafe_fixes {
         return apply_fixes(args, env, out);
     }
-    let baseline = args
-        .baseline
-        .as_ref()
-        .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
-        .transpose()?;
-    let outcome = run_check(&args, env, baseline)?;
+    let outcome = run_check(&args, env, read_baseline(&args, env)?)?;
     let _reporting = timings::phase("report");
     let text = match args.format {
-        Format::Human => {
-            let color = match args.color {
-                Color::Always => true,
-                Color::Never => false,
-                Color::Auto => args.output.is_none() && env.terminal && std::env::var_os("NO_COLOR").is_none(),
-            };
-            report::human::render(&outcome, &env.cwd, color)
-        }
+        Format::Human => report::human::render(&outcome, &env.cwd, use_color(&args, env)),
         Format::Json => report::json::render(&outcome),
         Format::Sarif => report::sarif::render(&outcome),
         Format::Github => report::github::render(&outcome),
@@ -236,13 +224,7 @@ fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, 
 /// or printed as a diff. What was fixed and what was left, and why, follows the report (on standard
 /// error for machine-readable formats, so they stay parseable).
 fn apply_fixes(mut args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
-    let read_baseline = |args: &CheckArgs| {
-        args.baseline
-            .as_ref()
-            .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
-            .transpose()
-    };
-    let outcome = run_check(&args, env, read_baseline(&args)?)?;
+    let outcome = run_check(&args, env, read_baseline(&args, env)?)?;
     let plan = fix::plan(&outcome.findings, &env.cwd, args.unsafe_fixes);
     let mut summary = String::new();
     let human = args.format == Format::Human && args.output.is_none();
@@ -299,14 +281,8 @@ fn apply_fixes(mut args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<Ex
 /// `--watch`: the whole report once, then, after each change, what it added and what it resolved. A
 /// check that cannot run (a rule file saved half-edited) is reported and the watch goes on.
 fn watch(args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
-    let color = args.color == Color::Always || (args.color == Color::Auto && env.terminal);
-    let read_baseline = || {
-        args.baseline
-            .as_ref()
-            .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
-            .transpose()
-    };
-    let mut previous = run_check(args, env, read_baseline()?)?;
+    let color = use_color(args, env);
+    let mut previous = run_check(args, env, read_baseline(args, env)?)?;
     out.write_all(report::human::render(&previous, &env.cwd, color).as_bytes())?;
     let paths: Vec<PathBuf> = match args.paths.is_empty() {
         true => vec![env.cwd.clone()],
@@ -318,7 +294,7 @@ fn watch(args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus,
     loop {
         let changed = watcher.next_change()?;
         let started = std::time::Instant::now();
-        let outcome = match read_baseline()
+        let outcome = match read_baseline(args, env)
             .map_err(Error::from)
             .and_then(|b| run_check(args, env, b))
         {
@@ -366,6 +342,23 @@ fn watch(args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus,
         out.flush()?;
         previous = outcome;
     }
+}
+
+/// Whether human output is colored: `--color`, and for `auto` a terminal without `--output` or `NO_COLOR`.
+fn use_color(args: &CheckArgs, env: &Env) -> bool {
+    match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => args.output.is_none() && env.terminal && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+/// The `--baseline` file, read now (a watch reads it again after each change: it may have changed too).
+fn read_baseline(args: &CheckArgs, env: &Env) -> Result<Option<baseline::Baseline>, baseline::BaselineError> {
+    args.baseline
+        .as_ref()
+        .map(|path| baseline::Baseline::read(&env.cwd.join(path)))
+        .transpose()
 }
 
 /// Writes a report to `--output` (relative to the current directory) or to `out`.

@@ -197,10 +197,17 @@ impl Check for BannedImport {
             .iter()
             .flat_map(|f| std::iter::once(f.module.as_str()).chain(f.modules.iter().map(|m| m.path.as_str())))
             .collect();
-        let defined: HashSet<&str> = files
-            .iter()
-            .flat_map(|f| f.definitions.iter().map(|d| d.path.as_str()))
-            .collect();
+        // Every definition's path, for the fixes: gathered once, and only when an import is reported
+        // whose entry names a replacement.
+        let defined: std::cell::OnceCell<HashSet<&str>> = std::cell::OnceCell::new();
+        let defined = || {
+            defined.get_or_init(|| {
+                files
+                    .iter()
+                    .flat_map(|f| f.definitions.iter().map(|d| d.path.as_str()))
+                    .collect()
+            })
+        };
         for file in files.iter().filter(|f| !self.allow_in.is_match(&f.path)) {
             let mut report = |path: &str, from: &str, span: Span, verb: &str, shown: String, leaf: Option<&str>| {
                 if let Some(banned) = self.banned_for(path, from, &modules) {
@@ -210,7 +217,9 @@ impl Check for BannedImport {
                         location(file, span, format!("banned by `{}`", banned.pattern.as_str())),
                         help(banned),
                     );
-                    finding.fix = leaf.and_then(|leaf| import_fix(banned, leaf, from, &defined));
+                    finding.fix = leaf
+                        .filter(|_| banned.use_instead.is_some())
+                        .and_then(|leaf| import_fix(banned, leaf, from, defined()));
                     out.push(finding);
                 }
             };

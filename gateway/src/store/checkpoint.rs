@@ -36,7 +36,7 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|e| StoreError::Writer(format!("cannot start the checkpoint thread: {e}")))?;
+            .map_err(|e| StoreError::Thread(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Checkpointer {
             _running: std::sync::Arc::new(running),
         })

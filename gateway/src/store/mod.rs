@@ -34,9 +34,9 @@ pub enum StoreError {
     /// The transaction this write was committed in failed as a whole.
     #[error("database write failed: {0}")]
     Batch(String),
-    /// The writer or a reader thread is gone or could not start.
+    /// The writer, a reader or the checkpoint thread is gone or could not start.
     #[error("database thread: {0}")]
-    Writer(String),
+    Thread(String),
     /// A stored value could not be read back.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
@@ -235,15 +235,13 @@ impl Store {
     /// thread's conversation, and `agent_started` stored with the thread's next `seq`. A process stopped
     /// at any point leaves all of it or none of it.
     pub async fn accept_run(&self, run: RunStart, started: Value) -> Result<Event, StoreError> {
-        let event = Event {
-            kind: EventType::AgentStarted,
-            seq: 0,
-            thread_id: run.thread_id.clone(),
-            run_id: run.run_id.clone(),
-            request_id: run.request_id.clone(),
-            timestamp: timestamp_now(),
-            data: started,
-        };
+        let event = unstored(
+            EventType::AgentStarted,
+            &run.thread_id,
+            &run.run_id,
+            run.request_id.as_deref(),
+            started,
+        );
         self.write(move |c| {
             if let Some(request_id) = &run.request_id
                 && let Some(accepted) = accepted_request(c, &run.user_id, request_id, &run.task)?
@@ -293,15 +291,7 @@ impl Store {
         status: RunStatus,
         data: Value,
     ) -> Result<Event, StoreError> {
-        let event = Event {
-            kind: EventType::AgentCompleted,
-            seq: 0,
-            thread_id: thread_id.to_owned(),
-            run_id: run_id.to_owned(),
-            request_id: request_id.map(str::to_owned),
-            timestamp: timestamp_now(),
-            data,
-        };
+        let event = unstored(EventType::AgentCompleted, thread_id, run_id, request_id, data);
         self.write(move |c| {
             let seq = insert_event(c, &event)?;
             c.prepare_cached("UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = +?1")?
@@ -383,15 +373,7 @@ impl Store {
         kind: EventType,
         data: Value,
     ) -> Result<Event, StoreError> {
-        let event = Event {
-            kind,
-            seq: 0,
-            thread_id: thread_id.to_owned(),
-            run_id: run_id.to_owned(),
-            request_id: request_id.map(str::to_owned),
-            timestamp: timestamp_now(),
-            data,
-        };
+        let event = unstored(kind, thread_id, run_id, request_id, data);
         self.write(move |c| {
             let seq = insert_event(c, &event)?;
             Ok(Event { seq, ..event.clone() })
@@ -611,6 +593,19 @@ fn insert_message(c: &Connection, thread_id: &str, role: &str, text: &str) -> Re
     )?
     .execute(params![thread_id, role, text, timestamp_now()])?;
     Ok(())
+}
+
+/// An event as it is before it is stored: stamped now, its `seq` given by [`insert_event`].
+fn unstored(kind: EventType, thread_id: &str, run_id: &str, request_id: Option<&str>, data: Value) -> Event {
+    Event {
+        kind,
+        seq: 0,
+        thread_id: thread_id.to_owned(),
+        run_id: run_id.to_owned(),
+        request_id: request_id.map(str::to_owned),
+        timestamp: timestamp_now(),
+        data,
+    }
 }
 
 /// Stores an event with the thread's next `seq` (inside the caller's transaction) and returns the seq.

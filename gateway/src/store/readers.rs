@@ -44,7 +44,7 @@ impl Readers {
                         }
                     }
                 })
-                .map_err(|e| StoreError::Writer(format!("cannot start a reader thread: {e}")))?;
+                .map_err(|e| StoreError::Thread(format!("cannot start a reader thread: {e}")))?;
         }
         Ok(Readers { reads })
     }
@@ -61,9 +61,9 @@ impl Readers {
         });
         self.reads
             .send(read)
-            .map_err(|_| StoreError::Writer("the reader threads have stopped".into()))?;
+            .map_err(|_| StoreError::Thread("the reader threads have stopped".into()))?;
         answered
             .await
-            .map_err(|_| StoreError::Writer("a reader thread stopped before answering".into()))?
+            .map_err(|_| StoreError::Thread("a reader thread stopped before answering".into()))?
     }
 }

@@ -98,6 +98,7 @@ fn prune_thread(
     // Walk the runs from the oldest kept: a run goes while what the thread stores from it on is over
     // the limit, or while it ended before the cutoff. The latest run is never removed: a thread's
     // last events are what a client resumes from, and a running run is not over.
+    let latest = last_seq(c, &thread.id)?;
     let mut statement = c.prepare_cached(
         "SELECT seq, run_id, type, length(CAST(data AS BLOB)), timestamp FROM events
           WHERE thread_id = +?1 AND seq > +?2 ORDER BY seq",
@@ -117,7 +118,7 @@ fn prune_thread(
         }
         let too_much = thread.stored_bytes - removed_bytes > bytes_per_thread;
         let too_old = cutoff.is_some_and(|cutoff| timestamp.as_str() < cutoff);
-        let more_follow = seq < last_seq(c, &thread.id)?;
+        let more_follow = seq < latest;
         if !(too_much || too_old) || !more_follow {
             break;
         }

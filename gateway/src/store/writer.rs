@@ -48,7 +48,7 @@ where
             (Some(Err(error)), _) => Err(error),
             (_, Some(reason)) => Err(StoreError::Batch(reason.to_owned())),
             (Some(Ok(value)), None) => Ok(value),
-            (None, None) => Err(StoreError::Writer("a write was committed without running".into())),
+            (None, None) => Err(StoreError::Thread("a write was committed without running".into())),
         };
         // The caller may have stopped waiting (its task was cancelled): nothing to tell then.
         let _ = self.caller.send(result);
@@ -68,7 +68,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || write_batches(&conn, &queue))
-            .map_err(|e| StoreError::Writer(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| StoreError::Thread(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer { jobs })
     }
 
@@ -88,10 +88,10 @@ impl Writer {
         };
         self.jobs
             .send(Box::new(pending))
-            .map_err(|_| StoreError::Writer("the writer thread has stopped".into()))?;
+            .map_err(|_| StoreError::Thread("the writer thread has stopped".into()))?;
         answered
             .await
-            .map_err(|_| StoreError::Writer("the writer thread stopped before answering".into()))?
+            .map_err(|_| StoreError::Thread("the writer thread stopped before answering".into()))?
     }
 }
 
