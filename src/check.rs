@@ -133,17 +133,38 @@ impl Outcome {
 
 /// Checks `paths` (relative to `base`) against the configured rules.
 pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions) -> Result<Outcome, WorkspaceError> {
+    let scanning = crate::timings::phase("scan");
+    let workspace = workspace::scan(base, paths, &config.excludes)?;
+    drop(scanning);
+    let cache = ParseCache::with_disk(
+        options
+            .cache_dir
+            .as_deref()
+            .and_then(crate::blob_folder::BlobFolder::open),
+    );
+    Ok(run_scanned(&workspace, &workspace::Disk, &cache, config, options))
+}
+
+/// Checks a workspace scanned before, its files read through `tree` (the language server's open
+/// buffers over the disk) and `cache`.
+pub fn run_scanned(
+    workspace: &workspace::Workspace,
+    tree: &dyn workspace::FileTree,
+    cache: &ParseCache,
+    config: &Config,
+    options: &RunOptions,
+) -> Outcome {
     let needs = if options.no_shortcuts {
         Needs::Everything
     } else {
         Needs::Rules
     };
-    let (workspace, mut facts) = analyze(base, paths, config, options, needs)?;
+    let mut facts = facts(workspace, tree, cache, config, needs);
     if let Some(build) = &options.build {
-        keep_compiled(&mut facts, &workspace, build);
+        keep_compiled(&mut facts, workspace, build);
     }
     let rules_phase = crate::timings::phase("rules");
-    let findings = findings(&workspace, &facts, config, options.strict);
+    let findings = findings(workspace, &facts, config, options.strict);
     drop(rules_phase);
     let rules = config.rules.iter().map(|r| r.meta.clone()).collect();
     let not_applicable = config
@@ -166,7 +187,7 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
         outcome.baseline_used = true;
         outcome.strict_baseline = options.strict_baseline;
     }
-    Ok(outcome)
+    outcome
 }
 
 /// Which facts a run keeps.

@@ -60,6 +60,7 @@ const SUBCOMMANDS: &[(&str, &[&str])] = &[
     ("graph", &[]),
     ("completions", &[]),
     ("man", &[]),
+    ("server", &[]),
 ];
 
 /// Moves flags written before the subcommand (and its action) to after it.
@@ -116,6 +117,23 @@ pub enum Command {
     },
     /// Print the man page (`ssot-check man > ssot-check.1 && man -l ssot-check.1`).
     Man,
+    /// Run the language server on standard input and output (for editors; see the README).
+    Server(ServerArgs),
+}
+
+/// Options for `server`.
+#[derive(Debug, Default, Args)]
+pub struct ServerArgs {
+    /// Rule files or folders, relative to the workspace root (default: `ssot.toml` or `rules/` found
+    /// from the root upwards).
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    /// Do not show the findings accepted in this baseline file (relative to the workspace root).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Keep parses in this folder instead of the default cache.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `graph`.

@@ -86,6 +86,10 @@ pub enum Fix {
     KeepDefinition {
         /// The definition to keep, as `path:line` and what it is.
         keep: String,
+        /// Its file, as reported.
+        path: String,
+        /// Where it is in the file.
+        span: crate::facts::Span,
     },
 }
 

@@ -7,7 +7,7 @@
 //! fixes in one statement.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::finding::{Finding, Fix};
 
@@ -51,14 +51,20 @@ impl Plan {
     }
 }
 
-/// Plans the fixes of the active findings that carry one (unsafe ones only when `unsafe_fixes`); `root`
-/// is what reported paths are relative to.
+/// Plans the fixes of the active findings that carry one (unsafe ones only when `unsafe_fixes`), on the
+/// files on disk; `root` is what reported paths are relative to.
 pub fn plan(findings: &[Finding], root: &Path, unsafe_fixes: bool) -> Plan {
+    plan_with(findings, unsafe_fixes, &|path| std::fs::read_to_string(root.join(path)))
+}
+
+/// [`plan`] on texts given by `read` (a reported path to its text): the language server's open
+/// buffers.
+pub fn plan_with(findings: &[Finding], unsafe_fixes: bool, read: &dyn Fn(&str) -> std::io::Result<String>) -> Plan {
     let mut plan = Plan::default();
     let mut by_file: BTreeMap<&str, Vec<(&Finding, &Fix)>> = BTreeMap::new();
     for finding in findings.iter().filter(|f| f.is_active()) {
         if let (Some(fix), Some(_)) = (&finding.fix, &finding.primary.span) {
-            if let Fix::KeepDefinition { keep } = fix {
+            if let Fix::KeepDefinition { keep, .. } = fix {
                 plan.shown.push(Left {
                     place: left(finding, "").place,
                     reason: format!("keep {keep}; move the callers there and remove the others"),
@@ -74,39 +80,21 @@ pub fn plan(findings: &[Finding], root: &Path, unsafe_fixes: bool) -> Plan {
         }
     }
     for (path, fixes) in by_file {
-        let file: PathBuf = root.join(path);
-        let Ok(before) = std::fs::read_to_string(&file) else {
+        let Ok(before) = read(path) else {
             for (finding, _) in fixes {
                 plan.left.push(left(finding, "the file cannot be read"));
             }
             continue;
         };
-        let mut edits: Vec<Edit> = Vec::new();
-        for (finding, fix) in fixes {
-            let Some(span) = &finding.primary.span else { continue };
-            let edit = match fix {
-                Fix::Import { replacement } => import_edit(&before, span.start, span.end, replacement),
-                Fix::DeleteModDeclaration => mod_deletion(&before, span.start, span.end),
-                Fix::KeepDefinition { .. } => continue,
-            };
-            match edit {
-                Ok(edit) if edits.iter().any(|e| e.overlaps(&edit)) => {
-                    plan.left
-                        .push(left(finding, "in the same `use` as another fix (run --fix again)"));
-                }
-                Ok(edit) => edits.push(edit),
-                Err(reason) => plan.left.push(left(finding, reason)),
-            }
-        }
+        let findings: Vec<&Finding> = fixes.iter().map(|(finding, _)| *finding).collect();
+        let (edits, refused) = edits_in(&before, &findings);
+        plan.left
+            .extend(refused.into_iter().map(|(finding, reason)| left(finding, reason)));
         if edits.is_empty() {
             continue;
         }
         let fixes = edits.len();
-        edits.sort_by_key(|e| std::cmp::Reverse(e.statement.0));
-        let mut after = before.clone();
-        for edit in edits {
-            after.replace_range(edit.statement.0..edit.statement.1, &edit.text);
-        }
+        let after = apply(&before, edits);
         plan.files.push(FileFix {
             path: path.to_owned(),
             before,
@@ -125,16 +113,58 @@ fn left(finding: &Finding, reason: &str) -> Left {
     }
 }
 
-/// One statement rewritten: the byte range of the `use` statement (from `use` to its `;`) and its new text.
-#[derive(Debug)]
-struct Edit {
-    statement: (usize, usize),
-    text: String,
+/// One statement rewritten: its byte range in the file (a `use` statement from `use` to its `;`, a
+/// `mod` declaration's line) and its new text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edit {
+    /// The bytes replaced.
+    pub range: std::ops::Range<usize>,
+    /// What replaces them.
+    pub text: String,
 }
 
 impl Edit {
     fn overlaps(&self, other: &Edit) -> bool {
-        self.statement.0 < other.statement.1 && other.statement.0 < self.statement.1
+        self.range.start < other.range.end && other.range.start < self.range.end
+    }
+}
+
+/// The edits of `findings`' fixes to `text` (their file), none overlapping another, and the fixes
+/// refused with why.
+pub fn edits_in<'f>(text: &str, findings: &[&'f Finding]) -> (Vec<Edit>, Vec<(&'f Finding, &'static str)>) {
+    let mut edits: Vec<Edit> = Vec::new();
+    let mut refused = Vec::new();
+    for &finding in findings {
+        match edit_of(text, finding) {
+            None => {}
+            Some(Ok(edit)) if edits.iter().any(|e| e.overlaps(&edit)) => {
+                refused.push((finding, "in the same `use` as another fix (run --fix again)"));
+            }
+            Some(Ok(edit)) => edits.push(edit),
+            Some(Err(reason)) => refused.push((finding, reason)),
+        }
+    }
+    (edits, refused)
+}
+
+/// `text` with `edits` (none overlapping) applied.
+pub fn apply(text: &str, mut edits: Vec<Edit>) -> String {
+    edits.sort_by_key(|e| std::cmp::Reverse(e.range.start));
+    let mut after = text.to_owned();
+    for edit in edits {
+        after.replace_range(edit.range, &edit.text);
+    }
+    after
+}
+
+/// The edit that applies a finding's fix to `text` (the file at the finding's primary path), or why it
+/// cannot be applied; `None` when the finding has no fix to apply (none, or display only).
+pub fn edit_of(text: &str, finding: &Finding) -> Option<Result<Edit, &'static str>> {
+    let span = finding.primary.span.as_ref()?;
+    match finding.fix.as_ref()? {
+        Fix::Import { replacement } => Some(import_edit(text, span.start, span.end, replacement)),
+        Fix::DeleteModDeclaration => Some(mod_deletion(text, span.start, span.end)),
+        Fix::KeepDefinition { .. } => None,
     }
 }
 
@@ -184,7 +214,7 @@ fn import_edit(text: &str, start: usize, end: usize, replacement: &str) -> Resul
         text[tree_start..start].matches('{').count() as i64 - text[tree_start..start].matches('}').count() as i64;
     if depth == 0 {
         return Ok(Edit {
-            statement: (keyword, close + 1),
+            range: keyword..close + 1,
             text: new_use(""),
         });
     }
@@ -218,7 +248,7 @@ fn import_edit(text: &str, start: usize, end: usize, replacement: &str) -> Resul
         kept + &separate
     };
     Ok(Edit {
-        statement: (keyword, close + 1),
+        range: keyword..close + 1,
         text,
     })
 }
@@ -238,7 +268,7 @@ fn mod_deletion(text: &str, start: usize, end: usize) -> Result<Edit, &'static s
         return Err("the `mod` declaration has attributes (a `#[cfg]` or `#[path]` to look at first)");
     }
     Ok(Edit {
-        statement: (line_start, line_end),
+        range: line_start..line_end,
         text: String::new(),
     })
 }
@@ -292,7 +322,7 @@ mod tests {
         let start = text.find(context).expect("context");
         let edit = import_edit(text, start, start + "create".len(), replacement)?;
         let mut out = text.to_owned();
-        out.replace_range(edit.statement.0..edit.statement.1, &edit.text);
+        out.replace_range(edit.range, &edit.text);
         Ok(out)
     }
 
@@ -343,7 +373,7 @@ mod tests {
             let start = text.find("old").expect("name");
             mod_deletion(text, start, start + 3).map(|edit| {
                 let mut out = text.to_owned();
-                out.replace_range(edit.statement.0..edit.statement.1, &edit.text);
+                out.replace_range(edit.range, &edit.text);
                 out
             })
         };

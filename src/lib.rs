@@ -22,6 +22,7 @@ pub mod manual;
 pub mod pattern;
 pub mod report;
 pub mod rules;
+pub mod server;
 pub mod timings;
 pub mod watch;
 pub mod workspace;
@@ -73,6 +74,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Watch(#[from] watch::WatchError),
+    /// The language server stopped on a protocol error.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Server(#[from] server::ServerError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -136,6 +141,16 @@ pub fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error
         }
         Some(Command::Man) => {
             manual::man_page(out)?;
+            Ok(ExitStatus::Success)
+        }
+        Some(Command::Server(args)) => {
+            let settings = server::Settings {
+                rules: args.rules.rules,
+                baseline: args.baseline,
+                cache_dir: args.cache_dir,
+            };
+            let pool = rayon::ThreadPoolBuilder::new().stack_size(WORKER_STACK).build()?;
+            server::serve(settings, &env.cwd, pool)?;
             Ok(ExitStatus::Success)
         }
     }

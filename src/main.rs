@@ -51,8 +51,9 @@ fn main() -> ExitCode {
         cwd,
         terminal: std::io::stdout().is_terminal(),
     };
-    let stdout = std::io::stdout();
-    let result = std::panic::catch_unwind(|| ssot_check::run(cli, &env, &mut stdout.lock()));
+    // Standard output is locked per write, not for the whole run: the language server writes to it
+    // from its own thread.
+    let result = std::panic::catch_unwind(|| ssot_check::run(cli, &env, &mut std::io::stdout()));
     match result {
         Ok(Ok(status)) => ExitCode::from(status as u8),
         Ok(Err(Error::Output(error))) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -495,6 +495,8 @@ impl SingleDefinition {
             .filter(|_| defs.len() > 1)
             .map(|(f, d)| Fix::KeepDefinition {
                 keep: format!("{}:{} ({})", f.path, d.span.line, describe(f, d)),
+                path: f.path.clone(),
+                span: d.span,
             });
         finding
     }

@@ -1,0 +1,169 @@
+//! Findings, and mistakes in rule files, as editor diagnostics, by file. A finding about several places
+//! (the definitions of a duplicate, the places handling one variant) is shown at each of them, each
+//! pointing at the others, so whichever file is open shows it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use lsp_types::{
+    CodeDescription, Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Range,
+};
+
+use super::lines::{Encoding, Lines};
+use super::uris::uri_of;
+use crate::config::{ConfigError, InvalidRules};
+use crate::finding::{self, Finding, Fix, Severity};
+use crate::rules::RuleMeta;
+
+/// What a diagnostic says of itself as `source`.
+pub const SOURCE: &str = "ssot-check";
+
+/// Diagnostics by absolute path.
+pub type ByFile = HashMap<PathBuf, Vec<Diagnostic>>;
+
+/// Which finding, and which of its places, a diagnostic shows (its `data`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Origin {
+    /// The finding's fingerprint.
+    pub fingerprint: String,
+    /// 0 for the primary place, `n` for the `n`th related one.
+    pub place: usize,
+}
+
+/// A finding's places: the primary one and each other member of the group, with its place number.
+pub fn places(finding: &Finding) -> impl Iterator<Item = (usize, &finding::Location)> {
+    std::iter::once((0, &finding.primary)).chain(
+        finding
+            .related
+            .iter()
+            .enumerate()
+            .filter(|(_, location)| location.member.is_some())
+            .map(|(i, location)| (i + 1, location)),
+    )
+}
+
+/// The diagnostics of the active findings, by file; `root` is what reported paths are relative to,
+/// `text` gives a file's text (to place ranges in the editor's encoding).
+pub fn of_findings(
+    findings: &[Finding],
+    rules: &[RuleMeta],
+    root: &Path,
+    text: &dyn Fn(&Path) -> Option<String>,
+    encoding: Encoding,
+) -> ByFile {
+    let mut texts: HashMap<PathBuf, Option<String>> = HashMap::new();
+    let mut range_of = |location: &finding::Location| -> (PathBuf, Range) {
+        let path = root.join(&location.path);
+        let Some(span) = location.span else {
+            return (path, Range::default());
+        };
+        let known = texts.entry(path.clone()).or_insert_with(|| text(&path));
+        let range = match known {
+            Some(text) => Lines::new(text, encoding).range(span.start..span.end),
+            // Unreadable now: the line and column the analyzer counted.
+            None => {
+                let at = lsp_types::Position::new(span.line.saturating_sub(1), span.column.saturating_sub(1));
+                Range::new(at, at)
+            }
+        };
+        (path, range)
+    };
+    let mut by_file = ByFile::new();
+    for finding in findings.iter().filter(|f| f.is_active()) {
+        let located: Vec<(usize, &finding::Location, PathBuf, Range)> = places(finding)
+            .map(|(place, location)| {
+                let (path, range) = range_of(location);
+                (place, location, path, range)
+            })
+            .collect();
+        let canonical = match &finding.fix {
+            Some(Fix::KeepDefinition { path, span, .. }) => Some((path.as_str(), span.start)),
+            _ => None,
+        };
+        let href = rules
+            .iter()
+            .find(|r| r.id == finding.rule)
+            .and_then(|r| uri_of(&root.join(r.defined_at.rsplit_once(':').map_or(&*r.defined_at, |(file, _)| file))))
+            .map(|href| CodeDescription { href });
+        for (place, _, path, range) in &located {
+            let related = located
+                .iter()
+                .filter(|(other, ..)| other != place)
+                .filter_map(|(_, other, other_path, other_range)| {
+                    let is_canonical = canonical
+                        .is_some_and(|(p, start)| other.path == p && other.span.is_some_and(|s| s.start == start));
+                    let message = match is_canonical {
+                        true => format!("{} (canonical: keep this one)", other.label),
+                        false => other.label.clone(),
+                    };
+                    Some(DiagnosticRelatedInformation {
+                        location: Location::new(uri_of(other_path)?, *other_range),
+                        message,
+                    })
+                })
+                .collect::<Vec<_>>();
+            let message = match &finding.help {
+                Some(help) => format!("{}\n{help}", finding.message),
+                None => finding.message.clone(),
+            };
+            by_file.entry(path.clone()).or_default().push(Diagnostic {
+                range: *range,
+                severity: Some(match finding.severity {
+                    Severity::Error => DiagnosticSeverity::ERROR,
+                    Severity::Warning => DiagnosticSeverity::WARNING,
+                }),
+                code: Some(NumberOrString::String(finding.rule.clone())),
+                code_description: href.clone(),
+                source: Some(SOURCE.to_owned()),
+                message,
+                related_information: (!related.is_empty()).then_some(related),
+                tags: None,
+                data: serde_json::to_value(Origin {
+                    fingerprint: finding.fingerprint(),
+                    place: *place,
+                })
+                .ok(),
+            });
+        }
+    }
+    by_file
+}
+
+/// The diagnostics of a rule set that does not load, on the rule files themselves (a mistake with no
+/// place, such as a missing file, on `fallback`).
+pub fn of_config_error(error: &ConfigError, root: &Path, fallback: &Path, encoding: Encoding) -> ByFile {
+    let mut by_file = ByFile::new();
+    let mistakes: Vec<&InvalidRules> = match error {
+        ConfigError::Invalid(one) => vec![one],
+        ConfigError::Several(set) => set.mistakes.iter().collect(),
+        other => {
+            by_file.entry(fallback.to_path_buf()).or_default().push(Diagnostic {
+                severity: Some(DiagnosticSeverity::ERROR),
+                source: Some(SOURCE.to_owned()),
+                message: other.to_string(),
+                ..Diagnostic::default()
+            });
+            return by_file;
+        }
+    };
+    for mistake in mistakes {
+        let text = mistake.src.inner();
+        let start = mistake.span.offset();
+        let range = Lines::new(text, encoding).range(start..start + mistake.span.len());
+        let message = match &mistake.help {
+            Some(help) => format!("{}: {}\nhelp: {help}", mistake.message, mistake.label),
+            None => format!("{}: {}", mistake.message, mistake.label),
+        };
+        by_file
+            .entry(root.join(mistake.src.name()))
+            .or_default()
+            .push(Diagnostic {
+                range,
+                severity: Some(DiagnosticSeverity::ERROR),
+                source: Some(SOURCE.to_owned()),
+                message,
+                ..Diagnostic::default()
+            });
+    }
+    by_file
+}

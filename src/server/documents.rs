@@ -1,0 +1,108 @@
+//! The editor's open documents, read over the disk: a check sees an open file as the editor holds it,
+//! saved or not, and every other file as it is on disk.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use lsp_types::TextDocumentContentChangeEvent;
+
+use super::lines::{Encoding, Lines};
+use crate::workspace::{Disk, FileTree};
+
+/// The open documents, by absolute path.
+#[derive(Default)]
+pub struct Documents {
+    open: HashMap<PathBuf, String>,
+}
+
+impl Documents {
+    /// The editor opened a document with this text.
+    pub fn open(&mut self, path: PathBuf, text: String) {
+        self.open.insert(path, text);
+    }
+
+    /// The editor changed an open document: each change replaces a range, or the whole text when it
+    /// has none. A change to a document not open is ignored (the client broke the protocol).
+    pub fn change(&mut self, path: &Path, changes: Vec<TextDocumentContentChangeEvent>, encoding: Encoding) {
+        let Some(text) = self.open.get_mut(path) else { return };
+        for change in changes {
+            match change.range {
+                None => *text = change.text,
+                Some(range) => {
+                    let lines = Lines::new(text, encoding);
+                    let (start, end) = (lines.offset(range.start), lines.offset(range.end));
+                    text.replace_range(start..end.max(start), &change.text);
+                }
+            }
+        }
+    }
+
+    /// The editor closed a document: from now on it is read from disk.
+    pub fn close(&mut self, path: &Path) {
+        self.open.remove(path);
+    }
+
+    /// An open document's text.
+    pub fn text(&self, path: &Path) -> Option<&str> {
+        self.open.get(path).map(String::as_str)
+    }
+
+    /// A file's text: the open document's, else the disk's.
+    pub fn read_text(&self, path: &Path) -> std::io::Result<String> {
+        match self.text(path) {
+            Some(text) => Ok(text.to_owned()),
+            None => std::fs::read_to_string(path),
+        }
+    }
+}
+
+impl FileTree for Documents {
+    fn is_file(&self, path: &Path) -> bool {
+        self.open.contains_key(path) || Disk.is_file(path)
+    }
+
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        match self.open.get(path) {
+            Some(text) => Ok(text.as_bytes().to_vec()),
+            None => Disk.read(path),
+        }
+    }
+
+    fn content_id(&self, _: &Path) -> Option<String> {
+        None
+    }
+
+    fn target_files(&self, folder: &Path) -> Vec<PathBuf> {
+        Disk.target_files(folder)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lsp_types::{Position, Range};
+
+    #[test]
+    fn changes_apply_in_order_and_unopened_files_come_from_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (open, closed) = (dir.path().join("a.rs"), dir.path().join("b.rs"));
+        std::fs::write(&open, "on disk").expect("write");
+        std::fs::write(&closed, "struct B;").expect("write");
+        let mut documents = Documents::default();
+        documents.open(open.clone(), "struct A;\n".into());
+        let edit = |line, from, to, text: &str| TextDocumentContentChangeEvent {
+            range: Some(Range::new(Position::new(line, from), Position::new(line, to))),
+            range_length: None,
+            text: text.into(),
+        };
+        documents.change(
+            &open,
+            vec![edit(0, 7, 8, "Bé"), edit(0, 10, 10, " // x")],
+            Encoding::Utf16,
+        );
+        assert_eq!(documents.read(&open).expect("read"), "struct Bé; // x\n".as_bytes());
+        assert_eq!(documents.read(&closed).expect("read"), b"struct B;");
+        documents.close(&open);
+        assert_eq!(documents.read(&open).expect("read"), b"on disk");
+    }
+}
