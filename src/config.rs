@@ -131,6 +131,9 @@ pub struct Config {
     /// `[check]`: the one build to check exactly, when the rule files name one (the command line's
     /// `--target` and feature flags take its place).
     pub build: Option<crate::configurations::Build>,
+    /// See [`Config::fingerprint`]: computed once, while no rule has run. A compiled matcher's debug
+    /// text can change once it has been used (its regex caches), and the fingerprint must not.
+    fingerprint: std::sync::OnceLock<u64>,
 }
 
 impl Config {
@@ -168,6 +171,10 @@ impl Config {
 
     /// Identifies the rules (ids, kinds and settings): what facts they use.
     pub fn fingerprint(&self) -> u64 {
+        *self.fingerprint.get_or_init(|| self.compute_fingerprint())
+    }
+
+    fn compute_fingerprint(&self) -> u64 {
         let text: String = self
             .rules
             .iter()
@@ -234,7 +241,10 @@ pub fn load(paths: &[PathBuf], base: &Path) -> Result<Config, ConfigError> {
         loader.load_path(path)?;
     }
     match loader.mistakes.len() {
-        0 => Ok(loader.config),
+        0 => {
+            loader.config.fingerprint();
+            Ok(loader.config)
+        }
         1 => Err(ConfigError::Invalid(Box::new(loader.mistakes.remove(0)))),
         _ => Err(ConfigError::Several(Box::new(InvalidRuleSet {
             mistakes: loader.mistakes,
