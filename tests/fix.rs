@@ -9,24 +9,11 @@ mod common;
 
 /// Copies the legacy gateway with the dependency it needs to build.
 fn scratch_copy(dir: &Path) {
-    copy_tree(&common::root().join("fixtures/legacy-gateway"), dir);
+    common::copy_tree(&common::root().join("fixtures/legacy-gateway"), dir);
     let manifest = dir.join("Cargo.toml");
     let mut text = std::fs::read_to_string(&manifest).expect("manifest");
     text.push_str("\n[dependencies]\nserde = { version = \"1\", features = [\"derive\"] }\n\n[workspace]\n");
     std::fs::write(&manifest, text).expect("writes");
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("readable") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copies");
-        }
-    }
 }
 
 /// `cargo build` of the copy, offline (serde is in the local registry: the workspace depends on it).

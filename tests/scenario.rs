@@ -74,7 +74,7 @@ fn output_is_identical_for_any_thread_count() {
 fn check_edited_gateway(file: &str, addition: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = dir.path().join("gateway");
-    copy_tree(&common::root().join("gateway"), &copy);
+    common::copy_tree(&common::root().join("gateway"), &copy);
     let target = copy.join(file);
     let mut text = std::fs::read_to_string(&target).expect("readable");
     text.push_str(addition);
@@ -86,22 +86,6 @@ fn check_edited_gateway(file: &str, addition: &str) -> serde_json::Value {
     );
     assert_eq!(code, 1, "adding {addition:?} to {file} must fail the gate:\n{json}");
     serde_json::from_str(&json).expect("JSON")
-}
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("readable") {
-        let entry = entry.expect("entry");
-        let path = entry.path();
-        let name = entry.file_name();
-        if path.is_dir() {
-            if name != "target" {
-                copy_tree(&path, &to.join(&name));
-            }
-        } else {
-            std::fs::copy(&path, to.join(&name)).expect("copies");
-        }
-    }
 }
 
 #[test]

@@ -23,22 +23,9 @@ const DUPLICATE: &str = "one-message-handler";
 fn scratch() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = std::fs::canonicalize(dir.path()).expect("canonical");
-    copy_tree(&common::root().join("fixtures/legacy-gateway"), &root.join("ws"));
-    copy_tree(&common::root().join("rules"), &root.join("ws/rules"));
+    common::copy_tree(&common::root().join("fixtures/legacy-gateway"), &root.join("ws"));
+    common::copy_tree(&common::root().join("rules"), &root.join("ws/rules"));
     (dir, root.join("ws"))
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("readable") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copies");
-        }
-    }
 }
 
 fn start(root: &Path, capabilities: Value) -> LspClient {

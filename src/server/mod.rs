@@ -66,7 +66,9 @@ pub fn serve(settings: Settings, cwd: &Path, pool: rayon::ThreadPool) -> Result<
     let (connection, io_threads) = Connection::stdio();
     let result = run(&connection, settings, cwd, pool);
     drop(connection);
-    io_threads.join().map_err(|e| ServerError::Protocol(e.to_string()))?;
+    // The reader thread fails once the loop stops receiving (a message after `exit`, or the stream
+    // closed): the end of the session, not an error of it.
+    let _ = io_threads.join();
     result
 }
 
@@ -227,7 +229,14 @@ impl Server<'_> {
     fn handle(&mut self, message: Message) -> Result<bool, ServerError> {
         match message {
             Message::Request(request) => {
-                if self.connection.handle_shutdown(&request)? {
+                if request.method == "shutdown" {
+                    // After `shutdown` the client sends `exit`, or closes the stream (Neovim, when it
+                    // quits): either ends the server cleanly.
+                    self.send(Response::new_ok(request.id, ()).into());
+                    let _ = self
+                        .connection
+                        .receiver
+                        .recv_timeout(std::time::Duration::from_secs(30));
                     return Ok(true);
                 }
                 self.publish();

@@ -94,3 +94,19 @@ kind = "banned-import"
 message = "The legacy module is going away."
 paths = ["app::legacy"]
 "#;
+
+/// Copies a folder tree (without build output) to a scratch place.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("readable") {
+        let entry = entry.expect("entry");
+        let (path, name) = (entry.path(), entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            if name != "target" {
+                copy_tree(&path, &to.join(&name));
+            }
+        } else {
+            std::fs::copy(&path, to.join(&name)).expect("copies");
+        }
+    }
+}
