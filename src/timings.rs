@@ -23,6 +23,13 @@ pub fn phase(name: &'static str) -> Phase {
     }
 }
 
+/// Prints a remark about the run (why a shortcut was not taken), when timings are on.
+pub fn note(text: &str) {
+    if enabled() {
+        eprintln!("timing: note: {text}");
+    }
+}
+
 /// The CPU time all the process's threads have had, in nanoseconds (the first field of each thread's
 /// `schedstat`): beside the wall time, it tells how well a phase uses the cores. 0 where unknown.
 fn cpu_nanoseconds() -> u64 {

@@ -358,6 +358,31 @@ pub trait FileTree: Sync {
     fn content_id(&self, path: &Path) -> Option<String>;
     /// Cargo's auto-discovered targets in a folder: `x.rs` and `x/main.rs`, sorted.
     fn target_files(&self, folder: &Path) -> Vec<PathBuf>;
+    /// A cheap identity of the file's content now (without reading it), which changes whenever the
+    /// content does; `None` when there is none to be sure of (the file is then read and hashed).
+    fn stamp(&self, _path: &Path) -> Option<u64> {
+        None
+    }
+}
+
+/// How recently a file must not have changed for its modification time and length to identify its
+/// content: a write within the file system's timestamp granularity of another could keep both.
+const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A file's stamp on disk: its modification time and length, once it has settled (see [`SETTLED`]).
+/// Always even: odd stamps are left to other sources (an editor's buffer).
+pub fn disk_stamp(path: &Path) -> Option<u64> {
+    let metadata = std::fs::metadata(path).ok()?;
+    let modified = metadata.modified().ok()?;
+    let age = std::time::SystemTime::now().duration_since(modified).ok()?;
+    if age < SETTLED {
+        return None;
+    }
+    let since_epoch = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+    let mut identity = [0u8; 24];
+    identity[..16].copy_from_slice(&since_epoch.as_nanos().to_le_bytes());
+    identity[16..].copy_from_slice(&metadata.len().to_le_bytes());
+    Some(xxhash_rust::xxh3::xxh3_64(&identity) & !1)
 }
 
 /// The file system.
@@ -374,6 +399,10 @@ impl FileTree for Disk {
 
     fn content_id(&self, _: &Path) -> Option<String> {
         None
+    }
+
+    fn stamp(&self, path: &Path) -> Option<u64> {
+        disk_stamp(path)
     }
 
     fn target_files(&self, folder: &Path) -> Vec<PathBuf> {

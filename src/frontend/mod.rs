@@ -62,6 +62,10 @@ pub struct ParseCache {
     entries: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
     parsed: AtomicUsize,
     disk: Option<crate::blob_folder::BlobFolder>,
+    /// Whether each frontend keeps its last analysis in memory for the next check (a process that
+    /// checks again and again: the language server).
+    keeps_warm: bool,
+    warm: Mutex<HashMap<&'static str, Box<dyn Any + Send>>>,
 }
 
 impl ParseCache {
@@ -71,6 +75,35 @@ impl ParseCache {
             disk,
             ..ParseCache::default()
         }
+    }
+
+    /// This cache, keeping each frontend's last analysis in memory for the next check.
+    pub fn keeping_warm(mut self) -> Self {
+        self.keeps_warm = true;
+        self
+    }
+
+    /// Whether frontends keep their last analysis here.
+    pub fn keeps_warm(&self) -> bool {
+        self.keeps_warm
+    }
+
+    /// Takes the analysis `frontend` kept (none when it kept another type).
+    pub fn take_warm<T: Any + Send>(&self, frontend: &'static str) -> Option<Box<T>> {
+        let kept = self
+            .warm
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(frontend)?;
+        kept.downcast().ok()
+    }
+
+    /// Keeps `frontend`'s analysis for the next check.
+    pub fn put_warm<T: Any + Send>(&self, frontend: &'static str, state: T) {
+        self.warm
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(frontend, Box::new(state));
     }
 
     /// The blob store, if any.

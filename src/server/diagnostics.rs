@@ -51,15 +51,29 @@ pub fn of_findings(
     text: &dyn Fn(&Path) -> Option<String>,
     encoding: Encoding,
 ) -> ByFile {
+    let active: Vec<&Finding> = findings.iter().filter(|f| f.is_active()).collect();
+    // Each file is read, and its lines indexed, once.
     let mut texts: HashMap<PathBuf, Option<String>> = HashMap::new();
-    let mut range_of = |location: &finding::Location| -> (PathBuf, Range) {
+    for finding in &active {
+        for (_, location) in places(finding) {
+            let path = root.join(&location.path);
+            if location.span.is_some() && !texts.contains_key(&path) {
+                let read = text(&path);
+                texts.insert(path, read);
+            }
+        }
+    }
+    let lines: HashMap<&Path, Lines<'_>> = texts
+        .iter()
+        .filter_map(|(path, text)| Some((path.as_path(), Lines::new(text.as_deref()?, encoding))))
+        .collect();
+    let range_of = |location: &finding::Location| -> (PathBuf, Range) {
         let path = root.join(&location.path);
         let Some(span) = location.span else {
             return (path, Range::default());
         };
-        let known = texts.entry(path.clone()).or_insert_with(|| text(&path));
-        let range = match known {
-            Some(text) => Lines::new(text, encoding).range(span.start..span.end),
+        let range = match lines.get(path.as_path()) {
+            Some(lines) => lines.range(span.start..span.end),
             // Unreadable now: the line and column the analyzer counted.
             None => {
                 let at = lsp_types::Position::new(span.line.saturating_sub(1), span.column.saturating_sub(1));
@@ -68,8 +82,11 @@ pub fn of_findings(
         };
         (path, range)
     };
+    let mut uris: HashMap<PathBuf, Option<lsp_types::Uri>> = HashMap::new();
+    let mut uri_of = |path: &Path| uris.entry(path.to_path_buf()).or_insert_with(|| uri_of(path)).clone();
     let mut by_file = ByFile::new();
-    for finding in findings.iter().filter(|f| f.is_active()) {
+    for finding in active {
+        let fingerprint = finding.fingerprint();
         let located: Vec<(usize, &finding::Location, PathBuf, Range)> = places(finding)
             .map(|(place, location)| {
                 let (path, range) = range_of(location);
@@ -85,11 +102,18 @@ pub fn of_findings(
             .find(|r| r.id == finding.rule)
             .and_then(|r| uri_of(&root.join(r.defined_at.rsplit_once(':').map_or(&*r.defined_at, |(file, _)| file))))
             .map(|href| CodeDescription { href });
-        for (place, _, path, range) in &located {
+        let located: Vec<(usize, &finding::Location, PathBuf, Range, Option<lsp_types::Uri>)> = located
+            .into_iter()
+            .map(|(place, location, path, range)| {
+                let uri = uri_of(&path);
+                (place, location, path, range, uri)
+            })
+            .collect();
+        for (place, _, path, range, _) in &located {
             let related = located
                 .iter()
                 .filter(|(other, ..)| other != place)
-                .filter_map(|(_, other, other_path, other_range)| {
+                .filter_map(|(_, other, _, other_range, other_uri)| {
                     let is_canonical = canonical
                         .is_some_and(|(p, start)| other.path == p && other.span.is_some_and(|s| s.start == start));
                     let message = match is_canonical {
@@ -97,7 +121,7 @@ pub fn of_findings(
                         false => other.label.clone(),
                     };
                     Some(DiagnosticRelatedInformation {
-                        location: Location::new(uri_of(other_path)?, *other_range),
+                        location: Location::new(other_uri.clone()?, *other_range),
                         message,
                     })
                 })
@@ -119,7 +143,7 @@ pub fn of_findings(
                 related_information: (!related.is_empty()).then_some(related),
                 tags: None,
                 data: serde_json::to_value(Origin {
-                    fingerprint: finding.fingerprint(),
+                    fingerprint: fingerprint.clone(),
                     place: *place,
                 })
                 .ok(),

@@ -75,6 +75,14 @@ impl FileTree for Documents {
     fn target_files(&self, folder: &Path) -> Vec<PathBuf> {
         Disk.target_files(folder)
     }
+
+    /// An open document's stamp is its text's hash (odd, apart from the disk's even stamps).
+    fn stamp(&self, path: &Path) -> Option<u64> {
+        match self.open.get(path) {
+            Some(text) => Some(xxhash_rust::xxh3::xxh3_64(text.as_bytes()) | 1),
+            None => Disk.stamp(path),
+        }
+    }
 }
 
 #[cfg(test)]

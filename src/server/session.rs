@@ -70,7 +70,8 @@ impl Session {
             config: None,
             config_problems: ByFile::new(),
             workspace: None,
-            cache: ParseCache::with_disk(cache_dir.as_deref().and_then(crate::blob_folder::BlobFolder::open)),
+            cache: ParseCache::with_disk(cache_dir.as_deref().and_then(crate::blob_folder::BlobFolder::open))
+                .keeping_warm(),
             options: RunOptions::default(),
             pool,
             findings: Vec::new(),
@@ -162,6 +163,7 @@ impl Session {
             Some(path) => Some(Baseline::read(&self.root.join(path)).map_err(|e| e.to_string())?),
             None => None,
         };
+        let _checking = crate::timings::phase("server: check");
         let (documents, cache, options) = (&self.documents, &self.cache, &self.options);
         let outcome = self
             .pool
@@ -200,6 +202,7 @@ impl Session {
     /// The files whose diagnostics changed since the client was last told, with what they show now
     /// (empty: cleared); from now on the client is taken to show these.
     pub fn changed_diagnostics(&mut self) -> Vec<(PathBuf, Vec<Diagnostic>)> {
+        let _converting = crate::timings::phase("server: diagnostics");
         let now = self.diagnostics();
         let mut changed: Vec<(PathBuf, Vec<Diagnostic>)> = now
             .iter()

@@ -4,7 +4,8 @@
 //!
 //! The modules below form layers, each importing only those under it (checked by this repository's
 //! `rules/architecture.toml`): `text` -> `raw` -> `fast`, `syn_reader`, `suppressions` -> `read` ->
-//! `pack` -> `load` -> `modules` -> `resolve` -> `snapshot` -> `aliases` -> `unreadable` -> this driver.
+//! `pack` -> `load` -> `modules` -> `resolve` -> `snapshot` -> `aliases` -> `unreadable` -> `warm` -> this
+//! driver.
 
 mod aliases;
 mod expand;
@@ -21,6 +22,7 @@ mod suppressions;
 mod syn_reader;
 mod text;
 mod unreadable;
+mod warm;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -30,7 +32,7 @@ use super::{Frontend, ParseCache, Reading};
 use crate::facts::{FileFacts, FileProblem};
 use crate::workspace::{FileTree, SourceFile, Workspace};
 use aliases::Widening;
-use load::{Loaded, load, parse_bytes, read_and_parse};
+use load::{Loaded, load, parse_bytes};
 use pack::ParsePack;
 use raw::ParsedFile;
 use snapshot::{BorrowedSnapshot, BorrowedSnapshotFile, Snapshot};
@@ -53,6 +55,9 @@ impl Frontend for RustFrontend {
         reading: &Reading,
         keep: &super::Keep<'_>,
     ) -> Vec<FileFacts> {
+        if cache.keeps_warm() {
+            return analyze_warm(workspace, files, tree, cache, reading, keep);
+        }
         let Some(disk) = cache.disk() else {
             return analyze_all(
                 workspace,
@@ -89,6 +94,66 @@ impl Frontend for RustFrontend {
         store_run(disk, &run, layout, &mut analysis);
         analysis.facts
     }
+}
+
+/// The name a warm cache keeps this frontend's analysis under.
+const WARM: &str = "rust";
+
+/// A check of a process that keeps its last analysis in memory: brought up to date from it when the
+/// run and layout are the same and the change is one it follows exactly, else analyzed in full (from
+/// the disk's parse pack when there is one) and kept.
+fn analyze_warm(
+    workspace: &Workspace,
+    files: &[SourceFile],
+    tree: &dyn FileTree,
+    cache: &ParseCache,
+    reading: &Reading,
+    keep: &super::Keep<'_>,
+) -> Vec<FileFacts> {
+    let run = format!("{:016x}", snapshot::run_key(files, reading.settings()));
+    let layout = snapshot::layout_key(&workspace.crates, files);
+    if let Some(mut kept) = cache.take_warm::<warm::Warm>(WARM)
+        && kept.run == run
+        && kept.layout == layout
+    {
+        let updating = crate::timings::phase("warm update");
+        match kept.update(workspace, files, tree, cache, &reading.words, keep) {
+            Ok(()) => {
+                drop(updating);
+                let facts = kept.facts().to_vec();
+                cache.put_warm(WARM, *kept);
+                return facts;
+            }
+            Err(reason) => crate::timings::note(&format!("full analysis: {reason}")),
+        }
+    }
+    let pack = cache
+        .disk()
+        .and_then(|disk| disk.load_blob(&format!("{run}.parses")))
+        .map(ParsePack::read)
+        .unwrap_or_default();
+    let mut analysis = analyze_all(workspace, files, tree, cache, &reading.words, keep, &pack);
+    drop(pack);
+    if let Some(disk) = cache.disk() {
+        store_run(disk, &run, layout, &mut analysis);
+    }
+    let _keeping = crate::timings::phase("warm keep");
+    let full = warm::FullAnalysis {
+        keys: analysis.keys,
+        loaded: analysis.loaded,
+        modules: analysis.modules,
+        name_keys: analysis.name_keys,
+        facts: analysis.facts,
+        index: analysis.index,
+        aliases: analysis.aliases,
+        alias_crates: analysis.alias_crates,
+        macros: analysis.macros,
+        gathered: analysis.gathered.unwrap_or_default(),
+    };
+    let kept = warm::Warm::new(run, layout, files, tree, full);
+    let facts = kept.facts().to_vec();
+    cache.put_warm(WARM, kept);
+    facts
 }
 
 /// Keeps what a full run learned for the next run: the parses (streamed), the index, and the snapshot,
@@ -161,6 +226,11 @@ struct Analysis {
     index: resolve::WorkspaceIndex,
     /// The workspace's macros, for expanding a file that changes before the next full run.
     macros: expand::MacroTable,
+    /// Each file's parse, and its declared names' index keys (kept by a warm cache).
+    loaded: Vec<Loaded>,
+    name_keys: Vec<Vec<u64>>,
+    /// For a warm cache: the index re-exports were gathered against, and what each file gave.
+    gathered: Option<(resolve::WorkspaceIndex, Vec<Option<warm::Gathered>>)>,
 }
 
 /// Parses every file (or decodes its parse from `pack`), assigns modules, builds the index and resolves.
@@ -251,12 +321,12 @@ fn analyze_all(
     };
     drop(widening_phase);
     let names_phase = crate::timings::phase("index: names");
-    let keys: Vec<Vec<u64>> = loaded
+    let name_keys: Vec<Vec<u64>> = loaded
         .par_iter()
         .zip(&modules)
         .map(|(file, module)| snapshot::relative_name_keys(module, &file.names))
         .collect();
-    index.add_name_keys(&keys);
+    index.add_name_keys(&name_keys);
     for (file, module) in loaded.iter().zip(&modules) {
         index.add_modules(&file.skeleton, module);
         index.add_item_wrappers(&file.skeleton, module);
@@ -272,34 +342,28 @@ fn analyze_all(
                 .filter_map(|glob| file.skeleton.globbed_ancestor(&module.path, glob))
         })
         .collect();
-    let gathered: Vec<_> = loaded
+    let gathered: Vec<Option<warm::Gathered>> = loaded
         .par_iter()
         .zip(&modules)
-        .filter(|(file, module)| file.reexports || index.has_globbed_module(&file.skeleton, module))
-        .map(|(file, module)| {
-            let parsed = file.decode();
-            let reexports = file.reexports.then(|| resolve::reexports(&parsed, module, &index));
-            (
-                reexports.unwrap_or_default(),
-                resolve::private_uses(&parsed, module, &index),
-            )
-        })
+        .map(|(file, module)| warm::gather(file, module, &index))
         .collect();
-    for (reexports, private_uses) in gathered {
-        index.add_reexports(reexports);
-        index.private_uses.extend(private_uses);
+    // A warm cache keeps the index as the re-exports were gathered against, and what each file gave.
+    let pre_gather = cache.keeps_warm().then(|| index.clone());
+    for (reexports, private_uses) in gathered.iter().flatten() {
+        index.add_reexports(reexports.iter().cloned());
+        index.private_uses.extend(private_uses.iter().cloned());
     }
     let structures = loaded.iter().map(|file| file.structure).collect();
     drop(reexports_phase);
     drop(indexing);
     let _resolving = crate::timings::phase("resolve");
     let results: Vec<(FileFacts, Option<u128>, Option<Vec<u8>>)> = loaded
-        .into_par_iter()
+        .par_iter()
         .zip(&modules)
         .zip(files)
         .map(|((file, module), source)| {
             let facts = resolve_one(&file.decode(), module, source, &index, keep);
-            (facts, file.key, file.keep.then_some(file.encoded))
+            (facts, file.key, file.keep.then(|| file.encoded.clone()))
         })
         .collect();
     let mut facts = Vec::with_capacity(results.len());
@@ -320,6 +384,9 @@ fn analyze_all(
         alias_crates: reaching,
         index,
         macros,
+        loaded,
+        name_keys,
+        gathered: pre_gather.map(|index| (index, gathered)),
     }
 }
 
@@ -386,26 +453,16 @@ fn analyze_changed(
             changed
                 .par_iter()
                 .map(|&i| {
-                    cache.count_parse();
-                    let mut parsed = read_and_parse(&files[i], tree, words);
-                    let mut read_with = words;
-                    if let Some(widening) = &widening
-                        && widening.wanted(parsed.skipped_bodies, &files[i], tree)
-                    {
-                        read_with = widening.wider();
-                        parsed = read_and_parse(&files[i], tree, read_with);
-                    }
-                    if let Some(reading) = &shortcut_reading
-                        && parsed.partly_read()
-                    {
-                        parsed.problem = reading.problem(&files[i], tree);
-                    }
-                    let read_again = || parsed.clone();
-                    if let Some(expanded) =
-                        expand::expand_file(&parsed, read_again, i, &files[i], tree, &macros, read_with)
-                    {
-                        parsed = expanded;
-                    }
+                    let parsed = warm::parse_changed(
+                        i,
+                        files,
+                        tree,
+                        cache,
+                        words,
+                        widening.as_ref(),
+                        shortcut_reading.as_ref(),
+                        &macros,
+                    );
                     let structure = load::structure(&parsed, &load::relative_names(&parsed));
                     (i, parsed, structure)
                 })

@@ -19,7 +19,7 @@ use crate::facts::{Definition, Fact, FileFacts, Import, ModuleDecl, Reference, S
 const MAX_DEPTH: usize = 16;
 
 /// What resolution needs to know about the whole workspace.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct WorkspaceIndex {
     /// Crate names the workspace defines.
     pub crates: HashSet<String>,
