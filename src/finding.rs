@@ -78,6 +78,15 @@ pub enum Fix {
         /// The replacement's path.
         replacement: String,
     },
+    /// Safe: the banned module imported at the finding's primary span is used in the file only to
+    /// name `item` (`module::item(..)`), which `replacement` is: the `use` imports the replacement, and
+    /// each `module::item` becomes `item`.
+    ModuleImport {
+        /// The replacement's path, written as the file should write it.
+        replacement: String,
+        /// The item's name (the replacement's last segment).
+        item: String,
+    },
     /// Unsafe (`--unsafe-fixes`): the `mod` declaration at the finding's primary span is deleted. The
     /// code that still uses the module stops compiling until it is moved to the replacement.
     DeleteModDeclaration,
@@ -96,7 +105,7 @@ pub enum Fix {
 impl Fix {
     /// Whether `--fix` applies it without `--unsafe-fixes`.
     pub fn is_safe(&self) -> bool {
-        matches!(self, Fix::Import { .. })
+        matches!(self, Fix::Import { .. } | Fix::ModuleImport { .. })
     }
 }
 

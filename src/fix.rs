@@ -163,9 +163,84 @@ pub fn edit_of(text: &str, finding: &Finding) -> Option<Result<Edit, &'static st
     let span = finding.primary.span.as_ref()?;
     match finding.fix.as_ref()? {
         Fix::Import { replacement } => Some(import_edit(text, span.start, span.end, replacement)),
+        Fix::ModuleImport { replacement, item } => {
+            Some(module_import_edit(text, span.start, span.end, replacement, item))
+        }
         Fix::DeleteModDeclaration => Some(mod_deletion(text, span.start, span.end)),
         Fix::KeepDefinition { .. } => None,
     }
+}
+
+/// The rewrite of a plain `use path::module;` (or `as name`) whose module is at `start..end`, and of
+/// every `module::item` in the file, so that `item` is imported from `replacement` and named alone. It
+/// is refused when the module names anything else in the file, when `item` is a name there already, or
+/// when a use of the module is in a comment or a string (on a line with `//` or a quote before it).
+fn module_import_edit(
+    text: &str,
+    start: usize,
+    end: usize,
+    replacement: &str,
+    item: &str,
+) -> Result<Edit, &'static str> {
+    let keyword = text
+        .get(..start)
+        .and_then(|head| head.rfind("use "))
+        .filter(|&at| at == 0 || !is_ident(text.as_bytes()[at - 1]))
+        .ok_or("not in a `use` statement")?;
+    let close = start + text[start..].find(';').ok_or("the `use` statement has no end")?;
+    let statement = &text[keyword..=close];
+    if statement.contains('{') || statement.contains("//") || statement.contains("/*") {
+        return Err("the module is imported in a group or with a comment");
+    }
+    let line_start = text[..keyword].rfind('\n').map_or(0, |n| n + 1);
+    if !text[line_start..keyword].trim().is_empty() || has_attributes(text, line_start) {
+        return Err("the `use` statement shares its line, or has attributes or a visibility");
+    }
+    let binding = match rename_after(&text[end..close]) {
+        Some((name, _)) => name,
+        None => &text[start..end],
+    };
+    let mut uses = Vec::new();
+    for (at, _) in text.match_indices(binding) {
+        let before_ok = at == 0 || !is_ident(text.as_bytes()[at - 1]) && text.as_bytes()[at - 1] != b':';
+        let after = at + binding.len();
+        if !before_ok || text.as_bytes().get(after).is_some_and(|&b| is_ident(b)) || (keyword..=close).contains(&at) {
+            continue;
+        }
+        let qualified = format!("::{item}");
+        let named_end = after + qualified.len();
+        if !text[after..].starts_with(&qualified) || text.as_bytes().get(named_end).is_some_and(|&b| is_ident(b)) {
+            return Err("the module names more than the replaced item in this file");
+        }
+        let line = &text[text[..at].rfind('\n').map_or(0, |n| n + 1)..at];
+        if line.contains("//") || line.contains('"') {
+            return Err("a use of the module is in a comment or a string");
+        }
+        uses.push(at..named_end);
+    }
+    let already = text.match_indices(item).any(|(at, _)| {
+        let free = (at == 0 || !is_ident(text.as_bytes()[at - 1]) && text.as_bytes()[at - 1] != b':')
+            && !text.as_bytes().get(at + item.len()).is_some_and(|&b| is_ident(b));
+        free && !(keyword..=close).contains(&at)
+    });
+    if already {
+        return Err("the replaced item's name is a name in the file already");
+    }
+    let region_end = uses.last().map_or(close + 1, |last| last.end.max(close + 1));
+    let mut rewritten = String::new();
+    let mut at = keyword;
+    rewritten.push_str(&format!("use {replacement};"));
+    at = at.max(close + 1);
+    for range in &uses {
+        rewritten.push_str(&text[at..range.start]);
+        rewritten.push_str(item);
+        at = range.end;
+    }
+    rewritten.push_str(&text[at..region_end]);
+    Ok(Edit {
+        range: keyword..region_end,
+        text: rewritten,
+    })
 }
 
 /// The rewrite of the `use` statement holding the leaf at `start..end` so that the leaf is imported
@@ -399,6 +474,54 @@ mod tests {
         assert_eq!(
             fixed("#[cfg(unix)]\nuse crate::old::{create, F};\n", "create,", NEW),
             Err("the `use` statement has attributes the fix would have to copy")
+        );
+    }
+
+    /// The text with the module import at `old` rewritten so that `create` names the replacement.
+    fn module_fixed(text: &str) -> Result<String, &'static str> {
+        let start = text.find("old").expect("module");
+        let edit = module_import_edit(text, start, start + "old".len(), NEW, "create")?;
+        let mut out = text.to_owned();
+        out.replace_range(edit.range, &edit.text);
+        Ok(out)
+    }
+
+    #[test]
+    fn a_module_used_only_for_the_item_names_the_replacement() {
+        let text = "use crate::old;\n\nfn f() {\n    old::create(1);\n    let g = old::create;\n}\n";
+        assert_eq!(
+            module_fixed(text),
+            Ok(format!(
+                "use {NEW};\n\nfn f() {{\n    create(1);\n    let g = create;\n}}\n"
+            ))
+        );
+        let renamed = "use crate::old as legacy;\nfn f() { legacy::create(1); }\n";
+        let start = renamed.find("old").expect("module");
+        let edit = module_import_edit(renamed, start, start + 3, NEW, "create").expect("fixed");
+        assert_eq!(edit.text, format!("use {NEW};\nfn f() {{ create"));
+    }
+
+    #[test]
+    fn a_module_used_for_more_or_in_comments_is_left() {
+        let more = "use crate::old;\nfn f() { old::create(1); old::other(); }\n";
+        assert_eq!(
+            module_fixed(more),
+            Err("the module names more than the replaced item in this file")
+        );
+        let comment = "use crate::old;\nfn f() {\n    // old::create(1)\n    old::create(2);\n}\n";
+        assert_eq!(
+            module_fixed(comment),
+            Err("a use of the module is in a comment or a string")
+        );
+        let taken = "use crate::old;\nfn create() {}\nfn f() { old::create(1); }\n";
+        assert_eq!(
+            module_fixed(taken),
+            Err("the replaced item's name is a name in the file already")
+        );
+        let grouped = "use crate::{old, other};\nfn f() { old::create(1); }\n";
+        assert_eq!(
+            module_fixed(grouped),
+            Err("the module is imported in a group or with a comment")
         );
     }
 }

@@ -87,8 +87,17 @@ fn fix_rewrites_the_deprecated_factory_imports_and_the_crate_still_builds() {
         diff.contains("+use crate::ws::manager::create_websocket_manager;"),
         "{diff}"
     );
+    // The module imported whole, used only for the item: the qualified call names the replacement.
     assert!(
-        diff.contains("Would fix 2 finding(s) in 2 file(s); nothing written."),
+        diff.contains("-use crate::websocket_manager_factory;\n+use crate::ws::manager::create_websocket_manager;"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+    let manager = create_websocket_manager(user_id);"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("Would fix 3 finding(s) in 3 file(s); nothing written."),
         "{diff}"
     );
     // Which duplicate to keep is shown, never applied.
@@ -103,11 +112,13 @@ fn fix_rewrites_the_deprecated_factory_imports_and_the_crate_still_builds() {
     // --fix writes the same change, reports what is left, and the crate still builds.
     let (status, report) = ssot_check(dir.path(), &["--fix"]);
     assert_eq!(status, 1, "{report}");
-    assert!(report.contains("Fixed 2 finding(s) in 2 file(s)."), "{report}");
+    assert!(report.contains("Fixed 3 finding(s) in 3 file(s)."), "{report}");
     let after = std::fs::read_to_string(&handler).expect("readable");
     assert!(after.contains("use crate::websocket_manager_factory::{WebSocketManagerFactory};\nuse crate::ws::manager::create_websocket_manager as make_manager;\n"), "{after}");
     builds(dir.path()).expect("the scratch copy still builds after the fix");
     assert!(factory_imports(dir.path()).is_empty());
+    let handlers = std::fs::read_to_string(dir.path().join("src/handlers.rs")).expect("readable");
+    assert!(!handlers.contains("websocket_manager_factory"), "{handlers}");
     // Nothing more to fix safely: a second run changes nothing, and says the unsafe fix was left.
     let (_, again) = ssot_check(dir.path(), &["--fix"]);
     assert!(again.contains("Fixed 0 finding(s) in 0 file(s)."), "{again}");

@@ -209,8 +209,8 @@ impl Check for BannedImport {
             })
         };
         for file in files.iter().filter(|f| !self.allow_in.is_match(&f.path)) {
-            let mut report = |path: &str, from: &str, span: Span, verb: &str, shown: String, leaf: Option<&str>| {
-                if let Some(banned) = self.banned_for(path, from, &modules) {
+            let report = |path: &str, from: &str, span: Span, verb: &str, shown: String, leaf: Option<&str>| {
+                self.banned_for(path, from, &modules).map(|banned| {
                     let mut finding = rule.finding(
                         format!("`{from}` {verb} {shown}"),
                         format!("{path} in {from}"),
@@ -220,8 +220,8 @@ impl Check for BannedImport {
                     finding.fix = leaf
                         .filter(|_| banned.use_instead.is_some())
                         .and_then(|leaf| import_fix(banned, leaf, from, defined()));
-                    out.push(finding);
-                }
+                    finding
+                })
             };
             for import in &file.imports {
                 let shown = if import.target == import.path {
@@ -234,11 +234,29 @@ impl Check for BannedImport {
                 let leaf = (!import.glob && !import.extern_crate)
                     .then(|| import.path.rsplit("::").next())
                     .flatten();
-                if self.banned_for(&import.path, &import.module, &modules).is_some() {
-                    report(&import.path, &import.module, import.span, verb, shown, leaf);
+                let reported = if self.banned_for(&import.path, &import.module, &modules).is_some() {
+                    report(&import.path, &import.module, import.span, verb, shown, leaf)
                 } else {
-                    report(&import.target, &import.module, import.span, verb, shown, leaf);
+                    report(&import.target, &import.module, import.span, verb, shown, leaf)
+                };
+                let Some(mut finding) = reported else { continue };
+                // A banned module imported, which defines the item its replacement is: the file's
+                // qualified uses of that item can name the replacement instead.
+                if finding.fix.is_none()
+                    && !import.glob
+                    && !import.reexport
+                    && modules.contains(import.target.as_str())
+                    && let Some(banned) = self.banned_for(&import.target, &import.module, &modules)
+                    && let Some(item) = banned.use_instead.as_deref().and_then(|i| i.rsplit("::").next())
+                    && defined().contains(format!("{}::{item}", import.target).as_str())
+                    && let Some(Fix::Import { replacement }) = import_fix(banned, item, &import.module, defined())
+                {
+                    finding.fix = Some(Fix::ModuleImport {
+                        replacement,
+                        item: item.to_owned(),
+                    });
                 }
+                out.push(finding);
             }
             // A use of a name that came through a banned import was reported at the import.
             let through_banned = |r: &&Reference| {
@@ -248,14 +266,14 @@ impl Check for BannedImport {
             };
             for reference in file.references.iter().filter(|r| !through_banned(r)) {
                 let shown = format!("`{}`, which is banned", reference.path);
-                report(
+                out.extend(report(
                     &reference.path,
                     &reference.enclosing,
                     reference.span,
                     "names",
                     shown,
                     None,
-                );
+                ));
             }
         }
     }

@@ -97,6 +97,9 @@ pub fn actions(
             {
                 let title = match &finding.fix {
                     Some(Fix::Import { replacement }) => format!("Import from `{replacement}` instead"),
+                    Some(Fix::ModuleImport { replacement, item }) => {
+                        format!("Import `{replacement}` and name `{item}` alone instead of through this module")
+                    }
                     _ => {
                         "Delete this `mod` declaration (unsafe: what still uses the module stops compiling)".to_owned()
                     }
