@@ -133,6 +133,17 @@ impl Outcome {
 
 /// Checks `paths` (relative to `base`) against the configured rules.
 pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions) -> Result<Outcome, WorkspaceError> {
+    let (workspace, cache) = scan(base, paths, config, options)?;
+    Ok(run_scanned(&workspace, &workspace::Disk, &cache, config, options))
+}
+
+/// Scans `paths` with the rules' excludes, and opens the run's cache.
+fn scan(
+    base: &Path,
+    paths: &[PathBuf],
+    config: &Config,
+    options: &RunOptions,
+) -> Result<(workspace::Workspace, ParseCache), WorkspaceError> {
     let scanning = crate::timings::phase("scan");
     let workspace = workspace::scan(base, paths, &config.excludes)?;
     drop(scanning);
@@ -142,7 +153,7 @@ pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions
             .as_deref()
             .and_then(crate::blob_folder::BlobFolder::open),
     );
-    Ok(run_scanned(&workspace, &workspace::Disk, &cache, config, options))
+    Ok((workspace, cache))
 }
 
 /// Checks a workspace scanned before, its files read through `tree` (the language server's open
@@ -275,15 +286,7 @@ pub fn analyze(
     options: &RunOptions,
     needs: Needs,
 ) -> Result<(workspace::Workspace, Vec<FileFacts>), WorkspaceError> {
-    let scanning = crate::timings::phase("scan");
-    let workspace = workspace::scan(base, paths, &config.excludes)?;
-    drop(scanning);
-    let cache = ParseCache::with_disk(
-        options
-            .cache_dir
-            .as_deref()
-            .and_then(crate::blob_folder::BlobFolder::open),
-    );
+    let (workspace, cache) = scan(base, paths, config, options)?;
     let facts = facts(&workspace, &workspace::Disk, &cache, config, needs);
     Ok((workspace, facts))
 }

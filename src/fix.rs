@@ -182,12 +182,7 @@ fn module_import_edit(
     replacement: &str,
     item: &str,
 ) -> Result<Edit, &'static str> {
-    let keyword = text
-        .get(..start)
-        .and_then(|head| head.rfind("use "))
-        .filter(|&at| at == 0 || !is_ident(text.as_bytes()[at - 1]))
-        .ok_or("not in a `use` statement")?;
-    let close = start + text[start..].find(';').ok_or("the `use` statement has no end")?;
+    let (keyword, close) = use_statement(text, start)?;
     let statement = &text[keyword..=close];
     if statement.contains('{') || statement.contains("//") || statement.contains("/*") {
         return Err("the module is imported in a group or with a comment");
@@ -243,15 +238,21 @@ fn module_import_edit(
     })
 }
 
-/// The rewrite of the `use` statement holding the leaf at `start..end` so that the leaf is imported
-/// from `replacement`.
-fn import_edit(text: &str, start: usize, end: usize, replacement: &str) -> Result<Edit, &'static str> {
+/// The `use` statement around the byte `start`: where its `use` keyword starts and where its `;` is.
+fn use_statement(text: &str, start: usize) -> Result<(usize, usize), &'static str> {
     let keyword = text
         .get(..start)
         .and_then(|head| head.rfind("use "))
         .filter(|&at| at == 0 || !is_ident(text.as_bytes()[at - 1]))
         .ok_or("not in a `use` statement")?;
     let close = start + text[start..].find(';').ok_or("the `use` statement has no end")?;
+    Ok((keyword, close))
+}
+
+/// The rewrite of the `use` statement holding the leaf at `start..end` so that the leaf is imported
+/// from `replacement`.
+fn import_edit(text: &str, start: usize, end: usize, replacement: &str) -> Result<Edit, &'static str> {
+    let (keyword, close) = use_statement(text, start)?;
     let statement = &text[keyword..=close];
     if statement.contains("//") || statement.contains("/*") {
         return Err("the `use` statement has a comment the fix would lose");

@@ -365,6 +365,64 @@ pub trait FileTree: Sync {
     }
 }
 
+/// Files held in memory over the disk (an editor's unsaved buffers): a file held is read as held,
+/// every other one from disk.
+#[derive(Default)]
+pub struct Overlay {
+    texts: std::collections::HashMap<PathBuf, String>,
+}
+
+impl Overlay {
+    /// Holds `text` as the content of `path` (absolute).
+    pub fn set(&mut self, path: PathBuf, text: String) {
+        self.texts.insert(path, text);
+    }
+
+    /// Stops holding `path`: it is read from disk again.
+    pub fn remove(&mut self, path: &Path) {
+        self.texts.remove(path);
+    }
+
+    /// The text held for `path`.
+    pub fn get(&self, path: &Path) -> Option<&str> {
+        self.texts.get(path).map(String::as_str)
+    }
+
+    /// The text held for `path`, to change in place.
+    pub fn get_mut(&mut self, path: &Path) -> Option<&mut String> {
+        self.texts.get_mut(path)
+    }
+}
+
+impl FileTree for Overlay {
+    fn is_file(&self, path: &Path) -> bool {
+        self.texts.contains_key(path) || Disk.is_file(path)
+    }
+
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        match self.texts.get(path) {
+            Some(text) => Ok(text.as_bytes().to_vec()),
+            None => Disk.read(path),
+        }
+    }
+
+    fn content_id(&self, _: &Path) -> Option<String> {
+        None
+    }
+
+    fn target_files(&self, folder: &Path) -> Vec<PathBuf> {
+        Disk.target_files(folder)
+    }
+
+    /// A text held is stamped with its hash (odd, apart from the disk's even stamps).
+    fn stamp(&self, path: &Path) -> Option<u64> {
+        match self.texts.get(path) {
+            Some(text) => Some(xxhash_rust::xxh3::xxh3_64(text.as_bytes()) | 1),
+            None => Disk.stamp(path),
+        }
+    }
+}
+
 /// How recently a file must not have changed for its modification time and length to identify its
 /// content: a write within the file system's timestamp granularity of another could keep both.
 const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);

@@ -12,32 +12,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use common::Draw;
 use ssot_check::check::{self, RunOptions};
 use ssot_check::facts::{DefinitionKind, FileFacts};
-
-/// A small deterministic generator (xorshift64*): the same seed draws the same packs.
-struct Draw(u64);
-
-impl Draw {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        (!items.is_empty()).then(|| &items[self.below(items.len())])
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 /// What a tree defines, to draw patterns from.
 struct Names {
@@ -270,22 +247,11 @@ fn shortcuts_change_no_finding_on_the_corpus() {
     }
 }
 
-/// A workspace of `files` (path, text) in a temporary folder.
-fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    }
-    dir
-}
-
 #[test]
 fn a_module_declared_in_a_function_body_is_seen_with_shortcuts() {
     // unicode-ident's tests declare `#[path = "tables/mod.rs"] mod tables;` inside a test function: a
     // skipped body lost the declaration, and the file it reaches got a module from where it lies.
-    let dir = workspace(&[
+    let dir = common::workspace(&[
         ("Cargo.toml", "[package]\nname = \"ut\"\nversion = \"0.1.0\"\n"),
         ("src/lib.rs", "pub fn f() {}\n"),
         (
@@ -308,7 +274,7 @@ fn what_item_macros_put_on_their_modules_is_seen_with_shortcuts() {
         format!("macro_rules! {name} {{\n    ($($item:item)*) => {{ $( #[cfg({cfg})] $item )* }}\n}}\n")
     };
     let macros = wrapper("cfg_unstable", "tokio_unstable") + &wrapper("cfg_not_unstable", "not(tokio_unstable)");
-    let dir = workspace(&[
+    let dir = common::workspace(&[
         ("Cargo.toml", "[package]\nname = \"tw\"\nversion = \"0.1.0\"\n"),
         ("src/lib.rs", "#[macro_use]\nmod macros;\nmod metrics;\nmod other;\n"),
         ("src/macros.rs", &macros),
@@ -354,7 +320,7 @@ fn names_a_glob_re_export_brings_and_modules_a_macro_is_given_are_seen_with_shor
     // libc: `pub use linux::types::*;` in `new`, `pub use new::*;` at the root, and a struct elsewhere
     // naming `crate::__u16` (a banned module's item, no word said). tokio: a table macro given a `mod`
     // (`cfg_signal_internal_and_unix! { mod signal; }`) puts its cfg on it.
-    let dir = workspace(&[
+    let dir = common::workspace(&[
         ("Cargo.toml", "[package]\nname = \"gl\"\nversion = \"0.1.0\"\n"),
         (
             "src/lib.rs",

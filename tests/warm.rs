@@ -9,65 +9,19 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
+use common::Draw;
 use ssot_check::check::{self, Needs};
 use ssot_check::config::{self, Config};
 use ssot_check::frontend::ParseCache;
-use ssot_check::workspace::{self, Disk, FileTree, Workspace};
-
-/// The disk, with some files' texts replaced in memory (an editor's unsaved buffers).
-#[derive(Default)]
-struct Buffers {
-    texts: Mutex<HashMap<PathBuf, String>>,
-}
-
-impl Buffers {
-    fn set(&self, path: &Path, text: String) {
-        self.texts.lock().expect("lock").insert(path.to_path_buf(), text);
-    }
-
-    fn text(&self, path: &Path) -> String {
-        let held = self.texts.lock().expect("lock").get(path).cloned();
-        held.unwrap_or_else(|| std::fs::read_to_string(path).expect("reads"))
-    }
-}
-
-impl FileTree for Buffers {
-    fn is_file(&self, path: &Path) -> bool {
-        self.texts.lock().expect("lock").contains_key(path) || Disk.is_file(path)
-    }
-
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        match self.texts.lock().expect("lock").get(path) {
-            Some(text) => Ok(text.as_bytes().to_vec()),
-            None => Disk.read(path),
-        }
-    }
-
-    fn content_id(&self, _: &Path) -> Option<String> {
-        None
-    }
-
-    fn target_files(&self, folder: &Path) -> Vec<PathBuf> {
-        Disk.target_files(folder)
-    }
-
-    fn stamp(&self, path: &Path) -> Option<u64> {
-        match self.texts.lock().expect("lock").get(path) {
-            Some(text) => Some(xxhash_rust::xxh3::xxh3_64(text.as_bytes()) | 1),
-            None => workspace::disk_stamp(path),
-        }
-    }
-}
+use ssot_check::workspace::{self, Overlay, Workspace};
 
 /// One workspace checked warm and cold after each edit.
 struct Session {
     workspace: Workspace,
     config: Config,
-    buffers: Buffers,
+    buffers: Overlay,
     warm: ParseCache,
 }
 
@@ -78,7 +32,7 @@ impl Session {
         let session = Session {
             workspace,
             config,
-            buffers: Buffers::default(),
+            buffers: Overlay::default(),
             warm: ParseCache::default().keeping_warm(),
         };
         session.compare("the first check");
@@ -87,20 +41,27 @@ impl Session {
 
     /// Replaces `needle` by `replacement` in the buffer of `file`, checks, and returns how many files
     /// the warm check parsed.
-    fn edit(&self, file: &Path, needle: &str, replacement: &str, what: &str) -> usize {
-        let text = self.buffers.text(file);
+    fn edit(&mut self, file: &Path, needle: &str, replacement: &str, what: &str) -> usize {
+        let text = self.text(file);
         assert!(text.contains(needle), "{what}: `{needle}` is not in {}", file.display());
         self.change(file, text.replacen(needle, replacement, 1), what)
     }
 
     /// Appends `addition` to the buffer of `file` (nothing before it moves); see [`Session::edit`].
-    fn append(&self, file: &Path, addition: &str, what: &str) -> usize {
-        let text = self.buffers.text(file);
+    fn append(&mut self, file: &Path, addition: &str, what: &str) -> usize {
+        let text = self.text(file);
         self.change(file, text + addition, what)
     }
 
-    fn change(&self, file: &Path, text: String, what: &str) -> usize {
-        self.buffers.set(file, text);
+    fn text(&self, file: &Path) -> String {
+        match self.buffers.get(file) {
+            Some(text) => text.to_owned(),
+            None => std::fs::read_to_string(file).expect("reads"),
+        }
+    }
+
+    fn change(&mut self, file: &Path, text: String, what: &str) -> usize {
+        self.buffers.set(file.to_path_buf(), text);
         let before = self.warm.parsed();
         self.compare(what);
         self.warm.parsed() - before
@@ -130,23 +91,12 @@ fn pool() -> rayon::ThreadPool {
         .expect("worker threads")
 }
 
-/// A workspace of `files` (path, text) in a temporary folder.
-fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    }
-    dir
-}
-
 #[test]
 fn warm_checks_equal_cold_ones_on_the_legacy_scenario() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = std::fs::canonicalize(dir.path()).expect("canonical");
     common::copy_tree(&common::root().join("fixtures/legacy-gateway"), &root);
-    let session = Session::new(&root, &common::root().join("rules"));
+    let mut session = Session::new(&root, &common::root().join("rules"));
     let src = root.join("src");
     // Names only: the warm check parses the one file.
     let parsed = session.append(
@@ -198,7 +148,7 @@ fn warm_checks_equal_cold_ones_on_the_legacy_scenario() {
 
 #[test]
 fn warm_checks_equal_cold_ones_through_globs_reexports_and_macros() {
-    let dir = workspace(&[
+    let dir = common::workspace(&[
         (
             "Cargo.toml",
             "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
@@ -219,7 +169,7 @@ fn warm_checks_equal_cold_ones_through_globs_reexports_and_macros() {
         ),
     ]);
     let root = std::fs::canonicalize(dir.path()).expect("canonical");
-    let session = Session::new(&root, &root.join("rules.toml"));
+    let mut session = Session::new(&root, &root.join("rules.toml"));
     let a = root.join("src/a.rs");
     // `Target` appears in a: b (glob) and c (the macro's rules, through a glob re-export) now resolve to it.
     let parsed = session.append(&a, "pub struct Target;\n", "Target declared");
@@ -237,22 +187,6 @@ fn warm_checks_equal_cold_ones_through_globs_reexports_and_macros() {
         "pub struct Existing;\npub fn g",
         "a duplicate in d",
     );
-}
-
-/// A small deterministic generator (xorshift64*).
-struct Draw(u64);
-
-impl Draw {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 #[test]
@@ -293,7 +227,7 @@ fn edit_a_sample(crates: &[PathBuf], draw: &mut Draw, what: &str) {
         }
     }
     std::fs::copy(common::root().join("bench/rules.toml"), root.join("rules.toml")).expect("rules");
-    let session = Session::new(&root, &root.join("rules.toml"));
+    let mut session = Session::new(&root, &root.join("rules.toml"));
     let files: Vec<PathBuf> = session.workspace.files.iter().map(|f| f.abs.clone()).collect();
     let mut names: Vec<String> = ["Builder", "Ordering", "Inner", "Error", "State"]
         .map(str::to_owned)

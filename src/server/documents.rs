@@ -1,24 +1,23 @@
 //! The editor's open documents, read over the disk: a check sees an open file as the editor holds it,
 //! saved or not, and every other file as it is on disk.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use lsp_types::TextDocumentContentChangeEvent;
 
 use super::lines::{Encoding, Lines};
-use crate::workspace::{Disk, FileTree};
+use crate::workspace::Overlay;
 
-/// The open documents, by absolute path.
+/// The open documents, by absolute path, over the disk.
 #[derive(Default)]
 pub struct Documents {
-    open: HashMap<PathBuf, String>,
+    open: Overlay,
 }
 
 impl Documents {
     /// The editor opened a document with this text.
     pub fn open(&mut self, path: PathBuf, text: String) {
-        self.open.insert(path, text);
+        self.open.set(path, text);
     }
 
     /// The editor changed an open document: each change replaces a range, or the whole text when it
@@ -42,52 +41,24 @@ impl Documents {
         self.open.remove(path);
     }
 
-    /// An open document's text.
-    pub fn text(&self, path: &Path) -> Option<&str> {
-        self.open.get(path).map(String::as_str)
-    }
-
     /// A file's text: the open document's, else the disk's.
     pub fn read_text(&self, path: &Path) -> std::io::Result<String> {
-        match self.text(path) {
+        match self.open.get(path) {
             Some(text) => Ok(text.to_owned()),
             None => std::fs::read_to_string(path),
         }
     }
-}
 
-impl FileTree for Documents {
-    fn is_file(&self, path: &Path) -> bool {
-        self.open.contains_key(path) || Disk.is_file(path)
-    }
-
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        match self.open.get(path) {
-            Some(text) => Ok(text.as_bytes().to_vec()),
-            None => Disk.read(path),
-        }
-    }
-
-    fn content_id(&self, _: &Path) -> Option<String> {
-        None
-    }
-
-    fn target_files(&self, folder: &Path) -> Vec<PathBuf> {
-        Disk.target_files(folder)
-    }
-
-    /// An open document's stamp is its text's hash (odd, apart from the disk's even stamps).
-    fn stamp(&self, path: &Path) -> Option<u64> {
-        match self.open.get(path) {
-            Some(text) => Some(xxhash_rust::xxh3::xxh3_64(text.as_bytes()) | 1),
-            None => Disk.stamp(path),
-        }
+    /// The files as a check reads them.
+    pub fn tree(&self) -> &Overlay {
+        &self.open
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workspace::FileTree;
     use lsp_types::{Position, Range};
 
     #[test]
@@ -108,9 +79,12 @@ mod tests {
             vec![edit(0, 7, 8, "Bé"), edit(0, 10, 10, " // x")],
             Encoding::Utf16,
         );
-        assert_eq!(documents.read(&open).expect("read"), "struct Bé; // x\n".as_bytes());
-        assert_eq!(documents.read(&closed).expect("read"), b"struct B;");
+        assert_eq!(
+            documents.tree().read(&open).expect("read"),
+            "struct Bé; // x\n".as_bytes()
+        );
+        assert_eq!(documents.tree().read(&closed).expect("read"), b"struct B;");
         documents.close(&open);
-        assert_eq!(documents.read(&open).expect("read"), b"on disk");
+        assert_eq!(documents.tree().read(&open).expect("read"), b"on disk");
     }
 }

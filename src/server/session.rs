@@ -164,10 +164,10 @@ impl Session {
             None => None,
         };
         let _checking = crate::timings::phase("server: check");
-        let (documents, cache, options) = (&self.documents, &self.cache, &self.options);
+        let (tree, cache, options) = (self.documents.tree(), &self.cache, &self.options);
         let outcome = self
             .pool
-            .install(|| check::run_scanned(workspace, documents, cache, config, options));
+            .install(|| check::run_scanned(workspace, tree, cache, config, options));
         self.findings = outcome.findings;
         Ok(())
     }

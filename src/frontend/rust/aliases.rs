@@ -266,6 +266,21 @@ impl Widening {
     }
 }
 
+/// The names re-exported under other names than what `words` name, and the crates that can reach a
+/// crate giving one (see [`reexports`], [`names_of`], [`crates_reaching`]).
+pub(crate) fn reexported_names(
+    words: &BodyWords,
+    skeletons: &[&ParsedFile],
+    modules: &[FileModule],
+    declared: &[&str],
+    files: &[SourceFile],
+    workspace: &Workspace,
+) -> (Vec<String>, Option<std::collections::HashSet<usize>>) {
+    let reexports = reexports(skeletons, modules, declared, words.followed());
+    let krates: Vec<Option<usize>> = files.iter().map(|f| f.krate).collect();
+    (names_of(&reexports), crates_reaching(&reexports, &krates, workspace))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

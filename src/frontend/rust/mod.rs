@@ -70,8 +70,7 @@ impl Frontend for RustFrontend {
             )
             .facts;
         };
-        let run = format!("{:016x}", snapshot::run_key(files, reading.settings()));
-        let layout = snapshot::layout_key(&workspace.crates, files);
+        let (run, layout) = run_and_layout(workspace, files, reading);
         let previous = {
             let _loading = crate::timings::phase("snapshot load");
             disk.load_blob(&format!("{run}.snapshot"))
@@ -96,6 +95,12 @@ impl Frontend for RustFrontend {
     }
 }
 
+/// The run's name (its words, rules and roots: where its snapshot is kept) and its layout's key.
+fn run_and_layout(workspace: &Workspace, files: &[SourceFile], reading: &Reading) -> (String, u64) {
+    let run = format!("{:016x}", snapshot::run_key(files, reading.settings()));
+    (run, snapshot::layout_key(&workspace.crates, files))
+}
+
 /// The name a warm cache keeps this frontend's analysis under.
 const WARM: &str = "rust";
 
@@ -110,8 +115,7 @@ fn analyze_warm(
     reading: &Reading,
     keep: &super::Keep<'_>,
 ) -> Vec<FileFacts> {
-    let run = format!("{:016x}", snapshot::run_key(files, reading.settings()));
-    let layout = snapshot::layout_key(&workspace.crates, files);
+    let (run, layout) = run_and_layout(workspace, files, reading);
     if let Some(mut kept) = cache.take_warm::<warm::Warm>(WARM)
         && kept.run == run
         && kept.layout == layout
@@ -271,7 +275,7 @@ fn analyze_all(
     let (aliases, reaching) = match shortcut_words.unwrap_or(words) {
         read_with if read_with.skips_bodies() => {
             let declared: Vec<&str> = loaded.iter().map(|file| file.names.as_str()).collect();
-            reexported_names(read_with, &skeletons, &modules, &declared, files, workspace)
+            aliases::reexported_names(read_with, &skeletons, &modules, &declared, files, workspace)
         }
         _ => (Vec::new(), None),
     };
@@ -390,24 +394,6 @@ fn analyze_all(
     }
 }
 
-/// The names re-exported under other names than what `words` name, and the crates that can reach a
-/// crate giving one (see `aliases`).
-fn reexported_names(
-    words: &super::BodyWords,
-    skeletons: &[&ParsedFile],
-    modules: &[modules::FileModule],
-    declared: &[&str],
-    files: &[SourceFile],
-    workspace: &Workspace,
-) -> (Vec<String>, Option<std::collections::HashSet<usize>>) {
-    let reexports = aliases::reexports(skeletons, modules, declared, words.followed());
-    let krates: Vec<Option<usize>> = files.iter().map(|f| f.krate).collect();
-    (
-        aliases::names_of(&reexports),
-        aliases::crates_reaching(&reexports, &krates, workspace),
-    )
-}
-
 /// The incremental path: only the files whose content changed since `previous` are parsed. `None` when
 /// the change reaches other files (a file's structure changed, or the index is gone) and a full analysis
 /// is needed.
@@ -438,11 +424,7 @@ fn analyze_changed(
         .alias_crates
         .as_ref()
         .map(|crates| crates.iter().copied().collect());
-    let widening = Widening::new(words, &previous.aliases).map(|w| w.reaching(reaching.clone()));
-    let shortcut_reading = words.shortcut_words().map(|shortcut_words| {
-        let widening = Widening::new(shortcut_words, &previous.aliases).map(|w| w.reaching(reaching));
-        unreadable::ShortcutReading::new(shortcut_words, widening)
-    });
+    let rereading = warm::Rereading::new(words, &previous.aliases, reaching.as_ref());
     let disk = cache.disk()?;
     let macros: expand::MacroTable = postcard::from_bytes(&disk.load_blob(&format!("{run}.macros"))?).ok()?;
     // The index is read while the changed files are parsed: most incremental runs need it.
@@ -453,16 +435,7 @@ fn analyze_changed(
             changed
                 .par_iter()
                 .map(|&i| {
-                    let parsed = warm::parse_changed(
-                        i,
-                        files,
-                        tree,
-                        cache,
-                        words,
-                        widening.as_ref(),
-                        shortcut_reading.as_ref(),
-                        &macros,
-                    );
+                    let parsed = rereading.parse(i, files, tree, cache, &macros);
                     let structure = load::structure(&parsed, &load::relative_names(&parsed));
                     (i, parsed, structure)
                 })

@@ -193,24 +193,11 @@ impl Warm {
             return Ok(());
         }
         let parsing = crate::timings::phase("warm: parse changed");
-        let widening = Widening::new(words, &self.aliases).map(|w| w.reaching(self.alias_crates.clone()));
-        let shortcut_reading = words.shortcut_words().map(|shortcut_words| {
-            let widening = Widening::new(shortcut_words, &self.aliases).map(|w| w.reaching(self.alias_crates.clone()));
-            ShortcutReading::new(shortcut_words, widening)
-        });
+        let rereading = Rereading::new(words, &self.aliases, self.alias_crates.as_ref());
         let parsed: Vec<(usize, ParsedFile, Loaded, Vec<u64>)> = changed
             .par_iter()
             .map(|&i| {
-                let parsed = parse_changed(
-                    i,
-                    files,
-                    tree,
-                    cache,
-                    words,
-                    widening.as_ref(),
-                    shortcut_reading.as_ref(),
-                    &self.macros,
-                );
+                let parsed = rereading.parse(i, files, tree, cache, &self.macros);
                 let key = keys.iter().find(|(at, _)| *at == i).and_then(|(_, key)| *key);
                 let loaded = Loaded::new(&parsed, key, None);
                 let identifiers = tree.read(&files[i].abs).map(|b| identifiers_of(&b)).unwrap_or_default();
@@ -243,14 +230,13 @@ impl Warm {
                 })
                 .collect();
             let skeletons: Vec<&ParsedFile> = self.loaded.iter().map(|l| &l.skeleton).collect();
-            if words.skips_bodies() {
-                let reexports = aliases::reexports(&skeletons, &self.modules, &declared, words.followed());
-                let krates: Vec<Option<usize>> = files.iter().map(|f| f.krate).collect();
-                if aliases::names_of(&reexports) != self.aliases
-                    || aliases::crates_reaching(&reexports, &krates, workspace) != self.alias_crates
-                {
-                    return Err("the names re-exports give to the rules' words changed");
-                }
+            // The words the full analysis names re-exports with (a run without shortcuts: those of one with).
+            let naming = words.shortcut_words().unwrap_or(words);
+            if naming.skips_bodies()
+                && aliases::reexported_names(naming, &skeletons, &self.modules, &declared, files, workspace)
+                    != (self.aliases.clone(), self.alias_crates.clone())
+            {
+                return Err("the names re-exports give to the rules' words changed");
             }
         }
         for (i, _, loaded, _) in &parsed {
@@ -353,39 +339,60 @@ impl Warm {
     }
 }
 
-/// Parses a changed file as a run over it would: with the wider words when the re-exported names say
-/// so, the unreadable items' problem as a run with shortcuts reports it, and its invocations of the
-/// workspace's macros expanded.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn parse_changed(
-    i: usize,
-    files: &[SourceFile],
-    tree: &dyn FileTree,
-    cache: &ParseCache,
-    words: &BodyWords,
-    widening: Option<&Widening>,
-    shortcut_reading: Option<&ShortcutReading<'_>>,
-    macros: &MacroTable,
-) -> ParsedFile {
-    cache.count_parse();
-    let mut parsed = read_and_parse(&files[i], tree, words);
-    let mut read_with = words;
-    if let Some(widening) = widening
-        && widening.wanted(parsed.skipped_bodies, &files[i], tree)
-    {
-        read_with = widening.wider();
-        parsed = read_and_parse(&files[i], tree, read_with);
+/// How a changed file is read again, as a run over it would read it: with the wider words when the
+/// re-exported names say so, the unreadable items' problem as a run with shortcuts reports it, and its
+/// invocations of the workspace's macros expanded.
+pub(super) struct Rereading<'w> {
+    words: &'w BodyWords,
+    widening: Option<Widening>,
+    shortcut_reading: Option<ShortcutReading<'w>>,
+}
+
+impl<'w> Rereading<'w> {
+    /// The reading of a run with `words`, whose re-exports give `aliases` to them, which files of the
+    /// crates in `reaching` (`None`: any) may name.
+    pub fn new(words: &'w BodyWords, aliases: &[String], reaching: Option<&HashSet<usize>>) -> Self {
+        let widening = Widening::new(words, aliases).map(|w| w.reaching(reaching.cloned()));
+        let shortcut_reading = words.shortcut_words().map(|shortcut_words| {
+            let widening = Widening::new(shortcut_words, aliases).map(|w| w.reaching(reaching.cloned()));
+            ShortcutReading::new(shortcut_words, widening)
+        });
+        Rereading {
+            words,
+            widening,
+            shortcut_reading,
+        }
     }
-    if let Some(reading) = shortcut_reading
-        && parsed.partly_read()
-    {
-        parsed.problem = reading.problem(&files[i], tree);
+
+    /// Parses file `i` of `files` again.
+    pub fn parse(
+        &self,
+        i: usize,
+        files: &[SourceFile],
+        tree: &dyn FileTree,
+        cache: &ParseCache,
+        macros: &MacroTable,
+    ) -> ParsedFile {
+        cache.count_parse();
+        let mut parsed = read_and_parse(&files[i], tree, self.words);
+        let mut read_with = self.words;
+        if let Some(widening) = &self.widening
+            && widening.wanted(parsed.skipped_bodies, &files[i], tree)
+        {
+            read_with = widening.wider();
+            parsed = read_and_parse(&files[i], tree, read_with);
+        }
+        if let Some(reading) = &self.shortcut_reading
+            && parsed.partly_read()
+        {
+            parsed.problem = reading.problem(&files[i], tree);
+        }
+        let read_again = || parsed.clone();
+        if let Some(expanded) = expand::expand_file(&parsed, read_again, i, &files[i], tree, macros, read_with) {
+            parsed = expanded;
+        }
+        parsed
     }
-    let read_again = || parsed.clone();
-    if let Some(expanded) = expand::expand_file(&parsed, read_again, i, &files[i], tree, macros, read_with) {
-        parsed = expanded;
-    }
-    parsed
 }
 
 /// The identifiers a text holds, hashed, sorted and without repeats (words in comments and strings
