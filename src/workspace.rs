@@ -370,9 +370,30 @@ pub trait FileTree: Sync {
 #[derive(Default)]
 pub struct Overlay {
     texts: std::collections::HashMap<PathBuf, String>,
+    /// Disk stamps taken before, kept until [`Overlay::forget_stamps`] says the files changed: for a
+    /// process told of every change by a file watcher, which then need not ask the disk each time.
+    remembered: Option<std::sync::Mutex<std::collections::HashMap<PathBuf, u64>>>,
 }
 
 impl Overlay {
+    /// This overlay, keeping disk stamps until told the files changed (see [`Overlay::forget_stamps`]).
+    pub fn remembering_stamps(mut self) -> Self {
+        self.remembered = Some(Default::default());
+        self
+    }
+
+    /// The files on disk changed (`None`: which is unknown): their stamps are taken again.
+    pub fn forget_stamps(&self, paths: Option<&[PathBuf]>) {
+        let Some(remembered) = &self.remembered else { return };
+        let mut remembered = remembered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match paths {
+            Some(paths) => paths.iter().for_each(|path| {
+                remembered.remove(path);
+            }),
+            None => remembered.clear(),
+        }
+    }
+
     /// Holds `text` as the content of `path` (absolute).
     pub fn set(&mut self, path: PathBuf, text: String) {
         self.texts.insert(path, text);
@@ -416,10 +437,20 @@ impl FileTree for Overlay {
 
     /// A text held is stamped with its hash (odd, apart from the disk's even stamps).
     fn stamp(&self, path: &Path) -> Option<u64> {
-        match self.texts.get(path) {
-            Some(text) => Some(xxhash_rust::xxh3::xxh3_64(text.as_bytes()) | 1),
-            None => Disk.stamp(path),
+        if let Some(text) = self.texts.get(path) {
+            return Some(xxhash_rust::xxh3::xxh3_64(text.as_bytes()) | 1);
         }
+        let Some(remembered) = &self.remembered else {
+            return Disk.stamp(path);
+        };
+        let lock = || remembered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(stamp) = lock().get(path) {
+            return Some(*stamp);
+        }
+        // A file too recently written has no stamp to remember: it is asked again next time.
+        let stamp = Disk.stamp(path)?;
+        lock().insert(path.to_path_buf(), stamp);
+        Some(stamp)
     }
 }
 

@@ -383,3 +383,36 @@ fn bad_requests_get_errors_and_the_server_goes_on() {
     assert_eq!(hover, Value::Null);
     assert_eq!(client.shutdown(), Some(0));
 }
+
+#[test]
+fn files_changed_on_disk_outside_the_editor_are_checked_again() {
+    let (_dir, root) = scratch();
+    let mut client = start(&root, json!({}));
+    let events = root.join("src/events.rs");
+    let text = std::fs::read_to_string(&events).expect("reads");
+    client
+        .diagnostics(&uri(&root.join("src/agent_handler.rs")), WAIT, |d| {
+            has_code(d, DUPLICATE)
+        })
+        .expect("the first check");
+    // Written by another program (a checkout, a formatter): the watcher reports it.
+    std::fs::write(&events, format!("{text}pub struct ThirdMessageHandler;\n")).expect("writes");
+    client
+        .diagnostics(&uri(&events), WAIT, |d| has_code(d, DUPLICATE))
+        .expect("the new duplicate, never opened in the editor");
+    // Once settled, a file's stamp is remembered; a later write is still seen through the watcher.
+    std::thread::sleep(Duration::from_millis(2500));
+    open(&mut client, &root.join("src/lib.rs"));
+    client
+        .request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": uri(&events) }, "position": { "line": 0, "character": 0 } }),
+        )
+        .expect("answered after the check the open asked for");
+    let renamed = format!("{text}pub struct ThirdRunner;\n");
+    std::fs::write(&events, &renamed).expect("writes");
+    client
+        .diagnostics(&uri(&events), WAIT, |d| !has_code(d, DUPLICATE))
+        .expect("the duplicate gone again");
+    assert_eq!(client.shutdown(), Some(0));
+}

@@ -15,6 +15,19 @@ pub struct Documents {
 }
 
 impl Documents {
+    /// Documents over a disk whose every change the server is told of (a file watcher runs): disk
+    /// stamps are kept until [`Documents::disk_changed`].
+    pub fn watched() -> Self {
+        Documents {
+            open: Overlay::default().remembering_stamps(),
+        }
+    }
+
+    /// Files changed on disk (`None`: which is unknown).
+    pub fn disk_changed(&self, paths: Option<&[PathBuf]>) {
+        self.open.forget_stamps(paths);
+    }
+
     /// The editor opened a document with this text.
     pub fn open(&mut self, path: PathBuf, text: String) {
         self.open.set(path, text);

@@ -145,8 +145,12 @@ fn run(connection: &Connection, settings: Settings, cwd: &Path, pool: rayon::Thr
         "serverInfo": ServerInfo { name: "ssot-check".into(), version: Some(env!("CARGO_PKG_VERSION").into()) },
     });
     connection.initialize_finish(id, result)?;
-    let session = Session::new(&root, settings, encoding, pool);
+    let mut session = Session::new(&root, settings, encoding, pool);
     let (changes, _watcher) = watch_disk(&session.root);
+    if changes.is_some() {
+        // Every change on disk is reported: the disk need not be asked about every file at each check.
+        session.documents = documents::Documents::watched();
+    }
     let mut server = Server {
         connection,
         client,

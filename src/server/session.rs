@@ -116,6 +116,7 @@ impl Session {
     /// source file added or removed, makes the workspace scanned again.
     pub fn disk_changed(&mut self, paths: Option<&[PathBuf]>) {
         self.stale = true;
+        self.documents.disk_changed(paths);
         let Some(paths) = paths else {
             self.workspace = None;
             return self.load_rules();
