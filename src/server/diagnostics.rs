@@ -42,19 +42,19 @@ pub fn places(finding: &Finding) -> impl Iterator<Item = (usize, &finding::Locat
     )
 }
 
-/// The diagnostics of the active findings, by file; `root` is what reported paths are relative to,
-/// `text` gives a file's text (to place ranges in the editor's encoding).
+/// The diagnostics of each finding (in order): one at each place it involves, with that place's file.
+/// `root` is what reported paths are relative to, `text` gives a file's text (to place ranges in the
+/// editor's encoding).
 pub fn of_findings(
-    findings: &[Finding],
+    active: &[&Finding],
     rules: &[RuleMeta],
     root: &Path,
     text: &dyn Fn(&Path) -> Option<String>,
     encoding: Encoding,
-) -> ByFile {
-    let active: Vec<&Finding> = findings.iter().filter(|f| f.is_active()).collect();
+) -> Vec<Vec<(PathBuf, Diagnostic)>> {
     // Each file is read, and its lines indexed, once.
     let mut texts: HashMap<PathBuf, Option<String>> = HashMap::new();
-    for finding in &active {
+    for finding in active {
         for (_, location) in places(finding) {
             let path = root.join(&location.path);
             if location.span.is_some() && !texts.contains_key(&path) {
@@ -84,8 +84,9 @@ pub fn of_findings(
     };
     let mut uris: HashMap<PathBuf, Option<lsp_types::Uri>> = HashMap::new();
     let mut uri_of = |path: &Path| uris.entry(path.to_path_buf()).or_insert_with(|| uri_of(path)).clone();
-    let mut by_file = ByFile::new();
+    let mut converted = Vec::with_capacity(active.len());
     for finding in active {
+        let mut diagnostics = Vec::new();
         let fingerprint = finding.fingerprint();
         let located: Vec<(usize, &finding::Location, PathBuf, Range)> = places(finding)
             .map(|(place, location)| {
@@ -130,27 +131,31 @@ pub fn of_findings(
                 Some(help) => format!("{}\n{help}", finding.message),
                 None => finding.message.clone(),
             };
-            by_file.entry(path.clone()).or_default().push(Diagnostic {
-                range: *range,
-                severity: Some(match finding.severity {
-                    Severity::Error => DiagnosticSeverity::ERROR,
-                    Severity::Warning => DiagnosticSeverity::WARNING,
-                }),
-                code: Some(NumberOrString::String(finding.rule.clone())),
-                code_description: href.clone(),
-                source: Some(SOURCE.to_owned()),
-                message,
-                related_information: (!related.is_empty()).then_some(related),
-                tags: None,
-                data: serde_json::to_value(Origin {
-                    fingerprint: fingerprint.clone(),
-                    place: *place,
-                })
-                .ok(),
-            });
+            diagnostics.push((
+                path.clone(),
+                Diagnostic {
+                    range: *range,
+                    severity: Some(match finding.severity {
+                        Severity::Error => DiagnosticSeverity::ERROR,
+                        Severity::Warning => DiagnosticSeverity::WARNING,
+                    }),
+                    code: Some(NumberOrString::String(finding.rule.clone())),
+                    code_description: href.clone(),
+                    source: Some(SOURCE.to_owned()),
+                    message,
+                    related_information: (!related.is_empty()).then_some(related),
+                    tags: None,
+                    data: serde_json::to_value(Origin {
+                        fingerprint: fingerprint.clone(),
+                        place: *place,
+                    })
+                    .ok(),
+                },
+            ));
         }
+        converted.push(diagnostics);
     }
-    by_file
+    converted
 }
 
 /// The diagnostics of a rule set that does not load, on the rule files themselves (a mistake with no

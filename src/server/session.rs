@@ -18,7 +18,14 @@ use crate::config::{self, Config};
 use crate::finding::Finding;
 use crate::frontend::ParseCache;
 use crate::rules::RuleMeta;
-use crate::workspace::{self, Workspace};
+use crate::workspace::{self, FileTree, Workspace};
+
+/// A finding's diagnostics, with the stamps of the files they were placed in.
+struct Converted {
+    finding: Finding,
+    stamps: Vec<Option<u64>>,
+    diagnostics: Vec<(PathBuf, Diagnostic)>,
+}
 
 /// How the server was started.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +55,8 @@ pub struct Session {
     options: RunOptions,
     pool: rayon::ThreadPool,
     findings: Vec<Finding>,
+    /// The last check's findings as diagnostics (see [`Session::diagnostics`]).
+    converted: Vec<Converted>,
     published: ByFile,
     /// Something changed since the last check.
     pub stale: bool,
@@ -75,6 +84,7 @@ impl Session {
             options: RunOptions::default(),
             pool,
             findings: Vec::new(),
+            converted: Vec::new(),
             published: ByFile::new(),
             stale: true,
         };
@@ -99,6 +109,8 @@ impl Session {
         };
         match loaded {
             Ok(config) => {
+                // Diagnostics name their rule's file: converted again under the new rules.
+                self.converted.clear();
                 self.options.build = config.build.clone();
                 self.config = Some(config);
                 self.config_problems.clear();
@@ -186,11 +198,59 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// The diagnostics every file should show now.
-    pub fn diagnostics(&self) -> ByFile {
+    /// The diagnostics every file should show now. A finding converted before, whose files are
+    /// unchanged since (by their stamps), keeps its diagnostics; only the others are converted.
+    pub fn diagnostics(&mut self) -> ByFile {
+        let tree = self.documents.tree();
+        let mut stamps: HashMap<PathBuf, Option<u64>> = HashMap::new();
+        let mut stamps_of = |finding: &Finding| -> Vec<Option<u64>> {
+            diagnostics::places(finding)
+                .map(|(_, location)| {
+                    let path = self.root.join(&location.path);
+                    *stamps.entry(path).or_insert_with_key(|path| tree.stamp(path))
+                })
+                .collect()
+        };
+        let mut before: HashMap<String, Vec<Converted>> = HashMap::new();
+        for converted in std::mem::take(&mut self.converted) {
+            before
+                .entry(converted.finding.fingerprint())
+                .or_default()
+                .push(converted);
+        }
+        let active: Vec<&Finding> = self.findings.iter().filter(|f| f.is_active()).collect();
+        let mut kept: Vec<Option<Converted>> = Vec::with_capacity(active.len());
+        let mut missing: Vec<(usize, Vec<Option<u64>>)> = Vec::new();
+        for (at, finding) in active.iter().enumerate() {
+            let stamps = stamps_of(finding);
+            let same = |c: &Converted| c.finding == **finding && c.stamps == stamps;
+            let reused = match stamps.iter().all(Option::is_some) {
+                true => before
+                    .get_mut(&finding.fingerprint())
+                    .and_then(|list| Some(list.swap_remove(list.iter().position(same)?))),
+                false => None,
+            };
+            if reused.is_none() {
+                missing.push((at, stamps));
+            }
+            kept.push(reused);
+        }
         let documents = &self.documents;
         let text = |path: &Path| documents.read_text(path).ok();
-        let mut by_file = diagnostics::of_findings(&self.findings, &self.rules(), &self.root, &text, self.encoding);
+        let wanted: Vec<&Finding> = missing.iter().map(|(at, _)| active[*at]).collect();
+        let fresh = diagnostics::of_findings(&wanted, &self.rules(), &self.root, &text, self.encoding);
+        for ((at, stamps), diagnostics) in missing.into_iter().zip(fresh) {
+            kept[at] = Some(Converted {
+                finding: active[at].clone(),
+                stamps,
+                diagnostics,
+            });
+        }
+        self.converted = kept.into_iter().flatten().collect();
+        let mut by_file = ByFile::new();
+        for (path, diagnostic) in self.converted.iter().flat_map(|c| &c.diagnostics) {
+            by_file.entry(path.clone()).or_default().push(diagnostic.clone());
+        }
         for (path, problems) in &self.config_problems {
             by_file
                 .entry(path.clone())
