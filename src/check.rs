@@ -133,27 +133,35 @@ impl Outcome {
 
 /// Checks `paths` (relative to `base`) against the configured rules.
 pub fn run(base: &Path, paths: &[PathBuf], config: &Config, options: &RunOptions) -> Result<Outcome, WorkspaceError> {
-    let (workspace, cache) = scan(base, paths, config, options)?;
-    Ok(run_scanned(&workspace, &workspace::Disk, &cache, config, options))
+    run_with(base, paths, config, options, &open_cache(options))
 }
 
-/// Scans `paths` with the rules' excludes, and opens the run's cache.
-fn scan(
+/// [`run`] through a cache the caller keeps (`--watch` keeps its last analysis in it between checks).
+pub fn run_with(
     base: &Path,
     paths: &[PathBuf],
     config: &Config,
     options: &RunOptions,
-) -> Result<(workspace::Workspace, ParseCache), WorkspaceError> {
-    let scanning = crate::timings::phase("scan");
-    let workspace = workspace::scan(base, paths, &config.excludes)?;
-    drop(scanning);
-    let cache = ParseCache::with_disk(
+    cache: &ParseCache,
+) -> Result<Outcome, WorkspaceError> {
+    let workspace = scan(base, paths, config)?;
+    Ok(run_scanned(&workspace, &workspace::Disk, cache, config, options))
+}
+
+/// The run's cache: its folder when it has one.
+fn open_cache(options: &RunOptions) -> ParseCache {
+    ParseCache::with_disk(
         options
             .cache_dir
             .as_deref()
             .and_then(crate::blob_folder::BlobFolder::open),
-    );
-    Ok((workspace, cache))
+    )
+}
+
+/// Scans `paths` with the rules' excludes.
+fn scan(base: &Path, paths: &[PathBuf], config: &Config) -> Result<workspace::Workspace, WorkspaceError> {
+    let _scanning = crate::timings::phase("scan");
+    workspace::scan(base, paths, &config.excludes)
 }
 
 /// Checks a workspace scanned before, its files read through `tree` (the language server's open
@@ -286,7 +294,8 @@ pub fn analyze(
     options: &RunOptions,
     needs: Needs,
 ) -> Result<(workspace::Workspace, Vec<FileFacts>), WorkspaceError> {
-    let (workspace, cache) = scan(base, paths, config, options)?;
+    let workspace = scan(base, paths, config)?;
+    let cache = open_cache(options);
     let facts = facts(&workspace, &workspace::Disk, &cache, config, needs);
     Ok((workspace, facts))
 }

@@ -170,28 +170,18 @@ fn load_config(args: &RulesArgs, env: &Env) -> Result<config::Config, Error> {
 /// Loads the rules and runs the checker over the arguments' paths, with the arguments' strictness and
 /// cache, and the given baseline.
 fn run_check(args: &CheckArgs, env: &Env, baseline: Option<baseline::Baseline>) -> Result<check::Outcome, Error> {
+    run_check_with(args, env, baseline, None)
+}
+
+/// [`run_check`], through `warm` when given: a cache kept between checks (`--watch`).
+fn run_check_with(
+    args: &CheckArgs,
+    env: &Env,
+    baseline: Option<baseline::Baseline>,
+    warm: Option<&frontend::ParseCache>,
+) -> Result<check::Outcome, Error> {
     let config = load_config(&args.rules, env)?;
-    let options = check::RunOptions {
-        baseline,
-        strict_baseline: args.strict_baseline,
-        strict: args.strict,
-        no_shortcuts: args.no_shortcuts,
-        // The command line's build, else the rule files' `[check]`.
-        build: match &args.target {
-            Some(target) => Some(configurations::Build {
-                target: target.clone(),
-                features: args.features.clone(),
-                all_features: args.all_features,
-                no_default_features: args.no_default_features,
-            }),
-            None => config.build.clone(),
-        },
-        cache_dir: if args.no_cache {
-            None
-        } else {
-            args.cache_dir.clone().or_else(blob_folder::BlobFolder::default_dir)
-        },
-    };
+    let options = run_options(args, &config, baseline);
     if let Some(build) = &options.build
         && !build.knows_target()
     {
@@ -206,9 +196,40 @@ fn run_check(args: &CheckArgs, env: &Env, baseline: Option<baseline::Baseline>) 
     if let Some(threads) = args.threads {
         pool = pool.num_threads(usize::from(threads));
     }
-    Ok(pool
-        .build()?
-        .install(|| check::run(&env.cwd, &paths, &config, &options))?)
+    Ok(pool.build()?.install(|| match warm {
+        Some(cache) => check::run_with(&env.cwd, &paths, &config, &options, cache),
+        None => check::run(&env.cwd, &paths, &config, &options),
+    })?)
+}
+
+/// The run options the arguments ask for (the rule files' `[check]` build unless the command line
+/// names one).
+fn run_options(args: &CheckArgs, config: &config::Config, baseline: Option<baseline::Baseline>) -> check::RunOptions {
+    check::RunOptions {
+        baseline,
+        strict_baseline: args.strict_baseline,
+        strict: args.strict,
+        no_shortcuts: args.no_shortcuts,
+        // The command line's build, else the rule files' `[check]`.
+        build: match &args.target {
+            Some(target) => Some(configurations::Build {
+                target: target.clone(),
+                features: args.features.clone(),
+                all_features: args.all_features,
+                no_default_features: args.no_default_features,
+            }),
+            None => config.build.clone(),
+        },
+        cache_dir: cache_dir(args),
+    }
+}
+
+/// The folder parses are kept in: `--cache-dir`, else the default one; none with `--no-cache`.
+fn cache_dir(args: &CheckArgs) -> Option<PathBuf> {
+    match args.no_cache {
+        true => None,
+        false => args.cache_dir.clone().or_else(blob_folder::BlobFolder::default_dir),
+    }
 }
 
 fn check(args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
@@ -297,7 +318,12 @@ fn apply_fixes(mut args: CheckArgs, env: &Env, out: &mut dyn Write) -> Result<Ex
 /// check that cannot run (a rule file saved half-edited) is reported and the watch goes on.
 fn watch(args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus, Error> {
     let color = use_color(args, env);
-    let mut previous = run_check(args, env, read_baseline(args, env)?)?;
+    // The last analysis is kept in memory between checks: after a save only what it can reach is
+    // analyzed again. A run without shortcuts takes none, this one included.
+    let disk = cache_dir(args).as_deref().and_then(blob_folder::BlobFolder::open);
+    let cache = frontend::ParseCache::with_disk(disk).keeping_warm();
+    let warm = (!args.no_shortcuts).then_some(&cache);
+    let mut previous = run_check_with(args, env, read_baseline(args, env)?, warm)?;
     out.write_all(report::human::render(&previous, &env.cwd, color).as_bytes())?;
     let paths: Vec<PathBuf> = match args.paths.is_empty() {
         true => vec![env.cwd.clone()],
@@ -311,7 +337,7 @@ fn watch(args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus,
         let started = std::time::Instant::now();
         let outcome = match read_baseline(args, env)
             .map_err(Error::from)
-            .and_then(|b| run_check(args, env, b))
+            .and_then(|b| run_check_with(args, env, b, warm))
         {
             Ok(outcome) => outcome,
             Err(error) => {

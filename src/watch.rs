@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
 use crate::finding::Finding;
 
@@ -34,7 +34,7 @@ pub enum WatchError {
 
 /// Waits for changes to the files a check reads.
 pub struct ChangeWatcher {
-    _debouncer: Debouncer<RecommendedWatcher>,
+    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
     events: mpsc::Receiver<DebounceEventResult>,
 }
 
@@ -46,10 +46,9 @@ impl ChangeWatcher {
             path: path.display().to_string(),
             message: error.to_string(),
         };
-        let mut debouncer = new_debouncer(QUIET, sender).map_err(|e| failed(Path::new("."), &e))?;
+        let mut debouncer = new_debouncer(QUIET, None, sender).map_err(|e| failed(Path::new("."), &e))?;
         for path in paths {
             debouncer
-                .watcher()
                 .watch(path, RecursiveMode::Recursive)
                 .map_err(|e| failed(path, &e))?;
         }
@@ -67,9 +66,11 @@ impl ChangeWatcher {
                 // A lost event (the system's queue overflowed) is a change of unknown files.
                 Err(_) => return Ok(Vec::new()),
             };
+            // Opening and reading a file is an event too (a check reads every file): only changes count.
             let changed: BTreeSet<PathBuf> = events
                 .into_iter()
-                .map(|event| event.path)
+                .filter(|event| !matches!(event.event.kind, EventKind::Access(_)))
+                .flat_map(|event| event.event.paths)
                 .filter(|path| is_checked_input(path))
                 .collect();
             if !changed.is_empty() {

@@ -88,4 +88,11 @@ fn an_added_duplicate_is_new_and_taking_it_out_resolves_it() {
     assert!(removed.contains("0 new, 1 resolved, 0 active"), "{removed}");
     let resolved = watching.wait_for("resolved: [one-message-handler]");
     assert!(!resolved.is_empty());
+    // A check reads every file, and reading is not a change: with nothing written, nothing is checked.
+    let quiet: Vec<String> = std::iter::from_fn(|| watching.lines.recv_timeout(Duration::from_secs(2)).ok()).collect();
+    assert!(
+        !quiet.iter().any(|line| line.contains("Re-checked")),
+        "checks with no change (a loop on its own reads):\n{}",
+        quiet.join("\n")
+    );
 }
