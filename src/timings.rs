@@ -23,10 +23,11 @@ pub fn phase(name: &'static str) -> Phase {
     }
 }
 
-/// Prints a remark about the run (why a shortcut was not taken), when timings are on.
-pub fn note(text: &str) {
+/// Prints a remark about the run (why a shortcut was not taken), when timings are on; the text is
+/// only made then.
+pub fn note(text: impl FnOnce() -> String) {
     if enabled() {
-        eprintln!("timing: note: {text}");
+        eprintln!("timing: note: {}", text());
     }
 }
 

@@ -22,6 +22,7 @@ use crate::workspace::{self, FileTree, Workspace};
 
 /// A finding's diagnostics, with the stamps of the files they were placed in.
 struct Converted {
+    fingerprint: String,
     finding: Finding,
     stamps: Vec<Option<u64>>,
     diagnostics: Vec<(PathBuf, Diagnostic)>,
@@ -213,34 +214,33 @@ impl Session {
         };
         let mut before: HashMap<String, Vec<Converted>> = HashMap::new();
         for converted in std::mem::take(&mut self.converted) {
-            before
-                .entry(converted.finding.fingerprint())
-                .or_default()
-                .push(converted);
+            before.entry(converted.fingerprint.clone()).or_default().push(converted);
         }
         let active: Vec<&Finding> = self.findings.iter().filter(|f| f.is_active()).collect();
         let mut kept: Vec<Option<Converted>> = Vec::with_capacity(active.len());
-        let mut missing: Vec<(usize, Vec<Option<u64>>)> = Vec::new();
+        let mut missing: Vec<(usize, String, Vec<Option<u64>>)> = Vec::new();
         for (at, finding) in active.iter().enumerate() {
             let stamps = stamps_of(finding);
+            let fingerprint = finding.fingerprint();
             let same = |c: &Converted| c.finding == **finding && c.stamps == stamps;
             let reused = match stamps.iter().all(Option::is_some) {
                 true => before
-                    .get_mut(&finding.fingerprint())
+                    .get_mut(&fingerprint)
                     .and_then(|list| Some(list.swap_remove(list.iter().position(same)?))),
                 false => None,
             };
             if reused.is_none() {
-                missing.push((at, stamps));
+                missing.push((at, fingerprint, stamps));
             }
             kept.push(reused);
         }
         let documents = &self.documents;
         let text = |path: &Path| documents.read_text(path).ok();
-        let wanted: Vec<&Finding> = missing.iter().map(|(at, _)| active[*at]).collect();
+        let wanted: Vec<&Finding> = missing.iter().map(|(at, ..)| active[*at]).collect();
         let fresh = diagnostics::of_findings(&wanted, &self.rules(), &self.root, &text, self.encoding);
-        for ((at, stamps), diagnostics) in missing.into_iter().zip(fresh) {
+        for ((at, fingerprint, stamps), diagnostics) in missing.into_iter().zip(fresh) {
             kept[at] = Some(Converted {
+                fingerprint,
                 finding: active[at].clone(),
                 stamps,
                 diagnostics,

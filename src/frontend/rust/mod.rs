@@ -128,7 +128,7 @@ fn analyze_warm(
                 cache.put_warm(WARM, *kept);
                 return facts;
             }
-            Err(reason) => crate::timings::note(&format!("full analysis: {reason}")),
+            Err(reason) => crate::timings::note(|| format!("full analysis: {reason}")),
         }
     }
     let pack = cache

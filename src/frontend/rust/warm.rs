@@ -178,29 +178,30 @@ impl Warm {
         let candidates: Vec<usize> = (0..files.len())
             .filter(|&i| stamps[i].is_none() || stamps[i] != self.stamps[i])
             .collect();
-        let keys: Vec<(usize, Option<u128>)> = candidates
+        // Each candidate is read once: its key, and for a changed one the identifiers its text holds.
+        let read: Vec<(usize, Option<u128>, Vec<u64>)> = candidates
             .par_iter()
-            .map(|&i| (i, tree.read(&files[i].abs).ok().map(|b| xxh3_128_with_seed(&b, seed))))
+            .filter_map(|&i| {
+                let Ok(bytes) = tree.read(&files[i].abs) else {
+                    return Some((i, None, Vec::new()));
+                };
+                let key = xxh3_128_with_seed(&bytes, seed);
+                (Some(key) != self.keys[i]).then(|| (i, Some(key), identifiers_of(&bytes)))
+            })
             .collect();
         self.stamps = stamps;
-        let changed: Vec<usize> = keys
-            .iter()
-            .filter(|(i, key)| key.is_none() || *key != self.keys[*i])
-            .map(|(i, _)| *i)
-            .collect();
+        let changed: Vec<usize> = read.iter().map(|(i, ..)| *i).collect();
         drop(stamping);
         if changed.is_empty() {
             return Ok(());
         }
         let parsing = crate::timings::phase("warm: parse changed");
         let rereading = Rereading::new(words, &self.aliases, self.alias_crates.as_ref());
-        let parsed: Vec<(usize, ParsedFile, Loaded, Vec<u64>)> = changed
-            .par_iter()
-            .map(|&i| {
+        let parsed: Vec<(usize, ParsedFile, Loaded, Vec<u64>)> = read
+            .into_par_iter()
+            .map(|(i, key, identifiers)| {
                 let parsed = rereading.parse(i, files, tree, cache, &self.macros);
-                let key = keys.iter().find(|(at, _)| *at == i).and_then(|(_, key)| *key);
                 let loaded = Loaded::new(&parsed, key, None);
-                let identifiers = tree.read(&files[i].abs).map(|b| identifiers_of(&b)).unwrap_or_default();
                 (i, parsed, loaded, identifiers)
             })
             .collect();
@@ -290,7 +291,7 @@ impl Warm {
         }
         drop(_gathering);
         let _resolving = crate::timings::phase("warm: resolve affected");
-        crate::timings::note(&format!("{} changed, {} resolved again", changed.len(), affected.len()));
+        crate::timings::note(|| format!("{} changed, {} resolved again", changed.len(), affected.len()));
         let resolved: Vec<(usize, FileFacts)> = affected
             .into_par_iter()
             .map(|i| {
