@@ -80,6 +80,8 @@ pub mod defaults {
     pub const HISTORY_DAYS: u64 = 0;
     /// Seconds between two prunings of the stored history.
     pub const PRUNE_INTERVAL_SECONDS: u64 = 60;
+    /// Milliseconds a node's lease on its runs lasts without renewal (with a shared store).
+    pub const LEASE_MS: u64 = 10_000;
 }
 
 /// How much history a thread keeps (the store's retention applies it).
@@ -167,6 +169,14 @@ pub struct Settings {
     /// Seconds between two prunings of the stored history [default: 60].
     #[arg(long, env = "GATEWAY_PRUNE_INTERVAL_SECONDS", value_name = "S")]
     pub prune_interval_seconds: Option<u64>,
+    /// The store shared by several gateway nodes, `postgres://USER@HOST:PORT/DATABASE`; without it, the
+    /// SQLite file `database` holds everything for this process alone.
+    #[arg(long, env = "GATEWAY_STORE", value_name = "URL")]
+    pub store: Option<String>,
+    /// Milliseconds a node's lease on its runs lasts without renewal, with a shared store: a node that
+    /// dies has its runs taken over (and ended) by another this long after [default: 10000].
+    #[arg(long, env = "GATEWAY_LEASE_MS", value_name = "MS")]
+    pub lease_ms: Option<u64>,
 }
 
 /// Why the configuration is unusable.
@@ -230,6 +240,15 @@ impl std::fmt::Debug for JwtKey {
     }
 }
 
+/// Where the event store lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The SQLite file `database`, for this process alone.
+    Sqlite,
+    /// A PostgreSQL server shared by several gateway nodes (the connection string).
+    Postgres(String),
+}
+
 /// The resolved configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -237,6 +256,10 @@ pub struct Config {
     pub bind: SocketAddr,
     /// SQLite file.
     pub database: PathBuf,
+    /// Where the store lives: the SQLite file, or a shared PostgreSQL server.
+    pub store: StoreLocation,
+    /// How long a node's lease on its runs lasts without renewal (with a shared store).
+    pub lease: Duration,
     /// Token verification key.
     pub jwt_key: JwtKey,
     /// Required issuer.
@@ -275,6 +298,8 @@ impl Config {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database,
+            store: StoreLocation::Sqlite,
+            lease: Duration::from_millis(defaults::LEASE_MS),
             jwt_key: JwtKey::Secret(secret.as_bytes().to_vec()),
             jwt_issuer: None,
             jwt_audience: None,
@@ -365,6 +390,8 @@ impl Settings {
         Ok(Config {
             bind: s.bind.unwrap_or(defaults::BIND),
             database: s.database.unwrap_or_else(|| PathBuf::from(defaults::DATABASE)),
+            store: store_location(s.store)?,
+            lease: Duration::from_millis(positive("lease_ms", s.lease_ms.unwrap_or(defaults::LEASE_MS))?),
             jwt_key,
             jwt_issuer: s.jwt_issuer,
             jwt_audience: s.jwt_audience,
@@ -443,7 +470,25 @@ impl Settings {
             history_bytes_per_thread: self.history_bytes_per_thread.or(file.history_bytes_per_thread),
             history_days: self.history_days.or(file.history_days),
             prune_interval_seconds: self.prune_interval_seconds.or(file.prune_interval_seconds),
+            store: self.store.or(file.store),
+            lease_ms: self.lease_ms.or(file.lease_ms),
         }
+    }
+}
+
+/// The store a `--store` value names: a PostgreSQL connection string, or none (the SQLite file).
+fn store_location(store: Option<String>) -> Result<StoreLocation, ConfigError> {
+    match store {
+        None => Ok(StoreLocation::Sqlite),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(StoreLocation::Postgres(url))
+        }
+        Some(other) => Err(ConfigError::Invalid {
+            setting: "store",
+            message: format!(
+                "`{other}` is not a PostgreSQL connection string (postgres://USER@HOST:PORT/DATABASE); leave it out to use the SQLite file `database`"
+            ),
+        }),
     }
 }
 

@@ -50,6 +50,8 @@ pub struct Emitter<'a> {
     reasoned: AtomicBool,
     /// Whether the thread's clients were already told to resume later.
     asked_to_resume: AtomicBool,
+    /// Whether another node took the run over (this node's lease expired): nothing more is written.
+    taken_over: AtomicBool,
 }
 
 impl<'a> Emitter<'a> {
@@ -69,6 +71,7 @@ impl<'a> Emitter<'a> {
             open_call: Mutex::new(None),
             reasoned: AtomicBool::new(false),
             asked_to_resume: AtomicBool::new(false),
+            taken_over: AtomicBool::new(false),
         }
     }
 
@@ -77,13 +80,21 @@ impl<'a> Emitter<'a> {
         self.lost.get().map(String::as_str)
     }
 
+    /// Whether another node took the run over: it ends the run, and this node must write nothing more.
+    pub fn taken_over(&self) -> bool {
+        self.taken_over.load(Ordering::Relaxed)
+    }
+
     /// Stores and sends an event of the running run; after a lost event, nothing more is emitted and
     /// the run is cancelled, to be completed as failed.
     pub async fn emit(&self, kind: EventType, data: Value) {
-        if self.lost.get().is_some() {
+        if self.lost.get().is_some() || self.taken_over() {
             return;
         }
         if let Err(error) = self.store_with_retries(kind, data).await {
+            if let StoreError::Fenced(_) = error {
+                self.taken_over.store(true, Ordering::Relaxed);
+            }
             tracing::error!(run_id = %self.target.run_id, event = kind.as_str(), %error, "cannot store an event; failing the run");
             let _ = self
                 .lost
@@ -145,6 +156,11 @@ impl<'a> Emitter<'a> {
     {
         let mut last = match retrying(&mut attempt).await {
             Ok(_) => return true,
+            Err(StoreError::Fenced(_)) => {
+                // Another node took the run over and ends it: trying again could only fail again.
+                self.taken_over.store(true, Ordering::Relaxed);
+                return false;
+            }
             Err(error) => error,
         };
         if !self.asked_to_resume.swap(true, Ordering::Relaxed) {
@@ -160,6 +176,10 @@ impl<'a> Emitter<'a> {
             }
             match attempt().await {
                 Ok(_) => return true,
+                Err(StoreError::Fenced(_)) => {
+                    self.taken_over.store(true, Ordering::Relaxed);
+                    return false;
+                }
                 Err(error) => last = error,
             }
             if pauses.len() == 0 {
@@ -193,6 +213,8 @@ where
     loop {
         match attempt().await {
             Ok(value) => return Ok(value),
+            // A refusal (the run taken over, a limit) is the answer: trying again cannot change it.
+            Err(error) if !error.is_engine_failure() => return Err(error),
             Err(error) => match pauses.next() {
                 Some(pause) => {
                     tracing::warn!(%error, "store failed; retrying");

@@ -198,12 +198,15 @@ impl ExecutionEngine {
             request_id: context.request_id.clone(),
             agent: agent.name().to_owned(),
             task: context.task.clone(),
+            user_run_limit: self.max_runs_per_user,
         };
         let started = json!({ "agent_name": agent.name(), "task_description": context.task });
         if let Err(error) = self.notifier.accept(run, started).await {
             self.active().end(&context.run_id);
             return Err(match error {
                 StoreError::AlreadyAccepted(accepted) => StartError::AlreadyAccepted(accepted),
+                StoreError::ThreadBusy => StartError::AlreadyActive,
+                StoreError::TooManyRuns(limit) => StartError::TooManyRuns(limit),
                 other => StartError::Store(other),
             });
         }
@@ -214,22 +217,36 @@ impl ExecutionEngine {
         Ok(())
     }
 
-    /// Cancels a run of `user_id`; false if there is no such running run of that user.
-    pub fn cancel(&self, user_id: &str, run_id: &str) -> bool {
-        match self.active().get(run_id) {
+    /// Cancels a run of `user_id`, here or (through the store) on the node running it; false if there
+    /// is no such running run of that user.
+    pub async fn cancel(&self, user_id: &str, run_id: &str) -> Result<bool, StoreError> {
+        let local = match self.active().get(run_id) {
             Some(run) if run.user_id == user_id => {
                 run.cancel.cancel();
                 true
             }
-            _ => false,
+            Some(_) => return Ok(false),
+            None => false,
+        };
+        if local {
+            return Ok(true);
         }
+        self.store.request_cancel(user_id, run_id).await
     }
 
-    /// Ends runs a previous process left running (it stopped without draining): a tool call it left
-    /// open gets its `tool_completed`, and the run a reasoning step and its `agent_completed` with status
+    /// Cancels a run of this node that a client asked to cancel on another node (which checked that it
+    /// is the client's run); false if no such run runs here.
+    pub fn cancel_here(&self, run_id: &str) -> bool {
+        self.active().get(run_id).map(|run| run.cancel.cancel()).is_some()
+    }
+
+    /// Ends runs a previous process left running (it stopped without draining), or, with several nodes,
+    /// runs of a node whose lease expired, once this node has claimed them: a tool call left open gets
+    /// its `tool_completed`, and the run a reasoning step and its `agent_completed` with status
     /// `failed`, so every stored run keeps the five-event contract.
     pub async fn recover_interrupted_runs(&self) -> Result<usize, StoreError> {
-        let interrupted = self.store.interrupted_runs().await?;
+        let interrupted = self.store.claim_interrupted_runs().await?;
+        self.metrics.runs_taken_over(interrupted.len());
         for run in &interrupted {
             if let Some(status) = &run.completed {
                 // Its `agent_completed` is stored (by a version that wrote the status apart): a second
@@ -372,9 +389,15 @@ impl ExecutionEngine {
             self.active().end(&context.run_id);
         };
         if !emitter.end(closing_step, status, data, release).await {
-            // Only a shutdown gives up on the end: the thread stays busy until the next start's
-            // recovery stores it.
-            tracing::error!(run_id = %context.run_id, "run left unfinished in the store");
+            if emitter.taken_over() {
+                // Another node ends it (its lease here expired); nothing of it is this node's now.
+                tracing::warn!(run_id = %context.run_id, "run taken over by another node");
+                self.active().end(&context.run_id);
+            } else {
+                // Only a shutdown gives up on the end: the thread stays busy until the next start's
+                // recovery stores it.
+                tracing::error!(run_id = %context.run_id, "run left unfinished in the store");
+            }
         }
         self.metrics.run_finished(status, took);
         // A run that completed is counted by /metrics; only the others are worth a line at the default level.

@@ -99,6 +99,20 @@ impl Hub {
         }
     }
 
+    /// Whether any connection here is subscribed to the thread.
+    pub fn has_subscribers(&self, thread_id: &str) -> bool {
+        self.lock().by_thread.contains_key(thread_id)
+    }
+
+    /// Closes every subscribed connection with "try again later" (see [`Hub::ask_to_resume_later`]):
+    /// events of any thread may have been missed, and a client that resumes gets them from the store.
+    pub fn ask_everyone_to_resume(&self) {
+        let threads: Vec<String> = self.lock().by_thread.keys().cloned().collect();
+        for thread in threads {
+            self.ask_to_resume_later(&thread);
+        }
+    }
+
     /// Queues an event for every connection subscribed to its thread.
     pub fn publish(&self, event: &Arc<Event>) {
         let subscribers: Vec<Subscriber> = self.lock().by_thread.get(&event.thread_id).cloned().unwrap_or_default();

@@ -1,9 +1,11 @@
 //! The real-time AI-agent gateway (PROTOCOL.md): JWT auth before one WebSocket per client, one router,
-//! one message handler, one execution-context factory, one engine, one notifier, and a SQLite event store,
-//! so every run's five critical events reach the right user, in order, durably.
+//! one message handler, one execution-context factory, one engine, one notifier, and an event store
+//! (SQLite for one node, PostgreSQL shared by several), so every run's five critical events reach the
+//! right user, in order, durably, whichever node the user is connected to.
 
 pub mod agent;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod context;
 pub mod emitter;
@@ -57,10 +59,13 @@ async fn readyz(State(state): State<AppState>) -> Result<impl IntoResponse, AppE
     if !state.store.ping().await {
         return Err(AppError::unavailable("the event store is unreachable"));
     }
-    Ok(axum::Json(json!({ "status": "ready" })))
+    Ok(axum::Json(
+        json!({ "status": "ready", "store": state.store.kind(), "node": state.store.node_id() }),
+    ))
 }
 
 async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state.metrics.store_failures(state.store.failures());
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
 
@@ -93,6 +98,17 @@ pub async fn serve(
         axum::serve(listener, app(state.clone())).with_graceful_shutdown(async move { stop.cancelled().await });
     let server = tokio::spawn(async move { server.await });
     let pruning = tokio::spawn(prune_periodically(state.clone()));
+    let cluster = cluster::Cluster {
+        store: state.store.clone(),
+        hub: state.hub.clone(),
+        engine: state.engine.clone(),
+        metrics: state.metrics.clone(),
+        lease: state.config.lease,
+    };
+    if let Some(signals) = state.store.take_signals() {
+        tokio::spawn(cluster.clone().follow(signals));
+    }
+    let lease = tokio::spawn(cluster.keep_lease());
     let lifecycle = state.lifecycle.clone();
     tokio::select! {
         () = shutdown => {}
@@ -101,6 +117,12 @@ pub async fn serve(
     tracing::info!("shutting down");
     pruning.abort();
     lifecycle.shut_down(state.config.shutdown_grace).await;
+    // Every run of this node has ended (or was left to recovery): the lease goes at once, so another
+    // node takes over what is left without waiting for it to expire.
+    lease.abort();
+    if let Err(error) = state.store.release_lease().await {
+        tracing::warn!(%error, "cannot give up this node's lease; it expires on its own");
+    }
     stop_serving.cancel();
     server.await.map_err(std::io::Error::other)?
 }

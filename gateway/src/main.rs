@@ -54,7 +54,7 @@ fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let config = settings.resolve()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let store = Store::open(&config.database)?;
+        let store = Store::connect(&config).await?;
         let bind = config.bind;
         let state = AppState::new(config, store, Agents::standard(), Tools::standard())?;
         let listener = tokio::net::TcpListener::bind(bind).await?;

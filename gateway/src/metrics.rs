@@ -18,13 +18,18 @@ pub struct Metrics {
 }
 
 const RUN_SECONDS: &str = "gateway_run_duration_seconds";
+const FANOUT_LAG_SECONDS: &str = "gateway_fanout_lag_seconds";
 
 impl Metrics {
     /// A fresh recorder with histogram buckets for run latency.
     pub fn new() -> Self {
         let builder = PrometheusBuilder::new();
         let buckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
-        let recorder = match builder.set_buckets_for_metric(Matcher::Full(RUN_SECONDS.into()), &buckets) {
+        let lag_buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+        let recorder = match builder
+            .set_buckets_for_metric(Matcher::Full(RUN_SECONDS.into()), &buckets)
+            .and_then(|builder| builder.set_buckets_for_metric(Matcher::Full(FANOUT_LAG_SECONDS.into()), &lag_buckets))
+        {
             Ok(builder) => builder.build_recorder(),
             Err(_) => PrometheusBuilder::new().build_recorder(),
         };
@@ -65,6 +70,23 @@ impl Metrics {
     /// An error was answered.
     pub fn error(&self, code: ErrorCode) {
         self.record(|| metrics::counter!("gateway_errors_total", "code" => code.as_str()).increment(1));
+    }
+
+    /// Runs of a gone process or node this node took over (to end them).
+    pub fn runs_taken_over(&self, runs: usize) {
+        if runs > 0 {
+            self.record(|| metrics::counter!("gateway_lease_takeovers_total").increment(runs as u64));
+        }
+    }
+
+    /// An event stored by another node reached this node's subscribers, `lag` after it was stored.
+    pub fn fanned_out(&self, lag: Duration) {
+        self.record(|| metrics::histogram!(FANOUT_LAG_SECONDS).record(lag.as_secs_f64()));
+    }
+
+    /// The store engine's failures so far (unreachable, refusing, timing out).
+    pub fn store_failures(&self, total: u64) {
+        self.record(|| metrics::counter!("gateway_store_errors_total").absolute(total));
     }
 
     /// The Prometheus text exposition.

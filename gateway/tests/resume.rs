@@ -131,6 +131,7 @@ async fn a_run_left_unfinished_by_a_crash_is_completed_at_startup() {
         request_id: Some("q".into()),
         agent: "supervisor".into(),
         task: "what is 1 + 1?".into(),
+        user_run_limit: 16,
     };
     store.accept_run(run, started).await.expect("run");
     let executing = json!({"call_id": "c1", "tool_name": "calculator", "parameters": {"expression": "1 + 1"}});
@@ -170,6 +171,7 @@ async fn a_run_completed_but_not_marked_is_not_completed_twice() {
         request_id: None,
         agent: "supervisor".into(),
         task: "hello".into(),
+        user_run_limit: 16,
     };
     let started = json!({"agent_name": "supervisor", "task_description": "hello"});
     store.accept_run(run, started).await.expect("run");

@@ -1,26 +1,26 @@
-//! The event store: SQLite in WAL mode, holding threads (with their owner), runs, user messages and events.
+//! The event store: threads (with their owner), runs, user messages and events, behind one handle.
 //!
-//! Events get their `seq` here, inside the insert's transaction, so a thread's sequence has no gaps and no
-//! repeats whoever writes. Writes go to one writer thread that commits the writes waiting together
-//! (`writer`); reads run on a few reader threads with a connection each (`readers`); WAL checkpoints run
-//! on a thread of their own (`checkpoint`); retention cuts old history (`retention`).
+//! Events get their `seq` inside the insert's transaction, so a thread's sequence has no gaps and no
+//! repeats whoever writes. Two backends keep that promise (`backend`): SQLite, embedded, for one
+//! gateway process (`sqlite`); PostgreSQL, shared, for several gateway nodes (`postgres`), which adds
+//! run leases, fencing and fan-out of events and cancels between nodes.
 
-mod checkpoint;
-mod readers;
-mod retention;
-mod writer;
+mod backend;
+mod postgres;
+mod sqlite;
 
-pub use retention::Pruned;
-
-use crate::config::HistoryLimits;
+pub use backend::{Backend, Signal};
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
+use tokio::sync::mpsc;
 
-use crate::protocol::{Event, EventType, RunStatus, timestamp_now};
+use crate::config::{Config, HistoryLimits, StoreLocation};
+use crate::protocol::{Event, EventType, RunStatus};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,9 +28,22 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL reported an error, or could not be reached.
+    #[error("database error: {0}")]
+    Postgres(String),
     /// The request was accepted before (a retry): the run it started.
     #[error("request already accepted as run {}", .0.run_id)]
     AlreadyAccepted(AcceptedRequest),
+    /// The thread has a running run (on this node or another).
+    #[error("this thread already has a running run")]
+    ThreadBusy,
+    /// The user has as many runs going as allowed, across every node.
+    #[error("at most {0} runs per user at a time; wait for one to end")]
+    TooManyRuns(usize),
+    /// This node no longer owns the run: its lease expired and another node took the run over (and
+    /// ends it). Nothing more of the run may be written from here.
+    #[error("run {0} is no longer owned by this node (its lease was taken over)")]
+    Fenced(String),
     /// The transaction this write was committed in failed as a whole.
     #[error("database write failed: {0}")]
     Batch(String),
@@ -55,6 +68,20 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the engine itself failed (unreachable, refusing, corrupt), as opposed to an answer about
+    /// the request (a retry, a busy thread, a limit, a run taken over).
+    pub fn is_engine_failure(&self) -> bool {
+        !matches!(
+            self,
+            StoreError::AlreadyAccepted(_)
+                | StoreError::ThreadBusy
+                | StoreError::TooManyRuns(_)
+                | StoreError::Fenced(_)
+        )
+    }
+}
+
 /// The bounds of a thread's stored history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct History {
@@ -75,7 +102,8 @@ pub struct AcceptedRequest {
     pub started_seq: u64,
 }
 
-/// A run the gateway was executing when it stopped.
+/// A run left running by a gateway that stopped (or, with several nodes, whose node's lease expired),
+/// now owned by this process to be ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterruptedRun {
     /// The run.
@@ -87,485 +115,6 @@ pub struct InterruptedRun {
     /// The status its stored `agent_completed` gives, when it has one (a process stopped between the
     /// two writes of an older version): only the run's status is left to record.
     pub completed: Option<String>,
-}
-
-/// The SQLite event store. Cloning shares the writer and the read connections.
-#[derive(Clone)]
-pub struct Store {
-    writer: writer::Writer,
-    /// Read connections (`None` in memory, where reads go to the writer's connection).
-    readers: Option<readers::Readers>,
-    /// Keeps the checkpoint thread going (`None` in memory).
-    _checkpointer: Option<checkpoint::Checkpointer>,
-    /// The held lock on the database's lock file (`None` in memory).
-    _owner: Option<Arc<std::fs::File>>,
-}
-
-// Bound values in a WHERE clause are written `+?N`: with the bundled SQLite's STAT4 a bare `?N` makes every
-// new value re-prepare the statement (the plan may depend on it), which defeated the statement cache on
-// the hot path; the unary plus keeps the index and the cached plan.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS threads (
-    id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    thread_id TEXT NOT NULL REFERENCES threads(id),
-    request_id TEXT,
-    agent TEXT NOT NULL,
-    status TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
-CREATE INDEX IF NOT EXISTS runs_by_request ON runs(request_id) WHERE request_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS messages (
-    thread_id TEXT NOT NULL REFERENCES threads(id),
-    position INTEGER NOT NULL,
-    role TEXT NOT NULL,
-    text TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (thread_id, position)
-);
-CREATE TABLE IF NOT EXISTS events (
-    thread_id TEXT NOT NULL REFERENCES threads(id),
-    seq INTEGER NOT NULL,
-    run_id TEXT NOT NULL,
-    request_id TEXT,
-    type TEXT NOT NULL,
-    data TEXT NOT NULL,
-    timestamp TEXT NOT NULL,
-    PRIMARY KEY (thread_id, seq)
-);
-";
-
-impl Store {
-    /// Opens (or creates) the database file, in WAL mode with the schema in place, for this process
-    /// alone: the lock file beside it (`<database>.lock`) is held while the store lives, and the system
-    /// releases it when the process ends, however it ends. A second process is refused, so recovery at
-    /// startup never completes runs another live process is executing.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let lock = owner_lock(path)?;
-        let conn = Connection::open(path)?;
-        init(&conn)?;
-        // The checkpoint thread copies the WAL back; the writer's commits never wait for it.
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
-        Ok(Store {
-            writer: writer::Writer::start(conn)?,
-            readers: Some(readers::Readers::start(path)?),
-            _checkpointer: Some(checkpoint::Checkpointer::start(path)?),
-            _owner: Some(Arc::new(lock)),
-        })
-    }
-
-    /// An in-memory store, for tests: one connection, reads and writes both on the writer's thread.
-    pub fn in_memory() -> Result<Self, StoreError> {
-        let conn = Connection::open_in_memory()?;
-        init(&conn)?;
-        Ok(Store {
-            writer: writer::Writer::start(conn)?,
-            readers: None,
-            _checkpointer: None,
-            _owner: None,
-        })
-    }
-
-    /// Runs a write on the writer thread, committed with the writes waiting beside it (`work` may run
-    /// again, in a fresh transaction, when another write of its batch fails).
-    async fn write<T: Send + 'static>(
-        &self,
-        work: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        self.writer.write(work).await
-    }
-
-    /// Runs a read on a read connection.
-    async fn read<T: Send + 'static>(
-        &self,
-        work: impl Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        match &self.readers {
-            Some(readers) => readers.read(work).await,
-            None => self.writer.write(work).await,
-        }
-    }
-
-    /// How long one statement waits for a write lock another connection holds before failing (5 s
-    /// unless set); the notifier's retries come on top of it.
-    pub async fn set_busy_timeout(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
-        self.write(move |c| Ok(c.busy_timeout(timeout)?)).await
-    }
-
-    /// Whether the database answers (for `/readyz`).
-    pub async fn ping(&self) -> bool {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
-            .is_ok()
-    }
-
-    /// Creates a thread owned by `owner` and returns its id.
-    pub async fn create_thread(&self, owner: &str) -> Result<String, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let (thread, owner) = (id.clone(), owner.to_owned());
-        self.write(move |c| {
-            c.execute(
-                "INSERT INTO threads (id, owner, created_at) VALUES (?1, ?2, ?3)",
-                params![thread, owner, timestamp_now()],
-            )?;
-            Ok(())
-        })
-        .await?;
-        Ok(id)
-    }
-
-    /// The owner of a thread, or `None` if it does not exist.
-    pub async fn thread_owner(&self, thread_id: &str) -> Result<Option<String>, StoreError> {
-        let thread = thread_id.to_owned();
-        self.read(move |c| {
-            Ok(c.prepare_cached("SELECT owner FROM threads WHERE id = +?1")?
-                .query_row(params![thread], |row| row.get(0))
-                .optional()?)
-        })
-        .await
-    }
-
-    /// Accepts a run, in one transaction: the run recorded as running, the user's message added to the
-    /// thread's conversation, and `agent_started` stored with the thread's next `seq`. A process stopped
-    /// at any point leaves all of it or none of it.
-    pub async fn accept_run(&self, run: RunStart, started: Value) -> Result<Event, StoreError> {
-        let event = unstored(
-            EventType::AgentStarted,
-            &run.thread_id,
-            &run.run_id,
-            run.request_id.as_deref(),
-            started,
-        );
-        self.write(move |c| {
-            if let Some(request_id) = &run.request_id
-                && let Some(accepted) = accepted_request(c, &run.user_id, request_id, &run.task)?
-            {
-                return Err(StoreError::AlreadyAccepted(accepted));
-            }
-            c.prepare_cached(
-                "INSERT INTO runs (id, thread_id, request_id, agent, status, started_at, task)
-                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6)",
-            )?
-            .execute(params![
-                run.run_id,
-                run.thread_id,
-                run.request_id,
-                run.agent,
-                event.timestamp,
-                run.task
-            ])?;
-            insert_message(c, &run.thread_id, "user", &run.task)?;
-            let seq = insert_event(c, &event)?;
-            Ok(Event { seq, ..event.clone() })
-        })
-        .await
-    }
-
-    /// The run `user_id` started with this `request_id` and text, if one was accepted: a retry is that
-    /// run, not a new one.
-    pub async fn accepted_request(
-        &self,
-        user_id: &str,
-        request_id: &str,
-        task: &str,
-    ) -> Result<Option<AcceptedRequest>, StoreError> {
-        let (user, request, task) = (user_id.to_owned(), request_id.to_owned(), task.to_owned());
-        self.read(move |c| accepted_request(c, &user, &request, &task)).await
-    }
-
-    /// Completes a run, in one transaction: `agent_completed` stored with the thread's next `seq`, the
-    /// run's final status, and for a completed run its answer (`final_response`) added to the thread's
-    /// conversation. A process stopped at any point leaves both or neither, so recovery never
-    /// completes a run twice.
-    pub async fn complete_run(
-        &self,
-        thread_id: &str,
-        run_id: &str,
-        request_id: Option<&str>,
-        status: RunStatus,
-        data: Value,
-    ) -> Result<Event, StoreError> {
-        let event = unstored(EventType::AgentCompleted, thread_id, run_id, request_id, data);
-        self.write(move |c| {
-            let seq = insert_event(c, &event)?;
-            c.prepare_cached("UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = +?1")?
-                .execute(params![event.run_id, status.as_str(), event.timestamp])?;
-            if status == RunStatus::Completed
-                && let Some(answer) = event.data["final_response"].as_str()
-            {
-                insert_message(c, &event.thread_id, "agent", answer)?;
-            }
-            Ok(Event { seq, ..event.clone() })
-        })
-        .await
-    }
-
-    /// Records how a run ended.
-    pub async fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), StoreError> {
-        let run = run_id.to_owned();
-        self.write(move |c| {
-            c.execute(
-                "UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = +?1",
-                params![run, status.as_str(), timestamp_now()],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Runs left `running` by a gateway that stopped without finishing them.
-    pub async fn interrupted_runs(&self) -> Result<Vec<InterruptedRun>, StoreError> {
-        self.read(|c| {
-            let mut statement = c.prepare(
-                "SELECT id, thread_id, request_id,
-                        (SELECT json_extract(data, '$.status') FROM events
-                          WHERE events.run_id = runs.id AND type = 'agent_completed' LIMIT 1)
-                   FROM runs WHERE status = 'running' ORDER BY started_at",
-            )?;
-            let rows = statement.query_map([], |row| {
-                Ok(InterruptedRun {
-                    run_id: row.get(0)?,
-                    thread_id: row.get(1)?,
-                    request_id: row.get(2)?,
-                    completed: row.get(3)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
-    }
-
-    /// Appends a message of the thread's conversation (`user` or `agent`).
-    pub async fn add_message(&self, thread_id: &str, role: &str, text: &str) -> Result<(), StoreError> {
-        let (thread, role, text) = (thread_id.to_owned(), role.to_owned(), text.to_owned());
-        self.write(move |c| insert_message(c, &thread, &role, &text)).await
-    }
-
-    /// The last `last` messages of the thread's conversation, oldest first: `(role, text)`. Read from
-    /// the end of the thread's key, so a long thread costs only what is asked for.
-    pub async fn messages(&self, thread_id: &str, last: usize) -> Result<Vec<(String, String)>, StoreError> {
-        let thread = thread_id.to_owned();
-        let limit = i64::try_from(last).unwrap_or(i64::MAX);
-        self.read(move |c| {
-            let mut statement = c.prepare_cached(
-                "SELECT role, text FROM messages WHERE thread_id = +?1 ORDER BY position DESC LIMIT ?2",
-            )?;
-            let rows = statement.query_map(params![thread, limit], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            let mut newest_first = rows.collect::<Result<Vec<_>, _>>()?;
-            newest_first.reverse();
-            Ok(newest_first)
-        })
-        .await
-    }
-
-    /// Stores an event with the thread's next `seq` and returns it as sent.
-    pub async fn append_event(
-        &self,
-        thread_id: &str,
-        run_id: &str,
-        request_id: Option<&str>,
-        kind: EventType,
-        data: Value,
-    ) -> Result<Event, StoreError> {
-        let event = unstored(kind, thread_id, run_id, request_id, data);
-        self.write(move |c| {
-            let seq = insert_event(c, &event)?;
-            Ok(Event { seq, ..event.clone() })
-        })
-        .await
-    }
-
-    /// What the thread's history holds: its latest `seq` (0 with no events yet) and the `seq` through
-    /// which retention removed it (0 when nothing was removed).
-    pub async fn history(&self, thread_id: &str) -> Result<History, StoreError> {
-        let thread = thread_id.to_owned();
-        self.read(move |c| {
-            let (latest, removed): (i64, i64) = c
-                .prepare_cached("SELECT last_seq, removed_through FROM threads WHERE id = +?1")?
-                .query_row(params![thread], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()?
-                .unwrap_or((0, 0));
-            let seq = |value: i64| u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("seq {value}")));
-            Ok(History {
-                latest: seq(latest)?,
-                removed_through: seq(removed)?,
-            })
-        })
-        .await
-    }
-
-    /// Removes what the limits say is too old or too much (see [`HistoryLimits`]), a few threads per
-    /// transaction, and says what was removed.
-    pub async fn prune(&self, limits: HistoryLimits) -> Result<Pruned, StoreError> {
-        let mut pruned = Pruned::default();
-        let mut after = String::new();
-        loop {
-            let (batch, last) = self.write(move |c| retention::prune_some(c, &limits, &after)).await?;
-            pruned.add(&batch);
-            match last {
-                Some(last) => after = last,
-                None => return Ok(pruned),
-            }
-        }
-    }
-
-    /// The thread's stored events with `seq > after_seq`, in order.
-    pub async fn events_after(&self, thread_id: &str, after_seq: u64) -> Result<Vec<Event>, StoreError> {
-        self.events_page(thread_id, after_seq, usize::MAX).await
-    }
-
-    /// At most `limit` of the thread's stored events with `seq > after_seq`, in order: a long history
-    /// is read a page at a time, never whole.
-    pub async fn events_page(&self, thread_id: &str, after_seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let thread = thread_id.to_owned();
-        let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(move |c| {
-            let mut statement = c.prepare_cached(
-                "SELECT seq, run_id, request_id, type, data, timestamp FROM events WHERE thread_id = +?1 AND seq > +?2 ORDER BY seq LIMIT ?3",
-            )?;
-            let rows = statement.query_map(params![thread, after, limit], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Option<String>>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                ))
-            })?;
-            let mut events = Vec::new();
-            for row in rows {
-                let (seq, run_id, request_id, kind, data, timestamp) = row?;
-                events.push(Event {
-                    kind: EventType::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("event type {kind}")))?,
-                    seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("seq {seq}")))?,
-                    thread_id: thread.clone(),
-                    run_id,
-                    request_id,
-                    timestamp,
-                    data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                });
-            }
-            Ok(events)
-        })
-        .await
-    }
-}
-
-/// Sets up a new connection to the database: WAL, the pragmas, and the schema in place.
-fn init(conn: &Connection) -> Result<(), StoreError> {
-    // WAL survives a crash with every committed event; NORMAL sync is durable across process death.
-    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-    // Savepoints (one per write of a batch) keep their pages in memory, not in a temporary file.
-    conn.execute_batch(
-        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;",
-    )?;
-    conn.execute_batch(SCHEMA)?;
-    // Columns added since the first schema, added in place to an older database. A run without its
-    // text never matches a retry; a thread's counters start from what it holds.
-    add_column(conn, "runs", "task", "TEXT", None)?;
-    add_column(
-        conn,
-        "threads",
-        "last_seq",
-        "INTEGER NOT NULL DEFAULT 0",
-        Some("(SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.thread_id = threads.id)"),
-    )?;
-    add_column(
-        conn,
-        "threads",
-        "stored_bytes",
-        "INTEGER NOT NULL DEFAULT 0",
-        Some("(SELECT COALESCE(SUM(length(CAST(data AS BLOB))), 0) FROM events WHERE events.thread_id = threads.id)"),
-    )?;
-    add_column(conn, "threads", "removed_through", "INTEGER NOT NULL DEFAULT 0", None)?;
-    Ok(())
-}
-
-/// Adds `column` to `table` unless it is there, filled with `initial` (an expression over the row).
-fn add_column(
-    conn: &Connection,
-    table: &str,
-    column: &str,
-    declaration: &str,
-    initial: Option<&str>,
-) -> Result<(), StoreError> {
-    let present = conn
-        .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
-        .exists(params![table, column])?;
-    if !present {
-        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {declaration}"))?;
-        if let Some(initial) = initial {
-            conn.execute_batch(&format!("UPDATE {table} SET {column} = {initial}"))?;
-        }
-    }
-    Ok(())
-}
-
-/// The run already accepted for a request: the same `request_id` and text from the same user.
-fn accepted_request(
-    c: &Connection,
-    user_id: &str,
-    request_id: &str,
-    task: &str,
-) -> Result<Option<AcceptedRequest>, StoreError> {
-    let found = c
-        .prepare_cached(
-            "SELECT runs.id, runs.thread_id,
-                    (SELECT seq FROM events WHERE events.thread_id = runs.thread_id
-                       AND events.run_id = runs.id AND events.type = 'agent_started')
-               FROM runs JOIN threads ON threads.id = runs.thread_id
-              WHERE runs.request_id = +?2 AND runs.task = +?3
-                AND threads.owner = +?1
-              LIMIT 1",
-        )?
-        .query_row(params![user_id, request_id, task], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        })
-        .optional()?;
-    found
-        .map(|(run_id, thread_id, seq)| {
-            let started_seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("seq {seq}")))?;
-            Ok(AcceptedRequest {
-                run_id,
-                thread_id,
-                started_seq,
-            })
-        })
-        .transpose()
-}
-
-/// Takes the exclusive lock on `<database>.lock`, or says who has it.
-fn owner_lock(database: &Path) -> Result<std::fs::File, StoreError> {
-    let mut name = database.as_os_str().to_owned();
-    name.push(".lock");
-    let path = std::path::PathBuf::from(name);
-    let error = |source| StoreError::Lock {
-        path: path.display().to_string(),
-        source,
-    };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(error)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse(database.display().to_string())),
-        Err(std::fs::TryLockError::Error(source)) => Err(error(source)),
-    }
 }
 
 /// What a run is accepted with (see [`Store::accept_run`]).
@@ -583,19 +132,254 @@ pub struct RunStart {
     pub agent: String,
     /// The user's message, added to the thread's conversation.
     pub task: String,
+    /// Runs the user may have going at once, counted across every node sharing the store.
+    pub user_run_limit: usize,
 }
 
-/// Adds a message at the end of a thread's conversation.
-fn insert_message(c: &Connection, thread_id: &str, role: &str, text: &str) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT INTO messages (thread_id, position, role, text, created_at)
-         VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM messages WHERE thread_id = +?1), ?2, ?3, ?4)",
-    )?
-    .execute(params![thread_id, role, text, timestamp_now()])?;
-    Ok(())
+/// What one pruning removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Threads whose history was cut.
+    pub threads: usize,
+    /// Events removed.
+    pub events: u64,
+    /// Bytes of event data removed.
+    pub bytes: u64,
+    /// Conversation messages removed with their runs.
+    pub messages: u64,
 }
 
-/// An event as it is before it is stored: stamped now, its `seq` given by [`insert_event`].
+impl Pruned {
+    /// Adds what another pruning removed.
+    pub fn add(&mut self, other: &Pruned) {
+        self.threads += other.threads;
+        self.events += other.events;
+        self.bytes += other.bytes;
+        self.messages += other.messages;
+    }
+}
+
+/// The event store handle. Cloning shares the backend.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+    /// Engine failures seen, for `/metrics`.
+    failures: Arc<AtomicU64>,
+}
+
+impl Store {
+    /// Opens the SQLite database file, for this process alone (see the `sqlite` backend).
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Store::over(Arc::new(sqlite::SqliteBackend::open(path)?)))
+    }
+
+    /// An in-memory SQLite store, for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Ok(Store::over(Arc::new(sqlite::SqliteBackend::in_memory()?)))
+    }
+
+    /// Connects to the configured store: the SQLite file, or a PostgreSQL server this node shares with
+    /// others, holding its runs under a lease of `config.lease`.
+    pub async fn connect(config: &Config) -> Result<Self, StoreError> {
+        match &config.store {
+            StoreLocation::Sqlite => Store::open(&config.database),
+            StoreLocation::Postgres(url) => Ok(Store::over(Arc::new(
+                postgres::PostgresBackend::connect(url, config.lease).await?,
+            ))),
+        }
+    }
+
+    fn over(backend: Arc<dyn Backend>) -> Self {
+        Store {
+            backend,
+            failures: Arc::default(),
+        }
+    }
+
+    /// Counts an engine failure before handing the result on.
+    fn seen<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(error) = &result
+            && error.is_engine_failure()
+        {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Engine failures seen since the store opened.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// The backend's name (`sqlite` or `postgres`), for logs and `/readyz`.
+    pub fn kind(&self) -> &'static str {
+        self.backend.kind()
+    }
+
+    /// This node's id among the nodes sharing the store.
+    pub fn node_id(&self) -> &str {
+        self.backend.node_id()
+    }
+
+    /// How long one statement waits for a write lock another connection holds before failing.
+    pub async fn set_busy_timeout(&self, timeout: Duration) -> Result<(), StoreError> {
+        let result = self.backend.set_busy_timeout(timeout).await;
+        self.seen(result)
+    }
+
+    /// Whether the engine answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        let answered = self.backend.ping().await;
+        if !answered {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        answered
+    }
+
+    /// Creates a thread owned by `owner` and returns its id.
+    pub async fn create_thread(&self, owner: &str) -> Result<String, StoreError> {
+        let result = self.backend.create_thread(owner).await;
+        self.seen(result)
+    }
+
+    /// The owner of a thread, or `None` if it does not exist.
+    pub async fn thread_owner(&self, thread_id: &str) -> Result<Option<String>, StoreError> {
+        let result = self.backend.thread_owner(thread_id).await;
+        self.seen(result)
+    }
+
+    /// Accepts a run, in one transaction: the run recorded as running (owned by this node), the user's
+    /// message added to the thread's conversation, and `agent_started` stored with the thread's next
+    /// `seq`. A process stopped at any point leaves all of it or none of it.
+    pub async fn accept_run(&self, run: RunStart, started: Value) -> Result<Event, StoreError> {
+        let result = self.backend.accept_run(run, started).await;
+        self.seen(result)
+    }
+
+    /// The run `user_id` started with this `request_id` and text, if one was accepted: a retry is that
+    /// run, not a new one.
+    pub async fn accepted_request(
+        &self,
+        user_id: &str,
+        request_id: &str,
+        task: &str,
+    ) -> Result<Option<AcceptedRequest>, StoreError> {
+        let result = self.backend.accepted_request(user_id, request_id, task).await;
+        self.seen(result)
+    }
+
+    /// Completes a run, in one transaction: `agent_completed` stored with the thread's next `seq`, the
+    /// run's final status, and for a completed run its answer added to the thread's conversation. Both
+    /// or neither, and only by the run's owner, so no run is completed twice.
+    pub async fn complete_run(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        request_id: Option<&str>,
+        status: RunStatus,
+        data: Value,
+    ) -> Result<Event, StoreError> {
+        let result = self
+            .backend
+            .complete_run(thread_id, run_id, request_id, status, data)
+            .await;
+        self.seen(result)
+    }
+
+    /// Records how a run ended.
+    pub async fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), StoreError> {
+        let result = self.backend.finish_run(run_id, status).await;
+        self.seen(result)
+    }
+
+    /// Takes over the runs left running by a process that is gone, to be ended by this one: with
+    /// SQLite, the runs the previous process left (only the first call finds any: the database is
+    /// this process's alone); with PostgreSQL, the runs of every node whose lease expired.
+    pub async fn claim_interrupted_runs(&self) -> Result<Vec<InterruptedRun>, StoreError> {
+        let result = self.backend.claim_interrupted_runs().await;
+        self.seen(result)
+    }
+
+    /// Renews this node's lease on its runs; returns the runs of this node whose cancel was asked
+    /// on another node (in case that node's signal was missed).
+    pub async fn renew_lease(&self) -> Result<Vec<String>, StoreError> {
+        let result = self.backend.renew_lease().await;
+        self.seen(result)
+    }
+
+    /// Asks the node running `run_id` to cancel it, if it is a running run of `user_id`: whether it is.
+    pub async fn request_cancel(&self, user_id: &str, run_id: &str) -> Result<bool, StoreError> {
+        let result = self.backend.request_cancel(user_id, run_id).await;
+        self.seen(result)
+    }
+
+    /// Gives up this node's lease at a clean shutdown (its runs are ended by then).
+    pub async fn release_lease(&self) -> Result<(), StoreError> {
+        let result = self.backend.release_lease().await;
+        self.seen(result)
+    }
+
+    /// What the other nodes say (their events, cancels), once: `None` for a store no other node shares,
+    /// or when already taken.
+    pub fn take_signals(&self) -> Option<mpsc::Receiver<Signal>> {
+        self.backend.take_signals()
+    }
+
+    /// Appends a message of the thread's conversation (`user` or `agent`).
+    pub async fn add_message(&self, thread_id: &str, role: &str, text: &str) -> Result<(), StoreError> {
+        let result = self.backend.add_message(thread_id, role, text).await;
+        self.seen(result)
+    }
+
+    /// The last `last` messages of the thread's conversation, oldest first: `(role, text)`.
+    pub async fn messages(&self, thread_id: &str, last: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let result = self.backend.messages(thread_id, last).await;
+        self.seen(result)
+    }
+
+    /// Stores an event of a running run with the thread's next `seq` and returns it as sent.
+    pub async fn append_event(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        request_id: Option<&str>,
+        kind: EventType,
+        data: Value,
+    ) -> Result<Event, StoreError> {
+        let result = self
+            .backend
+            .append_event(thread_id, run_id, request_id, kind, data)
+            .await;
+        self.seen(result)
+    }
+
+    /// What the thread's history holds: its latest `seq` (0 with no events yet) and the `seq` through
+    /// which retention removed it (0 when nothing was removed).
+    pub async fn history(&self, thread_id: &str) -> Result<History, StoreError> {
+        let result = self.backend.history(thread_id).await;
+        self.seen(result)
+    }
+
+    /// Removes what the limits say is too old or too much (see [`HistoryLimits`]), and says what.
+    pub async fn prune(&self, limits: HistoryLimits) -> Result<Pruned, StoreError> {
+        let result = self.backend.prune(limits).await;
+        self.seen(result)
+    }
+
+    /// The thread's stored events with `seq > after_seq`, in order.
+    pub async fn events_after(&self, thread_id: &str, after_seq: u64) -> Result<Vec<Event>, StoreError> {
+        self.events_page(thread_id, after_seq, usize::MAX).await
+    }
+
+    /// At most `limit` of the thread's stored events with `seq > after_seq`, in order: a long history
+    /// is read a page at a time, never whole.
+    pub async fn events_page(&self, thread_id: &str, after_seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let result = self.backend.events_page(thread_id, after_seq, limit).await;
+        self.seen(result)
+    }
+}
+
+/// An event as it is before it is stored: stamped now, its `seq` given by the backend.
 fn unstored(kind: EventType, thread_id: &str, run_id: &str, request_id: Option<&str>, data: Value) -> Event {
     Event {
         kind,
@@ -603,310 +387,7 @@ fn unstored(kind: EventType, thread_id: &str, run_id: &str, request_id: Option<&
         thread_id: thread_id.to_owned(),
         run_id: run_id.to_owned(),
         request_id: request_id.map(str::to_owned),
-        timestamp: timestamp_now(),
+        timestamp: crate::protocol::timestamp_now(),
         data,
-    }
-}
-
-/// Stores an event with the thread's next `seq` (inside the caller's transaction) and returns the seq.
-fn insert_event(c: &Connection, event: &Event) -> Result<u64, StoreError> {
-    let data = event.data.to_string();
-    // The thread keeps its last seq (history removed by retention must not make seq start over) and
-    // how much it stores (what retention measures).
-    let seq: i64 = c
-        .prepare_cached(
-            "UPDATE threads SET last_seq = last_seq + 1, stored_bytes = stored_bytes + ?2
-              WHERE id = +?1 RETURNING last_seq",
-        )?
-        .query_row(params![event.thread_id, data.len() as i64], |row| row.get(0))
-        .optional()?
-        .ok_or_else(|| StoreError::Corrupt(format!("no thread {}", event.thread_id)))?;
-    c.prepare_cached(
-        "INSERT INTO events (thread_id, seq, run_id, request_id, type, data, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        event.thread_id,
-        seq,
-        event.run_id,
-        event.request_id,
-        event.kind.as_str(),
-        data,
-        event.timestamp
-    ])?;
-    u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative seq {seq}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[tokio::test]
-    async fn seq_is_per_thread_gapless_and_survives_reopening() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("events.db");
-        let store = Store::open(&path).expect("opens");
-        let a = store.create_thread("alice").await.expect("thread");
-        let b = store.create_thread("bob").await.expect("thread");
-        store.accept_run(run("r1", &a), json!({})).await.expect("run");
-        for _ in 0..2 {
-            store
-                .append_event(&a, "r1", Some("q1"), EventType::AgentThinking, json!({}))
-                .await
-                .expect("event");
-        }
-        let first_b = store
-            .append_event(&b, "r2", None, EventType::AgentStarted, json!({}))
-            .await
-            .expect("event");
-        assert_eq!(first_b.seq, 1);
-        drop(store);
-
-        let store = Store::open(&path).expect("reopens");
-        let events = store.events_after(&a, 1).await.expect("events");
-        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
-        assert_eq!(
-            store.messages(&a, usize::MAX).await.expect("messages"),
-            vec![("user".to_owned(), "task".to_owned())]
-        );
-        assert_eq!(events[0].request_id.as_deref(), Some("q1"));
-        assert_eq!(store.thread_owner(&a).await.expect("owner").as_deref(), Some("alice"));
-        assert_eq!(store.thread_owner("nope").await.expect("owner"), None);
-        let interrupted = store.interrupted_runs().await.expect("runs");
-        assert_eq!(
-            interrupted,
-            vec![InterruptedRun {
-                run_id: "r1".into(),
-                thread_id: a.clone(),
-                request_id: Some("q1".into()),
-                completed: None,
-            }]
-        );
-        let done = store
-            .complete_run(
-                &a,
-                "r1",
-                Some("q1"),
-                RunStatus::Completed,
-                json!({"status": "completed"}),
-            )
-            .await
-            .expect("complete");
-        assert_eq!(done.seq, 4);
-        assert!(store.interrupted_runs().await.expect("runs").is_empty());
-    }
-
-    fn run(run_id: &str, thread_id: &str) -> RunStart {
-        RunStart {
-            run_id: run_id.into(),
-            user_id: "alice".into(),
-            thread_id: thread_id.into(),
-            request_id: Some("q1".into()),
-            agent: "supervisor".into(),
-            task: "task".into(),
-        }
-    }
-
-    /// A request retried with the same `request_id` and text by the same user is the run already
-    /// accepted, never a second one; another text, or another user, is a new run.
-    #[tokio::test]
-    async fn a_retried_request_is_the_run_already_accepted() {
-        let store = Store::in_memory().expect("store");
-        let a = store.create_thread("alice").await.expect("thread");
-        let started = store.accept_run(run("r1", &a), json!({})).await.expect("accepted");
-        let b = store.create_thread("alice").await.expect("thread");
-        let retry = store.accept_run(run("r2", &b), json!({})).await.expect_err("a retry");
-        let StoreError::AlreadyAccepted(accepted) = retry else {
-            panic!("{retry}");
-        };
-        let expected = AcceptedRequest {
-            run_id: "r1".into(),
-            thread_id: a.clone(),
-            started_seq: started.seq,
-        };
-        assert_eq!(accepted, expected);
-        let found = store.accepted_request("alice", "q1", "task").await.expect("reads");
-        assert_eq!(found, Some(expected));
-        assert_eq!(
-            store.events_after(&b, 0).await.expect("events").len(),
-            0,
-            "nothing stored"
-        );
-
-        let mut other_text = run("r3", &b);
-        other_text.task = "another task".into();
-        store.accept_run(other_text, json!({})).await.expect("a new request");
-        let bob = store.create_thread("bob").await.expect("thread");
-        let mut bobs = run("r4", &bob);
-        bobs.user_id = "bob".into();
-        store.accept_run(bobs, json!({})).await.expect("another user's request");
-        assert_eq!(
-            store.accepted_request("carol", "q1", "task").await.expect("reads"),
-            None
-        );
-    }
-
-    /// A database written before runs kept their text is opened as it is and gains the column.
-    #[tokio::test]
-    async fn a_database_without_run_texts_is_upgraded_in_place() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("old.db");
-        let old = Connection::open(&path).expect("opens");
-        // The schema as it was written before: the later columns are added by `init`, never by SCHEMA.
-        old.execute_batch(SCHEMA).expect("old schema");
-        old.execute_batch(
-            "INSERT INTO threads (id, owner, created_at) VALUES ('t', 'alice', 'then');
-             INSERT INTO events VALUES ('t', 1, 'r0', NULL, 'agent_started', '{}', 'then');
-             INSERT INTO events VALUES ('t', 2, 'r0', NULL, 'agent_completed', '{\"x\":\"é\"}', 'then');",
-        )
-        .expect("old rows");
-        let columns: i64 = old
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'task'",
-                [],
-                |r| r.get(0),
-            )
-            .expect("columns");
-        assert_eq!(columns, 0, "the old schema has no task column");
-        drop(old);
-        let store = Store::open(&path).expect("opens the old database");
-        let history = store.history("t").await.expect("history");
-        assert_eq!(
-            (history.latest, history.removed_through),
-            (2, 0),
-            "counted from the stored events"
-        );
-        let next = store
-            .append_event("t", "r1", None, EventType::AgentStarted, json!({}))
-            .await
-            .expect("appends");
-        assert_eq!(next.seq, 3);
-        let a = store.create_thread("alice").await.expect("thread");
-        store.accept_run(run("r1", &a), json!({})).await.expect("accepted");
-        assert!(
-            store
-                .accepted_request("alice", "q1", "task")
-                .await
-                .expect("reads")
-                .is_some()
-        );
-    }
-
-    /// A run accepted whole or not at all: a failure inside the transaction (here a second run with the
-    /// same id) leaves no message and no `agent_started` behind.
-    #[tokio::test]
-    async fn accepting_a_run_is_one_transaction() {
-        let store = Store::in_memory().expect("store");
-        let a = store.create_thread("alice").await.expect("thread");
-        let started = store.accept_run(run("r1", &a), json!({})).await.expect("accepted");
-        assert_eq!((started.seq, started.kind), (1, EventType::AgentStarted));
-        assert!(
-            store.accept_run(run("r1", &a), json!({})).await.is_err(),
-            "the same run twice"
-        );
-        assert_eq!(store.events_after(&a, 0).await.expect("events").len(), 1);
-        assert_eq!(store.messages(&a, usize::MAX).await.expect("messages").len(), 1);
-    }
-
-    /// A run whose `agent_completed` is stored but whose status is not (a crash between the two writes of
-    /// an older version) is reported with that status, so recovery does not complete it a second time.
-    #[tokio::test]
-    async fn a_stored_completion_is_seen_by_recovery() {
-        let store = Store::in_memory().expect("store");
-        let a = store.create_thread("alice").await.expect("thread");
-        store.accept_run(run("r1", &a), json!({})).await.expect("accepted");
-        store
-            .append_event(
-                &a,
-                "r1",
-                None,
-                EventType::AgentCompleted,
-                json!({"status": "cancelled"}),
-            )
-            .await
-            .expect("event");
-        let interrupted = store.interrupted_runs().await.expect("runs");
-        assert_eq!(interrupted[0].completed.as_deref(), Some("cancelled"));
-    }
-
-    #[tokio::test]
-    async fn a_second_owner_of_the_database_is_refused_until_the_first_is_gone() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("events.db");
-        let first = Store::open(&path).expect("opens");
-        let second = Store::open(&path).err().expect("refused");
-        assert!(matches!(second, StoreError::InUse(_)), "{second}");
-        assert!(second.to_string().contains("in use by another gateway process"));
-        drop(first);
-        Store::open(&path).expect("opens once the first is gone");
-    }
-
-    #[tokio::test]
-    async fn concurrent_appends_never_share_a_seq() {
-        let store = Store::in_memory().expect("store");
-        let thread = store.create_thread("alice").await.expect("thread");
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
-                let (store, thread) = (store.clone(), thread.clone());
-                tokio::spawn(async move {
-                    store
-                        .append_event(&thread, "r", None, EventType::AgentThinking, json!({}))
-                        .await
-                })
-            })
-            .collect();
-        let mut seqs = Vec::new();
-        for task in tasks {
-            seqs.push(task.await.expect("joins").expect("appends").seq);
-        }
-        seqs.sort_unstable();
-        assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
-    }
-
-    #[tokio::test]
-    async fn messages_keep_their_order() {
-        let store = Store::in_memory().expect("store");
-        let thread = store.create_thread("alice").await.expect("thread");
-        store.add_message(&thread, "user", "hello").await.expect("add");
-        store.add_message(&thread, "agent", "hi").await.expect("add");
-        let messages = store.messages(&thread, usize::MAX).await.expect("messages");
-        assert_eq!(
-            messages,
-            vec![("user".into(), "hello".into()), ("agent".into(), "hi".into())]
-        );
-        store.add_message(&thread, "user", "again").await.expect("add");
-        let last_two = store.messages(&thread, 2).await.expect("messages");
-        assert_eq!(
-            last_two,
-            vec![("agent".into(), "hi".into()), ("user".into(), "again".into())]
-        );
-    }
-
-    /// The hot statements find a thread's rows through its key, whatever `+?N` does to the value.
-    #[test]
-    fn thread_queries_use_the_key() {
-        let conn = Connection::open_in_memory().expect("opens");
-        init(&conn).expect("schema");
-        let queries: [(&str, &[&dyn rusqlite::ToSql]); 3] = [
-            (
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE thread_id = +?1",
-                params!["t"],
-            ),
-            (
-                "SELECT seq FROM events WHERE thread_id = +?1 AND seq > +?2 ORDER BY seq LIMIT ?3",
-                params!["t", 0, 1],
-            ),
-            (
-                "SELECT role FROM messages WHERE thread_id = +?1 ORDER BY position DESC LIMIT ?2",
-                params!["t", 1],
-            ),
-        ];
-        for (query, values) in queries {
-            let plan: String = conn
-                .query_row(&format!("EXPLAIN QUERY PLAN {query}"), values, |row| row.get(3))
-                .expect("plan");
-            assert!(plan.contains("USING") && plan.contains("INDEX"), "{query}: {plan}");
-            assert!(plan.contains("thread_id=?"), "{query}: {plan}");
-        }
     }
 }

@@ -202,13 +202,11 @@ impl MessageRouter {
                 .owned_thread(&connection.user_id, thread_id)
                 .await
                 .map(drop),
-            ClientMessage::Cancel { run_id } => {
-                if self.engine.cancel(&connection.user_id, &run_id) {
-                    Ok(())
-                } else {
-                    Err(Reject::new(ErrorCode::RunNotFound, "no such running run"))
-                }
-            }
+            ClientMessage::Cancel { run_id } => match self.engine.cancel(&connection.user_id, &run_id).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Reject::new(ErrorCode::RunNotFound, "no such running run")),
+                Err(error) => Err(Reject::internal(&error)),
+            },
             ClientMessage::Ping => {
                 connection
                     .send(Outbound::Text(protocol::pong(request_id.as_deref())))

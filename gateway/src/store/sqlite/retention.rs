@@ -5,33 +5,11 @@
 
 use rusqlite::{Connection, params};
 
-use super::StoreError;
+use super::{Pruned, StoreError};
 use crate::config::HistoryLimits;
 
 /// Threads examined per transaction: the writer is never held long by retention.
 pub(super) const THREADS_PER_TRANSACTION: usize = 64;
-
-/// What one pruning removed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Pruned {
-    /// Threads whose history was cut.
-    pub threads: usize,
-    /// Events removed.
-    pub events: u64,
-    /// Bytes of event data removed.
-    pub bytes: u64,
-    /// Conversation messages removed with their runs.
-    pub messages: u64,
-}
-
-impl Pruned {
-    pub(super) fn add(&mut self, other: &Pruned) {
-        self.threads += other.threads;
-        self.events += other.events;
-        self.bytes += other.bytes;
-        self.messages += other.messages;
-    }
-}
 
 /// A thread retention may have to cut.
 struct Candidate {
@@ -178,6 +156,7 @@ mod tests {
             request_id: None,
             agent: "supervisor".into(),
             task: name.into(),
+            user_run_limit: 16,
         };
         store.accept_run(start, json!({})).await.expect("accepted");
         store
@@ -258,6 +237,7 @@ mod tests {
             request_id: None,
             agent: "supervisor".into(),
             task: "still going".into(),
+            user_run_limit: 16,
         };
         store.accept_run(start, json!({})).await.expect("accepted");
         assert_eq!(
@@ -280,7 +260,7 @@ mod tests {
         let kept = store.events_after(&thread, 0).await.expect("events");
         assert_eq!(kept.len(), 1, "the running run's agent_started: {kept:?}");
         assert_eq!(
-            store.interrupted_runs().await.expect("runs").len(),
+            store.claim_interrupted_runs().await.expect("runs").len(),
             1,
             "the running run is kept"
         );
