@@ -1,6 +1,8 @@
 //! A real gateway on 127.0.0.1 (port 0) with a temporary database, and a real WebSocket client.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

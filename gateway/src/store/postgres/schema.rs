@@ -71,6 +71,11 @@ pub(super) async fn set_up(client: &mut Client) -> Result<(), StoreError> {
         .execute("SELECT pg_advisory_xact_lock($1)", &[&SETUP_LOCK])
         .await
         .map_err(failed)?;
+    // Each existing table would otherwise be a NOTICE in every node's log at every start.
+    transaction
+        .batch_execute("SET LOCAL client_min_messages = warning")
+        .await
+        .map_err(failed)?;
     transaction.batch_execute(SCHEMA).await.map_err(failed)?;
     transaction.commit().await.map_err(failed)
 }
