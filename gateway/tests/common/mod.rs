@@ -1,6 +1,7 @@
 //! A real gateway on 127.0.0.1 (port 0) with a temporary database, and a real WebSocket client.
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod process;
 
 use std::net::SocketAddr;
