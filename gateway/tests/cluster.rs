@@ -326,16 +326,16 @@ async fn a_rolling_restart_with_runs_in_flight_ends_every_run_once() {
         .map(|(_, token)| tokio::spawn(user_load(addresses.clone(), token.clone(), stop.clone(), seen.clone())))
         .collect();
 
-    for index in 0..nodes.len() {
+    for (index, running) in nodes.iter_mut().enumerate() {
         tokio::time::sleep(Duration::from_millis(700)).await;
         // The load balancer stops sending to the node, then it drains, then its successor joins.
         addresses
             .lock()
             .expect("addresses")
-            .retain(|addr| *addr != nodes[index].addr);
-        terminate(&mut nodes[index]);
-        nodes[index] = node(&url, &flags);
-        addresses.lock().expect("addresses").push(nodes[index].addr);
+            .retain(|addr| *addr != running.addr);
+        terminate(running);
+        *running = node(&url, &flags);
+        addresses.lock().expect("addresses").push(running.addr);
         println!("cluster: node {index} restarted");
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
