@@ -29,8 +29,9 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Renews this node's lease and takes over the runs of gone nodes, for as long as it runs (until
-    /// the caller drops it, after the drain: runs finishing in the grace period keep their lease).
+    /// Renews this node's lease, for as long as it runs (until the caller drops it, after the drain:
+    /// runs finishing in the grace period keep their lease). Nothing else waits in this loop, so a
+    /// slow takeover never lets this node's own lease lapse.
     pub async fn keep_lease(self) {
         let mut interval = tokio::time::interval(self.lease / 3);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -45,6 +46,15 @@ impl Cluster {
                 }
                 Err(error) => tracing::warn!(%error, "cannot renew this node's lease"),
             }
+        }
+    }
+
+    /// Takes over (and ends) the runs of gone nodes, checking as often as leases are renewed.
+    pub async fn take_over(self) {
+        let mut interval = tokio::time::interval(self.lease / 3);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
             match self.engine.recover_interrupted_runs().await {
                 Ok(0) => {}
                 Ok(runs) => tracing::warn!(runs, "ended the runs of a node whose lease expired"),

@@ -17,7 +17,7 @@ use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::notifier::{EventTarget, Notifier};
 use crate::protocol::{self, EventType, RunStatus};
-use crate::store::{AcceptedRequest, RunStart, Store, StoreError};
+use crate::store::{AcceptedRequest, InterruptedRun, RunStart, Store, StoreError};
 use crate::tools::{ToolContext, Tools};
 
 /// How long a cancelled agent may take to stop on its own before its task is aborted.
@@ -245,52 +245,74 @@ impl ExecutionEngine {
     /// its `tool_completed`, and the run a reasoning step and its `agent_completed` with status
     /// `failed`, so every stored run keeps the five-event contract.
     pub async fn recover_interrupted_runs(&self) -> Result<usize, StoreError> {
-        let interrupted = self.store.claim_interrupted_runs().await?;
+        let running_here: Vec<String> = self.active().by_run.keys().cloned().collect();
+        let interrupted = self.store.claim_interrupted_runs(&running_here).await?;
         self.metrics.runs_taken_over(interrupted.len());
+        // Each run is ended on its own: one that cannot be ended now (the store refuses, or another
+        // node took it over meanwhile) does not keep the others from ending. A run left owned by this
+        // node and not ended is claimed again at the next call.
+        let mut first_failure = None;
         for run in &interrupted {
-            if let Some(status) = &run.completed {
-                // Its `agent_completed` is stored (by a version that wrote the status apart): a second
-                // one would break the contract; only the status is missing.
-                let status = RunStatus::parse(status).unwrap_or(RunStatus::Failed);
-                self.store.finish_run(&run.run_id, status).await?;
-                continue;
-            }
-            let target = EventTarget {
-                thread_id: run.thread_id.clone(),
-                run_id: run.run_id.clone(),
-                request_id: run.request_id.clone(),
-            };
-            let events = self.store.events_after(&run.thread_id, 0).await?;
-            let mut open_call = None;
-            let mut steps = 0;
-            for event in events.iter().filter(|e| e.run_id == run.run_id) {
-                match event.kind {
-                    EventType::ToolExecuting => open_call = Some(event.data.clone()),
-                    EventType::ToolCompleted => open_call = None,
-                    EventType::AgentThinking => steps += 1,
-                    _ => {}
+            match self.end_interrupted(run).await {
+                Ok(()) => {}
+                Err(StoreError::Fenced(_)) => {
+                    tracing::info!(run_id = %run.run_id, "another node ends this run");
+                }
+                Err(error) => {
+                    tracing::warn!(run_id = %run.run_id, %error, "cannot end an interrupted run now");
+                    first_failure.get_or_insert(error);
                 }
             }
-            if let Some(call) = open_call {
-                let data = protocol::unfinished_call(&call, "interrupted: the gateway stopped");
-                self.notifier.emit(&target, EventType::ToolCompleted, data).await?;
-            }
-            let reasoning = "The gateway stopped while this run was in progress; it cannot continue.";
-            self.notifier
-                .emit(
-                    &target,
-                    EventType::AgentThinking,
-                    json!({ "reasoning": reasoning, "step": steps + 1 }),
-                )
-                .await?;
-            let data = json!({
-                "status": RunStatus::Failed,
-                "final_response": "The gateway stopped before this run finished.",
-                "execution_time_ms": 0,
-            });
-            self.notifier.complete(&target, RunStatus::Failed, data, || ()).await?;
         }
-        Ok(interrupted.len())
+        match first_failure {
+            None => Ok(interrupted.len()),
+            Some(error) => Err(error),
+        }
+    }
+
+    /// Ends one interrupted run: its open tool call, a reasoning step, and `agent_completed(failed)`.
+    async fn end_interrupted(&self, run: &InterruptedRun) -> Result<(), StoreError> {
+        if let Some(status) = &run.completed {
+            // Its `agent_completed` is stored (by a version that wrote the status apart): a second
+            // one would break the contract; only the status is missing.
+            let status = RunStatus::parse(status).unwrap_or(RunStatus::Failed);
+            return self.store.finish_run(&run.run_id, status).await;
+        }
+        let target = EventTarget {
+            thread_id: run.thread_id.clone(),
+            run_id: run.run_id.clone(),
+            request_id: run.request_id.clone(),
+        };
+        let events = self.store.events_after(&run.thread_id, 0).await?;
+        let mut open_call = None;
+        let mut steps = 0;
+        for event in events.iter().filter(|e| e.run_id == run.run_id) {
+            match event.kind {
+                EventType::ToolExecuting => open_call = Some(event.data.clone()),
+                EventType::ToolCompleted => open_call = None,
+                EventType::AgentThinking => steps += 1,
+                _ => {}
+            }
+        }
+        if let Some(call) = open_call {
+            let data = protocol::unfinished_call(&call, "interrupted: the gateway stopped");
+            self.notifier.emit(&target, EventType::ToolCompleted, data).await?;
+        }
+        let reasoning = "The gateway stopped while this run was in progress; it cannot continue.";
+        self.notifier
+            .emit(
+                &target,
+                EventType::AgentThinking,
+                json!({ "reasoning": reasoning, "step": steps + 1 }),
+            )
+            .await?;
+        let data = json!({
+            "status": RunStatus::Failed,
+            "final_response": "The gateway stopped before this run finished.",
+            "execution_time_ms": 0,
+        });
+        self.notifier.complete(&target, RunStatus::Failed, data, || ()).await?;
+        Ok(())
     }
 
     /// One run, once accepted (`agent_started` is stored and sent): the agent's steps and tool calls, then

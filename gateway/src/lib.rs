@@ -108,7 +108,8 @@ pub async fn serve(
     if let Some(signals) = state.store.take_signals() {
         tokio::spawn(cluster.clone().follow(signals));
     }
-    let lease = tokio::spawn(cluster.keep_lease());
+    let lease = tokio::spawn(cluster.clone().keep_lease());
+    let takeover = tokio::spawn(cluster.take_over());
     let lifecycle = state.lifecycle.clone();
     tokio::select! {
         () = shutdown => {}
@@ -116,6 +117,9 @@ pub async fn serve(
     }
     tracing::info!("shutting down");
     pruning.abort();
+    // A draining node takes over nothing more; what it claimed and had not ended yet is claimed again
+    // by another node once this one's lease is gone.
+    takeover.abort();
     lifecycle.shut_down(state.config.shutdown_grace).await;
     // Every run of this node has ended (or was left to recovery): the lease goes at once, so another
     // node takes over what is left without waiting for it to expire.

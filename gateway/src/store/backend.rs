@@ -64,8 +64,8 @@ pub trait Backend: Send + Sync {
     ) -> Result<Event, StoreError>;
     /// Records how a run ended.
     async fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), StoreError>;
-    /// Takes over runs whose process is gone.
-    async fn claim_interrupted_runs(&self) -> Result<Vec<InterruptedRun>, StoreError>;
+    /// Takes over runs whose process is gone (never one of `running_here`, executing on this node).
+    async fn claim_interrupted_runs(&self, running_here: &[String]) -> Result<Vec<InterruptedRun>, StoreError>;
     /// Renews this node's lease; the runs of this node asked to cancel elsewhere.
     async fn renew_lease(&self) -> Result<Vec<String>, StoreError>;
     /// Gives up this node's lease.

@@ -293,10 +293,11 @@ impl Store {
     }
 
     /// Takes over the runs left running by a process that is gone, to be ended by this one: with
-    /// SQLite, the runs the previous process left (only the first call finds any: the database is
-    /// this process's alone); with PostgreSQL, the runs of every node whose lease expired.
-    pub async fn claim_interrupted_runs(&self) -> Result<Vec<InterruptedRun>, StoreError> {
-        let result = self.backend.claim_interrupted_runs().await;
+    /// SQLite, the runs the previous process left (the database is this process's alone); with
+    /// PostgreSQL, the runs of every node whose lease expired, and this node's own runs that it no
+    /// longer executes. Never one of `running_here`, the runs this node executes.
+    pub async fn claim_interrupted_runs(&self, running_here: &[String]) -> Result<Vec<InterruptedRun>, StoreError> {
+        let result = self.backend.claim_interrupted_runs(running_here).await;
         self.seen(result)
     }
 

@@ -22,6 +22,14 @@ pub struct Process {
     pub addr: SocketAddr,
 }
 
+impl Drop for Process {
+    /// A test that fails leaves no gateway running (holding ports and database connections).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The gateway binary with the test secret and `args`, its log on stderr (piped).
 pub fn gateway_command<I, S>(args: I) -> Command
 where
@@ -48,10 +56,19 @@ where
     let mut child = gateway_command(args).spawn().expect("spawns the gateway");
     let stderr = child.stderr.take().expect("stderr");
     let (found, address) = std::sync::mpsc::channel();
+    // With GATEWAY_TEST_LOGS=DIR, each process's log is kept there (named by its pid), to read after
+    // a failure.
+    let mut keep = std::env::var_os("GATEWAY_TEST_LOGS").and_then(|dir| {
+        std::fs::File::create(std::path::Path::new(&dir).join(format!("gateway-{}.log", child.id()))).ok()
+    });
     std::thread::spawn(move || {
         let mut found = Some(found);
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
+            if let Some(file) = keep.as_mut() {
+                use std::io::Write;
+                let _ = writeln!(file, "{line}");
+            }
             if let Some(at) = line.find("address=") {
                 let addr: String = line[at + "address=".len()..]
                     .chars()

@@ -117,14 +117,26 @@ impl PostgresBackend {
             .map_err(|_| StoreError::Postgres(format!("no answer from the database in {} ms", limit.as_millis())))?
     }
 
-    /// The run's owning node and status, its row locked until the transaction ends.
-    async fn lock_run(t: &Transaction<'_>, run_id: &str) -> Result<(String, String), StoreError> {
+    /// Whether this node may write the run: it owns it and its lease is still valid (a node whose
+    /// lease expired may have had the run taken over, or will have). The run's row stays locked until
+    /// the transaction ends, so no takeover comes in between. `Ok(None)` when the run is ours but not
+    /// running (ended).
+    async fn fence(&self, t: &Transaction<'_>, run_id: &str) -> Result<Option<()>, StoreError> {
         let row = t
-            .query_opt("SELECT node, status FROM runs WHERE id = $1 FOR UPDATE", &[&run_id])
+            .query_opt(
+                "SELECT node, status,
+                        EXISTS (SELECT 1 FROM nodes WHERE nodes.id = runs.node AND alive_until > now())
+                   FROM runs WHERE id = $1 FOR UPDATE",
+                &[&run_id],
+            )
             .await
             .map_err(failed)?
             .ok_or_else(|| StoreError::Fenced(run_id.to_owned()))?;
-        Ok((row.get(0), row.get(1)))
+        let (node, status, alive): (String, String, bool) = (row.get(0), row.get(1), row.get(2));
+        if node != self.node || !alive {
+            return Err(StoreError::Fenced(run_id.to_owned()));
+        }
+        Ok((status == "running").then_some(()))
     }
 
     /// Stores an event with the thread's next `seq` and announces it, inside the caller's transaction.
@@ -317,11 +329,7 @@ impl Backend for PostgresBackend {
     ) -> Result<Event, StoreError> {
         let event = unstored(EventType::AgentCompleted, thread_id, run_id, request_id, data);
         in_transaction!(self, t, {
-            let (node, current) = Self::lock_run(t, run_id).await?;
-            if node != self.node {
-                return Err(StoreError::Fenced(run_id.to_owned()));
-            }
-            if current != "running" {
+            if self.fence(t, run_id).await?.is_none() {
                 // Completed already: by this very call, whose commit's answer was lost, if the stored
                 // end is this one; anything else ending it twice is refused.
                 return match Self::already_stored(t, &event).await? {
@@ -359,21 +367,23 @@ impl Backend for PostgresBackend {
         .await
     }
 
-    async fn claim_interrupted_runs(&self) -> Result<Vec<InterruptedRun>, StoreError> {
+    async fn claim_interrupted_runs(&self, running_here: &[String]) -> Result<Vec<InterruptedRun>, StoreError> {
         in_transaction!(self, t, {
             // A run whose node's lease is gone (expired, or given up at shutdown) is taken by this
-            // node. Two nodes claiming at once: the second finds the row already re-owned by a live
-            // node once the first commits, so a run is claimed once.
+            // node, and so is a run of this node that it no longer executes (an earlier ending of it
+            // failed halfway). Never a run this node still executes: its execution goes on (or is
+            // fenced off, and another node ends it). Two nodes claiming at once: the second finds the
+            // row already re-owned by a live node once the first commits, so a run is claimed once.
             let rows = t
                 .query(
                     "UPDATE runs SET node = $1, cancel_requested = false
-                      WHERE status = 'running' AND node <> $1
-                        AND node NOT IN (SELECT id FROM nodes WHERE alive_until > now())
+                      WHERE status = 'running' AND NOT (id = ANY($2))
+                        AND (node = $1 OR node NOT IN (SELECT id FROM nodes WHERE alive_until > now()))
                   RETURNING id, thread_id, request_id,
                             (SELECT data::json ->> 'status' FROM events
                               WHERE events.thread_id = runs.thread_id AND events.run_id = runs.id
                                 AND events.type = 'agent_completed' LIMIT 1)",
-                    &[&self.node],
+                    &[&self.node, &running_here],
                 )
                 .await
                 .map_err(failed)?;
@@ -482,8 +492,7 @@ impl Backend for PostgresBackend {
     ) -> Result<Event, StoreError> {
         let event = unstored(kind, thread_id, run_id, request_id, data);
         in_transaction!(self, t, {
-            let (node, status) = Self::lock_run(t, run_id).await?;
-            if node != self.node || status != "running" {
+            if self.fence(t, run_id).await?.is_none() {
                 return Err(StoreError::Fenced(run_id.to_owned()));
             }
             if let Some(stored) = Self::already_stored(t, &event).await? {

@@ -271,7 +271,8 @@ impl Backend for SqliteBackend {
     }
 
     /// Runs left `running` by a gateway that stopped without finishing them.
-    async fn claim_interrupted_runs(&self) -> Result<Vec<InterruptedRun>, StoreError> {
+    /// The previous process's runs are never among `running_here` (this process's own).
+    async fn claim_interrupted_runs(&self, _running_here: &[String]) -> Result<Vec<InterruptedRun>, StoreError> {
         let runs = self
             .read(|c| {
                 let mut statement = c.prepare(
@@ -614,7 +615,7 @@ mod tests {
         assert_eq!(events[0].request_id.as_deref(), Some("q1"));
         assert_eq!(store.thread_owner(&a).await.expect("owner").as_deref(), Some("alice"));
         assert_eq!(store.thread_owner("nope").await.expect("owner"), None);
-        let interrupted = store.claim_interrupted_runs().await.expect("runs");
+        let interrupted = store.claim_interrupted_runs(&[]).await.expect("runs");
         assert_eq!(
             interrupted,
             vec![InterruptedRun {
@@ -635,7 +636,7 @@ mod tests {
             .await
             .expect("complete");
         assert_eq!(done.seq, 4);
-        assert!(store.claim_interrupted_runs().await.expect("runs").is_empty());
+        assert!(store.claim_interrupted_runs(&[]).await.expect("runs").is_empty());
     }
 
     fn run(run_id: &str, thread_id: &str) -> RunStart {
@@ -768,7 +769,7 @@ mod tests {
             )
             .await
             .expect("event");
-        let interrupted = store.claim_interrupted_runs().await.expect("runs");
+        let interrupted = store.claim_interrupted_runs(&[]).await.expect("runs");
         assert_eq!(interrupted[0].completed.as_deref(), Some("cancelled"));
     }
 

@@ -260,7 +260,7 @@ mod tests {
         let kept = store.events_after(&thread, 0).await.expect("events");
         assert_eq!(kept.len(), 1, "the running run's agent_started: {kept:?}");
         assert_eq!(
-            store.claim_interrupted_runs().await.expect("runs").len(),
+            store.claim_interrupted_runs(&[]).await.expect("runs").len(),
             1,
             "the running run is kept"
         );
