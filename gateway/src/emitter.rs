@@ -116,7 +116,18 @@ impl<'a> Emitter<'a> {
         data: Value,
         stored: impl FnOnce(),
     ) -> bool {
-        let open_call = self.open_call.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let mut open_call = self.open_call.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let mut reasoned = self.reasoned.load(Ordering::Relaxed);
+        if self.lost().is_some() {
+            // An event reported lost may be stored all the same (its commit's answer was what got
+            // lost): what the run's end must add is read from the store.
+            match self.notifier.progress(self.target).await {
+                Ok(stored) => (open_call, reasoned) = (stored.open_call, stored.steps > 0),
+                Err(error) => {
+                    tracing::warn!(run_id = %self.target.run_id, %error, "cannot read how far the run got; ending it from what this node knows");
+                }
+            }
+        }
         if let Some(call) = open_call {
             let data = protocol::unfinished_call(&call, "the call did not complete");
             if !self
@@ -126,7 +137,7 @@ impl<'a> Emitter<'a> {
                 return false;
             }
         }
-        if !self.reasoned.load(Ordering::Relaxed) {
+        if !reasoned {
             let step = closing_step();
             if !self
                 .persist(|| self.notifier.emit(self.target, EventType::AgentThinking, step.clone()))

@@ -17,7 +17,7 @@ use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::notifier::{EventTarget, Notifier};
 use crate::protocol::{self, EventType, RunStatus};
-use crate::store::{AcceptedRequest, InterruptedRun, RunStart, Store, StoreError};
+use crate::store::{AcceptedRequest, InterruptedRun, RunProgress, RunStart, Store, StoreError};
 use crate::tools::{ToolContext, Tools};
 
 /// How long a cancelled agent may take to stop on its own before its task is aborted.
@@ -173,8 +173,9 @@ impl ExecutionEngine {
         &self.agents
     }
 
-    /// Starts a run in the background; its events flow through the notifier.
-    pub async fn start(&self, context: ExecutionContext) -> Result<(), StartError> {
+    /// Starts a run in the background; its events flow through the notifier. Returns the `seq` of its
+    /// `agent_started`.
+    pub async fn start(&self, context: ExecutionContext) -> Result<u64, StartError> {
         if self.lifecycle.is_draining() {
             return Err(StartError::Draining);
         }
@@ -201,20 +202,23 @@ impl ExecutionEngine {
             user_run_limit: self.max_runs_per_user,
         };
         let started = json!({ "agent_name": agent.name(), "task_description": context.task });
-        if let Err(error) = self.notifier.accept(run, started).await {
-            self.active().end(&context.run_id);
-            return Err(match error {
-                StoreError::AlreadyAccepted(accepted) => StartError::AlreadyAccepted(accepted),
-                StoreError::ThreadBusy => StartError::AlreadyActive,
-                StoreError::TooManyRuns(limit) => StartError::TooManyRuns(limit),
-                other => StartError::Store(other),
-            });
-        }
+        let started = match self.notifier.accept(run, started).await {
+            Ok(started) => started,
+            Err(error) => {
+                self.active().end(&context.run_id);
+                return Err(match error {
+                    StoreError::AlreadyAccepted(accepted) => StartError::AlreadyAccepted(accepted),
+                    StoreError::ThreadBusy => StartError::AlreadyActive,
+                    StoreError::TooManyRuns(limit) => StartError::TooManyRuns(limit),
+                    other => StartError::Store(other),
+                });
+            }
+        };
         let engine = self.clone();
         self.lifecycle
             .run_tasks
             .spawn(async move { engine.execute(context, agent).await });
-        Ok(())
+        Ok(started.seq)
     }
 
     /// Cancels a run of `user_id`, here or (through the store) on the node running it; false if there
@@ -283,17 +287,7 @@ impl ExecutionEngine {
             run_id: run.run_id.clone(),
             request_id: run.request_id.clone(),
         };
-        let events = self.store.events_after(&run.thread_id, 0).await?;
-        let mut open_call = None;
-        let mut steps = 0;
-        for event in events.iter().filter(|e| e.run_id == run.run_id) {
-            match event.kind {
-                EventType::ToolExecuting => open_call = Some(event.data.clone()),
-                EventType::ToolCompleted => open_call = None,
-                EventType::AgentThinking => steps += 1,
-                _ => {}
-            }
-        }
+        let RunProgress { open_call, steps } = self.store.run_progress(&run.thread_id, &run.run_id).await?;
         if let Some(call) = open_call {
             let data = protocol::unfinished_call(&call, "interrupted: the gateway stopped");
             self.notifier.emit(&target, EventType::ToolCompleted, data).await?;

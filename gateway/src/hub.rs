@@ -25,6 +25,9 @@ pub enum Outbound {
         thread_id: String,
         /// The last `seq` the client has.
         after_seq: u64,
+        /// Whether events this connection already sent are sent again (the client asked to resume
+        /// from there), or only those it has not sent (it follows a run it may already be following).
+        resend: bool,
     },
     /// Close the socket with this code and reason.
     Close(u16, &'static str),

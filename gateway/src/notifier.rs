@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::hub::Hub;
 use crate::protocol::{Event, EventType, RunStatus};
-use crate::store::{RunStart, Store, StoreError};
+use crate::store::{RunProgress, RunStart, Store, StoreError};
 
 /// Where a run's events go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +68,11 @@ impl Notifier {
             .await?;
         stored();
         Ok(self.publish(event))
+    }
+
+    /// How far the run got, as stored (see [`Store::run_progress`]).
+    pub async fn progress(&self, target: &EventTarget) -> Result<RunProgress, StoreError> {
+        self.store.run_progress(&target.thread_id, &target.run_id).await
     }
 
     /// Queues a stored event for the thread's subscribers.

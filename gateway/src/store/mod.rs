@@ -136,6 +136,15 @@ pub struct RunStart {
     pub user_run_limit: usize,
 }
 
+/// How far a run got, as stored: what ending it must add to keep its contract.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunProgress {
+    /// The data of its `tool_executing` stored without a `tool_completed`, if one is.
+    pub open_call: Option<Value>,
+    /// Its stored reasoning steps (`agent_thinking`).
+    pub steps: u64,
+}
+
 /// What one pruning removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pruned {
@@ -365,6 +374,23 @@ impl Store {
     pub async fn prune(&self, limits: HistoryLimits) -> Result<Pruned, StoreError> {
         let result = self.backend.prune(limits).await;
         self.seen(result)
+    }
+
+    /// How far a run of the thread got, read from its stored events.
+    pub async fn run_progress(&self, thread_id: &str, run_id: &str) -> Result<RunProgress, StoreError> {
+        let mut progress = RunProgress::default();
+        for event in self.events_after(thread_id, 0).await? {
+            if event.run_id != run_id {
+                continue;
+            }
+            match event.kind {
+                EventType::ToolExecuting => progress.open_call = Some(event.data),
+                EventType::ToolCompleted => progress.open_call = None,
+                EventType::AgentThinking => progress.steps += 1,
+                _ => {}
+            }
+        }
+        Ok(progress)
     }
 
     /// The thread's stored events with `seq > after_seq`, in order.

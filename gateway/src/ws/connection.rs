@@ -189,12 +189,28 @@ impl<W: Sink<Message> + Unpin> Writer<W> {
         }
     }
 
+    /// Sends a live event: once, and never after a later one of its thread. An event that comes
+    /// before the ones preceding it (with several nodes, a run taken over while this node still
+    /// delivers the old owner's last events) is sent after them, read from the store, where they are:
+    /// `seq` is stamped in commit order.
     async fn send_event(&mut self, event: &Event) -> Written {
-        let last = self.last_sent.entry(event.thread_id.clone()).or_insert(0);
-        if event.seq <= *last {
+        match self.last_sent.get(&event.thread_id) {
+            Some(&last) if event.seq <= last => Written::Continue,
+            Some(&last) if event.seq > last + 1 => self.replay(&event.thread_id, last).await,
+            _ => self.send_next(event).await,
+        }
+    }
+
+    /// Sends the next event of its thread.
+    async fn send_next(&mut self, event: &Event) -> Written {
+        if self
+            .last_sent
+            .get(&event.thread_id)
+            .is_some_and(|&last| event.seq <= last)
+        {
             return Written::Continue;
         }
-        *last = event.seq;
+        self.last_sent.insert(event.thread_id.clone(), event.seq);
         self.state.metrics.event_sent();
         self.send_text(event.to_json()).await
     }
@@ -216,7 +232,7 @@ impl<W: Sink<Message> + Unpin> Writer<W> {
             let complete = page.len() < REPLAY_PAGE;
             for event in page {
                 after_seq = event.seq;
-                if let Written::Stop = self.send_event(&event).await {
+                if let Written::Stop = self.send_next(&event).await {
                     return Written::Stop;
                 }
             }
@@ -230,10 +246,20 @@ impl<W: Sink<Message> + Unpin> Writer<W> {
         match item {
             Outbound::Event(event) => self.send_event(&event).await,
             Outbound::Text(text) => self.send_text(text).await,
-            Outbound::Replay { thread_id, after_seq } => {
+            Outbound::Replay {
+                thread_id,
+                after_seq,
+                resend,
+            } => {
                 self.state.hub.subscribe(&thread_id, &self.connection.subscriber());
-                self.last_sent.insert(thread_id.clone(), after_seq);
-                self.replay(&thread_id, after_seq).await
+                // A connection already subscribed has sent the thread's events in order, without a
+                // gap, up to its last: following a run from earlier must not send them twice.
+                let from = match self.last_sent.get(&thread_id) {
+                    Some(&sent) if !resend => sent.max(after_seq),
+                    _ => after_seq,
+                };
+                self.last_sent.insert(thread_id.clone(), from);
+                self.replay(&thread_id, from).await
             }
             Outbound::Close(code, reason) => {
                 let frame = CloseFrame {

@@ -5,7 +5,6 @@ use serde_json::json;
 use crate::context::{ExecutionContextFactory, RunRequest};
 use crate::engine::{ExecutionEngine, StartError};
 use crate::error::Reject;
-use crate::hub::Hub;
 use crate::hub::Outbound;
 use crate::protocol::ErrorCode;
 use crate::store::{AcceptedRequest, Store};
@@ -28,23 +27,17 @@ pub struct RunMessage {
 #[derive(Clone)]
 pub struct MessageHandler {
     store: Store,
-    hub: Hub,
     engine: ExecutionEngine,
     factory: ExecutionContextFactory,
 }
 
 impl MessageHandler {
     /// A handler over the given parts.
-    pub fn new(store: Store, hub: Hub, engine: ExecutionEngine, factory: ExecutionContextFactory) -> Self {
-        MessageHandler {
-            store,
-            hub,
-            engine,
-            factory,
-        }
+    pub fn new(store: Store, engine: ExecutionEngine, factory: ExecutionContextFactory) -> Self {
+        MessageHandler { store, engine, factory }
     }
 
-    /// Checks the thread, subscribes the connection to it, and starts the run.
+    /// Checks the thread, starts the run, and has the connection follow it.
     pub async fn handle(&self, connection: &ConnectionContext, message: RunMessage) -> Result<(), Reject> {
         if message.text.trim().is_empty() {
             return Err(Reject::new(ErrorCode::InvalidMessage, "`text` must not be empty"));
@@ -78,18 +71,28 @@ impl MessageHandler {
                 .await
                 .map_err(|e| Reject::internal(&e))?,
         };
-        // Subscribed before the run starts, so its first event already has somewhere to go.
-        self.hub.subscribe(&thread_id, &connection.subscriber());
         let context = self.factory.create(RunRequest {
             user_id: connection.user_id.clone(),
-            thread_id,
+            thread_id: thread_id.clone(),
             request_id: message.request_id,
             connection_id: connection.connection_id.clone(),
             agent,
             task: message.text,
         });
         let error = match self.engine.start(context).await {
-            Ok(()) => return Ok(()),
+            Ok(started_seq) => {
+                // The connection follows the run from its `agent_started` on, read from the store
+                // then live, like a retry or a resume: the events stored before it subscribed are
+                // read, and none sent out of order.
+                connection
+                    .send(Outbound::Replay {
+                        thread_id,
+                        after_seq: started_seq.saturating_sub(1),
+                        resend: false,
+                    })
+                    .await;
+                return Ok(());
+            }
             Err(StartError::AlreadyAccepted(accepted)) => {
                 // The same request retried on two connections at once: the other was accepted first.
                 self.send_again(connection, accepted).await;
@@ -108,12 +111,14 @@ impl MessageHandler {
     }
 
     /// Answers a retried request with the run it started: the connection follows the run's thread and
-    /// is sent the run's events from its `agent_started` on (as `resume` would), then the live ones.
+    /// is sent the run's events from its `agent_started` on (as `resume` would, even those it sent
+    /// before: the client asks again), then the live ones.
     async fn send_again(&self, connection: &ConnectionContext, accepted: AcceptedRequest) {
         connection
             .send(Outbound::Replay {
                 thread_id: accepted.thread_id,
                 after_seq: accepted.started_seq.saturating_sub(1),
+                resend: true,
             })
             .await;
     }

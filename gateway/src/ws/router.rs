@@ -139,12 +139,7 @@ pub struct MessageRouter {
 impl MessageRouter {
     /// The router over the gateway's one handler, engine and metrics.
     pub fn for_state(state: &AppState) -> Self {
-        let handler = MessageHandler::new(
-            state.store.clone(),
-            state.hub.clone(),
-            state.engine.clone(),
-            state.factory.clone(),
-        );
+        let handler = MessageHandler::new(state.store.clone(), state.engine.clone(), state.factory.clone());
         MessageRouter::new(handler, state.engine.clone(), state.metrics.clone())
     }
 
@@ -191,7 +186,13 @@ impl MessageRouter {
                     .await
                 {
                     Ok(thread_id) => {
-                        connection.send(Outbound::Replay { thread_id, after_seq }).await;
+                        connection
+                            .send(Outbound::Replay {
+                                thread_id,
+                                after_seq,
+                                resend: true,
+                            })
+                            .await;
                         Ok(())
                     }
                     Err(reject) => Err(reject),

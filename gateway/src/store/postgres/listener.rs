@@ -8,7 +8,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::{AsyncMessage, NoTls, Notification};
+
+use super::failed;
+use crate::store::StoreError;
 
 use crate::store::Signal;
 
@@ -20,29 +23,74 @@ pub(super) const CANCELS: &str = "gateway_cancels";
 /// Signals waiting for the gateway before the oldest are dropped (and a resync asked instead).
 const BACKLOG: usize = 65_536;
 
-/// Starts listening for the other nodes of `node`; the receiver gets what they say.
-pub(super) fn start(url: String, node: String) -> mpsc::Receiver<Signal> {
+/// Starts listening for the other nodes of `node`; the receiver gets what they say. Returns once the
+/// first `LISTEN` is in place, so nothing another node commits after the gateway starts serving goes
+/// unheard.
+pub(super) async fn start(url: String, node: String) -> Result<mpsc::Receiver<Signal>, StoreError> {
     let (signals, receiver) = mpsc::channel(BACKLOG);
-    tokio::spawn(listen(url, node, signals));
-    receiver
+    let first = Listening::open(&url).await.map_err(failed)?;
+    tokio::spawn(listen(url, node, signals, first));
+    Ok(receiver)
 }
 
-/// Listens until the receiver is gone, opening the connection again whenever it is cut.
-async fn listen(url: String, node: String, signals: mpsc::Sender<Signal>) {
-    let mut pause = Duration::from_millis(100);
-    let mut first = true;
-    loop {
-        match listen_once(&url, &node, &signals, first).await {
-            Ok(Ended::ReceiverGone) => return,
-            Ok(Ended::Cut) => pause = Duration::from_millis(100),
-            Err(error) => tracing::warn!(%error, "cannot listen to the other nodes; trying again"),
+/// One listening connection.
+struct Listening {
+    _client: tokio_postgres::Client,
+    heard: mpsc::UnboundedReceiver<Notification>,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl Listening {
+    /// Connects and listens on both channels.
+    async fn open(url: &str) -> Result<Self, tokio_postgres::Error> {
+        let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
+        let (notifications, heard) = mpsc::unbounded_channel();
+        let driver = tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(AsyncMessage::Notification(notification)) => {
+                        if notifications.send(notification).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "the connection listening to the other nodes was cut");
+                        return;
+                    }
+                }
+            }
+        });
+        client
+            .batch_execute(&format!("LISTEN {EVENTS}; LISTEN {CANCELS};"))
+            .await?;
+        Ok(Listening {
+            _client: client,
+            heard,
+            driver,
+        })
+    }
+
+    /// Hands on what is heard until the connection is cut (or no one takes signals any more).
+    async fn relay(mut self, node: &str, signals: &mpsc::Sender<Signal>) -> Ended {
+        while let Some(notification) = self.heard.recv().await {
+            let Some(signal) = parse(notification.channel(), notification.payload(), node) else {
+                continue;
+            };
+            match signals.try_send(signal) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Closed(_)) => return Ended::ReceiverGone,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!("too many signals from the other nodes waiting; subscribers resume from the store");
+                    if signals.send(Signal::Resync).await.is_err() {
+                        return Ended::ReceiverGone;
+                    }
+                }
+            }
         }
-        first = false;
-        if signals.is_closed() {
-            return;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
+        self.driver.abort();
+        Ended::Cut
     }
 }
 
@@ -51,60 +99,35 @@ enum Ended {
     ReceiverGone,
 }
 
-/// One listening connection, until it is cut.
-async fn listen_once(
-    url: &str,
-    node: &str,
-    signals: &mpsc::Sender<Signal>,
-    first: bool,
-) -> Result<Ended, tokio_postgres::Error> {
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
-    let (notifications, mut heard) = mpsc::unbounded_channel();
-    let driver = tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(AsyncMessage::Notification(notification)) => {
-                    if notifications.send(notification).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "the connection listening to the other nodes was cut");
+/// Relays what is heard until no one takes signals any more, opening the connection again whenever
+/// it is cut; each time, subscribers are told to resume, since what was said meanwhile is only in
+/// the store.
+async fn listen(url: String, node: String, signals: mpsc::Sender<Signal>, first: Listening) {
+    let mut listening = Some(first);
+    let mut pause = Duration::from_millis(100);
+    loop {
+        if let Some(current) = listening.take() {
+            if let Ended::ReceiverGone = current.relay(&node, &signals).await {
+                return;
+            }
+            pause = Duration::from_millis(100);
+        }
+        if signals.is_closed() {
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+        match Listening::open(&url).await {
+            Ok(again) => {
+                tracing::info!("listening to the other nodes again; subscribers resume from the store");
+                if signals.send(Signal::Resync).await.is_err() {
                     return;
                 }
+                listening = Some(again);
             }
-        }
-    });
-    client
-        .batch_execute(&format!("LISTEN {EVENTS}; LISTEN {CANCELS};"))
-        .await?;
-    if !first {
-        // Whatever was said while no connection listened is only in the store now.
-        tracing::info!("listening to the other nodes again; subscribers resume from the store");
-        if signals.send(Signal::Resync).await.is_err() {
-            return Ok(Ended::ReceiverGone);
+            Err(error) => tracing::warn!(%error, "cannot listen to the other nodes; trying again"),
         }
     }
-    while let Some(notification) = heard.recv().await {
-        let Some(signal) = parse(notification.channel(), notification.payload(), node) else {
-            continue;
-        };
-        match signals.try_send(signal) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Closed(_)) => return Ok(Ended::ReceiverGone),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!("too many signals from the other nodes waiting; subscribers resume from the store");
-                if signals.send(Signal::Resync).await.is_err() {
-                    return Ok(Ended::ReceiverGone);
-                }
-            }
-        }
-    }
-    driver.abort();
-    drop(client);
-    Ok(Ended::Cut)
 }
 
 /// The signal a notification carries, unless it is this node's own (already delivered here) or

@@ -88,12 +88,13 @@ impl PostgresBackend {
             .build()
             .map_err(|e| StoreError::Postgres(format!("cannot make a connection pool: {e}")))?;
         let node = format!("node-{}", uuid::Uuid::new_v4().simple());
+        let signals = listener::start(url.to_owned(), node.clone()).await?;
         let backend = PostgresBackend {
             pool,
-            node: node.clone(),
+            node,
             lease,
             call_timeout_ms: AtomicU64::new(5_000),
-            signals: Mutex::new(Some(listener::start(url.to_owned(), node))),
+            signals: Mutex::new(Some(signals)),
         };
         let mut client = backend.client().await?;
         schema::set_up(&mut client).await?;
