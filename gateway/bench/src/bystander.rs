@@ -41,11 +41,11 @@ pub async fn run(args: BystanderArgs) -> Result<(), String> {
     let target = Arc::new(args.target);
     let mut heavy = Vec::new();
     for index in 0..args.heavy_users {
-        let mut client = Client::connect(&target, &format!("heavy-{index}")).await?;
+        let mut client = Client::connect(&target, &format!("heavy-{index}"), index).await?;
         let thread = fill(&mut client, index, args.messages, args.message_bytes).await?;
         heavy.push((client, thread));
     }
-    let bystander = Client::connect(&target, "bystander").await?;
+    let bystander = Client::connect(&target, "bystander", 0).await?;
     let pause = Duration::from_millis(args.ping_every_ms);
     let (bystander, quiet) = pings_while(bystander, pause, async {
         tokio::time::sleep(Duration::from_secs(2)).await;

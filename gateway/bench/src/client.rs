@@ -16,13 +16,17 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects as `user` and waits for `connection_ready`.
-    pub async fn connect(target: &Target, user: &str) -> Result<Self, String> {
-        let mut request = target
+    /// Connects as `user`, the `index`th, to the gateway its index picks, and waits for
+    /// `connection_ready`.
+    pub async fn connect(target: &Target, user: &str, index: usize) -> Result<Self, String> {
+        let url = target
             .url
+            .get(index % target.url.len().max(1))
+            .ok_or("no gateway URL given")?;
+        let mut request = url
             .as_str()
             .into_client_request()
-            .map_err(|e| format!("bad URL {}: {e}", target.url))?;
+            .map_err(|e| format!("bad URL {url}: {e}"))?;
         let bearer = format!("Bearer {}", token::mint(&target.secret, user)?);
         request.headers_mut().insert(
             "authorization",

@@ -37,7 +37,7 @@ pub async fn run(args: IdleArgs) -> Result<(), String> {
         let (target, handshakes) = (Arc::clone(&target), Arc::clone(&handshakes));
         tasks.push(tokio::spawn(async move {
             let _permit = handshakes.acquire_owned().await.map_err(|e| e.to_string())?;
-            Client::connect(&target, &format!("idle-{index}")).await
+            Client::connect(&target, &format!("idle-{index}"), index).await
         }));
     }
     let mut clients = Vec::with_capacity(args.connections);

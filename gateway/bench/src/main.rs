@@ -37,9 +37,10 @@ enum Scenario {
 /// Where the gateway is and how to sign in to it.
 #[derive(Args, Clone)]
 pub struct Target {
-    /// The gateway's WebSocket URL.
-    #[arg(long, default_value = "ws://127.0.0.1:8080/v1/ws")]
-    url: String,
+    /// The gateway's WebSocket URL; several (comma-separated) for several nodes of one cluster, each
+    /// user connecting to the next in turn, as a load balancer spreads them.
+    #[arg(long, default_value = "ws://127.0.0.1:8080/v1/ws", value_delimiter = ',')]
+    url: Vec<String>,
     /// The gateway's HS256 secret, to mint a token per user.
     #[arg(long)]
     secret: String,

@@ -58,7 +58,7 @@ pub async fn run(args: RunsArgs) -> Result<(), String> {
         tasks.push(tokio::spawn(async move {
             let connected = {
                 let _permit = handshakes.acquire_owned().await.map_err(|e| e.to_string());
-                Client::connect(&target, &format!("load-{index}")).await
+                Client::connect(&target, &format!("load-{index}"), index).await
             };
             start_line.wait().await;
             match connected {
@@ -121,6 +121,7 @@ pub async fn run(args: RunsArgs) -> Result<(), String> {
         "events_per_second": total.events as f64 / wall,
         "started_p50_ms": started.percentile_ms(50.0),
         "started_p99_ms": started.percentile_ms(99.0),
+        "completed_p50_ms": finished.percentile_ms(50.0),
         "completed_p99_ms": finished.percentile_ms(99.0),
         "failed_runs": total.failed_runs,
         "errors": total.errors.len(),
