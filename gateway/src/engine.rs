@@ -17,7 +17,7 @@ use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::notifier::{EventTarget, Notifier};
 use crate::protocol::{self, EventType, RunStatus};
-use crate::store::{AcceptedRequest, InterruptedRun, RunProgress, RunStart, Store, StoreError};
+use crate::store::{AcceptedRequest, InterruptedRun, RunProgress, RunStart, RunningHere, Store, StoreError};
 use crate::tools::{ToolContext, Tools};
 
 /// How long a cancelled agent may take to stop on its own before its task is aborted.
@@ -249,8 +249,14 @@ impl ExecutionEngine {
     /// its `tool_completed`, and the run a reasoning step and its `agent_completed` with status
     /// `failed`, so every stored run keeps the five-event contract.
     pub async fn recover_interrupted_runs(&self) -> Result<usize, StoreError> {
-        let running_here: Vec<String> = self.active().by_run.keys().cloned().collect();
-        let interrupted = self.store.claim_interrupted_runs(&running_here).await?;
+        // A run is listed here before its `agent_started` is stamped: one stamped before `listed_at`
+        // and not listed is not executing here.
+        let listed_at = protocol::timestamp_now();
+        let runs = self.active().by_run.keys().cloned().collect();
+        let interrupted = self
+            .store
+            .claim_interrupted_runs(&RunningHere { runs, listed_at })
+            .await?;
         self.metrics.runs_taken_over(interrupted.len());
         // Each run is ended on its own: one that cannot be ended now (the store refuses, or another
         // node took it over meanwhile) does not keep the others from ending. A run left owned by this

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::{AcceptedRequest, History, InterruptedRun, Pruned, RunStart, StoreError};
+use super::{AcceptedRequest, History, InterruptedRun, Pruned, RunStart, RunningHere, StoreError};
 use crate::config::HistoryLimits;
 use crate::protocol::{Event, EventType, RunStatus};
 
@@ -65,7 +65,7 @@ pub trait Backend: Send + Sync {
     /// Records how a run ended.
     async fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), StoreError>;
     /// Takes over runs whose process is gone (never one of `running_here`, executing on this node).
-    async fn claim_interrupted_runs(&self, running_here: &[String]) -> Result<Vec<InterruptedRun>, StoreError>;
+    async fn claim_interrupted_runs(&self, running_here: &RunningHere) -> Result<Vec<InterruptedRun>, StoreError>;
     /// Renews this node's lease; the runs of this node asked to cancel elsewhere.
     async fn renew_lease(&self) -> Result<Vec<String>, StoreError>;
     /// Gives up this node's lease.

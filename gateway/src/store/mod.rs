@@ -136,6 +136,16 @@ pub struct RunStart {
     pub user_run_limit: usize,
 }
 
+/// The runs this node executes, listed at `listed_at` (a protocol timestamp taken just before the list:
+/// a run started after it may be missing from the list).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunningHere {
+    /// The runs.
+    pub runs: Vec<String>,
+    /// When the list was begun.
+    pub listed_at: String,
+}
+
 /// How far a run got, as stored: what ending it must add to keep its contract.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunProgress {
@@ -305,7 +315,7 @@ impl Store {
     /// SQLite, the runs the previous process left (the database is this process's alone); with
     /// PostgreSQL, the runs of every node whose lease expired, and this node's own runs that it no
     /// longer executes. Never one of `running_here`, the runs this node executes.
-    pub async fn claim_interrupted_runs(&self, running_here: &[String]) -> Result<Vec<InterruptedRun>, StoreError> {
+    pub async fn claim_interrupted_runs(&self, running_here: &RunningHere) -> Result<Vec<InterruptedRun>, StoreError> {
         let result = self.backend.claim_interrupted_runs(running_here).await;
         self.seen(result)
     }

@@ -15,7 +15,7 @@ use crate::store::StoreError;
 
 use crate::store::Signal;
 
-/// The channel events are announced on: `{"node", "thread_id", "seq"}`.
+/// The channel events are announced on (by `gateway_insert_event`): `{"node", "thread_id", "seq"}`.
 pub(super) const EVENTS: &str = "gateway_events";
 /// The channel cancels are asked on: the run's id.
 pub(super) const CANCELS: &str = "gateway_cancels";
@@ -149,14 +149,14 @@ fn parse(channel: &str, payload: &str, node: &str) -> Option<Signal> {
     }
 }
 
-/// The payload announcing an event stored by `node`.
-pub(super) fn announcement(node: &str, thread_id: &str, seq: u64) -> String {
-    serde_json::json!({ "node": node, "thread_id": thread_id, "seq": seq }).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The payload `gateway_insert_event` (in `schema`) announces an event with.
+    fn announcement(node: &str, thread_id: &str, seq: u64) -> String {
+        serde_json::json!({ "node": node, "thread_id": thread_id, "seq": seq }).to_string()
+    }
 
     #[test]
     fn a_nodes_own_events_are_not_signalled_back_to_it() {

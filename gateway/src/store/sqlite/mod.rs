@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::backend::{Backend, Signal};
-use super::{AcceptedRequest, History, InterruptedRun, Pruned, RunStart, StoreError, unstored};
+use super::{AcceptedRequest, History, InterruptedRun, Pruned, RunStart, RunningHere, StoreError, unstored};
 use crate::config::HistoryLimits;
 use crate::protocol::{Event, EventType, RunStatus, timestamp_now};
 
@@ -272,7 +272,7 @@ impl Backend for SqliteBackend {
 
     /// Runs left `running` by a gateway that stopped without finishing them.
     /// The previous process's runs are never among `running_here` (this process's own).
-    async fn claim_interrupted_runs(&self, _running_here: &[String]) -> Result<Vec<InterruptedRun>, StoreError> {
+    async fn claim_interrupted_runs(&self, _running_here: &RunningHere) -> Result<Vec<InterruptedRun>, StoreError> {
         let runs = self
             .read(|c| {
                 let mut statement = c.prepare(
@@ -615,7 +615,10 @@ mod tests {
         assert_eq!(events[0].request_id.as_deref(), Some("q1"));
         assert_eq!(store.thread_owner(&a).await.expect("owner").as_deref(), Some("alice"));
         assert_eq!(store.thread_owner("nope").await.expect("owner"), None);
-        let interrupted = store.claim_interrupted_runs(&[]).await.expect("runs");
+        let interrupted = store
+            .claim_interrupted_runs(&RunningHere::default())
+            .await
+            .expect("runs");
         assert_eq!(
             interrupted,
             vec![InterruptedRun {
@@ -636,7 +639,13 @@ mod tests {
             .await
             .expect("complete");
         assert_eq!(done.seq, 4);
-        assert!(store.claim_interrupted_runs(&[]).await.expect("runs").is_empty());
+        assert!(
+            store
+                .claim_interrupted_runs(&RunningHere::default())
+                .await
+                .expect("runs")
+                .is_empty()
+        );
     }
 
     fn run(run_id: &str, thread_id: &str) -> RunStart {
@@ -769,7 +778,10 @@ mod tests {
             )
             .await
             .expect("event");
-        let interrupted = store.claim_interrupted_runs(&[]).await.expect("runs");
+        let interrupted = store
+            .claim_interrupted_runs(&RunningHere::default())
+            .await
+            .expect("runs");
         assert_eq!(interrupted[0].completed.as_deref(), Some("cancelled"));
     }
 

@@ -145,7 +145,7 @@ mod tests {
 
     use super::*;
     use crate::protocol::{EventType, RunStatus};
-    use crate::store::{RunStart, Store};
+    use crate::store::{RunStart, RunningHere, Store};
 
     /// Stores a whole run of about `bytes` bytes of event data on `thread`; returns its last seq.
     async fn run(store: &Store, thread: &str, name: &str, bytes: usize) -> u64 {
@@ -260,7 +260,11 @@ mod tests {
         let kept = store.events_after(&thread, 0).await.expect("events");
         assert_eq!(kept.len(), 1, "the running run's agent_started: {kept:?}");
         assert_eq!(
-            store.claim_interrupted_runs(&[]).await.expect("runs").len(),
+            store
+                .claim_interrupted_runs(&RunningHere::default())
+                .await
+                .expect("runs")
+                .len(),
             1,
             "the running run is kept"
         );
