@@ -3,6 +3,7 @@
 //! subscribers, and cancels its runs when a client asks on another node. With the SQLite store no
 //! other node exists: the lease is a no-op and no signal ever comes.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,12 +50,25 @@ impl Cluster {
         }
     }
 
-    /// Takes over (and ends) the runs of gone nodes, checking as often as leases are renewed.
+    /// Takes over (and ends) the runs of gone nodes, checking as often as leases are renewed. A node
+    /// seen gone may have died between storing events and announcing them: this node's subscribers
+    /// catch up from the store.
     pub async fn take_over(self) {
         let mut interval = tokio::time::interval(self.lease / 3);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut known_gone = HashSet::new();
         loop {
             interval.tick().await;
+            match self.store.expired_nodes().await {
+                Ok(gone) => {
+                    let gone: HashSet<String> = gone.into_iter().collect();
+                    if gone.iter().any(|node| !known_gone.contains(node)) {
+                        self.hub.catch_up_all();
+                    }
+                    known_gone = gone;
+                }
+                Err(error) => tracing::warn!(%error, "cannot read which nodes are gone"),
+            }
             match self.engine.recover_interrupted_runs().await {
                 Ok(0) => {}
                 Ok(runs) => tracing::warn!(runs, "ended the runs of a node whose lease expired"),
@@ -73,7 +87,7 @@ impl Cluster {
                 Signal::Cancel(run_id) => {
                     self.engine.cancel_here(&run_id);
                 }
-                Signal::Resync => self.hub.ask_everyone_to_resume(),
+                Signal::CatchUp => self.hub.catch_up_all(),
             }
         }
     }

@@ -107,12 +107,27 @@ impl Hub {
         self.lock().by_thread.contains_key(thread_id)
     }
 
-    /// Closes every subscribed connection with "try again later" (see [`Hub::ask_to_resume_later`]):
-    /// events of any thread may have been missed, and a client that resumes gets them from the store.
-    pub fn ask_everyone_to_resume(&self) {
-        let threads: Vec<String> = self.lock().by_thread.keys().cloned().collect();
-        for thread in threads {
-            self.ask_to_resume_later(&thread);
+    /// Has every subscribed connection read from the store what it has not sent of its threads:
+    /// events of any thread may have been announced to no one. A connection that cannot take one more
+    /// message now is closed to resume later.
+    pub fn catch_up_all(&self) {
+        let subscriptions: Vec<(String, Subscriber)> = {
+            let subs = self.lock();
+            subs.by_thread
+                .iter()
+                .flat_map(|(thread, subscribers)| subscribers.iter().map(|s| (thread.clone(), s.clone())))
+                .collect()
+        };
+        for (thread_id, subscriber) in subscriptions {
+            let catch_up = Outbound::Replay {
+                thread_id,
+                after_seq: 0,
+                resend: false,
+            };
+            if subscriber.sender.try_send(catch_up).is_err() {
+                subscriber.overflow.cancel();
+                self.unsubscribe_connection(&subscriber.connection_id);
+            }
         }
     }
 

@@ -24,9 +24,9 @@ pub enum Signal {
     },
     /// A client on another node asked to cancel this run (of this node, maybe).
     Cancel(String),
-    /// The channel to the other nodes was cut and is back: signals in between may be lost, so every
-    /// subscriber must resume from the store.
-    Resync,
+    /// Signals may have been lost (the channel to the other nodes was cut, a node could not announce
+    /// its events, or died before it did): every subscriber reads what it missed from the store.
+    CatchUp,
 }
 
 /// A store backend. See [`super::Store`] for what each operation promises.
@@ -70,6 +70,8 @@ pub trait Backend: Send + Sync {
     async fn renew_lease(&self) -> Result<Vec<String>, StoreError>;
     /// Gives up this node's lease.
     async fn release_lease(&self) -> Result<(), StoreError>;
+    /// The nodes whose lease expired (they died, or stalled) and that have not come back.
+    async fn expired_nodes(&self) -> Result<Vec<String>, StoreError>;
     /// Asks the node running `run_id` (of `user_id`) to cancel it.
     async fn request_cancel(&self, user_id: &str, run_id: &str) -> Result<bool, StoreError>;
     /// What the other nodes say, once.

@@ -327,6 +327,12 @@ impl Store {
         self.seen(result)
     }
 
+    /// The nodes whose lease expired and that have not come back (none with SQLite).
+    pub async fn expired_nodes(&self) -> Result<Vec<String>, StoreError> {
+        let result = self.backend.expired_nodes().await;
+        self.seen(result)
+    }
+
     /// Asks the node running `run_id` to cancel it, if it is a running run of `user_id`: whether it is.
     pub async fn request_cancel(&self, user_id: &str, run_id: &str) -> Result<bool, StoreError> {
         let result = self.backend.request_cancel(user_id, run_id).await;

@@ -1,7 +1,7 @@
-//! What the other nodes say, heard through PostgreSQL's `LISTEN`: each stored event and each cancel is
-//! a notification sent in the transaction that stored it, so it is heard only once committed, in
-//! commit order. The listening connection is its own; when it is cut, it is opened again and a
-//! [`Signal::Resync`] tells the subscribers that what was said meanwhile is only in the store.
+//! What the other nodes say, heard through PostgreSQL's `LISTEN`: the events each node stored (its
+//! `announcer` notifies after their commit), cancels (notified in the transaction that records them),
+//! and calls to catch up. The listening connection is its own; when it is cut, it is opened again and a
+//! [`Signal::CatchUp`] tells the subscribers that what was said meanwhile is only in the store.
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use crate::store::StoreError;
 
 use crate::store::Signal;
 
-/// The channel events are announced on (by `gateway_insert_event`): `{"node", "thread_id", "seq"}`.
+/// The channel events are announced on (see `announcer`), and catch-ups called for.
 pub(super) const EVENTS: &str = "gateway_events";
 /// The channel cancels are asked on: the run's id.
 pub(super) const CANCELS: &str = "gateway_cancels";
@@ -75,16 +75,17 @@ impl Listening {
     /// Hands on what is heard until the connection is cut (or no one takes signals any more).
     async fn relay(mut self, node: &str, signals: &mpsc::Sender<Signal>) -> Ended {
         while let Some(notification) = self.heard.recv().await {
-            let Some(signal) = parse(notification.channel(), notification.payload(), node) else {
-                continue;
-            };
-            match signals.try_send(signal) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Closed(_)) => return Ended::ReceiverGone,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!("too many signals from the other nodes waiting; subscribers resume from the store");
-                    if signals.send(Signal::Resync).await.is_err() {
-                        return Ended::ReceiverGone;
+            for signal in parse(notification.channel(), notification.payload(), node) {
+                match signals.try_send(signal) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => return Ended::ReceiverGone,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        tracing::warn!(
+                            "too many signals from the other nodes waiting; subscribers catch up from the store"
+                        );
+                        if signals.send(Signal::CatchUp).await.is_err() {
+                            return Ended::ReceiverGone;
+                        }
                     }
                 }
             }
@@ -120,7 +121,7 @@ async fn listen(url: String, node: String, signals: mpsc::Sender<Signal>, first:
         match Listening::open(&url).await {
             Ok(again) => {
                 tracing::info!("listening to the other nodes again; subscribers resume from the store");
-                if signals.send(Signal::Resync).await.is_err() {
+                if signals.send(Signal::CatchUp).await.is_err() {
                     return;
                 }
                 listening = Some(again);
@@ -130,22 +131,35 @@ async fn listen(url: String, node: String, signals: mpsc::Sender<Signal>, first:
     }
 }
 
-/// The signal a notification carries, unless it is this node's own (already delivered here) or
-/// unreadable.
-fn parse(channel: &str, payload: &str, node: &str) -> Option<Signal> {
+/// The signals a notification carries: none for this node's own announcements (delivered here
+/// already) or an unreadable one.
+fn parse(channel: &str, payload: &str, node: &str) -> Vec<Signal> {
     match channel {
-        CANCELS => Some(Signal::Cancel(payload.to_owned())),
+        CANCELS => vec![Signal::Cancel(payload.to_owned())],
         EVENTS => {
-            let value: Value = serde_json::from_str(payload).ok()?;
+            let Ok(value) = serde_json::from_str::<Value>(payload) else {
+                return Vec::new();
+            };
             if value["node"].as_str() == Some(node) {
-                return None;
+                return Vec::new();
             }
-            Some(Signal::Stored {
-                thread_id: value["thread_id"].as_str()?.to_owned(),
-                seq: value["seq"].as_u64()?,
-            })
+            if value["catch_up"] == true {
+                return vec![Signal::CatchUp];
+            }
+            let Some(events) = value["events"].as_array() else {
+                return Vec::new();
+            };
+            events
+                .iter()
+                .filter_map(|event| {
+                    Some(Signal::Stored {
+                        thread_id: event[0].as_str()?.to_owned(),
+                        seq: event[1].as_u64()?,
+                    })
+                })
+                .collect()
         }
-        _ => None,
+        _ => Vec::new(),
     }
 }
 
@@ -153,24 +167,21 @@ fn parse(channel: &str, payload: &str, node: &str) -> Option<Signal> {
 mod tests {
     use super::*;
 
-    /// The payload `gateway_insert_event` (in `schema`) announces an event with.
-    fn announcement(node: &str, thread_id: &str, seq: u64) -> String {
-        serde_json::json!({ "node": node, "thread_id": thread_id, "seq": seq }).to_string()
-    }
-
     #[test]
     fn a_nodes_own_events_are_not_signalled_back_to_it() {
-        let said = announcement("a", "t1", 7);
-        assert_eq!(parse(EVENTS, &said, "a"), None);
+        let said = super::super::announcer::payload("a", &[("t1".into(), 7), ("t2".into(), 1)]);
+        assert_eq!(parse(EVENTS, &said, "a"), Vec::new());
+        let stored = |thread: &str, seq| Signal::Stored {
+            thread_id: thread.into(),
+            seq,
+        };
+        assert_eq!(parse(EVENTS, &said, "b"), vec![stored("t1", 7), stored("t2", 1)]);
         assert_eq!(
-            parse(EVENTS, &said, "b"),
-            Some(Signal::Stored {
-                thread_id: "t1".into(),
-                seq: 7
-            })
+            parse(EVENTS, r#"{"node":"a","catch_up":true}"#, "b"),
+            vec![Signal::CatchUp]
         );
-        assert_eq!(parse(CANCELS, "r1", "b"), Some(Signal::Cancel("r1".into())));
-        assert_eq!(parse(EVENTS, "not json", "b"), None);
-        assert_eq!(parse("other", "x", "b"), None);
+        assert_eq!(parse(CANCELS, "r1", "b"), vec![Signal::Cancel("r1".into())]);
+        assert_eq!(parse(EVENTS, "not json", "b"), Vec::new());
+        assert_eq!(parse("other", "x", "b"), Vec::new());
     }
 }

@@ -9,6 +9,7 @@
 //! announced with `NOTIFY` in the transaction that stores it (`listener`). Every call is bounded by the
 //! busy timeout: a stalled server fails calls, it never hangs them.
 
+mod announcer;
 mod listener;
 mod retention;
 mod schema;
@@ -66,6 +67,8 @@ pub(super) struct PostgresBackend {
     call_timeout_ms: AtomicU64,
     /// What the other nodes say, until the gateway takes it.
     signals: Mutex<Option<mpsc::Receiver<Signal>>>,
+    /// Tells the other nodes which events this node stored.
+    announce: mpsc::UnboundedSender<announcer::Stored>,
 }
 
 impl PostgresBackend {
@@ -91,12 +94,14 @@ impl PostgresBackend {
             .map_err(|e| StoreError::Postgres(format!("cannot make a connection pool: {e}")))?;
         let node = format!("node-{}", uuid::Uuid::new_v4().simple());
         let signals = listener::start(url.to_owned(), node.clone()).await?;
+        let node_for_announcer = node.clone();
         let backend = PostgresBackend {
             pool,
             node,
             lease,
             call_timeout_ms: AtomicU64::new(5_000),
             signals: Mutex::new(Some(signals)),
+            announce: announcer::start(url.to_owned(), node_for_announcer),
         };
         let mut client = backend.client().await?;
         schema::set_up(&mut client).await?;
@@ -129,6 +134,12 @@ impl PostgresBackend {
             client.query(&statement, params).await.map_err(refused)
         })
         .await
+    }
+
+    /// Has the event announced to the other nodes (after its commit; see `announcer`).
+    fn announce(&self, event: &Event) {
+        // The announcer ends only with this backend: a send cannot fail while it lives.
+        let _ = self.announce.send((event.thread_id.clone(), event.seq));
     }
 
     /// The single row a statement returns.
@@ -216,7 +227,9 @@ impl Backend for PostgresBackend {
                 started_seq: seq,
             }));
         }
-        Ok(Event { seq, ..event })
+        let stored = Event { seq, ..event };
+        self.announce(&stored);
+        Ok(stored)
     }
 
     async fn accepted_request(
@@ -274,11 +287,13 @@ impl Backend for PostgresBackend {
             )
             .await
             .map_err(|error| fenced(error, run_id))?;
-        Ok(Event {
+        let stored = Event {
             seq: to_seq(row.get(0))?,
             timestamp: row.get(1),
             ..event
-        })
+        };
+        self.announce(&stored);
+        Ok(stored)
     }
 
     async fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), StoreError> {
@@ -342,8 +357,22 @@ impl Backend for PostgresBackend {
     }
 
     async fn release_lease(&self) -> Result<(), StoreError> {
-        self.call("DELETE FROM nodes WHERE id = $1", &[&self.node]).await?;
+        // Announcements still queued die with this process: the other nodes are asked to catch up
+        // from the store, where every event of this node's runs is by now.
+        let catch_up = serde_json::json!({ "node": self.node, "catch_up": true }).to_string();
+        self.call(
+            "WITH gone AS (DELETE FROM nodes WHERE id = $1) SELECT pg_notify($2, $3)",
+            &[&self.node, &listener::EVENTS, &catch_up],
+        )
+        .await?;
         Ok(())
+    }
+
+    async fn expired_nodes(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .call("SELECT id FROM nodes WHERE alive_until <= now()", &[])
+            .await?;
+        Ok(rows.into_iter().map(|row| row.get(0)).collect())
     }
 
     async fn request_cancel(&self, user_id: &str, run_id: &str) -> Result<bool, StoreError> {
@@ -412,11 +441,13 @@ impl Backend for PostgresBackend {
             )
             .await
             .map_err(|error| fenced(error, run_id))?;
-        Ok(Event {
+        let stored = Event {
             seq: to_seq(row.get(0))?,
             timestamp: row.get(1),
             ..event
-        })
+        };
+        self.announce(&stored);
+        Ok(stored)
     }
 
     async fn history(&self, thread_id: &str) -> Result<History, StoreError> {

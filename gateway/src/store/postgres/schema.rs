@@ -93,8 +93,6 @@ BEGIN
     END IF;
     INSERT INTO events (thread_id, seq, run_id, request_id, type, data, timestamp)
     VALUES (p_thread, v_seq, p_run, p_request, p_type, p_data, p_timestamp);
-    -- Heard by the other nodes once this transaction commits, in commit order.
-    PERFORM pg_notify('gateway_events', json_build_object('node', p_node, 'thread_id', p_thread, 'seq', v_seq)::text);
     RETURN v_seq;
 END $$;
 

@@ -309,6 +309,10 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
+    async fn expired_nodes(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+
     /// Every running run is this process's: one it does not run is not running.
     async fn request_cancel(&self, _user_id: &str, _run_id: &str) -> Result<bool, StoreError> {
         Ok(false)
