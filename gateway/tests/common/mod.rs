@@ -52,9 +52,16 @@ impl TestGateway {
     }
 
     /// A gateway with the given configuration and agents; `dir` is kept alive with it.
-    pub async fn start_with(config: Config, agents: Agents, dir: Option<tempfile::TempDir>) -> Self {
+    /// With `GATEWAY_TEST_SUITE_STORE=postgres` (and a server in `GATEWAY_TEST_POSTGRES`), the gateway
+    /// keeps its store in a fresh PostgreSQL database instead: the protocol's tests then run against a
+    /// cluster node.
+    pub async fn start_with(mut config: Config, agents: Agents, dir: Option<tempfile::TempDir>) -> Self {
         let database = config.database.clone();
-        let store = Store::open(&database).expect("store opens");
+        if std::env::var("GATEWAY_TEST_SUITE_STORE").as_deref() == Ok("postgres") {
+            let server = postgres::server().expect("GATEWAY_TEST_SUITE_STORE=postgres needs GATEWAY_TEST_POSTGRES");
+            config.store = gateway::config::StoreLocation::Postgres(postgres::fresh_database(&server, "suite").await);
+        }
+        let store = Store::connect(&config).await.expect("store opens");
         let state = AppState::new(config, store, agents, Tools::standard()).expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
         let addr = listener.local_addr().expect("addr");
