@@ -8,7 +8,7 @@
 mod common;
 
 use common::process::{
-    Socket, assert_thread, connect, gateway_command, kill, next_json, replay, start, token, user_load,
+    Socket, assert_thread, connect, gateway_command, kill, next_json, replay, start, user_load, users_with_tokens,
 };
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -70,13 +70,7 @@ async fn runs_keep_the_five_event_contract_through_sigkill_a_second_process_and_
     let mut process = start(database_args(&database));
     let address = Arc::new(Mutex::new(vec![process.addr]));
     let stop = Arc::new(AtomicBool::new(false));
-    let users: Vec<(String, String)> = (0..USERS)
-        .map(|i| {
-            let user = format!("user{i}");
-            let token = token(&user);
-            (user, token)
-        })
-        .collect();
+    let users = users_with_tokens(USERS);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let load: Vec<_> = users
         .iter()

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::process::{Process, Socket, assert_thread, connect, kill, next_json, replay, start, token, user_load};
+use common::process::{
+    Process, Socket, assert_thread, connect, kill, next_json, replay, start, token, user_load, users_with_tokens,
+};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -293,12 +295,7 @@ async fn a_node_killed_mid_run_has_its_runs_ended_exactly_once_by_another() {
 
 /// Stops a node as an orchestrator does (SIGTERM), waiting for it to drain and exit.
 fn terminate(process: &mut Process) {
-    let pid = process.child.id().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("sends SIGTERM");
-    assert!(status.success());
+    process.signal("-TERM");
     let exit = process.child.wait().expect("exits");
     assert!(exit.success(), "a drained node exits cleanly: {exit}");
 }
@@ -314,13 +311,7 @@ async fn a_rolling_restart_with_runs_in_flight_ends_every_run_once() {
     let addresses = Arc::new(Mutex::new(nodes.iter().map(|n| n.addr).collect::<Vec<_>>()));
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let users: Vec<(String, String)> = (0..24)
-        .map(|i| {
-            let user = format!("user{i}");
-            let token = token(&user);
-            (user, token)
-        })
-        .collect();
+    let users = users_with_tokens(24);
     let load: Vec<_> = users
         .iter()
         .map(|(_, token)| tokio::spawn(user_load(addresses.clone(), token.clone(), stop.clone(), seen.clone())))

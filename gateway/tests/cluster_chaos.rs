@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::{Process, Socket, assert_thread, connect, kill, next_json, replay, start, token};
+use common::process::{Process, Socket, assert_thread, connect, kill, next_json, replay, start, users_with_tokens};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -185,14 +185,6 @@ async fn follow_run(
     false
 }
 
-fn signal(process: &Process, name: &str) {
-    let status = std::process::Command::new("kill")
-        .args([name, &process.child.id().to_string()])
-        .status()
-        .expect("signals");
-    assert!(status.success(), "kill {name}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_kills_and_stalls_lose_repeat_or_end_twice_nothing() {
     let Some(server) = common::postgres::server() else {
@@ -217,13 +209,7 @@ async fn twenty_kills_and_stalls_lose_repeat_or_end_twice_nothing() {
     let addresses = Arc::new(Mutex::new(nodes.iter().map(|n| n.addr).collect::<Vec<_>>()));
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let users: Vec<(String, String)> = (0..USERS)
-        .map(|i| {
-            let user = format!("user{i}");
-            let token = token(&user);
-            (user, token)
-        })
-        .collect();
+    let users = users_with_tokens(USERS);
     let load: Vec<_> = users
         .iter()
         .enumerate()
@@ -251,9 +237,9 @@ async fn twenty_kills_and_stalls_lose_repeat_or_end_twice_nothing() {
             // A node stalled past its lease: its runs are taken over while it sleeps, and what it
             // writes when it wakes must be refused.
             let stalled = &nodes[(victim + 1) % 3];
-            signal(stalled, "-STOP");
+            stalled.signal("-STOP");
             tokio::time::sleep(Duration::from_millis(LEASE_MS * 2)).await;
-            signal(stalled, "-CONT");
+            stalled.signal("-CONT");
             stalls += 1;
         }
         println!("cluster chaos: kill {round} done at {:?}", clock.elapsed());

@@ -6,6 +6,7 @@
 //! run leases, fencing and fan-out of events and cancels between nodes.
 
 mod backend;
+mod cut;
 mod postgres;
 mod sqlite;
 

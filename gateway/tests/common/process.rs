@@ -22,6 +22,17 @@ pub struct Process {
     pub addr: SocketAddr,
 }
 
+impl Process {
+    /// Sends the process a signal (`-TERM`, `-STOP`, `-CONT`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([name, &self.child.id().to_string()])
+            .status()
+            .expect("signals");
+        assert!(status.success(), "kill {name}");
+    }
+}
+
 impl Drop for Process {
     /// A test that fails leaves no gateway running (holding ports and database connections).
     fn drop(&mut self) {
@@ -86,6 +97,17 @@ where
         .parse()
         .expect("an address");
     Process { child, addr }
+}
+
+/// `count` users (`user0`, `user1`, ...) with a token each.
+pub fn users_with_tokens(count: usize) -> Vec<(String, String)> {
+    (0..count)
+        .map(|i| {
+            let user = format!("user{i}");
+            let token = token(&user);
+            (user, token)
+        })
+        .collect()
 }
 
 /// A token for `user`, minted by the binary.

@@ -142,6 +142,17 @@ impl PostgresBackend {
         let _ = self.announce.send((event.thread_id.clone(), event.seq));
     }
 
+    /// The event as a function stored it (its `seq` and stamp in `row`), announced.
+    fn stored(&self, row: &Row, event: Event) -> Result<Event, StoreError> {
+        let stored = Event {
+            seq: to_seq(row.get(0))?,
+            timestamp: row.get(1),
+            ..event
+        };
+        self.announce(&stored);
+        Ok(stored)
+    }
+
     /// The single row a statement returns.
     async fn call_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, StoreError> {
         self.call(sql, params)
@@ -287,13 +298,7 @@ impl Backend for PostgresBackend {
             )
             .await
             .map_err(|error| fenced(error, run_id))?;
-        let stored = Event {
-            seq: to_seq(row.get(0))?,
-            timestamp: row.get(1),
-            ..event
-        };
-        self.announce(&stored);
-        Ok(stored)
+        self.stored(&row, event)
     }
 
     async fn finish_run(&self, run_id: &str, status: RunStatus) -> Result<(), StoreError> {
@@ -441,13 +446,7 @@ impl Backend for PostgresBackend {
             )
             .await
             .map_err(|error| fenced(error, run_id))?;
-        let stored = Event {
-            seq: to_seq(row.get(0))?,
-            timestamp: row.get(1),
-            ..event
-        };
-        self.announce(&stored);
-        Ok(stored)
+        self.stored(&row, event)
     }
 
     async fn history(&self, thread_id: &str) -> Result<History, StoreError> {

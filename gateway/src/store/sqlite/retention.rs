@@ -2,11 +2,13 @@
 //! thread stores more event data than its limit or while they ended longer ago than the retention
 //! period; the thread remembers the `seq` through which history was removed, so a `resume` from before
 //! it is told its history was truncated instead of silently getting a gap, and `seq` never starts over.
+//! What goes is `store::cut`'s decision; this applies it to the SQLite tables.
 
 use rusqlite::{Connection, params};
 
 use super::{Pruned, StoreError};
 use crate::config::HistoryLimits;
+use crate::store::cut;
 
 /// Threads examined per transaction: the writer is never held long by retention.
 pub(super) const THREADS_PER_TRANSACTION: usize = 64;
@@ -26,13 +28,7 @@ pub(super) fn prune_some(
     limits: &HistoryLimits,
     after: &str,
 ) -> Result<(Pruned, Option<String>), StoreError> {
-    let cutoff = limits.max_age.map(|age| {
-        let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
-        let cutoff = chrono::Utc::now()
-            .checked_sub_signed(age)
-            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-        cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    });
+    let cutoff = cut::cutoff(limits);
     let candidates = c
         .prepare_cached(
             "SELECT id, stored_bytes, removed_through FROM threads
@@ -66,67 +62,52 @@ pub(super) fn prune_some(
     Ok((pruned, last.flatten()))
 }
 
-/// Cuts one thread's history at the last run boundary the limits require.
+/// Cuts one thread's history at the last run boundary the limits require (see [`cut::plan`]).
 fn prune_thread(
     c: &Connection,
     thread: &Candidate,
     bytes_per_thread: i64,
     cutoff: Option<&str>,
 ) -> Result<Pruned, StoreError> {
-    // Walk the runs from the oldest kept: a run goes while what the thread stores from it on is over
-    // the limit, or while it ended before the cutoff. The latest run is never removed: a thread's
-    // last events are what a client resumes from, and a running run is not over.
-    let latest = last_seq(c, &thread.id)?;
-    let mut statement = c.prepare_cached(
-        "SELECT seq, run_id, type, length(CAST(data AS BLOB)), timestamp FROM events
-          WHERE thread_id = +?1 AND seq > +?2 ORDER BY seq",
-    )?;
-    let mut rows = statement.query(params![thread.id, thread.removed_through])?;
-    let (mut through, mut removed_bytes, mut removed_events) = (thread.removed_through, 0i64, 0u64);
-    let (mut run_bytes, mut run_events) = (0i64, 0u64);
-    let mut runs = Vec::new();
-    let mut last_timestamp = String::new();
-    while let Some(row) = rows.next()? {
-        let (seq, run_id, kind, bytes, timestamp): (i64, String, String, i64, String) =
-            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?);
-        run_bytes += bytes;
-        run_events += 1;
-        if kind != "agent_completed" {
-            continue;
-        }
-        let too_much = thread.stored_bytes - removed_bytes > bytes_per_thread;
-        let too_old = cutoff.is_some_and(|cutoff| timestamp.as_str() < cutoff);
-        let more_follow = seq < latest;
-        if !(too_much || too_old) || !more_follow {
-            break;
-        }
-        through = seq;
-        removed_bytes += run_bytes;
-        removed_events += run_events;
-        (run_bytes, run_events) = (0, 0);
-        runs.push(run_id);
-        last_timestamp = timestamp;
-    }
-    drop(rows);
-    if through == thread.removed_through {
+    let bounds = cut::Thread {
+        stored_bytes: thread.stored_bytes,
+        removed_through: thread.removed_through,
+        last_seq: last_seq(c, &thread.id)?,
+    };
+    let events = c
+        .prepare_cached(
+            "SELECT seq, run_id, type, length(CAST(data AS BLOB)), timestamp FROM events
+              WHERE thread_id = +?1 AND seq > +?2 ORDER BY seq",
+        )?
+        .query_map(params![thread.id, thread.removed_through], |row| {
+            Ok(cut::Weighed {
+                seq: row.get(0)?,
+                run_id: row.get(1)?,
+                kind: row.get(2)?,
+                bytes: row.get(3)?,
+                timestamp: row.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some(cut) = cut::plan(&bounds, events, bytes_per_thread, cutoff) else {
         return Ok(Pruned::default());
-    }
+    };
     c.prepare_cached("DELETE FROM events WHERE thread_id = +?1 AND seq > +?2 AND seq <= +?3")?
-        .execute(params![thread.id, thread.removed_through, through])?;
-    for run in &runs {
+        .execute(params![thread.id, thread.removed_through, cut.through])?;
+    for run in &cut.runs {
         c.prepare_cached("DELETE FROM runs WHERE id = +?1 AND status != 'running'")?
             .execute(params![run])?;
     }
     // The conversation of the removed runs: every message written up to the last removed run's end.
     let messages = c
         .prepare_cached("DELETE FROM messages WHERE thread_id = +?1 AND created_at <= +?2")?
-        .execute(params![thread.id, last_timestamp])?;
+        .execute(params![thread.id, cut.last_timestamp])?;
     c.prepare_cached("UPDATE threads SET removed_through = ?2, stored_bytes = stored_bytes - ?3 WHERE id = +?1")?
-        .execute(params![thread.id, through, removed_bytes])?;
+        .execute(params![thread.id, cut.through, cut.bytes])?;
     Ok(Pruned {
         threads: 1,
-        events: removed_events,
-        bytes: u64::try_from(removed_bytes).unwrap_or(0),
+        events: cut.events,
+        bytes: u64::try_from(cut.bytes).unwrap_or(0),
         messages: messages as u64,
     })
 }
