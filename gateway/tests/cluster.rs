@@ -127,9 +127,67 @@ async fn a_run_is_watched_from_every_node_and_a_client_moves_between_nodes_mid_r
         assert_eq!(events, &moved, "every watcher got the same events, once, in order");
     }
     assert_stored(c, &alice, &thread, &moved).await;
+    for addr in [b, c] {
+        let (_, metrics) = common::http_get(addr, "/metrics").await;
+        let delivered = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("gateway_fanout_lag_seconds_count "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        assert!(
+            delivered >= moved.len() as u64 - 2,
+            "the events A stored reached B and C through fan-out, each measured: {delivered}"
+        );
+    }
     for node in &mut nodes {
         kill(node);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_follows_the_databases_reachability() {
+    let Some(server) = common::postgres::server() else {
+        return;
+    };
+    let url = common::postgres::fresh_database(&server, "ready").await;
+    let mut node = node(&url, &["--store-busy-timeout-ms", "1000"]);
+    let (status, body) = common::http_get(node.addr, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"store\":\"postgres\""), "{body}");
+    // The database refuses this node's connections, and those it had are cut.
+    let database = url.rsplit('/').next().expect("a database name").to_owned();
+    let admin = common::postgres::connect(&server).await;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}';"
+        ))
+        .await
+        .expect("closes the database");
+    let (status, body) = common::http_get(node.addr, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("unreachable"), "{body}");
+    let (_, metrics) = common::http_get(node.addr, "/metrics").await;
+    let errors = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("gateway_store_errors_total "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(errors > 0, "the failed checks are counted: {metrics}");
+    admin
+        .batch_execute(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .await
+        .expect("opens the database");
+    let mut ready = false;
+    for _ in 0..50 {
+        if common::http_get(node.addr, "/readyz").await.0 == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "ready again once the database is back");
+    kill(&mut node);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
