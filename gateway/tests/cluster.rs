@@ -5,14 +5,15 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::process::{
-    Process, Socket, assert_thread, connect, kill, next_json, replay, start, token, user_load, users_with_tokens,
+    Process, Socket, assert_seen_is_stored, connect, kill, next_json, replay, start, token, user_load,
+    users_with_tokens,
 };
 use futures_util::SinkExt;
 use serde_json::{Value, json};
@@ -407,21 +408,8 @@ async fn a_rolling_restart_with_runs_in_flight_ends_every_run_once() {
     assert!(settled, "every run ends");
 
     let tokens: HashMap<String, String> = users.into_iter().collect();
-    let threads = database
-        .query("SELECT id, owner FROM threads", &[])
-        .await
-        .expect("threads");
-    let mut stored: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    let mut runs = 0;
-    for row in threads {
-        let (thread, owner): (String, String) = (row.get(0), row.get(1));
-        let mut ws = client(nodes[runs % 3].addr, &tokens[&owner]).await;
-        let events = replay(&mut ws, &thread).await;
-        runs += assert_thread(&thread, &events);
-        stored.insert(thread, events);
-    }
-    let stored_runs = common::postgres::count(&database, "SELECT COUNT(*) FROM runs").await;
-    assert_eq!(runs as i64, stored_runs, "every stored run has its events");
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+    let (stored, runs) = common::postgres::replay_every_thread(&database, &addrs, &tokens).await;
     let failed: Vec<&Value> = stored
         .values()
         .flatten()
@@ -432,15 +420,7 @@ async fn a_rolling_restart_with_runs_in_flight_ends_every_run_once() {
         "a drained node lets its runs complete: none fails or is cancelled: {failed:#?}"
     );
     let seen = seen.lock().expect("seen");
-    for event in seen.iter() {
-        let thread = event["thread_id"].as_str().expect("thread");
-        let seq = event["seq"].as_u64().expect("seq");
-        let stored_event = stored[thread]
-            .iter()
-            .find(|e| e["seq"].as_u64() == Some(seq))
-            .unwrap_or_else(|| panic!("seen but not stored: {event}"));
-        assert_eq!(stored_event, event, "stored as sent");
-    }
+    assert_seen_is_stored(&seen, &stored);
     println!(
         "cluster: rolling restart of 3 nodes with {runs} runs, {} events seen live",
         seen.len()

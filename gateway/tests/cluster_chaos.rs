@@ -10,13 +10,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::{Process, Socket, assert_thread, connect, kill, next_json, replay, start, users_with_tokens};
+use common::process::{Process, Socket, assert_seen_is_stored, connect, kill, next_json, start, users_with_tokens};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -259,27 +259,8 @@ async fn twenty_kills_and_stalls_lose_repeat_or_end_twice_nothing() {
     let running = common::postgres::count(&database, "SELECT COUNT(*) FROM runs WHERE status = 'running'").await;
     assert_eq!(running, 0, "every run ended");
     let tokens: HashMap<String, String> = users.into_iter().collect();
-    let threads = database
-        .query("SELECT id, owner FROM threads", &[])
-        .await
-        .expect("threads");
-    let mut stored: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    let mut runs = 0;
-    let mut sockets: HashMap<String, Socket> = HashMap::new();
-    for row in threads {
-        let (thread, owner): (String, String) = (row.get(0), row.get(1));
-        if !sockets.contains_key(&owner) {
-            let addr = nodes[sockets.len() % 3].addr;
-            let mut ws = connect(addr, &tokens[&owner]).await.expect("connects");
-            assert_eq!(next_json(&mut ws).await.expect("ready")["type"], "connection_ready");
-            sockets.insert(owner.clone(), ws);
-        }
-        let events = replay(sockets.get_mut(&owner).expect("socket"), &thread).await;
-        runs += assert_thread(&thread, &events);
-        stored.insert(thread, events);
-    }
-    let stored_runs = common::postgres::count(&database, "SELECT COUNT(*) FROM runs").await;
-    assert_eq!(runs as i64, stored_runs, "every stored run has its events");
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+    let (stored, runs) = common::postgres::replay_every_thread(&database, &addrs, &tokens).await;
     let ends = common::postgres::count(
         &database,
         "SELECT COUNT(*) FROM (SELECT run_id FROM events WHERE type = 'agent_completed' GROUP BY run_id HAVING COUNT(*) <> 1) twice",
@@ -293,15 +274,7 @@ async fn twenty_kills_and_stalls_lose_repeat_or_end_twice_nothing() {
         "clients saw a lost or repeated event: {:#?}",
         seen.wrong
     );
-    for event in &seen.events {
-        let thread = event["thread_id"].as_str().expect("thread");
-        let seq = event["seq"].as_u64().expect("seq");
-        let stored_event = stored[thread]
-            .iter()
-            .find(|e| e["seq"].as_u64() == Some(seq))
-            .unwrap_or_else(|| panic!("seen but not stored: {event}"));
-        assert_eq!(stored_event, event, "stored as sent");
-    }
+    assert_seen_is_stored(&seen.events, &stored);
     let taken_over = stored
         .values()
         .flatten()

@@ -284,3 +284,16 @@ pub fn kill(process: &mut Process) {
     process.child.kill().expect("SIGKILL");
     process.child.wait().expect("reaped");
 }
+
+/// Every event a client saw live is stored, as it was sent.
+pub fn assert_seen_is_stored(seen: &[Value], stored: &std::collections::BTreeMap<String, Vec<Value>>) {
+    for event in seen {
+        let thread = event["thread_id"].as_str().expect("thread");
+        let seq = event["seq"].as_u64().expect("seq");
+        let stored_event = stored
+            .get(thread)
+            .and_then(|events| events.iter().find(|e| e["seq"].as_u64() == Some(seq)))
+            .unwrap_or_else(|| panic!("seen but not stored: {event}"));
+        assert_eq!(stored_event, event, "stored as sent");
+    }
+}
