@@ -189,7 +189,7 @@ pub fn run_scanned(
     let not_applicable = config
         .rules
         .iter()
-        .filter(|rule| !rule.check.applies(&rule.facts_seen(&facts)))
+        .filter(|rule| !rule.reads_a_file_of(&facts) || !rule.check.applies(&rule.facts_seen(&facts)))
         .map(|rule| rule.meta.id.clone())
         .collect();
     let mut outcome = Outcome {
@@ -352,6 +352,7 @@ pub fn evaluate(facts: &[FileFacts], config: &Config, strict: bool) -> Vec<Findi
         })
         .collect();
     findings.extend(rule_findings.into_iter().flatten());
+    findings.iter_mut().for_each(finding::in_file_notation);
     let known: HashSet<&str> = config.rules.iter().map(|r| r.meta.id.as_str()).collect();
     findings = suppress(facts, findings, &known);
     finding::sort(&mut findings);

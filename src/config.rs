@@ -95,18 +95,55 @@ pub struct Rule {
     pub check: Box<dyn Check>,
     /// `in = [...]`: the modules the rule looks at; everywhere when `None`.
     pub scope: Option<rules::scope::Scope>,
+    /// The language whose files the rule looks at; both when `None`. Set by `language = ".."`, else
+    /// by the notation of the paths the rule names (`::` for Rust, dotted for Python, or both).
+    pub language: Option<crate::facts::Language>,
 }
 
 impl Rule {
+    /// Whether any of the files is in the rule's language (a Python rule has nothing to say of a Rust
+    /// workspace: it is not applicable there, rather than kept).
+    pub fn reads_a_file_of(&self, facts: &[crate::facts::FileFacts]) -> bool {
+        self.language.is_none_or(|language| {
+            facts
+                .iter()
+                .any(|f| crate::facts::Language::of_path(&f.path) == Some(language))
+        })
+    }
+
     /// The facts this rule sees: all of them, or those in its scope.
     pub fn facts_seen<'f>(
         &self,
         facts: &'f [crate::facts::FileFacts],
     ) -> std::borrow::Cow<'f, [crate::facts::FileFacts]> {
-        match &self.scope {
+        let scoped = match &self.scope {
             None => std::borrow::Cow::Borrowed(facts),
             Some(scope) => std::borrow::Cow::Owned(scope.select(facts)),
+        };
+        let Some(language) = self.language else {
+            return scoped;
+        };
+        let other =
+            |f: &crate::facts::FileFacts| crate::facts::Language::of_path(&f.path).is_some_and(|l| l != language);
+        if !scoped.iter().any(other) {
+            return scoped;
         }
+        // Files of the other language stay (their problems are still reported), without facts, not
+        // even their module (a removed module is found by its files).
+        let kept = scoped
+            .iter()
+            .map(|f| match other(f) {
+                true => crate::facts::FileFacts {
+                    path: f.path.clone(),
+                    krate: f.krate.clone(),
+                    in_test: f.in_test,
+                    problem: f.problem.clone(),
+                    ..crate::facts::FileFacts::default()
+                },
+                false => f.clone(),
+            })
+            .collect();
+        std::borrow::Cow::Owned(kept)
     }
 }
 
@@ -389,7 +426,7 @@ impl Loader {
             return Err(file.error(rule.span(), "each `[[rule]]` must be a table", "not a table", None));
         };
         let mut rest = DeTable::new();
-        let (mut id, mut kind, mut message, mut severity) = (None, None, None, None);
+        let (mut id, mut kind, mut message, mut severity, mut language) = (None, None, None, None, None);
         let mut scope = None;
         for (key, value) in table.clone() {
             let slot = match key.get_ref().as_ref() {
@@ -401,6 +438,7 @@ impl Loader {
                 "kind" => &mut kind,
                 "message" => &mut message,
                 "severity" => &mut severity,
+                "language" => &mut language,
                 _ => {
                     rest.insert(key, value);
                     continue;
@@ -457,6 +495,18 @@ impl Loader {
                 ));
             }
         };
+        let language = match language {
+            None => notation_language(&rest),
+            Some((name, _)) if name == "both" => None,
+            Some((name, span)) => Some(crate::facts::Language::parse(&name).ok_or_else(|| {
+                file.error(
+                    span,
+                    format!("unknown language `{name}`"),
+                    "unknown language",
+                    Some("use \"rust\", \"python\" or \"both\"".into()),
+                )
+            })?),
+        };
         let line = file.line_of(id_span.start);
         let defined_at = format!("{}:{line}", file.name);
         if let Some(first) = self.ids.get(&id) {
@@ -492,8 +542,39 @@ impl Loader {
             kind,
             check,
             scope,
+            language,
         });
         Ok(())
+    }
+}
+
+/// The language a rule's paths are written for: Rust when every path it names uses `::`, Python when
+/// every one is dotted, both when it names none or both notations. File globs (with `/`) are not paths.
+fn notation_language(table: &DeTable<'_>) -> Option<crate::facts::Language> {
+    fn strings<'v>(value: &'v DeValue<'_>, out: &mut Vec<&'v str>) {
+        match value {
+            DeValue::String(s) => out.push(s),
+            DeValue::Array(items) => items.iter().for_each(|i| strings(i.get_ref(), out)),
+            DeValue::Table(table) => table.values().for_each(|v| strings(v.get_ref(), out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for (key, value) in table {
+        if !matches!(key.get_ref().as_ref(), "reason" | "use-instead-reason") {
+            strings(value.get_ref(), &mut found);
+        }
+    }
+    let paths = found.iter().filter(|s| !s.contains(['/', ' ']));
+    let (mut rust, mut python) = (false, false);
+    for path in paths {
+        rust |= path.contains("::");
+        python |= crate::pattern::is_dotted(path);
+    }
+    match (rust, python) {
+        (true, false) => Some(crate::facts::Language::Rust),
+        (false, true) => Some(crate::facts::Language::Python),
+        _ => None,
     }
 }
 

@@ -47,11 +47,13 @@ pub enum DefinitionKind {
     Module,
     /// A `macro_rules!` macro.
     Macro,
+    /// A Python `class` (one deriving from `enum.Enum` is an [`DefinitionKind::Enum`]).
+    Class,
 }
 
 impl DefinitionKind {
     /// Every kind, in the order they are documented.
-    pub const ALL: [DefinitionKind; 12] = [
+    pub const ALL: [DefinitionKind; 13] = [
         Self::Struct,
         Self::Enum,
         Self::Union,
@@ -64,6 +66,7 @@ impl DefinitionKind {
         Self::Impl,
         Self::Module,
         Self::Macro,
+        Self::Class,
     ];
 
     /// The name used in rule files and reports.
@@ -81,6 +84,7 @@ impl DefinitionKind {
             Self::Impl => "impl",
             Self::Module => "mod",
             Self::Macro => "macro",
+            Self::Class => "class",
         }
     }
 
@@ -97,6 +101,10 @@ pub struct StaticFacts {
     pub mutable: bool,
     /// The resolved path of every type named anywhere in the static's type, outermost first.
     pub type_paths: Vec<String>,
+    /// The frontend's own account of why this binding is state, when its language has no `static`
+    /// (Python: a module-level dict mutated by a function, a global rebound through `global`).
+    #[serde(default)]
+    pub described: Option<String>,
 }
 
 /// One item definition.
@@ -313,6 +321,45 @@ pub enum Fact<'a> {
     Module(&'a ModuleDecl),
 }
 
+/// A source language, as a file's name says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Language {
+    /// `.rs` files.
+    Rust,
+    /// `.py` files.
+    Python,
+}
+
+impl Language {
+    /// The language of the file at `path`, if it is a source file.
+    pub fn of_path(path: &str) -> Option<Language> {
+        if path.ends_with(".rs") {
+            Some(Language::Rust)
+        } else if path.ends_with(".py") {
+            Some(Language::Python)
+        } else {
+            None
+        }
+    }
+
+    /// Parses the name used in rule files (`rust`, `python`).
+    pub fn parse(name: &str) -> Option<Language> {
+        match name {
+            "rust" => Some(Language::Rust),
+            "python" => Some(Language::Python),
+            _ => None,
+        }
+    }
+
+    /// `path` written in this language's notation: Python's dotted, Rust's `::`.
+    pub fn notation(self, path: &str) -> std::borrow::Cow<'_, str> {
+        match self {
+            Language::Rust => std::borrow::Cow::Borrowed(path),
+            Language::Python => std::borrow::Cow::Owned(path.replace("::", ".")),
+        }
+    }
+}
+
 /// Joins two path parts with `::`, treating an empty prefix as the root.
 pub fn join_path(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
@@ -346,7 +393,7 @@ mod tests {
         for kind in DefinitionKind::ALL {
             assert_eq!(DefinitionKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(DefinitionKind::parse("class"), None);
+        assert_eq!(DefinitionKind::parse("klass"), None);
     }
 
     #[test]

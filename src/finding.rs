@@ -177,6 +177,32 @@ pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()).then_with(|| a.message.cmp(&b.message)));
 }
 
+/// Writes a finding's paths in the notation of the language of their files: Python's dotted paths in
+/// what is said of a `.py` file (facts are `::`-joined whatever the language); the message follows the
+/// primary location's file. A Python finding has no automatic fix: the rewrites are Rust's.
+pub fn in_file_notation(finding: &mut Finding) {
+    use crate::facts::Language;
+    let write = |path: &str, text: &mut String| {
+        if let Some(language @ Language::Python) = Language::of_path(path)
+            && text.contains("::")
+        {
+            *text = language.notation(text).into_owned();
+        }
+    };
+    let primary = finding.primary.path.clone();
+    write(&primary, &mut finding.message);
+    write(&primary, &mut finding.symbol);
+    for location in std::iter::once(&mut finding.primary).chain(finding.related.iter_mut()) {
+        write(&location.path, &mut location.label);
+        if let Some(member) = &mut location.member {
+            write(&location.path, member);
+        }
+    }
+    if Language::of_path(&primary) == Some(Language::Python) {
+        finding.fix = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,9 @@
 //!
 //! `gateway::legacy` is exact; `*` matches within one segment (`*Router`, `gateway::*::handler`) and
 //! `**` matches any number of segments (`**::ws::router`). The glob engine is globset's, with `::`
-//! playing the part of `/`.
+//! playing the part of `/`. Python paths are written in Python's notation (`netra.app.ws.*Router`,
+//! `**.websocket_manager_factory`): a pattern with dots and no `::` is dotted, and matches the same
+//! paths as its `::` spelling, which is how every frontend's facts are joined.
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -11,6 +13,9 @@ use crate::facts::path_is_under;
 /// A compiled path or name pattern.
 #[derive(Clone, Debug)]
 pub struct PathPattern {
+    /// As written in the rule file.
+    written: String,
+    /// In the facts' notation (`::`-joined).
     text: String,
     glob: Option<GlobMatcher>,
     /// The longest run of the pattern without wildcards: a path that does not contain it cannot match,
@@ -26,9 +31,12 @@ impl PathPattern {
         }
         if text.contains('/') {
             return Err(format!(
-                "`{text}` is not a symbol path: separate segments with `::`, not `/`"
+                "`{text}` is not a symbol path: separate segments with `::` (Rust) or `.` (Python), not `/`"
             ));
         }
+        let written = text;
+        let dotted = is_dotted(text).then(|| text.replace('.', "::"));
+        let text = dotted.as_deref().unwrap_or(text);
         let glob = if text.contains(['*', '?', '[', '{']) {
             let glob = GlobBuilder::new(&text.replace("::", "/"))
                 .literal_separator(true)
@@ -49,6 +57,7 @@ impl PathPattern {
                 .to_owned()
         };
         Ok(PathPattern {
+            written: written.to_owned(),
             text: text.to_owned(),
             glob,
             literal,
@@ -57,7 +66,12 @@ impl PathPattern {
 
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
-        &self.text
+        &self.written
+    }
+
+    /// Whether the pattern names a path (it has segments) rather than a bare name.
+    pub fn is_path(&self) -> bool {
+        self.text.contains("::")
     }
 
     /// A word that an item this pattern selects must contain, and that code naming such an item must
@@ -110,6 +124,12 @@ impl PathPattern {
     }
 }
 
+/// Whether `text` is a path in Python's dotted notation: dots between segments and no `::` (a glob's
+/// `{a,b}` or `[ab]` may hold no dot, so dots inside them do not count).
+pub fn is_dotted(text: &str) -> bool {
+    !text.contains("::") && text.contains('.') && !text.starts_with('.') && !text.ends_with('.') && !text.contains("..")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +175,17 @@ mod tests {
         assert_eq!(pattern("tokio::**").word(), None);
         assert_eq!(pattern("**").word(), None);
         assert_eq!(pattern("app::{legacy,old}").word(), None);
+    }
+
+    #[test]
+    fn dotted_patterns_are_python_paths() {
+        let p = pattern("netra.app.ws.*Router");
+        assert!(p.matches("netra::app::ws::MessageRouter"));
+        assert!(p.is_path());
+        assert_eq!(p.as_str(), "netra.app.ws.*Router");
+        assert!(pattern("**.websocket_manager_factory").covers("app::services::websocket_manager_factory::get"));
+        assert_eq!(pattern("app.legacy.make_manager").word(), Some("make_manager"));
+        assert!(!pattern("MessageRouter").is_path());
     }
 
     #[test]

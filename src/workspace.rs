@@ -119,7 +119,7 @@ impl Excludes {
 /// What a file is to the scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileRole {
-    /// Source to analyze (`.rs`).
+    /// Source to analyze (`.rs`, `.py`).
     Source,
     /// A package manifest (`Cargo.toml`).
     Manifest,
@@ -139,7 +139,7 @@ pub fn role_of(path: &str) -> Option<FileRole> {
     if skips_name(name) || parts.any(skips_name) {
         return None;
     }
-    if name.ends_with(".rs") {
+    if name.ends_with(".rs") || name.ends_with(".py") {
         Some(FileRole::Source)
     } else if name == "Cargo.toml" {
         Some(FileRole::Manifest)

@@ -2,7 +2,10 @@
 //! ever read facts, so supporting a new language is one new module here and one line in [`FRONTENDS`].
 
 mod body_words;
+pub(crate) mod lines;
+pub mod python;
 pub mod rust;
+pub(crate) mod suppressions;
 
 pub use body_words::BodyWords;
 
@@ -139,7 +142,7 @@ impl ParseCache {
 }
 
 /// Every frontend, tried in order; the first that handles a file gets it.
-pub const FRONTENDS: &[&dyn Frontend] = &[&rust::RustFrontend];
+pub const FRONTENDS: &[&dyn Frontend] = &[&rust::RustFrontend, &python::PythonFrontend];
 
 /// Runs every frontend over the workspace's files (read from disk) and returns the facts, sorted by path.
 pub fn analyze(workspace: &Workspace) -> Vec<FileFacts> {

@@ -70,7 +70,9 @@ impl Compliance {
         match self.not_applicable {
             0 => line,
             1 => format!("{line}; 1 rule not applicable (its modules are not in the files checked)"),
-            n => format!("{line}; {n} rules not applicable (their modules are not in the files checked)"),
+            n => format!(
+                "{line}; {n} rules not applicable (their modules or their language are not in the files checked)"
+            ),
         }
     }
 }

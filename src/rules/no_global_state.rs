@@ -136,6 +136,9 @@ impl NoGlobalState {
         if !self.applies(&d.path, d.in_test) {
             return None;
         }
+        if let Some(described) = &facts.described {
+            return Some(described.clone());
+        }
         if facts.mutable {
             return Some(format!("`static mut {}` is global mutable state", d.name));
         }

@@ -57,7 +57,7 @@ pub type Router = crate::ws::router::MessageRouter;   // not a definition
 id = "one-message-router"
 kind = "single-definition"
 message = "One MessageRouter: the canonical router in ws::router."
-item-kind = ["struct", "enum", "trait"]   # default: every kind but impl, method, mod and type-alias
+item-kind = ["struct", "enum", "trait"]   # default: every kind but impl, method, mod and type-alias (`class` for Python)
 name = "MessageRouter"                    # or a glob: "*Router"; with `::` it matches the whole path
 implements = "AgentEventSink"             # select `impl AgentEventSink for X` blocks (item-kind defaults to impl)
 attribute = "handler"                     # select items carrying #[handler]
@@ -96,8 +96,9 @@ struct SingleDefinition {
     include_tests: bool,
 }
 
-const DEFAULT_KINDS: [DefinitionKind; 8] = [
+const DEFAULT_KINDS: [DefinitionKind; 9] = [
     DefinitionKind::Struct,
+    DefinitionKind::Class,
     DefinitionKind::Enum,
     DefinitionKind::Union,
     DefinitionKind::Trait,
@@ -171,7 +172,7 @@ fn build(params: Params<'_>) -> Result<Box<dyn Check>, ParamError> {
 
 /// A pattern without `::` matches a name (or the last segment of a path); one with `::` the whole path.
 fn matches_name_or_path(pattern: &PathPattern, name: &str, path: &str) -> bool {
-    if pattern.as_str().contains("::") {
+    if pattern.is_path() {
         pattern.matches(path)
     } else {
         pattern.matches(name)
@@ -610,7 +611,7 @@ mod tests {
     #[test]
     fn bad_parameters_are_explained() {
         assert!(build_error(&KIND, r#"item-kind = "struct""#).contains("at least one of"));
-        assert!(build_error(&KIND, r#"name = "X", item-kind = "class""#).contains("unknown item kind `class`"));
+        assert!(build_error(&KIND, r#"name = "X", item-kind = "klass""#).contains("unknown item kind `klass`"));
         assert!(build_error(&KIND, r#"name = "X", max = -1"#).contains("must not exist"));
         assert!(build_error(&KIND, r#"name = "X", group-by = "file""#).contains("group-by"));
         assert!(build_error(&KIND, r#"name = "X", nmae = "Y""#).contains("unknown field `nmae`"));

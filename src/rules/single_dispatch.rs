@@ -102,7 +102,7 @@ impl SingleDispatch {
         }
         let (enum_path, _) = reference.path.rsplit_once("::")?;
         let enum_name = enum_path.rsplit("::").next().unwrap_or(enum_path);
-        let matched = if self.enum_pattern.as_str().contains("::") {
+        let matched = if self.enum_pattern.is_path() {
             self.enum_pattern.matches(enum_path)
         } else {
             self.enum_pattern.matches(enum_name)

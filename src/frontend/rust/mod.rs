@@ -18,7 +18,6 @@ mod read;
 mod resolve;
 mod snapshot;
 mod std_library;
-mod suppressions;
 mod syn_reader;
 mod text;
 mod unreadable;

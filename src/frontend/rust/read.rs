@@ -9,10 +9,11 @@ use rayon::prelude::*;
 use super::fast::quick_items::{self, Part, Plan};
 use super::fast::skim::{self, Skim};
 use super::raw::{PIECE_BYTES, ParsedFile, append_piece};
+use super::syn_reader;
 use super::text::blank::blank_preamble;
-use super::text::lines::{LineTable, shifted};
-use super::{suppressions, syn_reader};
 use crate::frontend::BodyWords;
+use crate::frontend::lines::{LineTable, shifted};
+use crate::frontend::suppressions;
 
 /// Text that makes [`parse`] panic in unit tests.
 #[cfg(test)]

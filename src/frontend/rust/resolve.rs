@@ -740,6 +740,7 @@ pub(crate) fn resolve_file(
                     .iter()
                     .map(|p| through_std(index, &resolve_in(d.scope, p)).into_owned())
                     .collect(),
+                described: None,
             }),
             cfg: cfg_of(&d.cfg),
             generated_by: d.generated_by.clone(),

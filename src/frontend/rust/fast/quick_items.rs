@@ -16,8 +16,8 @@ use super::super::raw::{
 };
 use super::super::text::cfg;
 use super::super::text::lexer::{Lexer, Token};
-use super::super::text::lines::LineTable;
 use crate::facts::{DefinitionKind, Span};
+use crate::frontend::lines::LineTable;
 
 /// Words that cannot name an item (written raw, `r#type`, they can).
 const KEYWORDS: &[&str] = &[

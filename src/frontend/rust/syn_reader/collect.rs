@@ -17,8 +17,8 @@ use super::super::raw::{
     ParsedFile, RawDefinition, RawImport, RawModule, RawPath, RawReference, Scope, ScopeKind, leaf_segments, root_scope,
 };
 use super::super::text::cfg;
-use super::super::text::lines::LineTable;
 use crate::facts::{DefinitionKind, ReferenceContext, Span};
+use crate::frontend::lines::LineTable;
 
 /// Walks the syntax tree, keeping the scope, enclosing item and test context it is in.
 pub(super) struct Collector<'t> {

@@ -15,8 +15,8 @@ use syn::visit::Visit;
 
 use super::raw::{PIECE_BYTES, ParsedFile, append_piece};
 use super::text::blank::blank_into;
-use super::text::lines::shifted;
 use crate::facts::FileProblem;
+use crate::frontend::lines::shifted;
 use collect::Collector;
 pub(crate) use collect::{FoundMacro, MacroSource};
 pub(crate) use prune::declares_module_or_import;

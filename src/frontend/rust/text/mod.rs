@@ -6,4 +6,3 @@
 pub(crate) mod blank;
 pub(crate) mod cfg;
 pub(crate) mod lexer;
-pub(crate) mod lines;

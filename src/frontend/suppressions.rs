@@ -1,19 +1,50 @@
-//! Inline suppressions: `// ssot-check: allow(rule-id, other-id) reason: why this is accepted`.
+//! Inline suppressions: `// ssot-check: allow(rule-id, other-id) reason: why this is accepted` in Rust,
+//! `# ssot-check: ...` in Python.
 //!
-//! syn drops comments, so they are read from the text (a `//` inside a string literal is not a comment:
-//! the lexer's literal ranges say where those are). A comment with code before it on its line covers
-//! that line; a comment on a line of its own covers the next line that is not blank, a comment or an
-//! attribute (the item it stands above).
+//! Parsers drop comments, so they are read from the text (a comment opener inside a string literal is
+//! not a comment: each frontend says where its comments are). A comment with code before it on its line
+//! covers that line; a comment on a line of its own covers the next line that is not blank, a comment or
+//! an attribute or decorator (the item it stands above).
 //!
-//! Layer invariant: reads text only (beside the two readers, below the pipeline).
+//! Layer invariant: reads text only.
 
 use crate::facts::{Span, Suppression};
 
 /// The marker that starts a suppression comment.
 pub(crate) const MARKER: &str = "ssot-check:";
 
-/// Finds every suppression comment in the text; `literals` are the byte ranges of its literals.
+/// How a language writes comments, as far as suppressions care.
+pub(crate) struct CommentSyntax {
+    /// What opens a line comment.
+    pub opener: &'static str,
+    /// Characters after the opener that still belong to it (`///`, `//!`).
+    pub opener_tail: &'static [char],
+    /// How lines start that a suppression above an item skips (comments, attributes, decorators).
+    pub skipped: &'static [&'static str],
+}
+
+/// Rust: `//` comments, above attributes.
+pub(crate) const RUST: CommentSyntax = CommentSyntax {
+    opener: "//",
+    opener_tail: &['/', '!'],
+    skipped: &["//", "#["],
+};
+
+/// Python: `#` comments, above decorators.
+pub(crate) const PYTHON: CommentSyntax = CommentSyntax {
+    opener: "#",
+    opener_tail: &[],
+    skipped: &["#", "@"],
+};
+
+/// Finds every suppression comment in a Rust text; `literals` are the byte ranges of its literals.
 pub(crate) fn find(text: &str, literals: &[std::ops::Range<usize>]) -> Vec<Suppression> {
+    find_with(text, &RUST, &|at| !literals.iter().any(|r| r.contains(&at)))
+}
+
+/// Finds every suppression comment in the text: `opens_comment(at)` says whether the opener at byte `at`
+/// really starts a comment (it is not inside a string literal).
+pub(crate) fn find_with(text: &str, syntax: &CommentSyntax, opens_comment: &dyn Fn(usize) -> bool) -> Vec<Suppression> {
     if !text.contains(MARKER) {
         return Vec::new();
     }
@@ -23,11 +54,16 @@ pub(crate) fn find(text: &str, literals: &[std::ops::Range<usize>]) -> Vec<Suppr
     for (index, line) in lines.iter().enumerate() {
         let line_start = offset;
         offset += line.len() + 1;
-        let in_literal = |at: usize| literals.iter().any(|r| r.contains(&(line_start + at)));
-        let Some(comment_at) = line.match_indices("//").map(|(at, _)| at).find(|at| !in_literal(*at)) else {
+        let Some(comment_at) = line
+            .match_indices(syntax.opener)
+            .map(|(at, _)| at)
+            .find(|at| opens_comment(line_start + at))
+        else {
             continue;
         };
-        let comment = line[comment_at + 2..].trim_start_matches(['/', '!']).trim();
+        let comment = line[comment_at + syntax.opener.len()..]
+            .trim_start_matches(syntax.opener_tail)
+            .trim();
         let Some(body) = comment.strip_prefix(MARKER) else {
             continue;
         };
@@ -37,7 +73,7 @@ pub(crate) fn find(text: &str, literals: &[std::ops::Range<usize>]) -> Vec<Suppr
         } else {
             (index + 1..lines.len()).find(|&i| {
                 let next = lines[i].trim();
-                !(next.is_empty() || next.starts_with("//") || next.starts_with("#["))
+                !(next.is_empty() || syntax.skipped.iter().any(|s| next.starts_with(s)))
             })
         };
         let (rules, reason, problem) = parse_body(body.trim());
