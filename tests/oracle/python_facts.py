@@ -12,6 +12,7 @@ source folder, else `src/`, else the project folder; outside a project, the fold
 """
 
 import ast
+import configparser
 import json
 import os
 import re
@@ -25,6 +26,26 @@ except ImportError:  # Python < 3.11
 PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 ENUM_BASES = {"Enum", "IntEnum", "StrEnum", "Flag", "IntFlag", "ReprEnum"}
 SKIPPED_DIRS = {"target"}
+
+
+def setup_cfg_roots(project):
+    path = os.path.join(project, "setup.cfg")
+    if not os.path.isfile(path):
+        return []
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        return []
+    roots = []
+    where = parser.get("options.packages.find", "where", fallback="").strip()
+    if where:
+        roots.append(where)
+    for entry in parser.get("options", "package_dir", fallback="").splitlines():
+        key, _, value = entry.partition("=")
+        if _ and not key.strip() and value.strip():
+            roots.append(value.strip())
+    return [os.path.join(project, r) for r in roots if r and r != "."]
 
 
 def configured_roots(project):
@@ -62,7 +83,7 @@ def import_root(path):
     probe = folder
     while True:
         if any(os.path.isfile(os.path.join(probe, name)) for name in PROJECT_FILES):
-            roots = configured_roots(probe) + [os.path.join(probe, "src"), probe]
+            roots = configured_roots(probe) + setup_cfg_roots(probe) + [os.path.join(probe, "src"), probe]
             holding = [r for r in roots if path.startswith(r.rstrip(os.sep) + os.sep)]
             return max(holding, key=lambda r: r.count(os.sep)) if holding else probe
         parent = os.path.dirname(probe)
@@ -119,9 +140,8 @@ class Reader:
         """Where the name after `class` or `def` is: CPython records the statement, not its name."""
         line, offset = node.lineno, node.col_offset
         text = self.lines[line - 1].encode("utf-8")[offset:].decode("utf-8", errors="replace")
-        pattern = re.compile(r"(?:async\s+)?" + keyword + r"\s+")
-        match = pattern.match(text)
-        while match is None or match.end() == len(text.rstrip("\r\n")):
+        match = re.compile(r"(?:async\s+)?" + keyword + r"\s+").match(text)
+        while text[match.end():].startswith("\\"):
             # The name is on a following line (a backslash continuation).
             line, offset = line + 1, 0
             text = self.lines[line - 1]

@@ -2,8 +2,8 @@
 //!
 //! A file's import root is its project's source folder when it belongs to a project (the nearest folder
 //! above it with `pyproject.toml`, `setup.py` or `setup.cfg`): the folder a setuptools
-//! `packages.find.where` or `package-dir` names, or a Poetry `packages` entry's `from`, else `src/` when
-//! the file is under it, else the project folder itself. Below that root every folder is a package,
+//! `packages.find.where` or `package-dir` names (in `pyproject.toml` or `setup.cfg`), or a Poetry
+//! `packages` entry's `from`, else `src/` when the file is under it, else the project folder itself. Below that root every folder is a package,
 //! regular (`__init__.py`) or namespace (PEP 420). A file outside any project is imported the classic
 //! way: its root is the folder above the topmost `__init__.py` package holding it.
 //!
@@ -108,6 +108,7 @@ impl<'t> Layout<'t> {
             .any(|name| self.tree.is_file(&dir.join(name)))
             .then(|| {
                 let mut roots = configured_roots(self.tree, dir);
+                roots.extend(setup_cfg_roots(self.tree, dir));
                 roots.push(dir.join("src"));
                 roots.push(dir.to_path_buf());
                 roots
@@ -166,6 +167,53 @@ fn configured_roots(tree: &dyn FileTree, dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The source folders a project's `setup.cfg` names: `[options.packages.find] where` and the root entry
+/// of `[options] package_dir` (`=lib`).
+fn setup_cfg_roots(tree: &dyn FileTree, dir: &Path) -> Vec<PathBuf> {
+    let Ok(bytes) = tree.read(&dir.join("setup.cfg")) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let mut section = String::new();
+    let mut key = String::new();
+    let mut roots = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            section = name.trim().to_owned();
+            key.clear();
+            continue;
+        }
+        // An indented line continues the last key's value.
+        let value = if line.starts_with([' ', '\t']) && !key.is_empty() {
+            trimmed.to_owned()
+        } else {
+            let Some((k, v)) = trimmed.split_once(['=', ':']) else {
+                continue;
+            };
+            key = k.trim().to_owned();
+            v.trim().to_owned()
+        };
+        match (section.as_str(), key.as_str()) {
+            ("options.packages.find", "where") if !value.is_empty() => roots.push(value),
+            ("options", "package_dir") => {
+                if let Some(("", folder)) = value.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+                    roots.push(folder.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    roots
+        .into_iter()
+        .filter(|r| !r.is_empty() && r != ".")
+        .map(|r| dir.join(r))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +258,9 @@ mod tests {
         );
         write(root, "lib/app/core.py", "");
         assert_eq!(place(root, "lib/app/core.py"), ("app.core".into(), false));
+        write(root, "other/setup.cfg", "[options]\npackage_dir =\n    =code\n");
+        write(root, "other/code/thing/part.py", "");
+        assert_eq!(place(root, "other/code/thing/part.py"), ("thing.part".into(), false));
     }
 
     #[test]
