@@ -112,3 +112,80 @@ fn a_python_file_that_does_not_parse_fails_closed() {
     assert_eq!(finding["rule"], "parse-error");
     assert_eq!(finding["line"], 2, "{finding}");
 }
+
+#[test]
+fn the_python_caches_change_no_finding() {
+    // Cold (empty cache), warm (tree unchanged: the kept facts), and after an edit (the reads of the
+    // other files reused) must each report what a run without any cache reports.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = dir.path().join("tree");
+    common::copy_tree(&common::root().join("fixtures/legacy-gateway-py"), &tree);
+    let cache = dir.path().join("cache");
+    let tree_arg = tree.to_string_lossy().into_owned();
+    let rules = common::root().join("rules").to_string_lossy().into_owned();
+    let cached = || {
+        common::run(&[
+            &tree_arg,
+            "--rules",
+            &rules,
+            "--format",
+            "json",
+            "--cache-dir",
+            cache.to_str().expect("UTF-8"),
+        ])
+        .1
+    };
+    let uncached = || common::run(&[&tree_arg, "--rules", &rules, "--format", "json", "--no-cache"]).1;
+    // Files written this very moment have no stamp yet; age them so the caches are used.
+    let age = |path: &std::path::Path| {
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        let file = std::fs::File::options().write(true).open(path).expect("opens");
+        file.set_modified(old).expect("sets the time");
+    };
+    let sources: Vec<std::path::PathBuf> = walk(&tree);
+    sources.iter().for_each(|p| age(p));
+    let truth = uncached();
+    assert_eq!(cached(), truth, "cold");
+    assert_eq!(cached(), truth, "warm");
+    let blobs: Vec<String> = walk_all(&cache)
+        .iter()
+        .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .collect();
+    assert!(
+        blobs.iter().any(|b| b.starts_with("python-") && b.ends_with(".reads")),
+        "{blobs:?}"
+    );
+    assert!(
+        blobs.iter().any(|b| b.starts_with("python-") && b.ends_with(".facts")),
+        "{blobs:?}"
+    );
+    let edited = tree.join("netra_backend/app/auth.py");
+    let mut text = std::fs::read_to_string(&edited).expect("readable");
+    text.push_str("\n\nclass MessageRouter:\n    pass\n");
+    std::fs::write(&edited, text).expect("writes");
+    age(&edited);
+    let truth = uncached();
+    assert!(truth.contains("`MessageRouter` is defined 4 times"), "{truth}");
+    assert_eq!(cached(), truth, "after an edit");
+    assert_eq!(cached(), truth, "warm again");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    walk_all(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .collect()
+}
+
+fn walk_all(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("readable").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk_all(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

@@ -29,15 +29,18 @@ pub fn is_python(path: &str) -> bool {
     path.ends_with(".py")
 }
 
-/// Whether a file is test code by where it is and what it is called: under a `tests` or `test` folder,
-/// `test_*.py`, `*_test.py`, or `conftest.py`.
-fn is_test_file(display: &str) -> bool {
-    let mut parts = display.split('/');
-    let name = parts.next_back().unwrap_or(display);
-    parts.any(|p| p == "tests" || p == "test")
+/// Whether a module is test code by where it is and what it is called: in a `tests` or `test` package,
+/// `test_*`, `*_test`, or `conftest` (its module path, not the file's path on disk, decides: the same
+/// tree is test code or not wherever it is checked from).
+fn is_test_module(segments: &[String]) -> bool {
+    let Some((name, packages)) = segments.split_last() else {
+        return false;
+    };
+    packages.iter().any(|p| p == "tests" || p == "test")
         || name.starts_with("test_")
-        || name.ends_with("_test.py")
-        || name == "conftest.py"
+        || name.ends_with("_test")
+        || name == "conftest"
+        || name == "tests"
 }
 
 impl Frontend for PythonFrontend {
@@ -51,22 +54,38 @@ impl Frontend for PythonFrontend {
         files: &[SourceFile],
         tree: &dyn FileTree,
         cache: &ParseCache,
-        _reading: &Reading,
+        reading: &Reading,
         keep: &Keep<'_>,
     ) -> Vec<FileFacts> {
         if files.is_empty() {
             return Vec::new();
         }
+        let stamps: Vec<Option<u64>> = files.par_iter().map(|file| tree.stamp(&file.abs)).collect();
+        let whole_tree = snapshot::tree_stamp(files, &stamps);
+        // Same tree, same rules: the facts they kept last time are these facts.
+        if let Some(tree_stamp) = whole_tree
+            && let Some(facts) = snapshot::kept_facts(cache, files, reading.settings(), tree_stamp)
+        {
+            return facts;
+        }
         let layout = layout::Layout::new(tree);
+        let loading = crate::timings::phase("python: snapshot load");
         let earlier = snapshot::Snapshot::load(cache, files);
-        let read: Vec<(Arc<read::ReadFile>, Option<u64>, bool)> = files
+        drop(loading);
+        let reading_files = crate::timings::phase("python: read");
+        let run: Vec<snapshot::ThisRun> = files
             .par_iter()
-            .map(|file| {
+            .zip(&stamps)
+            .map(|(file, &stamp)| {
                 let place = layout.place(&file.abs);
-                let in_test = is_test_file(&file.display);
-                let stamp = tree.stamp(&file.abs);
-                if let Some(kept) = earlier.reuse(&file.abs, stamp, &place, in_test) {
-                    return (kept, stamp, in_test);
+                let in_test = is_test_module(&place.segments);
+                if let Some(read) = earlier.reuse(&file.abs, stamp, &place, in_test) {
+                    return snapshot::ThisRun {
+                        read,
+                        stamp,
+                        in_test,
+                        reused: true,
+                    };
                 }
                 let read = match tree.read(&file.abs).map(String::from_utf8) {
                     Ok(Ok(text)) => cache.get_or_parse(tree.content_id(&file.abs).as_deref(), || {
@@ -75,21 +94,34 @@ impl Frontend for PythonFrontend {
                     Ok(Err(_)) => Arc::new(unreadable(&place, "the file is not UTF-8 text")),
                     Err(error) => Arc::new(unreadable(&place, &format!("cannot read the file: {error}"))),
                 };
-                (read, stamp, in_test)
+                snapshot::ThisRun {
+                    read,
+                    stamp,
+                    in_test,
+                    reused: false,
+                }
             })
             .collect();
-        earlier.store(cache, files, &read);
-        let refs: Vec<&read::ReadFile> = read.iter().map(|(r, _, _)| r.as_ref()).collect();
+        drop(reading_files);
+        let resolving = crate::timings::phase("python: resolve");
+        let refs: Vec<&read::ReadFile> = run.iter().map(|r| r.read.as_ref()).collect();
         let index = resolve::Index::new(&refs);
-        (0..files.len())
+        let facts: Vec<FileFacts> = (0..files.len())
             .into_par_iter()
             .map(|i| {
                 let mut facts = index.facts(i, keep);
                 facts.path = files[i].display.clone();
-                facts.in_test = read[i].2;
+                facts.in_test = run[i].in_test;
                 facts
             })
-            .collect()
+            .collect();
+        drop(resolving);
+        let _storing = crate::timings::phase("python: snapshot store");
+        earlier.store(cache, files, &run);
+        if let Some(tree_stamp) = whole_tree {
+            snapshot::keep_facts(cache, files, reading.settings(), tree_stamp, &facts);
+        }
+        facts
     }
 }
 
@@ -108,11 +140,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn test_files_are_known_by_folder_and_name() {
-        assert!(is_test_file("tests/test_router.py"));
-        assert!(is_test_file("app/ws/router_test.py"));
-        assert!(is_test_file("app/conftest.py"));
-        assert!(!is_test_file("app/ws/router.py"));
-        assert!(!is_test_file("app/contest.py"));
+    fn test_modules_are_known_by_package_and_name() {
+        let test = |module: &str| is_test_module(&module.split('.').map(str::to_owned).collect::<Vec<_>>());
+        assert!(test("tests.test_router"));
+        assert!(test("app.ws.router_test"));
+        assert!(test("app.conftest"));
+        assert!(!test("app.ws.router"));
+        assert!(!test("app.contest"));
+        assert!(!test("app.testing.fixtures"));
     }
 }

@@ -62,6 +62,8 @@ pub(crate) struct ReadFile {
     pub imports: Vec<ReadImport>,
     /// Dotted names used in code.
     pub uses: Vec<Use>,
+    /// The classes, functions and module that hold uses: path, and whether it is test code.
+    pub scopes: Vec<(String, bool)>,
     /// Module-level names and what they are bound to.
     pub bindings: Vec<(String, Binding)>,
     /// Module-level names that hold state.
@@ -96,16 +98,27 @@ pub(crate) struct ReadImport {
 /// A dotted name used in code (`MessageType.START_AGENT`, `app.ws.router`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Use {
-    /// The names, first to last.
-    pub chain: Vec<String>,
+    /// The names, first to last, joined with `.` (one allocation: there are hundreds of thousands).
+    pub dotted: Box<str>,
     /// Where it is used.
     pub context: ReferenceContext,
-    /// The innermost class or function holding the use, or the module.
-    pub enclosing: String,
+    /// The innermost class or function holding the use, or the module: an index into
+    /// [`ReadFile::scopes`].
+    pub scope: u32,
     /// The span of the whole name.
     pub span: Span,
-    /// In test code.
-    pub in_test: bool,
+}
+
+impl Use {
+    /// The first name (`MessageType` of `MessageType.START_AGENT`).
+    pub fn first(&self) -> &str {
+        self.dotted.split('.').next().unwrap_or_default()
+    }
+
+    /// The names after the first.
+    pub fn rest(&self) -> impl Iterator<Item = &str> {
+        self.dotted.split('.').skip(1)
+    }
 }
 
 /// What a module-level name is bound to.
@@ -158,6 +171,8 @@ pub(crate) fn read(text: &str, place: &ModulePlace, in_test: bool) -> ReadFile {
         .filter(|t| t.kind() == ast::token::TokenKind::Comment)
         .map(|t| t.start().to_usize())
         .collect();
+    let mut bindable = std::collections::HashSet::new();
+    bindable_names(parsed.suite(), true, &mut bindable);
     let mut reader = Reader {
         lines: &lines,
         place,
@@ -171,15 +186,27 @@ pub(crate) fn read(text: &str, place: &ModulePlace, in_test: bool) -> ReadFile {
             kind: ScopeKind::Module,
             in_test,
             globals: Vec::new(),
+            index: None,
         }],
         context: ReferenceContext::Expr,
         type_checking: false,
         mutations: Vec::new(),
         rebinds: Vec::new(),
+        bindable,
     };
     reader.visit_body(parsed.suite());
     reader.finish_state();
     let mut file = reader.file;
+    // Only a name the module binds (by definition, import or alias) can lead anywhere the resolver
+    // knows: a local, a parameter or `self` is dropped here rather than kept and looked up in vain.
+    let bound: std::collections::HashSet<&str> = file
+        .bindings
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .chain(file.imports.iter().filter_map(|i| i.binding.as_deref()))
+        .collect();
+    let uses = std::mem::take(&mut file.uses);
+    file.uses = uses.into_iter().filter(|u| bound.contains(u.first())).collect();
     if text.contains(suppressions::MARKER) {
         file.suppressions = suppressions::find_with(text, &suppressions::PYTHON, &|at| comments.contains(&at));
     }
@@ -212,6 +239,8 @@ struct Scope {
     in_test: bool,
     /// Names a `global` statement in this function declares.
     globals: Vec<String>,
+    /// Its index in [`ReadFile::scopes`], once a use in it is recorded.
+    index: Option<u32>,
 }
 
 /// The walk over one file.
@@ -228,6 +257,8 @@ struct Reader<'r, 't> {
     mutations: Vec<(String, u32, String)>,
     /// Module globals rebound through `global`: name, span of the rebinding, function.
     rebinds: Vec<(String, Span, String)>,
+    /// Every name the module may bind (see [`bindable_names`]): uses of any other are not collected.
+    bindable: std::collections::HashSet<&'r str>,
 }
 
 impl Reader<'_, '_> {
@@ -319,6 +350,7 @@ impl Reader<'_, '_> {
             kind: ScopeKind::Class,
             in_test,
             globals: Vec::new(),
+            index: None,
         });
         self.visit_body(&class.body);
         self.scopes.pop();
@@ -350,6 +382,7 @@ impl Reader<'_, '_> {
             kind: ScopeKind::Function,
             in_test,
             globals: Vec::new(),
+            index: None,
         });
         self.visit_body(&function.body);
         self.scopes.pop();
@@ -541,17 +574,28 @@ impl Reader<'_, '_> {
             Expr::Attribute(a) => a.ctx == ExprContext::Load,
             _ => return false,
         };
-        let Some(chain) = chain_of(expr) else {
+        let Some(root) = chain_root(expr) else {
             return false;
         };
-        if load {
-            let scope = self.scope();
+        // A name nothing in the module binds leads nowhere the resolver knows: not even collected.
+        if load && self.bindable.contains(root) {
+            let dotted = chain_of(expr).unwrap_or_default().join(".").into_boxed_str();
+            let innermost = self.scopes.len() - 1;
+            let scope = match self.scopes[innermost].index {
+                Some(index) => index,
+                None => {
+                    let index = self.file.scopes.len() as u32;
+                    let scope = &mut self.scopes[innermost];
+                    self.file.scopes.push((scope.path.clone(), scope.in_test));
+                    scope.index = Some(index);
+                    index
+                }
+            };
             self.file.uses.push(Use {
-                chain,
+                dotted,
                 context: self.context,
-                enclosing: scope.path.clone(),
+                scope,
                 span: span_of(self.lines, expr.range()),
-                in_test: scope.in_test,
             });
         }
         true
@@ -714,6 +758,95 @@ impl<'a> Visitor<'a> for Reader<'_, '_> {
             self.visit_expr(guard);
         }
         self.visit_body(&case.body);
+    }
+}
+
+/// Every name a module may bind, a superset of what the reader records as bindings: the classes,
+/// functions, type aliases and assigned names at module level (in any compound statement outside a
+/// class or function), and every name any import binds, wherever it is.
+fn bindable_names<'s>(body: &'s [Stmt], module_level: bool, names: &mut std::collections::HashSet<&'s str>) {
+    for stmt in body {
+        match stmt {
+            Stmt::ClassDef(class) => {
+                if module_level {
+                    names.insert(class.name.id.as_str());
+                }
+                bindable_names(&class.body, false, names);
+            }
+            Stmt::FunctionDef(function) => {
+                if module_level {
+                    names.insert(function.name.id.as_str());
+                }
+                bindable_names(&function.body, false, names);
+            }
+            Stmt::Import(import) => names.extend(import.names.iter().map(|a| match &a.asname {
+                Some(as_name) => as_name.id.as_str(),
+                None => a.name.id.split('.').next().unwrap_or_default(),
+            })),
+            Stmt::ImportFrom(import) => {
+                names.extend(
+                    import
+                        .names
+                        .iter()
+                        .map(|a| a.asname.as_ref().unwrap_or(&a.name).id.as_str()),
+                );
+            }
+            Stmt::Assign(assign) if module_level => {
+                for target in assign.targets.iter().flat_map(unpacked) {
+                    if let Expr::Name(name) = target {
+                        names.insert(name.id.as_str());
+                    }
+                }
+            }
+            Stmt::AnnAssign(assign) if module_level => {
+                if let Expr::Name(name) = assign.target.as_ref() {
+                    names.insert(name.id.as_str());
+                }
+            }
+            Stmt::TypeAlias(alias) if module_level => {
+                if let Expr::Name(name) = alias.name.as_ref() {
+                    names.insert(name.id.as_str());
+                }
+            }
+            Stmt::If(branch) => {
+                bindable_names(&branch.body, module_level, names);
+                for clause in &branch.elif_else_clauses {
+                    bindable_names(&clause.body, module_level, names);
+                }
+            }
+            Stmt::Try(block) => {
+                bindable_names(&block.body, module_level, names);
+                for ast::ExceptHandler::ExceptHandler(handler) in &block.handlers {
+                    bindable_names(&handler.body, module_level, names);
+                }
+                bindable_names(&block.orelse, module_level, names);
+                bindable_names(&block.finalbody, module_level, names);
+            }
+            Stmt::With(block) => bindable_names(&block.body, module_level, names),
+            Stmt::For(block) => {
+                bindable_names(&block.body, module_level, names);
+                bindable_names(&block.orelse, module_level, names);
+            }
+            Stmt::While(block) => {
+                bindable_names(&block.body, module_level, names);
+                bindable_names(&block.orelse, module_level, names);
+            }
+            Stmt::Match(block) => {
+                for case in &block.cases {
+                    bindable_names(&case.body, module_level, names);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The first name of a pure chain (`a` of `a.b.C`), else `None`.
+fn chain_root(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Name(name) => Some(name.id.as_str()),
+        Expr::Attribute(attribute) => chain_root(&attribute.value),
+        _ => None,
     }
 }
 
@@ -895,6 +1028,8 @@ if TYPE_CHECKING:
     #[test]
     fn comparisons_cases_and_collections_are_patterns() {
         let text = "\
+from app.protocol import MessageType
+
 def route(m):
     match m.type:
         case MessageType.START: pass
@@ -906,8 +1041,8 @@ def route(m):
         let uses: Vec<(String, ReferenceContext)> = file
             .uses
             .iter()
-            .filter(|u| u.chain[0] == "MessageType")
-            .map(|u| (u.chain.join("."), u.context))
+            .filter(|u| u.first() == "MessageType")
+            .map(|u| (u.dotted.to_string(), u.context))
             .collect();
         assert_eq!(
             uses,

@@ -84,17 +84,28 @@ impl<'f> Index<'f> {
 
     /// One hop of [`Index::follow`], or `None` when `path` is where it leads.
     fn step(&self, path: &str) -> Option<String> {
-        let segments: Vec<&str> = path.split("::").collect();
-        // The longest prefix that is a module of the workspace.
-        let (k, file) = (1..=segments.len())
+        // The longest prefix that is a module of the workspace, tried at each `::` from the right.
+        let ends = path
+            .match_indices("::")
+            .map(|(at, _)| at)
+            .chain(std::iter::once(path.len()));
+        let ends: Vec<usize> = ends.collect();
+        let (end, file) = ends
+            .iter()
             .rev()
-            .find_map(|k| self.modules.get(segments[..k].join("::").as_str()).map(|&f| (k, f)))?;
-        if k == segments.len() {
+            .find_map(|&end| self.modules.get(&path[..end]).map(|&f| (end, f)))?;
+        if end == path.len() {
             return None;
         }
-        let name = segments[k];
-        let rest = &segments[k + 1..];
-        let with_rest = |base: String| rest.iter().fold(base, |p, s| join_path(&p, s));
+        let after = &path[end + 2..];
+        let (name, rest) = match after.split_once("::") {
+            Some((name, rest)) => (name, Some(rest)),
+            None => (after, None),
+        };
+        let with_rest = |base: String| match rest {
+            Some(rest) => join_path(&base, rest),
+            None => base,
+        };
         match self.bindings[file].get(name) {
             Some(Binding::Defined) => None,
             Some(Binding::Import(target)) => Some(with_rest(target.clone())),
@@ -181,12 +192,14 @@ impl<'f> Index<'f> {
                 facts.imports.push(fact);
             }
         }
+        // A module names the same things again and again (`models.Model`, `S.Zero`): each is followed once.
+        let mut followed: HashMap<String, String> = HashMap::new();
         for used in &file.uses {
-            let first = used.chain[0].as_str();
+            let first = used.first();
             let (base, via_import) = match self.bindings[index].get(first) {
                 Some(Binding::Import(target)) => (target.clone(), Some(target.clone())),
                 Some(Binding::Defined) => (join_path(module, first), None),
-                Some(Binding::Alias(_)) => match self.resolve_in(index, &used.chain[..1], 0) {
+                Some(Binding::Alias(_)) => match self.resolve_in(index, &[first.to_owned()], 0) {
                     Some(base) => (base, None),
                     None => continue,
                 },
@@ -195,14 +208,23 @@ impl<'f> Index<'f> {
                     None => continue,
                 },
             };
-            let written = used.chain[1..].iter().fold(base, |p, s| join_path(&p, s));
+            let written = used.rest().fold(base, |p, s| join_path(&p, s));
+            let path = match followed.get(&written) {
+                Some(path) => path.clone(),
+                None => {
+                    let path = self.follow(&written);
+                    followed.insert(written, path.clone());
+                    path
+                }
+            };
+            let (enclosing, in_test) = &file.scopes[used.scope as usize];
             let reference = Reference {
-                path: self.follow(&written),
+                path,
                 context: used.context,
                 via_import,
-                enclosing: used.enclosing.clone(),
+                enclosing: enclosing.clone(),
                 span: used.span,
-                in_test: used.in_test,
+                in_test: *in_test,
                 unresolved: false,
             };
             if keep(crate::facts::Fact::Reference(&reference)) {
