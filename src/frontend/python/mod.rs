@@ -89,7 +89,12 @@ impl Frontend for PythonFrontend {
                 }
                 let read = match tree.read(&file.abs).map(String::from_utf8) {
                     Ok(Ok(text)) => cache.get_or_parse(tree.content_id(&file.abs).as_deref(), || {
-                        read::read(&text, &place, in_test)
+                        // A bug met in one file costs that file, reported, not the run.
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read::read(&text, &place, in_test)))
+                            .unwrap_or_else(|_| read::ReadFile {
+                                problem: Some(FileProblem::internal("the Python frontend failed on this file")),
+                                ..unreadable(&place, "")
+                            })
                     }),
                     Ok(Err(_)) => Arc::new(unreadable(&place, "the file is not UTF-8 text")),
                     Err(error) => Arc::new(unreadable(&place, &format!("cannot read the file: {error}"))),

@@ -165,12 +165,6 @@ pub(crate) fn read(text: &str, place: &ModulePlace, in_test: bool) -> ReadFile {
             };
         }
     };
-    let comments: std::collections::HashSet<usize> = parsed
-        .tokens()
-        .iter()
-        .filter(|t| t.kind() == ast::token::TokenKind::Comment)
-        .map(|t| t.start().to_usize())
-        .collect();
     let mut bindable = std::collections::HashSet::new();
     bindable_names(parsed.suite(), true, &mut bindable);
     let mut reader = Reader {
@@ -208,6 +202,12 @@ pub(crate) fn read(text: &str, place: &ModulePlace, in_test: bool) -> ReadFile {
     let uses = std::mem::take(&mut file.uses);
     file.uses = uses.into_iter().filter(|u| bound.contains(u.first())).collect();
     if text.contains(suppressions::MARKER) {
+        let comments: std::collections::HashSet<usize> = parsed
+            .tokens()
+            .iter()
+            .filter(|t| t.kind() == ast::token::TokenKind::Comment)
+            .map(|t| t.start().to_usize())
+            .collect();
         file.suppressions = suppressions::find_with(text, &suppressions::PYTHON, &|at| comments.contains(&at));
     }
     file
@@ -483,9 +483,17 @@ impl Reader<'_, '_> {
             _ => return,
         };
         if let Some(name) = root_name(object) {
-            let line = self.span(target.range()).line;
+            self.mutation(name.id.as_str(), target.range());
+        }
+    }
+
+    /// Records that `name` is changed in place at `range`, if the module may bind it (a local or
+    /// `self` is not module state).
+    fn mutation(&mut self, name: &str, range: TextRange) {
+        if self.bindable.contains(name) {
+            let line = self.span(range).line;
             let at = self.scope().path.clone();
-            self.mutations.push((name.id.to_string(), line, at));
+            self.mutations.push((name.to_owned(), line, at));
         }
     }
 
@@ -579,7 +587,9 @@ impl Reader<'_, '_> {
         };
         // A name nothing in the module binds leads nowhere the resolver knows: not even collected.
         if load && self.bindable.contains(root) {
-            let dotted = chain_of(expr).unwrap_or_default().join(".").into_boxed_str();
+            let mut dotted = String::new();
+            write_dotted(expr, &mut dotted);
+            let dotted = dotted.into_boxed_str();
             let innermost = self.scopes.len() - 1;
             let scope = match self.scopes[innermost].index {
                 Some(index) => index,
@@ -663,9 +673,7 @@ impl<'a> Visitor<'a> for Reader<'_, '_> {
                     return;
                 }
                 if let Expr::Name(name) = assign.target.as_ref() {
-                    let line = self.span(name.range).line;
-                    let at = self.scope().path.clone();
-                    self.mutations.push((name.id.to_string(), line, at));
+                    self.mutation(name.id.as_str(), name.range);
                 }
                 self.mutated(&assign.target);
                 self.rebound(&assign.target);
@@ -720,9 +728,7 @@ impl<'a> Visitor<'a> for Reader<'_, '_> {
                         let more = call.arguments.args.iter().filter_map(string_list).flatten();
                         self.file.all.get_or_insert_with(Vec::new).extend(more);
                     }
-                    let line = self.span(call.range()).line;
-                    let at = self.scope().path.clone();
-                    self.mutations.push((name.id.to_string(), line, at));
+                    self.mutation(name.id.as_str(), call.range());
                 }
                 // Arguments are values, whatever the call is inside of.
                 self.with_context(ReferenceContext::Expr, |r| visitor::walk_expr(r, expr));
@@ -838,6 +844,19 @@ fn bindable_names<'s>(body: &'s [Stmt], module_level: bool, names: &mut std::col
             }
             _ => {}
         }
+    }
+}
+
+/// Writes a pure chain as its dotted text (`a.b.C`), without a list of its names.
+fn write_dotted(expr: &Expr, out: &mut String) {
+    match expr {
+        Expr::Name(name) => out.push_str(name.id.as_str()),
+        Expr::Attribute(attribute) => {
+            write_dotted(&attribute.value, out);
+            out.push('.');
+            out.push_str(attribute.attr.id.as_str());
+        }
+        _ => {}
     }
 }
 

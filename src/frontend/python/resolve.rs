@@ -192,46 +192,65 @@ impl<'f> Index<'f> {
                 facts.imports.push(fact);
             }
         }
-        // A module names the same things again and again (`models.Model`, `S.Zero`): each is followed once.
-        let mut followed: HashMap<String, String> = HashMap::new();
+        // A module names the same things again and again (`models.Model`, `S.Zero`): each is resolved
+        // once, and each use is shown to the rules in one reused reference (most are not kept).
+        let mut resolved: HashMap<&str, Option<(String, Option<String>)>> = HashMap::new();
+        let mut shown = Reference {
+            path: String::new(),
+            context: crate::facts::ReferenceContext::Expr,
+            via_import: None,
+            enclosing: String::new(),
+            span: crate::facts::Span::default(),
+            in_test: false,
+            unresolved: false,
+        };
         for used in &file.uses {
-            let first = used.first();
-            let (base, via_import) = match self.bindings[index].get(first) {
-                Some(Binding::Import(target)) => (target.clone(), Some(target.clone())),
-                Some(Binding::Defined) => (join_path(module, first), None),
-                Some(Binding::Alias(_)) => match self.resolve_in(index, &[first.to_owned()], 0) {
-                    Some(base) => (base, None),
-                    None => continue,
-                },
-                None => match local_imports.get(first) {
-                    Some(target) => ((*target).to_owned(), Some((*target).to_owned())),
-                    None => continue,
-                },
-            };
-            let written = used.rest().fold(base, |p, s| join_path(&p, s));
-            let path = match followed.get(&written) {
-                Some(path) => path.clone(),
-                None => {
-                    let path = self.follow(&written);
-                    followed.insert(written, path.clone());
-                    path
-                }
+            let leads = resolved
+                .entry(&used.dotted)
+                .or_insert_with(|| self.resolve_use(index, used, &local_imports));
+            let Some((path, via_import)) = leads else {
+                continue;
             };
             let (enclosing, in_test) = &file.scopes[used.scope as usize];
-            let reference = Reference {
-                path,
-                context: used.context,
-                via_import,
-                enclosing: enclosing.clone(),
-                span: used.span,
-                in_test: *in_test,
-                unresolved: false,
-            };
-            if keep(crate::facts::Fact::Reference(&reference)) {
-                facts.references.push(reference);
+            shown.path.clear();
+            shown.path.push_str(path);
+            shown.via_import.clone_from(via_import);
+            shown.enclosing.clear();
+            shown.enclosing.push_str(enclosing);
+            shown.context = used.context;
+            shown.span = used.span;
+            shown.in_test = *in_test;
+            if keep(crate::facts::Fact::Reference(&shown)) {
+                facts.references.push(shown.clone());
             }
         }
         facts
+    }
+
+    /// Where a use in the file at `index` leads, and the import its first name came through; `None`
+    /// when nothing the module binds names it.
+    fn resolve_use(
+        &self,
+        index: usize,
+        used: &super::read::Use,
+        local_imports: &HashMap<&str, &str>,
+    ) -> Option<(String, Option<String>)> {
+        let first = used.first();
+        let (base, via_import) = match self.bindings[index].get(first) {
+            Some(Binding::Import(target)) => (target.clone(), Some(target.clone())),
+            Some(Binding::Defined) => (join_path(&self.files[index].module, first), None),
+            Some(Binding::Alias(_)) => (self.resolve_in(index, &[first.to_owned()], 0)?, None),
+            None => {
+                let target = local_imports.get(first)?;
+                ((*target).to_owned(), Some((*target).to_owned()))
+            }
+        };
+        let mut written = base;
+        for segment in used.rest() {
+            written.push_str("::");
+            written.push_str(segment);
+        }
+        Some((self.follow(&written), via_import))
     }
 
     /// The module-level names of `file` that hold state, as definitions with what makes them state.
