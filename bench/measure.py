@@ -2,13 +2,12 @@
 (maximum resident set size of the process, from wait4) and the ratios the targets are stated in."""
 
 import os
-import random
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
+
+import timing
+from timing import run
 
 corpus = sys.argv[1]
 repetitions = int(sys.argv[2])
@@ -16,29 +15,8 @@ ssot = "target/release/ssot-check"
 rules = "bench/rules.toml"
 
 
-def run(command):
-    """Runs a command to completion; returns (seconds, peak RSS in MiB)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        sys.exit(f"{command} failed with exit code {code}")
-    return elapsed, usage.ru_maxrss / 1024
-
-
 def measure(name, command, before=None):
-    times, memory = [], []
-    for _ in range(repetitions):
-        if before:
-            before()
-        seconds, peak = run(command)
-        times.append(seconds)
-        memory.append(peak)
-    result = (statistics.median(times), max(memory))
-    print(f"{name:<34} {result[0]:8.3f} s   {result[1]:8.1f} MiB")
-    return result
+    return timing.measure(name, command, repetitions, before=before)
 
 
 rust_files = [os.path.join(d, f) for d, _, fs in os.walk(corpus) for f in fs if f.endswith(".rs")]
@@ -60,30 +38,16 @@ def empty_cache():
     os.makedirs(cache)
 
 
-touched = sorted(random.Random(7).sample(rust_files, max(1, len(rust_files) // 100)))
-originals = {}
-generation = [0]
-
-
-def touch_one_percent():
-    """Appends a fresh comment to 1% of the files, so their content (and cache key) changes."""
-    generation[0] += 1
-    for path in touched:
-        with open(path, "rb") as handle:
-            originals.setdefault(path, handle.read())
-        with open(path, "wb") as handle:
-            handle.write(originals[path] + f"\n// touched {generation[0]}\n".encode())
+one_percent = timing.OnePercent(rust_files, "//")
 
 
 try:
     cold = measure("ssot-check cold (empty cache)", check, before=empty_cache)
     run(check)
     warm = measure("ssot-check warm (tree unchanged)", check)
-    touched_run = measure("ssot-check after touching 1%", check, before=touch_one_percent)
+    touched_run = measure("ssot-check after touching 1%", check, before=one_percent.touch)
 finally:
-    for path, data in originals.items():
-        with open(path, "wb") as handle:
-            handle.write(data)
+    one_percent.restore()
 floor = measure("tokenize-only pass (proc-macro2)", ["target/release/examples/tokenize_floor", corpus])
 ripgrep = measure("ripgrep (I/O floor)", ["rg", "--no-ignore", "-c", "-t", "rust", "Mutex", corpus])
 astgrep = measure("ast-grep, one rule", ["ast-grep", "run", "--lang", "rust", "--pattern", "static $N: $T = $E;", corpus])

@@ -80,13 +80,16 @@ impl ChangeWatcher {
     }
 }
 
-/// Whether a changed file can change a check: Rust sources, rule files and manifests, outside build
-/// output and version control.
+/// Whether a changed file can change a check: Rust and Python sources, rule files, manifests and
+/// Python project files, outside build output and version control.
 fn is_checked_input(path: &Path) -> bool {
     let ignored = path
         .components()
         .any(|c| matches!(c.as_os_str().to_str(), Some("target" | ".git" | ".jj")));
-    let input = matches!(path.extension().and_then(|e| e.to_str()), Some("rs" | "toml"));
+    let input = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("rs" | "py" | "toml" | "cfg")
+    );
     input && !ignored
 }
 
@@ -175,6 +178,7 @@ mod tests {
     #[test]
     fn only_rust_and_toml_files_outside_build_output_count() {
         assert!(is_checked_input(Path::new("src/lib.rs")));
+        assert!(is_checked_input(Path::new("app/ws/router.py")));
         assert!(is_checked_input(Path::new("rules/handlers.toml")));
         assert!(!is_checked_input(Path::new("target/debug/build/x.rs")));
         assert!(!is_checked_input(Path::new(".git/config.toml")));

@@ -4,13 +4,12 @@ memory (maximum resident set size, from wait4), the findings each tool reports, 
 targets are stated in."""
 
 import os
-import random
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import timing  # noqa: E402 (bench/timing.py, shared with bench/measure.py)
 
 corpus, venv, repetitions = sys.argv[1], sys.argv[2], int(sys.argv[3])
 here = os.path.dirname(os.path.abspath(__file__))
@@ -31,35 +30,11 @@ python_path = os.pathsep.join([django, os.path.join(sqlalchemy, "lib"), sympy])
 
 
 def run(command, env=None, capture=False):
-    """Runs a command to completion; returns (seconds, peak RSS in MiB, stdout)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=tempfile.gettempdir(),
-    )
-    out = process.stdout.read().decode() if capture else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        sys.exit(f"{command} failed with exit code {code}")
-    return elapsed, usage.ru_maxrss / 1024, out
+    return timing.run(command, env=env, capture=capture, cwd=tempfile.gettempdir())
 
 
 def measure(name, command, before=None, env=None):
-    times, memory = [], []
-    for _ in range(repetitions):
-        if before:
-            before()
-        seconds, peak, _ = run(command, env)
-        times.append(seconds)
-        memory.append(peak)
-    result = (statistics.median(times), max(memory))
-    print(f"{name:<40} {result[0]:8.3f} s   {result[1]:8.1f} MiB")
-    return result
+    return timing.measure(name, command, repetitions, before=before, env=env, cwd=tempfile.gettempdir())
 
 
 files = [os.path.join(d, f) for p in packages for d, _, fs in os.walk(p) for f in fs if f.endswith(".py")]
@@ -90,29 +65,16 @@ ours_count = ours.count('"rule": "no-pickle"')
 ruff_count = sum(1 for line in theirs.splitlines() if "TID251" in line)
 print(f"findings: ssot-check {ours_count}, ruff {ruff_count}")
 
-touched = sorted(random.Random(7).sample(files, max(1, len(files) // 100)))
-originals = {}
-generation = [0]
-
-
-def touch_one_percent():
-    generation[0] += 1
-    for path in touched:
-        with open(path, "rb") as handle:
-            originals.setdefault(path, handle.read())
-        with open(path, "wb") as handle:
-            handle.write(originals[path] + f"\n# touched {generation[0]}\n".encode())
+one_percent = timing.OnePercent(files, "#")
 
 
 try:
     cold = measure("ssot-check cold (empty cache)", check, before=empty(cache))
     run(check)
     warm = measure("ssot-check warm (tree unchanged)", check)
-    touched_run = measure("ssot-check after touching 1%", check, before=touch_one_percent)
+    touched_run = measure("ssot-check after touching 1%", check, before=one_percent.touch)
 finally:
-    for path, data in originals.items():
-        with open(path, "wb") as handle:
-            handle.write(data)
+    one_percent.restore()
 ruff_cold = measure("ruff TID251 cold (--no-cache)", ruff_check + ["--no-cache"])
 run(ruff_check + ["--cache-dir", ruff_cache])
 ruff_warm = measure("ruff TID251 warm (its cache)", ruff_check + ["--cache-dir", ruff_cache])

@@ -146,10 +146,9 @@ impl Session {
                 .as_ref()
                 .is_some_and(|w| w.files.iter().any(|f| f.abs == p))
         };
-        if paths
-            .iter()
-            .any(|p| is_manifest(p) || (p.extension().is_some_and(|e| e == "rs") && known(p) != p.is_file()))
-        {
+        if paths.iter().any(|p| {
+            is_manifest(p) || (p.extension().is_some_and(|e| e == "rs" || e == "py") && known(p) != p.is_file())
+        }) {
             self.workspace = None;
         }
     }

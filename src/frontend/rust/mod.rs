@@ -3,7 +3,8 @@
 //! every path absolute.
 //!
 //! The modules below form layers, each importing only those under it (checked by this repository's
-//! `rules/architecture.toml`): `text` -> `raw` -> `fast`, `syn_reader`, `suppressions` -> `read` ->
+//! `rules/architecture.toml`): `text` -> `raw` -> `fast`, `syn_reader` -> `read` (with the suppression
+//! comments of `frontend::suppressions`) ->
 //! `pack` -> `load` -> `modules` -> `resolve` -> `snapshot` -> `aliases` -> `unreadable` -> `warm` -> this
 //! driver.
 

@@ -1,7 +1,8 @@
 //! Reading one file: the per-file pipeline that chooses, item by item, between the fast reader and
 //! syn's, and puts their raw facts together with the file's suppressions.
 //!
-//! Layer invariant: reads `text`, `raw`, `fast`, `syn_reader` and `suppressions`; nothing here parses
+//! Layer invariant: reads `text`, `raw`, `fast`, `syn_reader` and the shared `frontend::suppressions`;
+//! nothing here parses
 //! Rust itself.
 
 use rayon::prelude::*;
