@@ -95,6 +95,8 @@ impl<'a> Checker<'a> {
             match role {
                 FileRole::Source => files.push((abs.clone(), self.repo.root.clone())),
                 FileRole::Manifest => manifests.push(abs.clone()),
+                // Read by the Python frontend through the tree, for module paths.
+                FileRole::PythonProject => {}
             }
             blobs.insert(abs, oid);
         }

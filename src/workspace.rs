@@ -123,6 +123,9 @@ pub enum FileRole {
     Source,
     /// A package manifest (`Cargo.toml`).
     Manifest,
+    /// A Python project's configuration (`pyproject.toml`, `setup.cfg`): it decides module paths, so a
+    /// commit's tree must hold it too; the walk leaves it to the Python frontend to read.
+    PythonProject,
 }
 
 /// Whether the scan leaves out a file or folder by its name: build output (`target`) and hidden ones.
@@ -143,6 +146,8 @@ pub fn role_of(path: &str) -> Option<FileRole> {
         Some(FileRole::Source)
     } else if name == "Cargo.toml" {
         Some(FileRole::Manifest)
+    } else if name == "pyproject.toml" || name == "setup.cfg" {
+        Some(FileRole::PythonProject)
     } else {
         None
     }
@@ -194,6 +199,7 @@ pub fn scan(base: &Path, paths: &[PathBuf], excludes: &[Excludes]) -> Result<Wor
                         match role_of(&entry.file_name().to_string_lossy()) {
                             Some(FileRole::Source) => lock().0.push(entry.into_path()),
                             Some(FileRole::Manifest) => lock().1.push(entry.into_path()),
+                            Some(FileRole::PythonProject) => {}
                             None => {}
                         }
                     }
@@ -680,6 +686,8 @@ mod tests {
     fn roles_skip_build_output_and_hidden_folders_as_the_walk_does() {
         assert_eq!(role_of("src/lib.rs"), Some(FileRole::Source));
         assert_eq!(role_of("gateway/Cargo.toml"), Some(FileRole::Manifest));
+        assert_eq!(role_of("app/pyproject.toml"), Some(FileRole::PythonProject));
+        assert_eq!(role_of("app/pkg/router.py"), Some(FileRole::Source));
         assert_eq!(role_of("target/debug/build/x.rs"), None);
         assert_eq!(role_of("crate/target/gen.rs"), None);
         assert_eq!(role_of(".github/scripts/x.rs"), None);

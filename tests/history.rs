@@ -169,3 +169,49 @@ fn outside_a_repository_history_is_a_clear_error() {
     assert_eq!(code, 2);
     assert!(error.contains("git"), "{error}");
 }
+
+#[test]
+fn history_reads_python_with_the_module_paths_a_check_gives_it() {
+    // The package lives under `lib/`, as `pyproject.toml` says: a commit's tree must give the Python
+    // frontend that file too, or the router would be `ws.MessageRouter`, not the canonical one. The two
+    // routers are byte-identical: what a file defines depends on its module too, not only on its content.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    let rules = "rules = [\"rules.toml\"]\n";
+    write(root, "ssot.toml", rules);
+    write(
+        root,
+        "rules.toml",
+        "[[rule]]\nid = \"one-router\"\nkind = \"single-definition\"\nmessage = \"m\"\nitem-kind = \"class\"\n\
+         name = \"MessageRouter\"\ncanonical = \"app.ws.MessageRouter\"\n",
+    );
+    write(
+        root,
+        "pyproject.toml",
+        "[tool.setuptools.packages.find]\nwhere = [\"lib\"]\n",
+    );
+    // A namespace package (no `__init__.py`): only the project file says where its import root is.
+    write(root, "lib/app/ws.py", "class MessageRouter: pass\n");
+    commit(root, "the canonical router");
+    write(root, "lib/app/legacy.py", "class MessageRouter: pass\n");
+    commit(root, "a second router");
+    let (_, live) = common::run_in(root, &["--format", "json"]);
+    assert!(live.contains("canonical: class `app.ws.MessageRouter`"), "{live}");
+    let (code, json) = common::run_in(root, &["history", "--format", "json"]);
+    assert_eq!(code, 0, "{json}");
+    let history: Value = serde_json::from_str(&json).expect("JSON");
+    let counts: Vec<u64> = history["commits"]
+        .as_array()
+        .expect("commits")
+        .iter()
+        .map(|c| c["counts"]["one-router"].as_u64().expect("count"))
+        .collect();
+    assert_eq!(counts, vec![0, 2]);
+    let (_, diff) = common::run_in(root, &["history", "--diff", "HEAD~1", "--format", "json"]);
+    assert!(diff.contains("app.legacy.MessageRouter"), "{diff}");
+    assert!(
+        !diff.contains("lib.app"),
+        "module paths from the project's source folder: {diff}"
+    );
+}

@@ -87,8 +87,13 @@ impl Frontend for PythonFrontend {
                         reused: true,
                     };
                 }
+                let key = tree
+                    .content_id(&file.abs)
+                    .map(|id| format!("python:{id}:{}:{}:{in_test}", place.segments.join("."), place.package));
                 let read = match tree.read(&file.abs).map(String::from_utf8) {
-                    Ok(Ok(text)) => cache.get_or_parse(tree.content_id(&file.abs).as_deref(), || {
+                    // What a file says depends on its module as well as its content (two identical
+                    // files in two modules define two things): both make the key.
+                    Ok(Ok(text)) => cache.get_or_parse(key.as_deref(), || {
                         // A bug met in one file costs that file, reported, not the run.
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read::read(&text, &place, in_test)))
                             .unwrap_or_else(|_| read::ReadFile {

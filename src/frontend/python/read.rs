@@ -345,15 +345,7 @@ impl Reader<'_, '_> {
         if let Some(arguments) = &class.arguments {
             self.visit_arguments(arguments);
         }
-        self.scopes.push(Scope {
-            path,
-            kind: ScopeKind::Class,
-            in_test,
-            globals: Vec::new(),
-            index: None,
-        });
-        self.visit_body(&class.body);
-        self.scopes.pop();
+        self.body_of(path, ScopeKind::Class, in_test, &class.body);
     }
 
     fn function(&mut self, function: &ast::StmtFunctionDef) {
@@ -363,7 +355,7 @@ impl Reader<'_, '_> {
         };
         let definition = self.define(kind, &function.name, &function.decorator_list);
         let path = definition.path.clone();
-        let in_test = definition.in_test || function.name.id.starts_with("test_") && self.in_test();
+        let in_test = definition.in_test;
         if !self.type_checking {
             self.file.definitions.push(definition);
         }
@@ -377,14 +369,19 @@ impl Reader<'_, '_> {
         if let Some(returns) = &function.returns {
             self.visit_annotation(returns);
         }
+        self.body_of(path, ScopeKind::Function, in_test, &function.body);
+    }
+
+    /// Reads the body of the class or function at `path`, as its own scope.
+    fn body_of(&mut self, path: String, kind: ScopeKind, in_test: bool, body: &[Stmt]) {
         self.scopes.push(Scope {
             path,
-            kind: ScopeKind::Function,
+            kind,
             in_test,
             globals: Vec::new(),
             index: None,
         });
-        self.visit_body(&function.body);
+        self.visit_body(body);
         self.scopes.pop();
     }
 
