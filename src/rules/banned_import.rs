@@ -28,6 +28,12 @@ reported again: the import is the finding. Code inside the banned module itself 
 files matching `allow-in`. Macro bodies are not expanded; those that read as expression lists
 (`vec![..]`, `println!(..)`, `assert_eq!(..)`) are checked.
 
+In Python, every import form is caught (`import a.b`, `import a.b as c`, `from a import b`, `from a.b import
+c as d`, `from a.b import *`, relative imports at any level), and so are dotted names in code that lead
+to a banned module through the imports (`legacy.create()` after `import app.legacy as legacy`), and
+imports of an `__init__.py` re-export of a banned item. Comments and strings never count. Write Python
+paths dotted: `paths = ["**.websocket_manager_factory"]`.
+
 ## Why is this bad?
 A deprecated path that is still imported keeps a second initialization path alive: the migration is not
 done while anything depends on it.

@@ -29,6 +29,9 @@ In the named modules (and everything under them), reports:
   `OnceLock<Globals>` for a type of the workspace (whose fields this rule does not read);
 - every `static mut`;
 - every `thread_local!` and `lazy_static!` invocation.
+In Python: a module-level dict, list, set, `defaultdict`, `OrderedDict`, `Counter` or `deque` changed in
+place anywhere in the module; a module global rebound through `global` in a function (a lazy
+singleton); a module-level instance of a class of the scanned tree.
 A `const` is not state (each use is a fresh value) and is never reported. Test code is left out unless
 `include-tests = true`; `allow` lists item paths that may stay (a metrics registry, say).
 

@@ -38,6 +38,12 @@ Items a workspace `macro_rules!` generates are counted where the macro is invoke
 macro; items made by procedural macros or macros from outside the scanned tree are not seen (the
 summary counts those invocations).
 
+In Python, `class` and `def` at any depth are definitions (`item-kind` `class`, `enum` for an `Enum`
+subclass, `fn`, `method`, `type-alias`), with dotted paths (`app.ws.router.MessageRouter`); an
+assignment naming another class (`Manager = UnifiedManager`) and an `__init__.py` re-export are not.
+The definitions of one name in the branches of an `if`/`else` or `try`/`except ImportError` share a path
+and count once; those under `if TYPE_CHECKING:` do not count.
+
 ## Why is this bad?
 Two definitions of what must exist once (two message handlers, two routers, two notifiers) mean two
 behaviours for the same input: messages answered twice or not at all, events out of order.

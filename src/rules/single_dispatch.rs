@@ -27,6 +27,10 @@ handled in more than `max-places` places, or anywhere outside the `router` modul
 lists every place. Constructing a variant is not handling it and is never reported. Test code is left out
 unless `include-tests = true`.
 
+In Python, a member of an `Enum` class (`MessageType.START_AGENT`) is handled where it appears in a
+`case` pattern, an `==`, `!=`, `is`, `is not`, `in` or `not in` comparison, or a collection literal (a
+list, tuple or set element, a dict key): the ways handlers register the types they take.
+
 ## Why is this bad?
 When two handlers match `StartAgent`, a message is answered twice, or by whichever handler happens to
 run first; routing is only predictable when one router decides.
