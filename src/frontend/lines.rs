@@ -32,9 +32,15 @@ impl<'t> LineTable<'t> {
         (line, self.starts[line])
     }
 
-    /// The 1-based line and 1-based column (in characters) of byte `at`.
+    /// The 1-based line and 1-based column (in characters) of byte `at`. A byte order mark at the start
+    /// of the text is not a character anyone sees: it is not counted.
     pub fn position(&self, at: usize) -> (u32, u32) {
         let (line, start) = self.line_of(at);
+        let mark = '\u{feff}'.len_utf8();
+        let start = match line == 0 && at >= mark && self.text.starts_with('\u{feff}') {
+            true => mark,
+            false => start,
+        };
         let before = &self.text.as_bytes()[start..at];
         let column = if before.is_ascii() {
             before.len()
@@ -71,6 +77,15 @@ pub(crate) fn shifted(span: Span, offset: usize) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_not_a_column() {
+        let text = "\u{feff}class A: pass\r\nclass B: pass\r\n";
+        let lines = LineTable::new(text);
+        assert_eq!(lines.position(text.find("A:").unwrap_or(0)), (1, 7));
+        assert_eq!(lines.position(text.find("B:").unwrap_or(0)), (2, 7));
+        assert_eq!(lines.position(0), (1, 1));
+    }
 
     #[test]
     fn positions_and_bytes_agree_on_multibyte_lines() {

@@ -333,7 +333,8 @@ def main():
         segments, package = module_of(path)
         try:
             with open(path, "rb") as f:
-                source = f.read().decode("utf-8")
+                # As CPython reads a source file: a UTF-8 byte order mark is not part of the text.
+                source = f.read().decode("utf-8-sig")
             parsed = ast.parse(source, filename=path)
         except (SyntaxError, UnicodeDecodeError, ValueError) as error:
             errors[relative] = {"module": "::".join(segments), "error": str(error)}

@@ -1,0 +1,2 @@
+﻿class Marked:  # saved with a byte order mark and Windows line ends
+	def method(self): pass
