@@ -329,7 +329,7 @@ fn watch(args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<ExitStatus,
         true => vec![env.cwd.clone()],
         false => args.paths.iter().map(|p| env.cwd.join(p)).collect(),
     };
-    let watcher = watch::ChangeWatcher::start(&paths)?;
+    let mut watcher = watch::ChangeWatcher::start(&paths)?;
     writeln!(out, "Watching for changes (Ctrl-C to stop).")?;
     out.flush()?;
     loop {

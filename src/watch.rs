@@ -1,5 +1,6 @@
-//! `--watch`: what to wait for and what to say. The watcher waits for a change to a Rust or TOML file
-//! under the checked paths (debounced, so a save that writes several times is one change); the
+//! `--watch`: what to wait for and what to say. The watcher waits for a change to a Rust, Python or TOML
+//! file under the checked paths (debounced, so a save that writes several times is one change, and an
+//! event for a file that still holds what was last reported is none); the
 //! comparison says which findings a re-check added and which it resolved, so a developer sees what the
 //! edit did instead of the whole report again.
 
@@ -36,6 +37,9 @@ pub enum WatchError {
 pub struct ChangeWatcher {
     _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
     events: mpsc::Receiver<DebounceEventResult>,
+    /// What each changed file held when it was last reported (`None`: absent): an event for a file
+    /// that still holds it (a save's second write reported late, under load) is not a change.
+    reported: std::collections::HashMap<PathBuf, Option<u64>>,
 }
 
 impl ChangeWatcher {
@@ -55,11 +59,13 @@ impl ChangeWatcher {
         Ok(ChangeWatcher {
             _debouncer: debouncer,
             events,
+            reported: std::collections::HashMap::new(),
         })
     }
 
-    /// Blocks until Rust or TOML files change (build output and VCS folders ignored); the files that did.
-    pub fn next_change(&self) -> Result<Vec<PathBuf>, WatchError> {
+    /// Blocks until Rust, Python or TOML files change (build output and VCS folders ignored); the files
+    /// that did.
+    pub fn next_change(&mut self) -> Result<Vec<PathBuf>, WatchError> {
         loop {
             let events = match self.events.recv().map_err(|_| WatchError::Stopped)? {
                 Ok(events) => events,
@@ -72,6 +78,10 @@ impl ChangeWatcher {
                 .filter(|event| !matches!(event.event.kind, EventKind::Access(_)))
                 .flat_map(|event| event.event.paths)
                 .filter(|path| is_checked_input(path))
+                .filter(|path| {
+                    let content = std::fs::read(path).ok().map(|bytes| xxhash_rust::xxh3::xxh3_64(&bytes));
+                    self.reported.insert(path.clone(), content) != Some(content)
+                })
                 .collect();
             if !changed.is_empty() {
                 return Ok(changed.into_iter().collect());

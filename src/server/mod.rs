@@ -199,7 +199,7 @@ fn run(connection: &Connection, settings: Settings, cwd: &Path, pool: rayon::Thr
 type DiskChanges = Receiver<Option<Vec<PathBuf>>>;
 
 fn watch_disk(root: &Path) -> (Option<DiskChanges>, Option<std::thread::JoinHandle<()>>) {
-    let Ok(watcher) = ChangeWatcher::start(&[root.to_path_buf()]) else {
+    let Ok(mut watcher) = ChangeWatcher::start(&[root.to_path_buf()]) else {
         return (None, None);
     };
     let (sender, receiver) = crossbeam_channel::unbounded();
