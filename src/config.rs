@@ -496,7 +496,7 @@ impl Loader {
             }
         };
         let language = match language {
-            None => notation_language(&rest),
+            None => notation_language(table),
             Some((name, _)) if name == "both" => None,
             Some((name, span)) => Some(crate::facts::Language::parse(&name).ok_or_else(|| {
                 file.error(
@@ -549,25 +549,27 @@ impl Loader {
 }
 
 /// The language a rule's paths are written for: Rust when every path it names uses `::`, Python when
-/// every one is dotted, both when it names none or both notations. File globs (with `/`) are not paths.
+/// every one is dotted, both when it names none or both notations. Only the values of its path keys
+/// (`in` included) count: not its words (`id`, `message`, a `reason` at any depth) nor its file globs
+/// (`allow-in`), where a dot is a file's extension or a version.
 fn notation_language(table: &DeTable<'_>) -> Option<crate::facts::Language> {
-    fn strings<'v>(value: &'v DeValue<'_>, out: &mut Vec<&'v str>) {
+    const NOT_PATHS: [&str; 7] = ["id", "kind", "message", "severity", "language", "reason", "allow-in"];
+    fn paths<'v>(value: &'v DeValue<'_>, out: &mut Vec<&'v str>) {
         match value {
             DeValue::String(s) => out.push(s),
-            DeValue::Array(items) => items.iter().for_each(|i| strings(i.get_ref(), out)),
-            DeValue::Table(table) => table.values().for_each(|v| strings(v.get_ref(), out)),
+            DeValue::Array(items) => items.iter().for_each(|i| paths(i.get_ref(), out)),
+            DeValue::Table(table) => table
+                .iter()
+                .filter(|(key, _)| !NOT_PATHS.contains(&key.get_ref().as_ref()))
+                .for_each(|(_, v)| paths(v.get_ref(), out)),
             _ => {}
         }
     }
+    let whole = DeValue::Table(table.clone());
     let mut found = Vec::new();
-    for (key, value) in table {
-        if !matches!(key.get_ref().as_ref(), "reason" | "use-instead-reason") {
-            strings(value.get_ref(), &mut found);
-        }
-    }
-    let paths = found.iter().filter(|s| !s.contains(['/', ' ']));
+    paths(&whole, &mut found);
     let (mut rust, mut python) = (false, false);
-    for path in paths {
+    for path in found.iter().filter(|s| !s.contains(['/', ' '])) {
         rust |= path.contains("::");
         python |= crate::pattern::is_dotted(path);
     }
@@ -809,6 +811,31 @@ kind = "single-definition"
 message = "one router"
 name = "MessageRouter"
 "#;
+
+    #[test]
+    fn a_rule_applies_to_the_language_its_paths_name() {
+        use crate::facts::Language;
+        let language = |keys: &str| {
+            let text = format!("[[rule]]\nid = \"r\"\nkind = \"banned-import\"\nmessage = \"m.n\"\n{keys}\n");
+            load_text(&text).expect("loads").rules[0].language
+        };
+        assert_eq!(language(r#"paths = ["app::legacy"]"#), Some(Language::Rust));
+        assert_eq!(language(r#"paths = ["app.legacy"]"#), Some(Language::Python));
+        assert_eq!(language(r#"paths = ["legacy"]"#), None);
+        assert_eq!(language(r#"paths = ["app::legacy", "app.old"]"#), None);
+        // A file glob's extension, a version in a reason, the message's words: not paths.
+        assert_eq!(
+            language("paths = [{ path = \"app::legacy\", reason = \"gone.in.v2\" }]\nallow-in = [\"compat.rs\"]"),
+            Some(Language::Rust)
+        );
+        assert_eq!(
+            language("paths = [\"legacy\"]\nin = [\"netra.app\"]"),
+            Some(Language::Python)
+        );
+        assert_eq!(language("paths = [\"app.legacy\"]\nlanguage = \"both\""), None);
+        let error = error_of(&format!("{GOOD}language = \"cobol\"\n"));
+        assert_eq!(error.0, "unknown language `cobol`");
+    }
 
     #[test]
     fn loads_a_rule_with_defaults() {

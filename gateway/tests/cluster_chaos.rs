@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::{Process, Socket, assert_seen_is_stored, connect, kill, next_json, start, users_with_tokens};
+use common::process::{
+    Process, Socket, assert_seen_is_stored, connect_next, kill, next_json, start, users_with_tokens,
+};
 use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -82,13 +84,7 @@ async fn resuming_user(
     let mut runs_on_thread = 0;
     let mut number = 0;
     while !stop.load(Ordering::Relaxed) || following.request.is_some() {
-        let addr = {
-            let addresses = addresses.lock().expect("addresses");
-            attempt += 1;
-            addresses[attempt % addresses.len()]
-        };
-        let Some(mut ws) = connect(addr, &token).await else {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let Some((addr, mut ws)) = connect_next(&addresses, &mut attempt, &token).await else {
             continue;
         };
         if next_json(&mut ws)

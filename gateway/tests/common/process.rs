@@ -155,6 +155,25 @@ pub async fn next_json(ws: &mut Socket) -> Option<Value> {
     }
 }
 
+/// A connection to the next gateway of the list after `attempt` (a load balancer's round robin), with
+/// that gateway's address, or, when it does not answer, `None` after a short pause.
+pub async fn connect_next(
+    addresses: &Mutex<Vec<SocketAddr>>,
+    attempt: &mut usize,
+    token: &str,
+) -> Option<(SocketAddr, Socket)> {
+    let addr = {
+        let addresses = addresses.lock().expect("addresses");
+        *attempt += 1;
+        addresses[*attempt % addresses.len()]
+    };
+    let ws = connect(addr, token).await;
+    if ws.is_none() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Some((addr, ws?))
+}
+
 /// One user's load: runs back to back, a few per thread, reconnecting whenever the gateway is gone.
 /// Every event seen live is recorded. With several gateways, each connection goes to the next one.
 pub async fn user_load(
@@ -167,13 +186,7 @@ pub async fn user_load(
     // Each connection goes to the next gateway of the list (a load balancer's round robin).
     let mut attempt = token.len();
     while !stop.load(Ordering::Relaxed) {
-        let addr = {
-            let addresses = addresses.lock().expect("addresses");
-            attempt += 1;
-            addresses[attempt % addresses.len()]
-        };
-        let Some(mut ws) = connect(addr, &token).await else {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let Some((_, mut ws)) = connect_next(&addresses, &mut attempt, &token).await else {
             continue;
         };
         while !stop.load(Ordering::Relaxed) {

@@ -191,16 +191,6 @@ pub(crate) fn read(text: &str, place: &ModulePlace, in_test: bool) -> ReadFile {
     reader.visit_body(parsed.suite());
     reader.finish_state();
     let mut file = reader.file;
-    // Only a name the module binds (by definition, import or alias) can lead anywhere the resolver
-    // knows: a local, a parameter or `self` is dropped here rather than kept and looked up in vain.
-    let bound: std::collections::HashSet<&str> = file
-        .bindings
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .chain(file.imports.iter().filter_map(|i| i.binding.as_deref()))
-        .collect();
-    let uses = std::mem::take(&mut file.uses);
-    file.uses = uses.into_iter().filter(|u| bound.contains(u.first())).collect();
     if text.contains(suppressions::MARKER) {
         let comments: std::collections::HashSet<usize> = parsed
             .tokens()
